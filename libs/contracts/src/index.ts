@@ -1,0 +1,5 @@
+export * from './topics';
+export * from './channels';
+export * from './envelopes';
+export * from './validate';
+export * from './ids';

@@ -1,0 +1,51 @@
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { Static, TSchema } from '@sinclair/typebox';
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+addFormats(ajv);
+const cache = new WeakMap<TSchema, ValidateFunction>();
+
+/** Formats ajv errors as "path: message" strings naming the field that failed. */
+export function describeErrors(errors: ErrorObject[] | null | undefined): string[] {
+  return (errors ?? []).map((e) => {
+    const extra = e.keyword === 'additionalProperties' ? ` '${(e.params as { additionalProperty: string }).additionalProperty}'` : '';
+    return `${e.instancePath || '/'}: ${e.message ?? e.keyword}${extra}`;
+  });
+}
+
+export class ContractError extends Error {
+  constructor(
+    readonly schemaId: string,
+    readonly problems: string[],
+  ) {
+    super(`${schemaId} invalid: ${problems.join('; ')}`);
+  }
+}
+
+function compiled(schema: TSchema): ValidateFunction {
+  let fn = cache.get(schema);
+  if (!fn) {
+    fn = ajv.compile(schema);
+    cache.set(schema, fn);
+  }
+  return fn;
+}
+
+/** True when the value satisfies the contract schema. */
+export function check<S extends TSchema>(schema: S, value: unknown): value is Static<S> {
+  return compiled(schema)(value) as boolean;
+}
+
+/** Every problem with the value as "path: message" (empty when valid). */
+export function problemsOf(schema: TSchema, value: unknown): string[] {
+  const fn = compiled(schema);
+  return fn(value) ? [] : describeErrors(fn.errors);
+}
+
+/** Validates and throws ContractError listing every failing field. */
+export function assertValid<S extends TSchema>(schema: S, value: unknown): Static<S> {
+  const fn = compiled(schema);
+  if (!fn(value)) throw new ContractError(String(schema.$id ?? 'value'), describeErrors(fn.errors));
+  return value as Static<S>;
+}

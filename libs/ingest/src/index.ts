@@ -1,0 +1,5 @@
+export * from './accept-inbound';
+export * from './api-key';
+export * from './adapter-route';
+export * from './ingest-metrics';
+export * from './ingest-service';

@@ -1,0 +1,90 @@
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { CommonEnv, parsePairs } from '@omni/config';
+import type { ChannelKind } from '@omni/contracts';
+import { createLogger, type Logger } from '@omni/logging';
+import { connectInfra, createHttpApp, runService, type Infra } from '@omni/service';
+import { createIngestMetrics, type IngestMetrics } from './ingest-metrics';
+import { registerAdapterRoute } from './adapter-route';
+import type { IngestDeps } from './accept-inbound';
+
+/** Env every ingest service reads on top of CommonEnv. */
+export const IngestEnv = {
+  ...CommonEnv,
+  ADAPTER_API_KEYS: Type.String({ default: '', description: 'adapterId:key pairs, comma separated' }),
+  BODY_LIMIT_BYTES: Type.Integer({ default: 1024 * 1024, minimum: 1024 }),
+};
+
+/** Where the shared `ingest` schema's migrations live. */
+export const INGEST_MIGRATIONS = join(__dirname, '..', 'migrations');
+
+export interface IngestAppDeps {
+  infra: Pick<Infra, 'pool' | 'publisher' | 'topics' | 'readiness'>;
+  logger: Logger;
+  apiKeys: Map<string, string>;
+  bodyLimit?: number;
+}
+
+/**
+ * Builds an ingest service's fastify app: the bootstrap routes, the generic adapter route for its
+ * channel kind, and whatever provider routes `register` adds.
+ */
+export async function buildIngestApp(
+  kind: ChannelKind,
+  deps: IngestAppDeps,
+  register?: (app: FastifyInstance, ingest: IngestDeps) => Promise<void> | void,
+): Promise<{ app: FastifyInstance; ingest: IngestDeps; metrics: IngestMetrics }> {
+  const app = await createHttpApp({ name: `ingest-${kind}`, logger: deps.logger, readiness: deps.infra.readiness, bodyLimit: deps.bodyLimit });
+  const metrics = createIngestMetrics(app.metrics);
+  const ingest: IngestDeps = { pool: deps.infra.pool, publisher: deps.infra.publisher, topics: deps.infra.topics, metrics };
+  registerAdapterRoute(app, ingest, kind, deps.apiKeys);
+  if (register) await register(app, ingest);
+  return { app, ingest, metrics };
+}
+
+/** The settings runIngestService needs from a service's own validated config. */
+export interface BaseIngestConfig {
+  KAFKA_BROKERS: string;
+  DATABASE_URL: string;
+  KAFKA_TOPIC_SUFFIX: string;
+  KAFKA_TOPIC_PARTITIONS: number;
+  ADAPTER_API_KEYS: string;
+  BODY_LIMIT_BYTES: number;
+  HOST: string;
+  PORT: number;
+  SHUTDOWN_GRACE_MS: number;
+}
+
+/** Connects infrastructure, builds the app and listens; used by main.ts and by tests (PORT=0). */
+export async function startIngestService<C extends BaseIngestConfig>(
+  kind: ChannelKind,
+  config: C,
+  logger: Logger,
+  build: (config: C, deps: IngestAppDeps) => Promise<{ app: FastifyInstance; close?: () => Promise<void> }>,
+): Promise<{ app: FastifyInstance; url: string; close: () => Promise<void> }> {
+  const name = `ingest-${kind}`;
+  const infra = await connectInfra({ service: name, schema: 'ingest', migrationsDir: INGEST_MIGRATIONS, config, logger });
+  const built = await build(config, { infra, logger, apiKeys: parsePairs(config.ADAPTER_API_KEYS, 'ADAPTER_API_KEYS'), bodyLimit: config.BODY_LIMIT_BYTES });
+  const url = await built.app.listen({ port: config.PORT, host: config.HOST });
+  logger.info(`${name} listening on ${url}`);
+  return {
+    app: built.app,
+    url,
+    close: async () => {
+      await built.close?.();
+      await built.app.close();
+      await infra.close();
+    },
+  };
+}
+
+/** main() shared by the ingest services: config, start, graceful close on signals. */
+export function runIngestService<C extends BaseIngestConfig>(
+  kind: ChannelKind,
+  readConfig: () => C,
+  build: (config: C, deps: IngestAppDeps) => Promise<{ app: FastifyInstance; close?: () => Promise<void> }>,
+): void {
+  const logger = createLogger(`ingest-${kind}`);
+  void runService(`ingest-${kind}`, logger, 10000, () => startIngestService(kind, readConfig(), logger, build));
+}

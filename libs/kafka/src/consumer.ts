@@ -1,0 +1,163 @@
+import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { TSchema, Static } from '@sinclair/typebox';
+import { problemsOf, DeadLetter } from '@omni/contracts';
+import type { Logger } from '@omni/logging';
+import type { Publisher } from './publisher';
+
+/** A message after JSON parsing and contract validation. */
+export interface Received<T> {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: T;
+}
+
+/** Thrown by a handler for input that will never succeed: goes to the DLQ without further retries. */
+export class PermanentError extends Error {}
+
+export interface ConsumerSpec<T> {
+  kafka: Kafka;
+  groupId: string;
+  /** topic name → schema its values must satisfy */
+  topics: Record<string, TSchema>;
+  logger: Logger;
+  publisher: Publisher;
+  dlqTopic: string;
+  fromBeginning?: boolean;
+  partitionsConsumedConcurrently?: number;
+  /** attempts for a failing message before it is dead-lettered (infrastructure errors retry forever) */
+  attempts?: number;
+  /** Process messages one by one, in order… */
+  handle?: (msg: Received<T>) => Promise<void>;
+  /** …or a whole fetched batch of one partition at once (must be idempotent as a unit). */
+  handleBatch?: (msgs: Received<T>[]) => Promise<void>;
+}
+
+// Errors that say "the database or broker is not there right now", not "this message is bad".
+// Retrying these forever (without committing) is right: dead-lettering them would lose messages.
+const INFRA_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '53300', 'KAFKA_UNAVAILABLE']);
+export function isInfrastructureError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  if (e?.code && (INFRA_CODES.has(e.code) || e.code.startsWith('08'))) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED/i.test(e?.message ?? '');
+}
+
+/**
+ * Runs a consumer group that commits an offset only after the handler's effect is durable.
+ * Invalid JSON or contract violations go straight to the dead-letter topic with the reason; handler
+ * failures are retried with backoff, then dead-lettered; infrastructure failures stop the batch
+ * without committing so Kafka redelivers once the dependency is back.
+ */
+export async function startConsumer<T>(spec: ConsumerSpec<T>): Promise<Consumer> {
+  const consumer = spec.kafka.consumer({
+    groupId: spec.groupId,
+    sessionTimeout: 30000,
+    heartbeatInterval: 3000,
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
+    allowAutoTopicCreation: false,
+  });
+  const log = spec.logger.child({ consumerGroup: spec.groupId });
+  const attempts = spec.attempts ?? 3;
+
+  const deadLetter = async (topic: string, partition: number, m: KafkaMessage, reason: string) => {
+    log.warn({ topic, partition, offset: m.offset, reason }, 'message dead-lettered');
+    const value: DeadLetter = {
+      schema: 'omni.dlq.v1',
+      source: { topic, partition, offset: m.offset, groupId: spec.groupId },
+      reason: reason.slice(0, 4000),
+      key: m.key?.toString() ?? null,
+      value: m.value?.toString() ?? null,
+      failedAt: new Date().toISOString(),
+    };
+    await spec.publisher.publish([{ topic: spec.dlqTopic, key: `${topic}:${partition}:${m.offset}`, value, schema: DeadLetter }]);
+  };
+
+  const decode = (topic: string, m: KafkaMessage): { ok: true; value: T } | { ok: false; reason: string } => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(m.value?.toString() ?? 'null');
+    } catch (err) {
+      return { ok: false, reason: `invalid JSON: ${(err as Error).message}` };
+    }
+    const schema = spec.topics[topic];
+    if (!schema) return { ok: false, reason: `no schema for topic ${topic}` };
+    const problems = problemsOf(schema, parsed);
+    if (problems.length > 0) return { ok: false, reason: `contract violation: ${problems.join('; ')}` };
+    return { ok: true, value: parsed as T };
+  };
+
+  const withRetries = async (what: () => Promise<void>): Promise<{ ok: true } | { ok: false; reason: string }> => {
+    for (let i = 1; ; i++) {
+      try {
+        await what();
+        return { ok: true };
+      } catch (err) {
+        if (isInfrastructureError(err)) throw err;
+        if (err instanceof PermanentError || i >= attempts) return { ok: false, reason: (err as Error).message };
+        log.warn({ err, attempt: i }, 'handler failed, retrying');
+        await new Promise((r) => setTimeout(r, 100 * 2 ** i));
+      }
+    }
+  };
+
+  await consumer.connect();
+  for (const topic of Object.keys(spec.topics)) await consumer.subscribe({ topic, fromBeginning: spec.fromBeginning ?? true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: spec.partitionsConsumedConcurrently ?? 3,
+    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      const { topic, partition } = batch;
+      const good: Received<T>[] = [];
+      let last: string | undefined;
+      const commit = async () => {
+        if (last !== undefined) await consumer.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }]);
+      };
+      try {
+        if (spec.handleBatch) {
+          for (const m of batch.messages) {
+            const d = decode(topic, m);
+            if (d.ok) good.push({ topic, partition, offset: m.offset, key: m.key?.toString() ?? null, value: d.value });
+            else await deadLetter(topic, partition, m, d.reason);
+          }
+          if (good.length > 0) {
+            const r = await withRetries(() => spec.handleBatch!(good));
+            if (!r.ok) {
+              // The batch as a unit failed: fall back to one-by-one so only the bad message is dead-lettered.
+              for (const g of good) {
+                const one = await withRetries(() => spec.handleBatch!([g]));
+                if (!one.ok) await deadLetter(topic, partition, batch.messages.find((m) => m.offset === g.offset)!, one.reason);
+              }
+            }
+          }
+          const lastMsg = batch.messages[batch.messages.length - 1];
+          if (lastMsg) {
+            resolveOffset(lastMsg.offset);
+            last = lastMsg.offset;
+          }
+        } else {
+          for (const m of batch.messages) {
+            if (!isRunning() || isStale()) break;
+            const d = decode(topic, m);
+            if (!d.ok) await deadLetter(topic, partition, m, d.reason);
+            else {
+              const r = await withRetries(() =>
+                spec.handle!({ topic, partition, offset: m.offset, key: m.key?.toString() ?? null, value: d.value }),
+              );
+              if (!r.ok) await deadLetter(topic, partition, m, r.reason);
+            }
+            resolveOffset(m.offset);
+            last = m.offset;
+            await heartbeat();
+          }
+        }
+      } finally {
+        await commit();
+      }
+    },
+  });
+  return consumer;
+}
+
+export type ReceivedOf<S extends TSchema> = Received<Static<S>>;

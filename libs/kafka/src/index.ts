@@ -1,0 +1,5 @@
+export * from './client';
+export * from './topics';
+export * from './publisher';
+export * from './consumer';
+export * from './outbox';

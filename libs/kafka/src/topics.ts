@@ -1,0 +1,46 @@
+import type { Kafka } from 'kafkajs';
+import { COMPACTED_TOPICS, type TopicKey, type TopicNames } from '@omni/contracts';
+
+/**
+ * Creates the system's topics if missing and waits for their leaders. Idempotent, safe to call from
+ * every service at start-up. Replication factor follows the broker default (1 on the dev broker).
+ */
+export async function ensureTopics(kafka: Kafka, names: TopicNames, partitions: number, only?: TopicKey[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const keys = (only ?? (Object.keys(names) as TopicKey[])).filter((k) => !existing.has(names[k]));
+    if (keys.length === 0) return;
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: keys.map((k) => ({
+        topic: names[k],
+        numPartitions: k === 'dlq' ? 1 : partitions,
+        configEntries: COMPACTED_TOPICS.includes(k) ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+      })),
+    });
+  } catch (err) {
+    // Another service created the same topic a moment earlier: fine.
+    if (!/already exists/i.test(String((err as Error).message)) && (err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Resolves when the broker answers a metadata request (used by /readyz). */
+export async function pingKafka(kafka: Kafka, timeoutMs = 3000): Promise<void> {
+  const admin = kafka.admin({ retry: { retries: 0 } });
+  const timer = new Promise<never>((_, rej) => setTimeout(() => rej(new Error('kafka ping timed out')), timeoutMs).unref());
+  try {
+    await Promise.race([
+      (async () => {
+        await admin.connect();
+        await admin.describeCluster();
+      })(),
+      timer,
+    ]);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}

@@ -1,0 +1,4 @@
+export * from './errors';
+export * from './http-app';
+export * from './run-service';
+export * from './infra';

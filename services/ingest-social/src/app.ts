@@ -1,0 +1,7 @@
+import type { FastifyInstance } from 'fastify';
+import { buildIngestApp, type IngestAppDeps } from '@omni/ingest';
+
+/** The ingest-social HTTP app; tests build it with real infrastructure and call it over HTTP. */
+export async function buildApp(deps: IngestAppDeps): Promise<{ app: FastifyInstance }> {
+  return buildIngestApp('social', deps);
+}
