@@ -14,7 +14,7 @@ export const Party = Type.Object(
     email: Type.Optional(Type.String({ maxLength: 320 })),
     phone: Type.Optional(Type.String({ maxLength: 32 })),
   },
-  { $id: 'omni.Party', additionalProperties: false },
+  { additionalProperties: false },
 );
 export type Party = Static<typeof Party>;
 
@@ -26,7 +26,7 @@ export const Attachment = Type.Object(
     url: Type.Optional(Type.String({ maxLength: 4096 })),
     contentId: Type.Optional(Type.String({ maxLength: 512 })),
   },
-  { $id: 'omni.Attachment', additionalProperties: false },
+  { additionalProperties: false },
 );
 export type Attachment = Static<typeof Attachment>;
 
@@ -80,7 +80,7 @@ export const Actor = Type.Object(
     type: Type.Union([Type.Literal('system'), Type.Literal('agent'), Type.Literal('admin'), Type.Literal('customer')]),
     id: Type.Optional(Type.String({ maxLength: 128 })),
   },
-  { $id: 'omni.Actor', additionalProperties: false },
+  { additionalProperties: false },
 );
 export type Actor = Static<typeof Actor>;
 

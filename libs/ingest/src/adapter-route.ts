@@ -80,9 +80,12 @@ export function envelopeFromAdapter(adapterId: string, body: AdapterMessage, now
 /** Registers `POST /v1/<kind>/messages` for a channel kind. */
 export function registerAdapterRoute(app: FastifyInstance, deps: IngestDeps, kind: ChannelKind, apiKeys: Map<string, string>): void {
   const allowed = KIND_CHANNELS[kind];
+  const adapterOf = new WeakMap<object, string>();
   app.post<{ Body: AdapterMessage }>(
     `/v1/${kind}/messages`,
     {
+      // authenticate before the body is parsed or validated: no key, no work
+      onRequest: async (req) => void adapterOf.set(req, authenticateAdapter(req, apiKeys)),
       schema: {
         summary: `Post one ${kind} message from a channel adapter`,
         headers: { type: 'object', properties: { 'x-api-key': { type: 'string' } } },
@@ -91,7 +94,7 @@ export function registerAdapterRoute(app: FastifyInstance, deps: IngestDeps, kin
       },
     },
     async (req, reply) => {
-      const adapterId = authenticateAdapter(req, apiKeys);
+      const adapterId = adapterOf.get(req)!;
       if (!allowed.includes(req.body.channel)) throw badField('body.channel', `must be one of ${allowed.join(', ')} on this service`);
       const [result] = await acceptInbound(deps, [envelopeFromAdapter(adapterId, req.body)]);
       return reply.status(result!.status === 'accepted' ? 202 : 200).send(result);

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyError, type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyBaseLogger } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Registry, collectDefaultMetrics, Counter, Histogram } from 'prom-client';
 import type { Logger } from '@omni/logging';
@@ -43,7 +43,8 @@ export async function createHttpApp(opts: HttpAppOptions): Promise<FastifyInstan
   const app = Fastify({
     loggerInstance: opts.logger as unknown as FastifyBaseLogger,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
-    disableRequestLogging: true,
+    // per-request info logs would print every webhook URL at info level; metrics cover traffic
+    logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
   const registry = new Registry();
