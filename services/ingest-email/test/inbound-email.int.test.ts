@@ -4,6 +4,7 @@
  * what was (and was not) published.
  */
 import { startIngestService } from '@omni/ingest';
+import { createKafka, Publisher } from '@omni/kafka';
 import { readConfig } from '../src/config';
 import { start } from '../src/start';
 import { createWorld, testLogger, TopicWatcher, type TestWorld } from '../../../test/support/infra';
@@ -270,6 +271,40 @@ describe('ingest-email: provider routes', () => {
       await marker();
       expect(copies((v) => ['sg-rejected@cliente.example', 'mime-nofrom@x'].includes(String(v.providerMessageId)))).toBe(0);
     });
+  });
+
+  it('refuses a chunked multipart whose attachment exceeds the limit (no content-length to check up front)', async () => {
+    const form = multipart({ 'Message-Id': '<mg-chunked@x>', from: 'a@cliente.example', ...mailgunSigned(MAILGUN_KEY, nowS()) }, [{ field: 'attachment-1', name: 'big.bin', type: 'application/octet-stream', content: Buffer.alloc(LIMIT + 100) }]);
+    const encoded = new Response(form);
+    const res = await fetch(`${url}/v1/email/inbound/mailgun`, {
+      method: 'POST',
+      headers: { 'content-type': encoded.headers.get('content-type')! },
+      body: encoded.body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });
+  });
+
+  it('answers 503 with Retry-After when Kafka does not ack, publishes nothing, and the provider retry succeeds', async () => {
+    // the same app on a publisher that never connected: every publish fails like a broker outage
+    const publisher = new Publisher(createKafka({ brokers: world.brokers, clientId: 'down', logger: testLogger }));
+    const cfg = readConfig(env());
+    const down = await start(cfg, { infra: { pool: world.pool, publisher, topics: world.topics, readiness: [] }, logger: testLogger, apiKeys: new Map([['relay', API_KEY]]) });
+    const body = { ...fixtureJson('postmark/original.json'), MessageID: 'pm-outage', Headers: [{ Name: 'Message-ID', Value: '<outage-1@cliente.example>' }] };
+    // app.inject's cookie dependency is ESM-only under jest: listen on port 0 and use fetch
+    const downUrl = await down.app.listen({ port: 0, host: '127.0.0.1' });
+    const res = await fetch(`${downUrl}/v1/email/inbound/postmark`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic(POSTMARK) }, body: JSON.stringify(body) });
+    await down.close();
+    await down.app.close();
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBeTruthy();
+    const retry = await postmark(body);
+    expect(retry.status).toBe(202);
+    const { messageId, threadKey } = (await retry.json()) as Accepted;
+    expect(threadKey).toBe('email:outage-1@cliente.example');
+    await marker();
+    expect(copies((v) => v.messageId === messageId)).toBe(1);
   });
 
   it('serves an OpenAPI document listing the provider routes', async () => {

@@ -3,6 +3,7 @@
  * them, and omni.inbound.v1 read back to prove what was (and was not) published.
  */
 import { startIngestService } from '@omni/ingest';
+import { createKafka, Publisher } from '@omni/kafka';
 import { readConfig } from '../src/config';
 import { start } from '../src/start';
 import { expectedTwilioSignature } from '../src/domain/twilio-signature';
@@ -109,6 +110,22 @@ describe('ingest-phone: Twilio webhooks', () => {
     const badFrom = await post('/v1/phone/twilio/sms', { ...sms, MessageSid: 'SMbadfrom', From: 'not-a-number' });
     expect(badFrom.status).toBe(400);
     expect(await badFrom.json()).toMatchObject({ fields: [{ field: 'body.From' }] });
+  });
+
+  it('answers 503 with Retry-After when Kafka does not ack, and Twilio\'s retry later succeeds', async () => {
+    const publisher = new Publisher(createKafka({ brokers: world.brokers, clientId: 'down', logger: testLogger }));
+    const down = await start(readConfig(env()), { infra: { pool: world.pool, publisher, topics: world.topics, readiness: [] }, logger: testLogger, apiKeys: new Map() });
+    const params = { ...sms, MessageSid: 'SMoutage000000000000000000000000001', Body: 'outage' };
+    // app.inject's cookie dependency is ESM-only under jest: listen on port 0 and use fetch
+    const downUrl = await down.app.listen({ port: 0, host: '127.0.0.1' });
+    const res = await post('/v1/phone/twilio/sms', params, undefined, downUrl);
+    await down.close();
+    await down.app.close();
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBeTruthy();
+    expect((await post('/v1/phone/twilio/sms', params)).status).toBe(200);
+    await marker();
+    expect(inbound.seen.filter((s) => s.value.providerMessageId === params.MessageSid)).toHaveLength(1);
   });
 
   it('answers a call with greeting + transcribed voicemail TwiML, also when Twilio signed the URL with :443', async () => {
