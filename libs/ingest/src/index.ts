@@ -4,3 +4,4 @@ export * from './adapter-route';
 export * from './ingest-metrics';
 export * from './ingest-service';
 export * from './email-thread-token';
+export * from './rejection-metrics';

@@ -182,6 +182,9 @@ describe('ingest-email: provider routes', () => {
 
       await marker();
       expect(copies((v) => v.providerMessageId === 'mg-bad-1@cliente.example')).toBe(0);
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      for (const reason of ['missing-signature', 'bad-signature', 'stale-timestamp', 'timestamp-in-the-future', 'replayed-token'])
+        expect(metrics).toMatch(new RegExp(`ingest_messages_rejected_total\\{[^}]*provider="mailgun"[^}]*reason="${reason}"[^}]*\\} 1`));
     });
 
     it("answers Mailgun's retry of the same message (same token and Message-Id) 200 duplicate, even past the freshness window", async () => {

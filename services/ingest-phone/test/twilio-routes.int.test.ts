@@ -100,6 +100,9 @@ describe('ingest-phone: Twilio webhooks', () => {
     expect(await big.json()).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });
     await marker();
     expect(inbound.seen.filter((s) => s.value.providerMessageId === params.MessageSid)).toHaveLength(0);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    for (const reason of ['missing-signature', 'bad-signature', 'content-type', 'too-large'])
+      expect(metrics).toMatch(new RegExp(`ingest_messages_rejected_total\\{[^}]*channel="sms"[^}]*reason="${reason}"[^}]*\\} [1-9]`));
   });
 
   it('rejects a signed but malformed SMS naming the field', async () => {

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
 import multipart, { type MultipartFile } from '@fastify/multipart';
-import { authenticateAdapter, type IngestDeps } from '@omni/ingest';
+import { authenticateAdapter, countRejections, markRejection, type IngestDeps } from '@omni/ingest';
 import { AppError } from '@omni/service';
 import { checkBasicAuth } from '../basic-auth';
 import { acceptEmail } from '../email-intake';
@@ -86,15 +86,16 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
       throw err;
     });
 
-    const reject = (provider: string, code: 'UNAUTHORIZED' | 'FORBIDDEN' | 'UNSUPPORTED_MEDIA_TYPE' | 'UNAVAILABLE', reason: string, message: string) => {
-      deps.metrics.rejected.inc({ channel: 'email', provider, reason });
+    countRejections(scope, deps.metrics, (req) => ({ channel: 'email', provider: /\/inbound\/([a-z]+)/.exec(req.url)?.[1] ?? 'unknown' }));
+    const reject = (req: FastifyRequest, code: 'UNAUTHORIZED' | 'FORBIDDEN' | 'UNSUPPORTED_MEDIA_TYPE' | 'UNAVAILABLE', reason: string, message: string) => {
+      markRejection(req, reason);
       return new AppError(code, message);
     };
     const basicAuth = (provider: string, expected: string, variable: string) => async (req: FastifyRequest) => {
-      if (!expected) throw reject(provider, 'UNAVAILABLE', 'not-configured', `${provider} inbound is not configured (${variable})`);
+      if (!expected) throw reject(req, 'UNAVAILABLE', 'not-configured', `${provider} inbound is not configured (${variable})`);
       const result = checkBasicAuth(req.headers.authorization, expected);
       // 401 (not 403) so that Postmark keeps retrying after a credentials fix; Postmark stops on 403
-      if (result !== 'ok') throw reject(provider, 'UNAUTHORIZED', `${result}-credentials`, result === 'missing' ? 'missing HTTP basic auth credentials' : 'wrong HTTP basic auth credentials');
+      if (result !== 'ok') throw reject(req, 'UNAUTHORIZED', `${result}-credentials`, result === 'missing' ? 'missing HTTP basic auth credentials' : 'wrong HTTP basic auth credentials');
     };
 
     scope.post<{ Body: PostmarkInbound }>(
@@ -104,7 +105,7 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
         onRequest: basicAuth('postmark', s.postmarkBasicAuth, 'POSTMARK_BASIC_AUTH'),
         preValidation: async (req) => {
           if (!String(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/json'))
-            throw reject('postmark', 'UNSUPPORTED_MEDIA_TYPE', 'content-type', 'Postmark inbound webhooks are application/json');
+            throw reject(req, 'UNSUPPORTED_MEDIA_TYPE', 'content-type', 'Postmark inbound webhooks are application/json');
         },
         schema: { summary: 'Postmark inbound webhook (JSON, HTTP basic auth)', body: PostmarkInbound, response: responses },
       },
@@ -120,9 +121,9 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
         bodyLimit: s.bodyLimit,
         // multipart bodies are parsed in the plugin's preValidation hook, which runs before this one
         preValidation: async (req) => {
-          if (!isForm(req) && !req.isMultipart()) throw reject('mailgun', 'UNSUPPORTED_MEDIA_TYPE', 'content-type', 'Mailgun posts application/x-www-form-urlencoded or multipart/form-data');
-          if (!s.mailgunSigningKey) throw reject('mailgun', 'UNAVAILABLE', 'not-configured', 'mailgun inbound is not configured (MAILGUN_SIGNING_KEY)');
-          await verifyMailgun(req.body ?? {});
+          if (!isForm(req) && !req.isMultipart()) throw reject(req, 'UNSUPPORTED_MEDIA_TYPE', 'content-type', 'Mailgun posts application/x-www-form-urlencoded or multipart/form-data');
+          if (!s.mailgunSigningKey) throw reject(req, 'UNAVAILABLE', 'not-configured', 'mailgun inbound is not configured (MAILGUN_SIGNING_KEY)');
+          await verifyMailgun(req, req.body ?? {});
         },
         schema: { summary: 'Mailgun route webhook (form or multipart, HMAC-SHA256 signature)', consumes: ['application/x-www-form-urlencoded', 'multipart/form-data'], body: MailgunForm, response: responses },
       },
@@ -142,22 +143,22 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
      * 4. the token is recorded with its Message-Id before anything is published.
      * Replaying a captured request thus yields at most a duplicate, never a second message.
      */
-    async function verifyMailgun(b: FormFields): Promise<void> {
+    async function verifyMailgun(req: FastifyRequest, b: FormFields): Promise<void> {
       const [timestamp, token, signature] = [field(b, 'timestamp'), field(b, 'token'), field(b, 'signature')];
       const missing = Object.entries({ timestamp, token, signature }).filter(([, v]) => !v).map(([k]) => k);
       if (missing.length) {
-        deps.metrics.rejected.inc({ channel: 'email', provider: 'mailgun', reason: 'missing-signature' });
+        markRejection(req, 'missing-signature');
         throw new AppError('UNAUTHORIZED', `missing Mailgun signature field(s): ${missing.join(', ')}`, missing.map((m) => ({ field: `body.${m}`, reason: 'is required' })));
       }
-      if (!validMailgunSignature(s.mailgunSigningKey, timestamp!, token!, signature!)) throw reject('mailgun', 'FORBIDDEN', 'bad-signature', 'signature mismatch: HMAC-SHA256 of timestamp+token does not match');
+      if (!validMailgunSignature(s.mailgunSigningKey, timestamp!, token!, signature!)) throw reject(req, 'FORBIDDEN', 'bad-signature', 'signature mismatch: HMAC-SHA256 of timestamp+token does not match');
       const messageKey = normalizeMessageId(field(b, 'Message-Id')) ?? messageIdFromHeaders(b) ?? '';
       let use = await priorTokenUse(deps.pool, token!, messageKey);
       if (use === 'first-use') {
         const fresh = mailgunFreshness(timestamp!, Date.now(), s.mailgunMaxAgeS, s.mailgunClockSkewS);
-        if (!fresh.ok) throw reject('mailgun', 'FORBIDDEN', fresh.check.replace(/ /g, '-'), `${fresh.check}: timestamp ${timestamp} is outside the accepted window`);
+        if (!fresh.ok) throw reject(req, 'FORBIDDEN', fresh.check.replace(/ /g, '-'), `${fresh.check}: timestamp ${timestamp} is outside the accepted window`);
         use = await claimToken(deps.pool, token!, messageKey, Number(timestamp));
       }
-      if (use === 'replayed') throw reject('mailgun', 'FORBIDDEN', 'replayed-token', 'replayed token: this token was already used for another message');
+      if (use === 'replayed') throw reject(req, 'FORBIDDEN', 'replayed-token', 'replayed token: this token was already used for another message');
     }
 
     scope.post<{ Body: FormFields }>(
@@ -166,7 +167,7 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
         bodyLimit: s.bodyLimit,
         onRequest: basicAuth('sendgrid', s.sendgridBasicAuth, 'SENDGRID_BASIC_AUTH'),
         preValidation: async (req) => {
-          if (!req.isMultipart()) throw reject('sendgrid', 'UNSUPPORTED_MEDIA_TYPE', 'content-type', 'SendGrid Inbound Parse posts multipart/form-data');
+          if (!req.isMultipart()) throw reject(req, 'UNSUPPORTED_MEDIA_TYPE', 'content-type', 'SendGrid Inbound Parse posts multipart/form-data');
         },
         schema: { summary: 'SendGrid Inbound Parse (multipart, parsed or raw mode, HTTP basic auth)', consumes: ['multipart/form-data'], body: SendgridForm, response: responses },
       },
@@ -184,7 +185,7 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
         bodyLimit: s.bodyLimit,
         onRequest: async (req) => void mimeAdapter.set(req, authenticateAdapter(req, s.apiKeys)),
         preValidation: async (req) => {
-          if (!Buffer.isBuffer(req.body)) throw reject('mime', 'UNSUPPORTED_MEDIA_TYPE', 'content-type', 'post the raw message as message/rfc822 or text/plain');
+          if (!Buffer.isBuffer(req.body)) throw reject(req, 'UNSUPPORTED_MEDIA_TYPE', 'content-type', 'post the raw message as message/rfc822 or text/plain');
           if (req.body.length === 0) throw new AppError('VALIDATION', 'body: empty message', [{ field: 'body', reason: 'is empty' }]);
         },
         schema: {

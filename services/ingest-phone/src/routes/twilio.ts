@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
-import { acceptInbound, AcceptedBody, type IngestDeps } from '@omni/ingest';
+import { acceptInbound, AcceptedBody, countRejections, markRejection, type IngestDeps } from '@omni/ingest';
 import { AppError } from '@omni/service';
 import { validTwilioSignature, type TwilioParams } from '../domain/twilio-signature';
 import { missedCallEnvelope, param, smsEnvelope, voicemailEnvelope } from '../domain/twilio-envelopes';
@@ -39,10 +39,10 @@ export async function registerTwilioRoutes(app: FastifyInstance, deps: IngestDep
     const base = s.publicUrl.replace(/\/+$/, '');
     const urlOf = (path: string) => `${base}${path}`;
 
+    countRejections(scope, deps.metrics, (req) => ({ channel: req.url.startsWith('/v1/phone/twilio/sms') ? 'sms' : 'phone', provider: 'twilio' }));
     scope.addHook('preValidation', async (req: FastifyRequest) => {
-      const channel = req.url.startsWith('/v1/phone/twilio/sms') ? 'sms' : 'phone';
       const reject = (code: 'UNAUTHORIZED' | 'FORBIDDEN' | 'UNSUPPORTED_MEDIA_TYPE', reason: string, message: string) => {
-        deps.metrics.rejected.inc({ channel, provider: 'twilio', reason });
+        markRejection(req, reason);
         return new AppError(code, message);
       };
       if (!String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded'))
