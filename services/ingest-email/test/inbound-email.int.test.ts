@@ -259,6 +259,32 @@ describe('ingest-email: provider routes', () => {
       expect(r!.value).toMatchObject({ provider: 'sendgrid', threadKey: a.threadKey, text: 'Adjunto otra captura.', raw: { mode: 'raw', threadedVia: 'in-reply-to' } });
     });
 
+    it('answers redelivered SendGrid and MIME posts 200 duplicate, once on the topic; names a missing sender; refuses oversized posts', async () => {
+      const fields = { ...fixtureJson<Record<string, string>>('sendgrid/parsed.json'), headers: 'Message-ID: <sg-dup-1@cliente.example>\n' };
+      expect((await sendgrid(multipart(fields))).status).toBe(202);
+      const again = await sendgrid(multipart(fields));
+      expect(again.status).toBe(200);
+      const dup = (await again.json()) as Accepted;
+      expect(dup.status).toBe('duplicate');
+      const raw = fixtureText('mime/with-attachment.eml').replace('raw-0001-5b4a', 'raw-dup-9');
+      expect((await mime(raw)).status).toBe(202);
+      const mimeAgain = await mime(raw);
+      expect(mimeAgain.status).toBe(200);
+      const mimeDup = (await mimeAgain.json()) as Accepted;
+
+      const { from: _f, ...noFrom }: Record<string, string> = { ...fields, headers: 'Message-ID: <sg-nofrom@cliente.example>\n' };
+      const malformed = await sendgrid(multipart(noFrom));
+      expect(malformed.status).toBe(400);
+      expect(await malformed.json()).toMatchObject({ fields: [{ field: 'body.from' }] });
+      expect((await sendgrid(multipart({ ...fields, text: 'x'.repeat(LIMIT + 1) }))).status).toBe(413);
+      expect((await mime(raw + 'x'.repeat(LIMIT))).status).toBe(413);
+
+      await marker();
+      expect(copies((v) => v.messageId === dup.messageId)).toBe(1);
+      expect(copies((v) => v.messageId === mimeDup.messageId)).toBe(1);
+      expect(copies((v) => v.providerMessageId === 'sg-nofrom@cliente.example')).toBe(0);
+    });
+
     it('rejects bad credentials, a wrong content type and a message without sender, publishing nothing', async () => {
       const fields = { ...fixtureJson<Record<string, string>>('sendgrid/parsed.json'), headers: 'Message-ID: <sg-rejected@cliente.example>\n' };
       expect((await sendgrid(multipart(fields), null)).status).toBe(401);
