@@ -21,7 +21,8 @@ export class ConfigError extends Error {}
 export function loadConfig<P extends TProperties>(props: P, env: NodeJS.ProcessEnv = process.env): Static<ReturnType<typeof Type.Object<P>>> {
   const schema = Type.Object(props);
   try {
-    return envSchema({ schema, data: { ...env }, dotenv: false }) as Static<typeof schema>;
+    // env: false — read only the env object given (process.env by default), so tests can pass their own
+    return envSchema({ schema, data: { ...env }, env: false, dotenv: false }) as Static<typeof schema>;
   } catch (err) {
     throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
   }
