@@ -155,6 +155,9 @@ describe('ingest-phone: Twilio webhooks', () => {
     const completed = await post('/v1/phone/twilio/status', { ...statusNoAnswer, CallSid: 'CAcompleted', CallStatus: 'completed' });
     expect(completed.status).toBe(200);
     expect(await completed.json()).toMatchObject({ status: 'ignored' });
+    const withheld = await post('/v1/phone/twilio/status', { ...statusNoAnswer, CallSid: 'CAwithheld', From: 'Anonymous' });
+    expect(withheld.status).toBe(200);
+    expect(await withheld.json()).toMatchObject({ status: 'ignored', reason: expect.stringContaining('withheld') });
   });
 
   it('publishes one voicemail message whose text is the transcript, recording URL kept', async () => {

@@ -91,6 +91,9 @@ export async function registerTwilioRoutes(app: FastifyInstance, deps: IngestDep
         },
       },
       async (req, reply) => {
+        // a missed call from a withheld number cannot be called back: nothing to ask an agent for
+        if (!toE164(param(req.body, 'From')) && /^(no-answer|busy|failed|canceled)$/.test(param(req.body, 'CallStatus') ?? ''))
+          return reply.status(200).send({ status: 'ignored', reason: 'caller number withheld, no call-back possible' });
         const envelope = missedCallEnvelope(req.body, new Date());
         if (!envelope) return reply.status(200).send({ status: 'ignored', reason: `call status ${param(req.body, 'CallStatus')} is not a missed call` });
         const [r] = await acceptInbound(deps, [envelope]);
