@@ -195,4 +195,10 @@ describe('ingest-phone: Twilio webhooks', () => {
     const [m] = await inbound.waitFor((v) => v.kind === 'voicemail' && (v.raw as Params).RecordingSid === recordingSid);
     expect(m!.value).toMatchObject({ threadKey: 'phone:+34677000111', text: expect.stringContaining('no transcript'), raw: { transcribed: false, RecordingDuration: 200 } });
   });
+
+  it('serves an OpenAPI document listing the Twilio routes', async () => {
+    const doc = (await (await fetch(`${url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    for (const p of ['voice', 'status', 'recording', 'transcription', 'sms']) expect(Object.keys(doc.paths)).toContain(`/v1/phone/twilio/${p}`);
+    expect(Object.keys(doc.paths)).toContain('/v1/phone/messages');
+  });
 });
