@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { buildIngestApp, type IngestAppDeps } from '@omni/ingest';
+import { buildIngestApp, type IngestAppDeps, type IngestDeps } from '@omni/ingest';
+import { registerInboundEmailRoutes, type EmailRouteSettings } from './routes/inbound-email';
 
 /** The ingest-email HTTP app; tests build it with real infrastructure and call it over HTTP. */
-export async function buildApp(deps: IngestAppDeps): Promise<{ app: FastifyInstance }> {
-  return buildIngestApp('email', deps);
+export async function buildApp(deps: IngestAppDeps, settings: Omit<EmailRouteSettings, 'apiKeys'>): Promise<{ app: FastifyInstance; ingest: IngestDeps }> {
+  return buildIngestApp('email', deps, (app, ingest) => registerInboundEmailRoutes(app, ingest, { ...settings, apiKeys: deps.apiKeys }));
 }
