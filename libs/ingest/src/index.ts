@@ -3,3 +3,4 @@ export * from './api-key';
 export * from './adapter-route';
 export * from './ingest-metrics';
 export * from './ingest-service';
+export * from './delivery';
