@@ -67,6 +67,7 @@ describe('outbound delivery to channel adapters', () => {
           DELIVERY_TARGETS: `adapter:mail=${stub.url('/mail')}|${SECRETS['/mail']}`,
           EMAIL_MESSAGE_ID_DOMAIN: 'replies.example.com',
           EMAIL_REPLY_TO_ADDRESS: 'support@example.com',
+          DELIVERY_TIMEOUT_MS: '1000',
         }),
       ),
       testLogger,
@@ -307,6 +308,25 @@ describe('outbound delivery to channel adapters', () => {
     const token = /\+t_([0-9a-f]+)@/.exec(ea.replyTo)![1];
     const tok = await world.pool.query('SELECT thread_key FROM ingest.email_reply_tokens WHERE token = $1::text', [token]);
     expect(tok.rows).toEqual([{ thread_key: thread }]);
+  });
+
+  it('retries an attempt the adapter does not answer within DELIVERY_TIMEOUT_MS', async () => {
+    const thread = await inbound(emailUrl, 'email', 'k-mail', 'email', '<root-t@customer.example>', { address: 'teo@customer.example' });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    stub.script.set('conv-timeout', [{ status: 200, hold: held }]);
+    const out = reply('conv-timeout', 'email', thread, { address: 'teo@customer.example' });
+    await publish(out);
+    try {
+      const [retry] = await delivery.waitFor((v) => v.outboundId === out.outboundId && v.status === 'retrying');
+      expect(retry!.value.reason).toMatch(/^adapter did not answer in time/);
+      await delivery.waitFor((v) => v.outboundId === out.outboundId && v.status === 'delivered');
+      expect(statusesOf(out.outboundId)).toEqual(['retrying:1', 'delivered:2']);
+      const [first, second] = stub.of(out.outboundId);
+      expect(second!.at - first!.at).toBeGreaterThanOrEqual(1000);
+    } finally {
+      release();
+    }
   });
 
   it('gives voice conversations a call-back task and makes no HTTP call', async () => {

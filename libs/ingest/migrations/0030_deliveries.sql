@@ -27,7 +27,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now()
 );
--- "the oldest pending row of each conversation" is the claim query's first step
+-- the claim scans due pending rows in deadline order and keeps those with no older pending row in
+-- their conversation (an index probe each), stopping at its limit
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_attempt_at, seq) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (conversation_id, seq) WHERE status = 'pending';
 
 -- One plus-address token per email thread: Reply-To support+t_<token>@domain routes a reply to the

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { OutboundMessage } from '@omni/contracts';
+import type { OutboxRecord } from '@omni/kafka';
 import type { OutboundSource } from './delivery-events';
 
 /** A row of ingest.deliveries as the delivery loop needs it. */
@@ -58,19 +59,18 @@ export async function providersOfThreads(client: PoolClient, threadKeys: string[
 }
 
 // Eligible = the oldest pending row of its conversation (per-conversation order) whose deadline has
-// passed. The deadline conditions are on `d` (not only the CTE) so that Postgres re-checks them on the
-// latest row version after waiting for a lock; SKIP LOCKED lets replicas claim disjoint rows. The
+// passed. Rows are scanned in deadline order (index deliveries_due) and each is kept only if no older
+// pending row of its conversation exists (index probe on deliveries_pending), so the cost grows with
+// the rows claimed, not with the backlog. SKIP LOCKED lets replicas claim disjoint rows; a replica can
+// only see a conversation's next row as eligible once the previous one is delivered or failed. The
 // claim pushes next_attempt_at to a lease deadline and commits at once: no transaction stays open
 // during the HTTP call, and a replica that dies mid-attempt only delays the row until the lease ends.
 const CLAIM_SQL = `
-WITH heads AS (
-  SELECT DISTINCT ON (conversation_id) seq
-  FROM ingest.deliveries
-  WHERE status = 'pending' AND channel = ANY($1::text[])
-  ORDER BY conversation_id, seq
-), ready AS (
-  SELECT d.seq FROM ingest.deliveries d JOIN heads h ON h.seq = d.seq
-  WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+WITH ready AS (
+  SELECT d.seq FROM ingest.deliveries d
+  WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND d.channel = ANY($1::text[])
+    AND NOT EXISTS (SELECT 1 FROM ingest.deliveries p
+                    WHERE p.conversation_id = d.conversation_id AND p.status = 'pending' AND p.seq < d.seq)
   ORDER BY d.next_attempt_at, d.seq
   LIMIT $2::int
   FOR UPDATE OF d SKIP LOCKED
@@ -97,10 +97,13 @@ export async function claimDue(pool: Pool, channels: readonly string[], limit: n
 
 /** Milliseconds until the earliest head-of-conversation deadline (undefined when nothing is pending). */
 export async function msUntilNextDue(pool: Pool, channels: readonly string[]): Promise<number | undefined> {
-  const r = await pool.query<{ ms: string | null }>(
-    `SELECT GREATEST(0, EXTRACT(EPOCH FROM (min(d.next_attempt_at) - now())) * 1000)::bigint::text AS ms
-     FROM (SELECT DISTINCT ON (conversation_id) next_attempt_at FROM ingest.deliveries
-           WHERE status = 'pending' AND channel = ANY($1::text[]) ORDER BY conversation_id, seq) d`,
+  const r = await pool.query<{ ms: string }>(
+    `SELECT GREATEST(0, EXTRACT(EPOCH FROM (d.next_attempt_at - now())) * 1000)::bigint::text AS ms
+     FROM ingest.deliveries d
+     WHERE d.status = 'pending' AND d.channel = ANY($1::text[])
+       AND NOT EXISTS (SELECT 1 FROM ingest.deliveries p
+                       WHERE p.conversation_id = d.conversation_id AND p.status = 'pending' AND p.seq < d.seq)
+     ORDER BY d.next_attempt_at LIMIT 1`,
     [channels],
   );
   const ms = r.rows[0]?.ms;
@@ -108,24 +111,39 @@ export async function msUntilNextDue(pool: Pool, channels: readonly string[]): P
 }
 
 /**
- * Records an attempt's result if this claim still holds the row (fenced by the claim token: a
- * replica whose lease ran out must not overwrite the newer attempt's result). Returns false when the
- * claim was lost.
+ * Records an attempt's result and its outbox records in one statement (atomic, one round trip), if
+ * this claim still holds the row: fenced by the claim token, so a replica whose lease ran out cannot
+ * overwrite the newer attempt's result. Returns false (and writes nothing) when the claim was lost.
  */
 export async function recordAttempt(
-  client: PoolClient,
+  pool: Pool,
   row: DeliveryRow,
   token: string,
   next: { status: 'delivered' | 'failed'; lastError?: string; providerMessageId?: string } | { status: 'pending'; delayMs: number; lastError: string },
+  events: OutboxRecord[],
 ): Promise<boolean> {
-  const r = await client.query(
-    `UPDATE ingest.deliveries SET status = $3::text, last_error = $4::text, provider_message_id = COALESCE($5::text, provider_message_id),
-       next_attempt_at = CASE WHEN $3::text = 'pending' THEN now() + $6::int * interval '1 millisecond' ELSE next_attempt_at END,
-       claim_token = NULL, updated_at = now()
-     WHERE seq = $1::bigint AND claim_token = $2::text AND status = 'pending'`,
-    [row.seq, token, next.status, next.lastError ?? null, 'providerMessageId' in next ? (next.providerMessageId ?? null) : null, next.status === 'pending' ? Math.round(next.delayMs) : 0],
+  const r = await pool.query<{ updated: number }>(
+    `WITH upd AS (
+       UPDATE ingest.deliveries SET status = $3::text, last_error = $4::text, provider_message_id = COALESCE($5::text, provider_message_id),
+         next_attempt_at = CASE WHEN $3::text = 'pending' THEN now() + $6::int * interval '1 millisecond' ELSE next_attempt_at END,
+         claim_token = NULL, updated_at = now()
+       WHERE seq = $1::bigint AND claim_token = $2::text AND status = 'pending'
+       RETURNING seq
+     ), ins AS (
+       INSERT INTO ingest.outbox (topic, key, schema_id, value)
+       SELECT x.topic, x.key, x.schema_id, x.value::jsonb
+       FROM unnest($7::text[], $8::text[], $9::text[], $10::text[]) WITH ORDINALITY AS x(topic, key, schema_id, value, n)
+       WHERE EXISTS (SELECT 1 FROM upd)
+       ORDER BY x.n
+       RETURNING id
+     )
+     SELECT (SELECT count(*) FROM upd)::int AS updated, (SELECT count(*) FROM ins)::int AS inserted`,
+    [
+      row.seq, token, next.status, next.lastError ?? null, 'providerMessageId' in next ? (next.providerMessageId ?? null) : null, next.status === 'pending' ? Math.round(next.delayMs) : 0,
+      events.map((e) => e.topic), events.map((e) => e.key), events.map((e) => e.schemaId), events.map((e) => JSON.stringify(e.value)),
+    ],
   );
-  return (r.rowCount ?? 0) > 0;
+  return (r.rows[0]?.updated ?? 0) > 0;
 }
 
 /** Gives a claimed row back without counting the attempt (shutdown interrupted it). */

@@ -1,8 +1,6 @@
 import type { Pool } from 'pg';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { newId, type TopicNames } from '@omni/contracts';
-import { withTransaction } from '@omni/db';
-import { enqueueOutbox, type OutboxRecord } from '@omni/kafka';
 import type { Logger } from '@omni/logging';
 import { callbackHeaders } from './callback-signature';
 import type { DeliveryTarget } from './delivery-config';
@@ -27,6 +25,7 @@ export interface DeliveryWorkerDeps {
 
 // A claim outlives the HTTP timeout by this much, so a slow answer is recorded before the lease ends.
 const LEASE_MARGIN_MS = 5000;
+const CLAIM_BATCH_WAIT_MS = 5;
 
 /**
  * The delivery loop: claims due rows of ingest.deliveries (only the oldest pending row of each
@@ -82,7 +81,13 @@ export class DeliveryWorker {
       this.kicked = false;
       let waitMs = pollMs;
       try {
-        const free = concurrency - this.inFlight.size;
+        let free = concurrency - this.inFlight.size;
+        if (free > 0 && free < concurrency / 4) {
+          // Only a few slots came free: wait a moment so that one claim (one commit) takes several
+          // rows instead of one per finished attempt — the commit rate, not HTTP, limits throughput.
+          await new Promise((r) => setTimeout(r, CLAIM_BATCH_WAIT_MS));
+          free = concurrency - this.inFlight.size;
+        }
         if (free > 0) {
           const token = newId('claim');
           const rows = await claimDue(pool, channels, free, timeoutMs + LEASE_MARGIN_MS, token);
@@ -130,32 +135,43 @@ export class DeliveryWorker {
     this.attempts?.inc({ channel: row.channel, result: decision.status });
     const { topics } = this.deps;
     const out = row.outbound;
-    await withTransaction(this.deps.pool, async (client) => {
-      let events: OutboxRecord[];
-      if (decision.status === 'delivered') {
-        if (!(await recordAttempt(client, row, token, { status: 'delivered', providerMessageId: decision.providerMessageId }))) return;
-        events = [statusRecord(topics, out, 'delivered', row.attempts, { providerMessageId: decision.providerMessageId })];
-      } else if (decision.status === 'retrying') {
-        if (!(await recordAttempt(client, row, token, { status: 'pending', delayMs: decision.delayMs, lastError: decision.reason }))) return;
-        events = [statusRecord(topics, out, 'retrying', row.attempts, { reason: `${decision.reason}; next attempt in ${decision.delayMs} ms` })];
-      } else {
-        if (!(await recordAttempt(client, row, token, { status: 'failed', lastError: decision.reason }))) return;
-        events = [statusRecord(topics, out, 'failed', row.attempts, { reason: decision.reason }), deadLetterRecord(topics, out, row.source, decision.reason)];
-      }
-      await enqueueOutbox(client, 'ingest', events);
-    });
+    let recorded: boolean;
+    if (decision.status === 'delivered') {
+      recorded = await recordAttempt(this.deps.pool, row, token, { status: 'delivered', providerMessageId: decision.providerMessageId }, [
+        statusRecord(topics, out, 'delivered', row.attempts, { providerMessageId: decision.providerMessageId }),
+      ]);
+    } else if (decision.status === 'retrying') {
+      recorded = await recordAttempt(this.deps.pool, row, token, { status: 'pending', delayMs: decision.delayMs, lastError: decision.reason }, [
+        statusRecord(topics, out, 'retrying', row.attempts, { reason: `${decision.reason}; next attempt in ${decision.delayMs} ms` }),
+      ]);
+    } else {
+      recorded = await recordAttempt(this.deps.pool, row, token, { status: 'failed', lastError: decision.reason }, [
+        statusRecord(topics, out, 'failed', row.attempts, { reason: decision.reason }),
+        deadLetterRecord(topics, out, row.source, decision.reason),
+      ]);
+    }
+    if (!recorded) {
+      this.deps.logger.warn({ outboundId: row.outboundId }, 'delivery claim expired before the attempt was recorded; another attempt owns the row');
+      return;
+    }
     this.deps.onOutbox();
     if (decision.status === 'failed') this.deps.logger.warn({ outboundId: row.outboundId, conversationId: row.conversationId, reason: decision.reason }, 'delivery failed');
   }
 
   private async post(target: DeliveryTarget, row: DeliveryRow): Promise<AttemptOutcome> {
+    // One controller with a plain timer rather than AbortSignal.any(timeout, stop): measurably cheaper
+    // per request on Node 20, and the request is aborted by whichever comes first.
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new DOMException('delivery timed out', 'TimeoutError')), this.deps.timeoutMs);
+    const onStop = () => ac.abort();
+    this.abort.signal.addEventListener('abort', onStop, { once: true });
     try {
       const res = await fetch(target.url, {
         method: 'POST',
         headers: callbackHeaders(target.secret, row.outboundId, row.body),
         body: row.body,
         redirect: 'manual',
-        signal: AbortSignal.any([AbortSignal.timeout(this.deps.timeoutMs), this.abort.signal]),
+        signal: ac.signal,
       });
       const text = await res.text();
       const outcome = classifyResponse(res.status, res.headers.get('retry-after'));
@@ -166,6 +182,9 @@ export class DeliveryWorker {
       return outcome;
     } catch (err) {
       return classifyNetworkError(err);
+    } finally {
+      clearTimeout(timer);
+      this.abort.signal.removeEventListener('abort', onStop);
     }
   }
 }
