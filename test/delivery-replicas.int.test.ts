@@ -19,6 +19,7 @@ describe('outbound delivery with two replicas', () => {
   let publisher: Publisher;
   let delivery: TopicWatcher<DeliveryStatus>;
   const services: { url: string; close: () => Promise<void> }[] = [];
+  let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
     world = await createWorld('deliveryreplicas');
@@ -27,7 +28,7 @@ describe('outbound delivery with two replicas', () => {
     delivery = await TopicWatcher.start<DeliveryStatus>(world, world.topics.delivery);
     publisher = new Publisher(world.kafka);
     await publisher.connect();
-    const env = world.env({
+    env = world.env({
       ADAPTER_API_KEYS: 'web:k-web',
       DELIVERY_TARGETS: `adapter:web=${stub.url('/web')}|${SECRET}`,
       DELIVERY_BASE_BACKOFF_MS: '20',
@@ -89,5 +90,37 @@ describe('outbound delivery with two replicas', () => {
     expect(failedOnes).toBe(2 * 4); // conversations 0, 3, 6, 9: two transient failures each
     expect(delivery.seen.filter((s) => s.value.status === 'retrying')).toHaveLength(failedOnes);
     expect(stub.requests.every((r) => r.verified)).toBe(true);
+  });
+
+  it('hands an in-flight delivery back on shutdown, and the next replica delivers it', async () => {
+    const res = await fetch(`${services[0]!.url}/v1/chat/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'k-web' },
+      body: JSON.stringify({ adapterMessageId: 'in-handoff', channel: 'chat', threadKey: 's-handoff', from: { address: 'v-h' }, text: 'hola' }),
+    });
+    expect(res.status).toBe(202);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    // the second replica may take the row over when the first stops: it is held as well
+    stub.script.set('conv-handoff', [{ status: 200, hold: held }, { status: 200, hold: held }]);
+    const out: OutboundMessage = { schema: 'omni.outbound.v1', outboundId: `out-${world.id}-handoff`, conversationId: 'conv-handoff', channel: 'chat', threadKey: 'chat:s-handoff', to: { channel: 'chat', address: 'v-h' }, agentId: 'a1', text: 'reply', createdAt: new Date().toISOString() };
+    await publisher.publish([{ topic: world.topics.outbound, key: out.conversationId, value: out, schema: OutboundMessage }]);
+    try {
+      await stub.waitFor((r) => r.body.outboundId === out.outboundId);
+      // both replicas shut down gracefully while the adapter still holds the answer
+      for (const s of services.splice(0)) await s.close();
+      const row = await world.pool.query('SELECT status, attempts, claim_token FROM ingest.deliveries WHERE outbound_id = $1::text', [out.outboundId]);
+      expect(row.rows).toEqual([{ status: 'pending', attempts: 0, claim_token: null }]);
+      release();
+      stub.script.delete('conv-handoff');
+      services.push(await startIngestService('chat', chatCfg.readConfig(env), testLogger, startChat));
+      await delivery.waitFor((v) => v.outboundId === out.outboundId && v.status === 'delivered');
+      expect(delivery.seen.filter((s) => s.value.outboundId === out.outboundId).map((s) => `${s.value.status}:${s.value.attempt}`)).toEqual(['delivered:1']);
+      const reqs = stub.of(out.outboundId);
+      expect(reqs.length).toBeGreaterThanOrEqual(2);
+      expect(reqs.every((r) => r.headers['idempotency-key'] === out.outboundId && r.rawBody === reqs[0]!.rawBody)).toBe(true);
+    } finally {
+      release();
+    }
   });
 });
