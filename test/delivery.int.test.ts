@@ -4,7 +4,7 @@
  * failures on omni.dlq.v1.
  */
 import { OutboundMessage, type DeliveryStatus, type DeadLetter } from '@omni/contracts';
-import { startIngestService } from '@omni/ingest';
+import { recordAttempt, startIngestService } from '@omni/ingest';
 import { Publisher } from '@omni/kafka';
 import * as chatCfg from '@omni/ingest-chat/src/config';
 import { start as startChat } from '@omni/ingest-chat/src/start';
@@ -221,6 +221,30 @@ describe('outbound delivery to channel adapters', () => {
     expect(order).toEqual([r1, r2, r3]);
     expect(down.requests.every((r) => r.verified)).toBe(true);
     expect(statusesOf(r2)).toEqual(['delivered:1']);
+  });
+
+  it('re-delivers a reply whose replica died mid-attempt once its lease has ended; the dead claim cannot record', async () => {
+    const thread = await inbound(chatUrl, 'chat', 'k-web', 'chat', 'sess-crash', { address: 'visitor-11' });
+    const out = reply('conv-crash', 'chat', thread, { address: 'visitor-11' });
+    const body = JSON.stringify({ outboundId: out.outboundId, conversationId: out.conversationId, channel: 'chat', provider: 'adapter:web', threadKey: thread, to: out.to, text: out.text, agentId: out.agentId, createdAt: out.createdAt });
+    // the state a replica leaves when it is killed during its first attempt: claimed, lease running
+    const inserted = await world.pool.query<{ seq: string }>(
+      `INSERT INTO ingest.deliveries (outbound_id, conversation_id, channel, thread_key, provider, status, body, outbound, attempts, next_attempt_at, claim_token,
+                                      source_topic, source_partition, source_offset, source_group)
+       VALUES ($1::text, 'conv-crash', 'chat', $2::text, 'adapter:web', 'pending', $3::text, $4::jsonb, 1, now() + interval '1500 milliseconds', 'claim_dead',
+               $5::text, 0, '0', 'dead-replica') RETURNING seq::text`,
+      [out.outboundId, thread, body, JSON.stringify(out), world.topics.outbound],
+    );
+    const t0 = Date.now();
+    const [req] = await stub.waitFor((r) => r.body.outboundId === out.outboundId);
+    expect(req!.at - t0).toBeGreaterThanOrEqual(1000);
+    expect(req!.rawBody).toBe(body);
+    await delivery.waitFor((v) => v.outboundId === out.outboundId && v.status === 'delivered');
+    expect(statusesOf(out.outboundId)).toEqual(['delivered:2']);
+    const row = { seq: inserted.rows[0]!.seq, outboundId: out.outboundId, conversationId: 'conv-crash', channel: 'chat', provider: 'adapter:web', body, outbound: out, attempts: 1, source: { topic: world.topics.outbound, partition: 0, offset: '0', groupId: 'x' } };
+    expect(await recordAttempt(world.pool, row, 'claim_dead', { status: 'failed', lastError: 'late' }, [])).toBe(false);
+    const after = await world.pool.query('SELECT status, attempts FROM ingest.deliveries WHERE outbound_id = $1::text', [out.outboundId]);
+    expect(after.rows).toEqual([{ status: 'delivered', attempts: 2 }]);
   });
 
   it('delivers a duplicated outbound event once', async () => {
