@@ -48,6 +48,21 @@ async function main(): Promise<void> {
     await publisher.publish([{ topic: world.topics.outbound, key: 'warm', value: warm, schema: OutboundMessage }]);
     await delivery.waitFor((v) => v.outboundId === 'warm' && v.status === 'delivered', 1, 120000);
 
+    // baseline: what plain signed fetch POSTs to the same stub achieve on this machine right now
+    const baseBody = (i: number) => JSON.stringify({ outboundId: `base-${i}`, conversationId: 'base' });
+    let next = 0;
+    const tb = Date.now();
+    await Promise.all(
+      Array.from({ length: Number(CONCURRENCY) }, async () => {
+        while (next < 1000) {
+          const i = next++;
+          const r = await fetch(stub.url('/web'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: baseBody(i) });
+          await r.text();
+        }
+      }),
+    );
+    const baseline = Math.round(1000_000 / (Date.now() - tb));
+
     const sentAt = new Map<string, number>();
     const msgs: OutboundMessage[] = Array.from({ length: REPLIES }, (_, i) => {
       const c = i % CONVERSATIONS;
@@ -66,6 +81,7 @@ async function main(): Promise<void> {
     const tStatuses = Date.now();
     const lat = stub.requests.filter((r) => r.body.outboundId.startsWith('b-')).map((r) => r.at - sentAt.get(r.body.outboundId)!).sort((a, b) => a - b);
     console.log(`delivery bench: ${REPLIES} replies over ${CONVERSATIONS} conversations, DELIVERY_CONCURRENCY=${CONCURRENCY}`);
+    console.log(`  baseline: plain fetch POSTs to the same stub, ${CONCURRENCY} in parallel: ${baseline} requests/s`);
     console.log(`  all callbacks received in ${tCallbacks - t0} ms → ${Math.round((REPLIES * 1000) / (tCallbacks - t0))} replies/s`);
     console.log(`  all 'delivered' statuses on omni.delivery.v1 after ${tStatuses - t0} ms`);
     const spread = await world.pool.query<{ accept_ms: string; deliver_ms: string }>(

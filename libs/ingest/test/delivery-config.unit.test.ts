@@ -1,5 +1,8 @@
 import { ConfigError } from '@omni/config';
+import { loadConfig } from '@omni/config';
+import { IngestEnv } from '../src/ingest-service';
 import { deliverySettings, parseDeliveryTargets } from '../src/delivery/delivery-config';
+import { deliveryGroupId } from '../src/delivery/start-delivery';
 
 describe('DELIVERY_TARGETS', () => {
   it('parses provider=url|secret entries, secrets may contain = and the URL a query', () => {
@@ -29,5 +32,14 @@ describe('DELIVERY_TARGETS', () => {
     expect(deliverySettings({}).DELIVERY_MAX_ATTEMPTS).toBe(8);
     expect(() => deliverySettings({ DELIVERY_BASE_BACKOFF_MS: 100, DELIVERY_MAX_BACKOFF_MS: 10 })).toThrow(/DELIVERY_MAX_BACKOFF_MS/);
     expect(() => deliverySettings({ EMAIL_REPLY_TO_ADDRESS: 'support+x@example.com' })).toThrow(/EMAIL_REPLY_TO_ADDRESS/);
+  });
+
+  it('reads the delivery variables from the environment with every ingest service config', () => {
+    const c = loadConfig(IngestEnv, { DELIVERY_ENABLED: 'false', DELIVERY_MAX_ATTEMPTS: '3', DELIVERY_TARGETS: 'twilio=https://s.example/sms|0123456789' });
+    expect(c).toMatchObject({ DELIVERY_ENABLED: false, DELIVERY_MAX_ATTEMPTS: 3, DELIVERY_BASE_BACKOFF_MS: 500, DELIVERY_MAX_BACKOFF_MS: 60000 });
+    expect(() => loadConfig(IngestEnv, { DELIVERY_MAX_ATTEMPTS: '0' })).toThrow(/DELIVERY_MAX_ATTEMPTS/);
+    expect(deliveryGroupId('email', { DELIVERY_GROUP_ID: '' })).toBe('ingest-email-delivery');
+    expect(deliveryGroupId('email', { DELIVERY_GROUP_ID: '' }, '.t1')).toBe('ingest-email-delivery.t1');
+    expect(deliveryGroupId('email', { DELIVERY_GROUP_ID: 'custom' })).toBe('custom');
   });
 });
