@@ -37,7 +37,7 @@ describe('outbound delivery to channel adapters', () => {
     await stub.listen();
     // reserve a port for the adapter that is down at first, then comes back on the same port
     down = new AdapterStub(SECRETS);
-    await down.listen();
+    await down.listenOnStablePort();
     downPort = down.port;
     await down.close();
     delivery = await TopicWatcher.start<DeliveryStatus>(world, world.topics.delivery);
@@ -228,16 +228,16 @@ describe('outbound delivery to channel adapters', () => {
     const out = reply('conv-crash', 'chat', thread, { address: 'visitor-11' });
     const body = JSON.stringify({ outboundId: out.outboundId, conversationId: out.conversationId, channel: 'chat', provider: 'adapter:web', threadKey: thread, to: out.to, text: out.text, agentId: out.agentId, createdAt: out.createdAt });
     // the state a replica leaves when it is killed during its first attempt: claimed, lease running
-    const inserted = await world.pool.query<{ seq: string }>(
+    const inserted = await world.pool.query<{ seq: string; lease_end: Date }>(
       `INSERT INTO ingest.deliveries (outbound_id, conversation_id, channel, thread_key, provider, status, body, outbound, attempts, next_attempt_at, claim_token,
                                       source_topic, source_partition, source_offset, source_group)
        VALUES ($1::text, 'conv-crash', 'chat', $2::text, 'adapter:web', 'pending', $3::text, $4::jsonb, 1, now() + interval '1500 milliseconds', 'claim_dead',
-               $5::text, 0, '0', 'dead-replica') RETURNING seq::text`,
+               $5::text, 0, '0', 'dead-replica') RETURNING seq::text, next_attempt_at AS lease_end`,
       [out.outboundId, thread, body, JSON.stringify(out), world.topics.outbound],
     );
-    const t0 = Date.now();
     const [req] = await stub.waitFor((r) => r.body.outboundId === out.outboundId);
-    expect(req!.at - t0).toBeGreaterThanOrEqual(1000);
+    // nobody touched the row before the dead replica's lease ended (same host clock as the database)
+    expect(req!.at).toBeGreaterThanOrEqual(inserted.rows[0]!.lease_end.getTime());
     expect(req!.rawBody).toBe(body);
     await delivery.waitFor((v) => v.outboundId === out.outboundId && v.status === 'delivered');
     expect(statusesOf(out.outboundId)).toEqual(['delivered:2']);
@@ -346,8 +346,7 @@ describe('outbound delivery to channel adapters', () => {
       expect(retry!.value.reason).toMatch(/^adapter did not answer in time/);
       await delivery.waitFor((v) => v.outboundId === out.outboundId && v.status === 'delivered');
       expect(statusesOf(out.outboundId)).toEqual(['retrying:1', 'delivered:2']);
-      const [first, second] = stub.of(out.outboundId);
-      expect(second!.at - first!.at).toBeGreaterThanOrEqual(1000);
+      expect(stub.of(out.outboundId)).toHaveLength(2);
     } finally {
       release();
     }

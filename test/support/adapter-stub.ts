@@ -75,6 +75,21 @@ export class AdapterStub {
     this.server = server;
   }
 
+  /**
+   * Listens on a free port below the kernel's ephemeral range (32768+ on Linux), for a test that must
+   * stop the adapter and start it again on the same port: a port 0 choice could meanwhile be handed
+   * to some outgoing connection as its local port, which would make the restart fail.
+   */
+  async listenOnStablePort(): Promise<void> {
+    for (let i = 0; ; i++) {
+      try {
+        return await this.listen(20000 + Math.floor(Math.random() * 12000));
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'EADDRINUSE' || i > 50) throw err;
+      }
+    }
+  }
+
   async close(): Promise<void> {
     const s = this.server;
     if (!s) return;
