@@ -6,6 +6,7 @@
 import { OutboundMessage, type DeliveryStatus, type DeadLetter } from '@omni/contracts';
 import { recordAttempt, startIngestService } from '@omni/ingest';
 import { Publisher } from '@omni/kafka';
+import { Partitioners } from 'kafkajs';
 import * as chatCfg from '@omni/ingest-chat/src/config';
 import { start as startChat } from '@omni/ingest-chat/src/start';
 import * as emailCfg from '@omni/ingest-email/src/config';
@@ -122,6 +123,14 @@ describe('outbound delivery to channel adapters', () => {
 
   async function publish(...msgs: OutboundMessage[]): Promise<void> {
     await publisher.publish(msgs.map((m) => ({ topic: world.topics.outbound, key: m.conversationId, value: m, schema: OutboundMessage })));
+  }
+
+  /** A key of the form `${prefix}-<n>` that the producer puts on the same partition as `key` (3 partitions in tests). */
+  function keyOnSamePartition(key: string, prefix: string): string {
+    const partitionOf = Partitioners.DefaultPartitioner();
+    const partitionMetadata = [0, 1, 2].map((partitionId) => ({ partitionId, leader: 1, partitionErrorCode: 0, replicas: [1], isr: [1] }));
+    const target = partitionOf({ topic: world.topics.outbound, partitionMetadata, message: { key, value: null } });
+    for (let i = 0; ; i++) if (partitionOf({ topic: world.topics.outbound, partitionMetadata, message: { key: `${prefix}-${i}`, value: null } }) === target) return `${prefix}-${i}`;
   }
 
   const statusesOf = (outboundId: string) => delivery.seen.filter((s) => s.value.outboundId === outboundId).map((s) => `${s.value.status}:${s.value.attempt}`);
@@ -262,14 +271,15 @@ describe('outbound delivery to channel adapters', () => {
     expect(rows.rows[0].n).toBe(1);
   });
 
-  it('a slow adapter answer on one conversation does not delay another conversation', async () => {
+  it('a slow adapter answer on one conversation does not delay another conversation of the same partition', async () => {
     const slowThread = await inbound(chatUrl, 'chat', 'k-web', 'chat', 'sess-slow', { address: 'visitor-8' });
     const fastThread = await inbound(chatUrl, 'chat', 'k-web', 'chat', 'sess-fast', { address: 'visitor-9' });
     let release!: () => void;
     stub.script.set('conv-slow', [{ status: 200, hold: new Promise<void>((r) => (release = r)) }]);
     const slow = reply('conv-slow', 'chat', slowThread, { address: 'visitor-8' });
     const slow2 = reply('conv-slow', 'chat', slowThread, { address: 'visitor-8' });
-    const fast = reply('conv-fast', 'chat', fastThread, { address: 'visitor-9' });
+    // the other conversation shares the Kafka partition: the consumer must not wait on the slow one
+    const fast = reply(keyOnSamePartition('conv-slow', 'conv-fast'), 'chat', fastThread, { address: 'visitor-9' });
     await publish(slow, slow2);
     await stub.waitFor((r) => r.body.outboundId === slow.outboundId);
     await publish(fast);
@@ -277,6 +287,8 @@ describe('outbound delivery to channel adapters', () => {
     // the slow one is still waiting for its adapter, and its conversation's next reply behind it
     expect(statusesOf(slow.outboundId)).toEqual([]);
     expect(stub.of(slow2.outboundId)).toEqual([]);
+    const partitions = await world.pool.query('SELECT DISTINCT source_partition FROM ingest.deliveries WHERE outbound_id = ANY($1::text[])', [[slow.outboundId, fast.outboundId]]);
+    expect(partitions.rowCount).toBe(1);
     release();
     await delivery.waitFor((v) => v.outboundId === slow2.outboundId && v.status === 'delivered');
     expect(statusesOf(slow.outboundId)).toEqual(['delivered:1']);
