@@ -3,7 +3,7 @@ import type { Channel, OutboundMessage, TopicNames } from '@omni/contracts';
 import { withTransaction } from '@omni/db';
 import { enqueueOutbox, type OutboxRecord, type Received } from '@omni/kafka';
 import type { DeliveryTarget } from './delivery-config';
-import { buildCallbackBody, UndeliverableError } from './callback-body';
+import { buildCallbackBody, emailOf, UndeliverableError } from './callback-body';
 import { deadLetterRecord, statusRecord, type OutboundSource } from './delivery-events';
 import { insertDelivery, knownOutboundIds, providersOfThreads } from './delivery-store';
 import { emailHeadersForReply } from './email-thread-store';
@@ -63,6 +63,8 @@ export async function acceptOutbound(deps: AcceptOutboundDeps, msgs: Received<Ou
       else if (!target) failure = `no delivery target for provider ${provider}`;
       else {
         try {
+          // check the recipient before a Message-ID is recorded for a reply that can never be sent
+          if (out.channel === 'email') emailOf(out.to);
           const email = out.channel === 'email' ? await emailHeadersForReply(client, { outboundId: out.outboundId, threadKey: out.threadKey, domain: deps.emailDomain, replyToBase: deps.replyToBase }) : undefined;
           body = JSON.stringify(buildCallbackBody(out, provider, email));
         } catch (err) {

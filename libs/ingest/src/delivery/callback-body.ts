@@ -46,7 +46,8 @@ export function whatsappIdOf(to: Party): string {
   throw new UndeliverableError(`recipient '${to.address.slice(0, 40)}' is not a WhatsApp id`);
 }
 
-function emailOf(to: Party): string {
+/** The email address of a party (its email, else its address). */
+export function emailOf(to: Party): string {
   const a = to.email ?? to.address;
   if (/^[^@\s]+@[^@\s]+$/.test(a)) return a;
   throw new UndeliverableError(`recipient '${to.address.slice(0, 40)}' is not an email address`);
