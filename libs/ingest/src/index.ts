@@ -5,3 +5,4 @@ export * from './ingest-metrics';
 export * from './ingest-service';
 export * from './email-thread-token';
 export * from './rejection-metrics';
+export * from './delivery';

@@ -8,12 +8,15 @@ import { connectInfra, createHttpApp, runService, type Infra } from '@omni/servi
 import { createIngestMetrics, type IngestMetrics } from './ingest-metrics';
 import { registerAdapterRoute } from './adapter-route';
 import type { IngestDeps } from './accept-inbound';
+import { DeliveryEnv, deliverySettings, parseDeliveryTargets, type DeliverySettings } from './delivery/delivery-config';
+import { startDelivery } from './delivery/start-delivery';
 
 /** Env every ingest service reads on top of CommonEnv. */
 export const IngestEnv = {
   ...CommonEnv,
   ADAPTER_API_KEYS: Type.String({ default: '', description: 'adapterId:key pairs, comma separated' }),
   BODY_LIMIT_BYTES: Type.Integer({ default: 1024 * 1024, minimum: 1024 }),
+  ...DeliveryEnv,
 };
 
 /** Where the shared `ingest` schema's migrations live. */
@@ -56,22 +59,31 @@ export interface BaseIngestConfig {
   SHUTDOWN_GRACE_MS: number;
 }
 
+/** Outbound delivery settings are optional in the type (IngestEnv supplies them with defaults). */
+export type IngestServiceConfig = BaseIngestConfig & Partial<DeliverySettings>;
+
 /** Connects infrastructure, builds the app and listens; used by main.ts and by tests (PORT=0). */
-export async function startIngestService<C extends BaseIngestConfig>(
+export async function startIngestService<C extends IngestServiceConfig>(
   kind: ChannelKind,
   config: C,
   logger: Logger,
   build: (config: C, deps: IngestAppDeps) => Promise<{ app: FastifyInstance; close?: () => Promise<void> }>,
 ): Promise<{ app: FastifyInstance; url: string; close: () => Promise<void> }> {
   const name = `ingest-${kind}`;
+  // validate delivery settings before connecting anything: a bad DELIVERY_TARGETS fails fast, by name
+  const delivery = deliverySettings(config);
+  parseDeliveryTargets(delivery.DELIVERY_TARGETS);
   const infra = await connectInfra({ service: name, schema: 'ingest', migrationsDir: INGEST_MIGRATIONS, config, logger });
   const built = await build(config, { infra, logger, apiKeys: parsePairs(config.ADAPTER_API_KEYS, 'ADAPTER_API_KEYS'), bodyLimit: config.BODY_LIMIT_BYTES });
+  // Every ingest service delivers agent replies for its own channels (docs/delivery-callbacks.md).
+  const deliveryRun = await startDelivery({ kind, settings: delivery, topicSuffix: config.KAFKA_TOPIC_SUFFIX, infra, logger, registry: built.app.metrics });
   const url = await built.app.listen({ port: config.PORT, host: config.HOST });
   logger.info(`${name} listening on ${url}`);
   return {
     app: built.app,
     url,
     close: async () => {
+      await deliveryRun.close();
       await built.close?.();
       await built.app.close();
       await infra.close();
@@ -80,7 +92,7 @@ export async function startIngestService<C extends BaseIngestConfig>(
 }
 
 /** main() shared by the ingest services: config, start, graceful close on signals. */
-export function runIngestService<C extends BaseIngestConfig>(
+export function runIngestService<C extends IngestServiceConfig>(
   kind: ChannelKind,
   readConfig: () => C,
   build: (config: C, deps: IngestAppDeps) => Promise<{ app: FastifyInstance; close?: () => Promise<void> }>,

@@ -1,0 +1,90 @@
+import type { Kafka } from 'kafkajs';
+import type { Pool } from 'pg';
+import type { Registry } from 'prom-client';
+import { KIND_CHANNELS, OutboundMessage, type ChannelKind, type TopicNames } from '@omni/contracts';
+import { OutboxRelay, startConsumer, type Publisher } from '@omni/kafka';
+import type { Logger } from '@omni/logging';
+import { acceptOutbound } from './accept-outbound';
+import { parseDeliveryTargets, type DeliverySettings } from './delivery-config';
+import { DeliveryWorker } from './delivery-worker';
+
+export interface DeliveryInfra {
+  pool: Pool;
+  kafka: Kafka;
+  publisher: Publisher;
+  topics: TopicNames;
+}
+
+/** The consumer group of a kind's outbound consumer; the topic suffix keeps test worlds apart. */
+export function deliveryGroupId(kind: ChannelKind, settings: Pick<DeliverySettings, 'DELIVERY_GROUP_ID'>, topicSuffix = ''): string {
+  return settings.DELIVERY_GROUP_ID || `ingest-${kind}-delivery${topicSuffix}`;
+}
+
+/**
+ * Starts outbound delivery for one ingest service's channels: the omni.outbound.v1 consumer that
+ * persists replies, the delivery loop that POSTs them, and the outbox relay that publishes their
+ * statuses and dead letters. Returns the closer (consumer first, so nothing new arrives, then the
+ * loop, then the relay that flushes the last statuses).
+ */
+export async function startDelivery(opts: {
+  kind: ChannelKind;
+  settings: DeliverySettings;
+  topicSuffix: string;
+  infra: DeliveryInfra;
+  logger: Logger;
+  registry?: Registry;
+}): Promise<{ close: () => Promise<void> }> {
+  const { kind, settings, infra } = opts;
+  if (!settings.DELIVERY_ENABLED) return { close: async () => undefined };
+  const logger = opts.logger.child({ component: 'delivery' });
+  const targets = parseDeliveryTargets(settings.DELIVERY_TARGETS);
+  const channels = KIND_CHANNELS[kind];
+  const groupId = deliveryGroupId(kind, settings, opts.topicSuffix);
+  const relay = new OutboxRelay(infra.pool, 'ingest', infra.publisher, logger);
+  relay.start();
+  const worker = new DeliveryWorker({
+    pool: infra.pool,
+    topics: infra.topics,
+    channels,
+    targets,
+    policy: { maxAttempts: settings.DELIVERY_MAX_ATTEMPTS, baseBackoffMs: settings.DELIVERY_BASE_BACKOFF_MS, maxBackoffMs: settings.DELIVERY_MAX_BACKOFF_MS },
+    timeoutMs: settings.DELIVERY_TIMEOUT_MS,
+    concurrency: settings.DELIVERY_CONCURRENCY,
+    pollMs: settings.DELIVERY_POLL_MS,
+    logger,
+    onOutbox: () => relay.kick(),
+    registry: opts.registry,
+  });
+  worker.start();
+  let consumer;
+  try {
+    consumer = await startConsumer<OutboundMessage>({
+      kafka: infra.kafka,
+      groupId,
+      topics: { [infra.topics.outbound]: OutboundMessage },
+      logger,
+      publisher: infra.publisher,
+      dlqTopic: infra.topics.dlq,
+      handleBatch: async (msgs) => {
+        const r = await acceptOutbound(
+          { pool: infra.pool, topics: infra.topics, groupId, channels, targets, emailDomain: settings.EMAIL_MESSAGE_ID_DOMAIN, replyToBase: settings.EMAIL_REPLY_TO_ADDRESS },
+          msgs,
+        );
+        if (r.pending > 0) worker.kick();
+        if (r.events > 0) relay.kick();
+      },
+    });
+  } catch (err) {
+    await worker.stop();
+    await relay.stop();
+    throw err;
+  }
+  logger.info({ groupId, channels, targets: [...targets.keys()] }, 'outbound delivery started');
+  return {
+    close: async () => {
+      await consumer.disconnect();
+      await worker.stop();
+      await relay.stop();
+    },
+  };
+}
