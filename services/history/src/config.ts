@@ -5,6 +5,10 @@ export const HistoryEnv = {
   ...CommonEnv,
   PORT: Type.Integer({ default: 8086 }),
   HISTORY_GROUP_ID: Type.String({ default: 'history', minLength: 1 }),
+  /** a resolved conversation followed by another from the same customer within this many days is not a first-contact resolution */
+  FCR_RECONTACT_DAYS: Type.Integer({ default: 7, minimum: 0, maximum: 365 }),
+  /** partitions the timeline consumer works on at once (each a batch transaction) */
+  HISTORY_PARTITIONS_CONCURRENTLY: Type.Integer({ default: 3, minimum: 1, maximum: 64 }),
 };
 
 /** Validated history configuration; throws naming the bad variable. */

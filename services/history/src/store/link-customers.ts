@@ -1,0 +1,157 @@
+import type { PoolClient } from 'pg';
+import { derivedId, newId, type Party } from '@omni/contracts';
+import { evidenceOf, identityKey, identityOf, LinkGraph, type Identity, type LinkAction } from '../domain/identity';
+
+/** Thrown when another transaction merged one of our customers first; withTransaction retries it. */
+export class ConcurrentMergeError extends Error {
+  readonly code = '40001';
+}
+
+/** The deterministic customer id for an identity seen first: replicas meeting it converge. */
+export const customerIdFor = (i: Identity): string => derivedId('cus', i.channel, i.address);
+
+/** Takes transaction-scoped advisory locks on the keys in one sorted order (no lock-order deadlocks). */
+export async function lockKeys(client: PoolClient, keys: Iterable<string>): Promise<void> {
+  const list = [...new Set(keys)].map((k) => `history:${k}`);
+  if (list.length === 0) return;
+  await client.query(
+    `SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) k ORDER BY 1) s`,
+    [list],
+  );
+}
+
+/**
+ * Resolves the home customer of each party's identity, creating identities and customers on first
+ * sight and linking or merging on strong evidence. The common case (identity and evidence already
+ * known) is two reads and no locks; only parties that would change the graph take advisory locks on
+ * their identity and evidence keys, so two partitions meeting the same person serialise, and the
+ * graph is re-read after locking. Returns one home per party and the customers that changed.
+ */
+export async function resolveCustomers(client: PoolClient, parties: Party[]): Promise<{ homes: string[]; changed: Set<string> }> {
+  const ids = parties.map(identityOf);
+  const evs = parties.map(evidenceOf);
+  const uniqueIds = [...new Map(ids.map((i) => [identityKey(i), i])).values()];
+  const known = await loadHomes(client, uniqueIds);
+  const pairs = new Map<string, [string, Identity]>();
+  ids.forEach((i, n) => evs[n]!.forEach((e) => pairs.set(`${e.key} ${identityKey(i)}`, [e.key, i])));
+  const knownPairs = new Set<string>();
+  if (pairs.size > 0) {
+    const list = [...pairs.values()];
+    const r = await client.query<{ key: string; channel: string; address: string }>(
+      `SELECT e.key, e.channel, e.address FROM history.identity_evidence e
+         JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(key, channel, address) USING (key, channel, address)`,
+      [list.map((p) => p[0]), list.map((p) => p[1].channel), list.map((p) => p[1].address)],
+    );
+    for (const row of r.rows) knownPairs.add(`${row.key} ${row.channel}:${row.address}`);
+  }
+  const slow = parties.map((_, n) => !known.has(identityKey(ids[n]!)) || evs[n]!.some((e) => !knownPairs.has(`${e.key} ${identityKey(ids[n]!)}`)));
+  const changed = new Set<string>();
+  if (!slow.some(Boolean)) return { homes: ids.map((i) => known.get(identityKey(i))!), changed };
+
+  // Slow path: lock, re-read the neighbourhood of the graph, link in memory, write the actions.
+  const slowIds = ids.filter((_, n) => slow[n]);
+  const slowKeys = [...new Set(evs.filter((_, n) => slow[n]).flatMap((es) => es.map((e) => e.key)))];
+  await lockKeys(client, [...slowIds.map(identityKey), ...slowKeys]);
+  const graph = new LinkGraph(await loadSeed(client, [...new Map(slowIds.map((i) => [identityKey(i), i])).values()], slowKeys));
+  const homes: string[] = [];
+  for (let n = 0; n < parties.length; n++) {
+    if (!slow[n]) {
+      homes.push(known.get(identityKey(ids[n]!))!);
+      continue;
+    }
+    const r = graph.arrive(parties[n]!, customerIdFor);
+    homes.push(r.customerId);
+    for (const a of r.actions) await apply(client, a, changed);
+  }
+  return { homes, changed };
+}
+
+async function loadHomes(client: PoolClient, ids: Identity[]): Promise<Map<string, string>> {
+  const r = await client.query<{ channel: string; address: string; customer_id: string }>(
+    `SELECT i.channel, i.address, i.customer_id FROM history.identities i
+       JOIN unnest($1::text[], $2::text[]) AS k(channel, address) USING (channel, address)`,
+    [ids.map((i) => i.channel), ids.map((i) => i.address)],
+  );
+  return new Map(r.rows.map((row) => [`${row.channel}:${row.address}`, row.customer_id]));
+}
+
+async function loadSeed(client: PoolClient, ids: Identity[], evidenceKeys: string[]) {
+  const homes = await loadHomes(client, ids);
+  const ev = await client.query<{ key: string; channel: string; address: string; customer_id: string }>(
+    `SELECT e.key, e.channel, e.address, i.customer_id FROM history.identity_evidence e
+       JOIN history.identities i USING (channel, address) WHERE e.key = ANY($1::text[])`,
+    [evidenceKeys],
+  );
+  const identities = [...homes].map(([key, customerId]) => ({ key, customerId }));
+  for (const row of ev.rows) identities.push({ key: `${row.channel}:${row.address}`, customerId: row.customer_id });
+  const customerIds = [...new Set(identities.map((i) => i.customerId))];
+  // Every customer involved and its ancestors up the merge chain.
+  const customers = await client.query<{ id: string; merged_into: string | null; rank: number }>(
+    `WITH RECURSIVE up AS (
+       SELECT id, merged_into, created_at FROM history.customers WHERE id = ANY($1::text[])
+       UNION SELECT c.id, c.merged_into, c.created_at FROM history.customers c JOIN up ON c.id = up.merged_into)
+     SELECT id, merged_into, (extract(epoch FROM created_at) * 1000)::float8 AS rank FROM up`,
+    [customerIds],
+  );
+  const blocked = await client.query<{ source_id: string; target_id: string }>(
+    `SELECT source_id, target_id FROM history.merges WHERE undone_at IS NOT NULL AND (source_id = ANY($1::text[]) OR target_id = ANY($1::text[]))`,
+    [customers.rows.map((c) => c.id)],
+  );
+  return {
+    identities,
+    evidence: ev.rows.map((row) => ({ key: row.key, identityKey: `${row.channel}:${row.address}` })),
+    customers: customers.rows.map((c) => ({ id: c.id, mergedInto: c.merged_into, rank: Number(c.rank) })),
+    blocked: blocked.rows.map((b) => [b.source_id, b.target_id] as [string, string]),
+  };
+}
+
+async function apply(client: PoolClient, a: LinkAction, changed: Set<string>): Promise<void> {
+  switch (a.type) {
+    case 'customer.created':
+      await client.query('INSERT INTO history.customers (id, display_name) VALUES ($1::text, $2::text) ON CONFLICT (id) DO NOTHING', [a.customerId, a.displayName ?? null]);
+      changed.add(a.customerId);
+      return;
+    case 'identity.added':
+      await client.query(
+        `INSERT INTO history.identities (channel, address, customer_id, linked_reason, linked_via) VALUES ($1::text, $2::text, $3::text, $4::text, $5::text)
+         ON CONFLICT (channel, address) DO NOTHING`,
+        [a.identity.channel, a.identity.address, a.customerId, a.reason, a.via ?? null],
+      );
+      changed.add(a.customerId);
+      return;
+    case 'evidence.added':
+      await client.query('INSERT INTO history.identity_evidence (key, channel, address) VALUES ($1::text, $2::text, $3::text) ON CONFLICT DO NOTHING', [
+        a.key,
+        a.identity.channel,
+        a.identity.address,
+      ]);
+      return;
+    case 'customers.merged':
+      await mergeCustomers(client, { sourceId: a.sourceId, targetId: a.targetId, reason: a.reason, evidence: a.via, actor: 'system' });
+      changed.add(a.sourceId).add(a.targetId);
+      return;
+  }
+}
+
+/**
+ * Points source at target after locking both rows (in id order) and checking both are still
+ * top-level customers. Shared by automatic links and the merge API. Returns the merge id.
+ */
+export async function mergeCustomers(
+  client: PoolClient,
+  m: { sourceId: string; targetId: string; reason: string; evidence?: string; actor: string },
+  onConflict: () => Error = () => new ConcurrentMergeError(`customer ${m.sourceId} or ${m.targetId} was merged concurrently`),
+): Promise<string> {
+  const rows = await client.query<{ id: string; merged_into: string | null }>(
+    'SELECT id, merged_into FROM history.customers WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE',
+    [[m.sourceId, m.targetId]],
+  );
+  if (rows.rows.length !== 2 || rows.rows.some((r) => r.merged_into !== null)) throw onConflict();
+  const id = newId('mrg');
+  await client.query('UPDATE history.customers SET merged_into = $2::text WHERE id = $1::text', [m.sourceId, m.targetId]);
+  await client.query(
+    'INSERT INTO history.merges (id, source_id, target_id, reason, evidence, actor) VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text)',
+    [id, m.sourceId, m.targetId, m.reason, m.evidence ?? null, m.actor],
+  );
+  return id;
+}
