@@ -39,7 +39,9 @@ describe('normalisation', () => {
     [{ channel: 'sms', address: '600112233' }, []],
     [{ channel: 'email', address: 'Ana@Example.com' }, ['email:ana@example.com']],
     [{ channel: 'chat', address: 'v-1', email: 'ANA@example.com' }, ['email:ana@example.com']],
-    [{ channel: 'chat', address: 'v-1', phone: '+34600112233' }, []], // a typed phone is not strong evidence
+    [{ channel: 'chat', address: 'v-1', phone: '+34 600112233' }, ['phone:+34600112233']], // typed in the pre-chat form
+    [{ channel: 'chat', address: 'v-1', phone: '600112233' }, []], // national format: never guessed
+    [{ channel: 'email', address: 'a@b.co', phone: '+34600112233' }, ['email:a@b.co']], // only the channel's own address
     [{ channel: 'messenger', address: '123456' }, []],
   ])('evidence of %p', (party, keys) => expect(evidenceOf(party).map((e) => e.key)).toEqual(keys));
 });

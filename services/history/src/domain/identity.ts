@@ -67,7 +67,8 @@ export function parseIdentityKey(s: string, channels: readonly string[]): Identi
 /**
  * The strong evidence a party carries. Only what the brief counts as strong: the same normalised
  * phone number on phone, SMS and WhatsApp, and the same e-mail on e-mail and on a chat visitor who
- * typed it. A phone number typed into a chat widget or a name is not evidence.
+ * typed it (and, by the same token, an E.164 number a chat visitor typed). Names, addresses on other
+ * channels and national-format numbers are never evidence.
  */
 export function evidenceOf(party: Party): Evidence[] {
   const out = new Map<string, Evidence>();
@@ -79,8 +80,11 @@ export function evidenceOf(party: Party): Evidence[] {
     if (party.phone) add('phone', normalisePhone(party.phone, party.channel === 'whatsapp'));
   } else if (party.channel === 'email') {
     add('email', normaliseEmail(party.address));
-  } else if (party.channel === 'chat' && party.email) {
-    add('email', normaliseEmail(party.email));
+  } else if (party.channel === 'chat') {
+    // what a chat visitor typed into the pre-chat form is as strong as the typed e-mail the brief
+    // names; a typed number must already be E.164 (the widget's field asks for it)
+    if (party.email) add('email', normaliseEmail(party.email));
+    if (party.phone) add('phone', normalisePhone(party.phone));
   }
   return [...out.values()];
 }
