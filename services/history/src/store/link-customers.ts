@@ -54,6 +54,7 @@ export async function resolveCustomers(client: PoolClient, parties: Party[]): Pr
   await lockKeys(client, [...slowIds.map(identityKey), ...slowKeys]);
   const graph = new LinkGraph(await loadSeed(client, [...new Map(slowIds.map((i) => [identityKey(i), i])).values()], slowKeys));
   const homes: string[] = [];
+  const actions: LinkAction[] = [];
   for (let n = 0; n < parties.length; n++) {
     if (!slow[n]) {
       homes.push(known.get(identityKey(ids[n]!))!);
@@ -61,9 +62,44 @@ export async function resolveCustomers(client: PoolClient, parties: Party[]): Pr
     }
     const r = graph.arrive(parties[n]!, customerIdFor);
     homes.push(r.customerId);
-    for (const a of r.actions) await apply(client, a, changed);
+    actions.push(...r.actions);
   }
+  await applyAll(client, actions, changed);
   return { homes, changed };
+}
+
+/**
+ * Writes the graph's actions with one statement per kind (locks are held meanwhile, so fewer round
+ * trips means less waiting for other partitions), in foreign-key order; merges, which are rare and
+ * lock customer rows, go one by one at the end.
+ */
+async function applyAll(client: PoolClient, actions: LinkAction[], changed: Set<string>): Promise<void> {
+  const of = <T extends LinkAction['type']>(t: T) => actions.filter((a): a is Extract<LinkAction, { type: T }> => a.type === t);
+  const created = of('customer.created');
+  if (created.length > 0)
+    await client.query(
+      'INSERT INTO history.customers (id, display_name) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (id) DO NOTHING',
+      [created.map((a) => a.customerId), created.map((a) => a.displayName ?? null)],
+    );
+  const added = of('identity.added');
+  if (added.length > 0)
+    await client.query(
+      `INSERT INTO history.identities (channel, address, customer_id, linked_reason, linked_via)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) ON CONFLICT (channel, address) DO NOTHING`,
+      [added.map((a) => a.identity.channel), added.map((a) => a.identity.address), added.map((a) => a.customerId), added.map((a) => a.reason), added.map((a) => a.via ?? null)],
+    );
+  const evidence = of('evidence.added');
+  if (evidence.length > 0)
+    await client.query(
+      'INSERT INTO history.identity_evidence (key, channel, address) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING',
+      [evidence.map((a) => a.key), evidence.map((a) => a.identity.channel), evidence.map((a) => a.identity.address)],
+    );
+  for (const a of created) changed.add(a.customerId);
+  for (const a of added) changed.add(a.customerId);
+  for (const a of of('customers.merged')) {
+    await mergeCustomers(client, { sourceId: a.sourceId, targetId: a.targetId, reason: a.reason, evidence: a.via, actor: 'system' });
+    changed.add(a.sourceId).add(a.targetId);
+  }
 }
 
 async function loadHomes(client: PoolClient, ids: Identity[]): Promise<Map<string, string>> {
@@ -103,34 +139,6 @@ async function loadSeed(client: PoolClient, ids: Identity[], evidenceKeys: strin
     customers: customers.rows.map((c) => ({ id: c.id, mergedInto: c.merged_into, rank: Number(c.rank) })),
     blocked: blocked.rows.map((b) => [b.source_id, b.target_id] as [string, string]),
   };
-}
-
-async function apply(client: PoolClient, a: LinkAction, changed: Set<string>): Promise<void> {
-  switch (a.type) {
-    case 'customer.created':
-      await client.query('INSERT INTO history.customers (id, display_name) VALUES ($1::text, $2::text) ON CONFLICT (id) DO NOTHING', [a.customerId, a.displayName ?? null]);
-      changed.add(a.customerId);
-      return;
-    case 'identity.added':
-      await client.query(
-        `INSERT INTO history.identities (channel, address, customer_id, linked_reason, linked_via) VALUES ($1::text, $2::text, $3::text, $4::text, $5::text)
-         ON CONFLICT (channel, address) DO NOTHING`,
-        [a.identity.channel, a.identity.address, a.customerId, a.reason, a.via ?? null],
-      );
-      changed.add(a.customerId);
-      return;
-    case 'evidence.added':
-      await client.query('INSERT INTO history.identity_evidence (key, channel, address) VALUES ($1::text, $2::text, $3::text) ON CONFLICT DO NOTHING', [
-        a.key,
-        a.identity.channel,
-        a.identity.address,
-      ]);
-      return;
-    case 'customers.merged':
-      await mergeCustomers(client, { sourceId: a.sourceId, targetId: a.targetId, reason: a.reason, evidence: a.via, actor: 'system' });
-      changed.add(a.sourceId).add(a.targetId);
-      return;
-  }
 }
 
 /**
