@@ -412,6 +412,43 @@ describe('history: customers, identities, timeline, merges, KPIs, CSAT', () => {
     expect((await fullTimeline(kbCustomer.id, '&conversation=kB')).map((i) => i.kind)).toContain('csat.submitted');
   });
 
+  it('links every identity of a person to one customer when their events arrive at once on many partitions', async () => {
+    // 4 people × 6 identities, each identity writing 3 times on its own thread (so on different
+    // partitions), all published in one go: batches of several partitions race on the same evidence.
+    const people = [0, 1, 2, 3].map((n) => {
+      const phone = `+3462000000${n}`;
+      const email = `race${n}@example.org`;
+      return [
+        { channel: 'chat', address: `race-visitor-${n}`, email, phone },
+        { channel: 'email', address: email.toUpperCase() },
+        { channel: 'whatsapp', address: phone.slice(1), phone },
+        { channel: 'sms', address: phone },
+        { channel: 'phone', address: phone },
+        { channel: 'chat', address: `race-visitor-${n}b`, email },
+      ] as Party[];
+    });
+    for (let round = 0; round < 3; round++)
+      people.forEach((identities, n) =>
+        identities.forEach((p, i) => script.inbound(`race-${n}-${i}-${round}`, p, `2026-06-01T10:0${round}:0${i}.000Z`, 'hola', `${p.channel}:race-${n}-${i}-${round}`)),
+      );
+    await publishAndWait();
+    for (const [n, identities] of people.entries()) {
+      const ids = new Set<string>();
+      for (const p of identities) ids.add((await lookup(`${p.channel}:${p.address}`)).id);
+      expect({ person: n, customers: [...ids] }).toEqual({ person: n, customers: [expect.any(String)] });
+      const c = await lookup(`${identities[0]!.channel}:${identities[0]!.address}`);
+      expect(c.identities).toHaveLength(6);
+      expect(c.mergedInto).toBeNull();
+      expect(await fullTimeline(c.id)).toHaveLength(18);
+    }
+    // merges only ever point at top-level customers, and each source has at most one live merge
+    const bad = await world.pool.query(
+      `SELECT m.id FROM history.merges m JOIN history.customers c ON c.id = m.source_id
+        WHERE m.undone_at IS NULL AND c.merged_into IS DISTINCT FROM m.target_id`,
+    );
+    expect(bad.rows).toEqual([]);
+  });
+
   it('answers bad requests with clear 4xx errors and changes nothing', async () => {
     const p: Party = { channel: 'telegram', address: 'tg-77' };
     const q: Party = { channel: 'telegram', address: 'tg-78' };
