@@ -449,6 +449,25 @@ describe('history: customers, identities, timeline, merges, KPIs, CSAT', () => {
     expect(bad.rows).toEqual([]);
   });
 
+  it('documents every route in the OpenAPI document', async () => {
+    const doc = await get<{ paths: Record<string, unknown> }>('/openapi.json');
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/v1/customers',
+        '/v1/customers/{id}',
+        '/v1/customers/{id}/timeline',
+        '/v1/customers/{id}/merge',
+        '/v1/customers/{id}/merges',
+        '/v1/merges/{mergeId}',
+        '/v1/merges/{mergeId}/unmerge',
+        '/v1/conversations/{id}',
+        '/v1/conversations/{id}/csat',
+        '/v1/kpis',
+        '/v1/kpis/categories',
+      ]),
+    );
+  });
+
   it('answers bad requests with clear 4xx errors and changes nothing', async () => {
     const p: Party = { channel: 'telegram', address: 'tg-77' };
     const q: Party = { channel: 'telegram', address: 'tg-78' };
