@@ -7,6 +7,8 @@ import { resolveCustomers } from '../store/link-customers';
 import { refreshConversations } from '../store/conversations';
 import { enqueueCustomerRecords } from '../store/customers';
 
+const COUNTED = new Set(['conversation.opened', 'conversation.escalated']);
+
 export interface TimelineDeps {
   pool: Pool;
   topics: Pick<TopicNames, 'customers'>;
@@ -24,11 +26,11 @@ export async function handleTimelineBatch(deps: TimelineDeps, batch: Received<Hi
   const entries = batch.map((m) => ({ ...toTimelineEntry(m.value), topic: m.topic }));
   const customersChanged = await withTransaction(deps.pool, async (client) => {
     const { homes, changed } = await resolveCustomers(client, entries.map((e) => e.party));
-    const fresh = await client.query<{ conversation_id: string | null }>(
+    const fresh = await client.query<{ conversation_id: string | null; kind: string; customer_id: string }>(
       `INSERT INTO history.timeline (event_id, customer_id, occurred_at, kind, channel, conversation_id, thread_key, tier, agent_id, source_topic, payload)
        SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::text[], $10::text[], $11::jsonb[])
        ON CONFLICT (event_id) DO NOTHING
-       RETURNING conversation_id`,
+       RETURNING conversation_id, kind, customer_id`,
       [
         entries.map((e) => e.eventId),
         homes,
@@ -45,6 +47,8 @@ export async function handleTimelineBatch(deps: TimelineDeps, batch: Received<Hi
     );
     const conversations = [...new Set(fresh.rows.map((r) => r.conversation_id).filter((c): c is string => c !== null))].sort();
     await refreshConversations(client, conversations);
+    // the customer record carries conversation and escalation counts (router context), so those change it too
+    for (const r of fresh.rows) if (COUNTED.has(r.kind)) changed.add(r.customer_id);
     return enqueueCustomerRecords(client, deps.topics.customers, changed);
   });
   if (customersChanged > 0) deps.relay?.kick();
