@@ -138,25 +138,30 @@ async function main() {
     const customer = (await pool.query<{ id: string }>('SELECT id FROM history.customers LIMIT 1')).rows[0]!.id;
     const sample = JSON.stringify(records[0]!.value);
     const rows = records.length;
-    const baseStart = performance.now();
-    for (let i = 0; i < rows; i += 500) {
-      const n = Math.min(500, rows - i);
-      const values: string[] = [];
-      const params: unknown[] = [];
-      for (let j = 0; j < n; j++) {
-        const o = params.length;
-        values.push(`($${o + 1}::text, $${o + 2}::text, $${o + 3}::timestamptz, $${o + 4}::text, $${o + 5}::text, $${o + 6}::text, $${o + 7}::text, $${o + 8}::int, $${o + 9}::text, $${o + 10}::text, $${o + 11}::jsonb)`);
-        params.push(`raw-${i + j}`, customer, new Date(t0 + (i + j) * 1000).toISOString(), 'conversation.queued', 'chat', `raw-c${(i + j) >> 3}`, 'chat:raw', 1, null, 'bench', sample);
+    // twice, on a table already holding the consumer's rows, to damp the noise of a shared machine
+    const baseRates: number[] = [];
+    for (const round of [1, 2]) {
+      const baseStart = performance.now();
+      for (let i = 0; i < rows; i += 500) {
+        const n = Math.min(500, rows - i);
+        const values: string[] = [];
+        const params: unknown[] = [];
+        for (let j = 0; j < n; j++) {
+          const o = params.length;
+          values.push(`($${o + 1}::text, $${o + 2}::text, $${o + 3}::timestamptz, $${o + 4}::text, $${o + 5}::text, $${o + 6}::text, $${o + 7}::text, $${o + 8}::int, $${o + 9}::text, $${o + 10}::text, $${o + 11}::jsonb)`);
+          params.push(`raw${round}-${i + j}`, customer, new Date(t0 + (i + j) * 1000).toISOString(), 'conversation.queued', 'chat', `raw-c${(i + j) >> 3}`, 'chat:raw', 1, null, 'bench', sample);
+        }
+        await pool.query(
+          `INSERT INTO history.timeline (event_id, customer_id, occurred_at, kind, channel, conversation_id, thread_key, tier, agent_id, source_topic, payload) VALUES ${values.join(', ')}`,
+          params,
+        );
       }
-      await pool.query(
-        `INSERT INTO history.timeline (event_id, customer_id, occurred_at, kind, channel, conversation_id, thread_key, tier, agent_id, source_topic, payload) VALUES ${values.join(', ')}`,
-        params,
-      );
+      const baseMs = performance.now() - baseStart;
+      baseRates.push(rows / (baseMs / 1000));
+      console.log(`baseline #${round}: ${rows} rows by multi-row INSERT (500/statement, 1 connection) in ${(baseMs / 1000).toFixed(2)} s = ${baseRates[baseRates.length - 1]!.toFixed(0)} rows/s`);
     }
-    const baseMs = performance.now() - baseStart;
-    const baseRate = rows / (baseMs / 1000);
-    console.log(`baseline: ${rows} rows by multi-row INSERT (500/statement, 1 connection) in ${(baseMs / 1000).toFixed(2)} s = ${baseRate.toFixed(0)} rows/s`);
-    console.log(`consumer / baseline = ${((100 * consumerRate) / baseRate).toFixed(0)}% (goal ≥ 50%)`);
+    const baseRate = baseRates.reduce((a, b) => a + b, 0) / baseRates.length;
+    console.log(`consumer / baseline (mean ${baseRate.toFixed(0)} rows/s) = ${((100 * consumerRate) / baseRate).toFixed(0)}% (goal ≥ 50%)`);
 
     // 3. Steady rate: produce at RATE events/s for STEADY_S seconds and sample the group's lag.
     const s2 = new Script(topics);

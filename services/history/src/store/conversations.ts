@@ -23,15 +23,37 @@ export async function refreshConversations(client: PoolClient, ids: string[]): P
     tier: number | null;
     agent_id: string | null;
     conversation_id: string;
-    payload: Record<string, unknown>;
+    category: string | null;
+    message_id: string | null;
+    from_tier: number | null;
+    to_agent_id: string | null;
+    handoff_note: string | null;
+    reason: string | null;
+    score: number | null;
+    comment: string | null;
   }>(
-    `SELECT seq, event_id, kind, occurred_at, customer_id, channel, thread_key, tier, agent_id, conversation_id, payload
+    // only the routing fields the projection reads: message bodies and parties stay in the database
+    `SELECT seq, event_id, kind, occurred_at, customer_id, channel, thread_key, tier, agent_id, conversation_id,
+            payload->>'category' AS category, payload->>'messageId' AS message_id, (payload->>'fromTier')::int AS from_tier,
+            payload->>'toAgentId' AS to_agent_id, payload->>'handoffNote' AS handoff_note, payload->>'reason' AS reason,
+            CASE WHEN kind = 'csat.submitted' THEN (payload->>'score')::int END AS score,
+            CASE WHEN kind = 'csat.submitted' THEN payload->>'comment' END AS comment
        FROM history.timeline WHERE conversation_id = ANY($1::text[])`,
     [ids],
   );
   const byConv = new Map<string, ConversationRow[]>();
   for (const row of r.rows) {
     const list = byConv.get(row.conversation_id) ?? [];
+    const payload: Record<string, unknown> = {};
+    if (row.tier !== null) payload.tier = row.tier;
+    if (row.category !== null) payload.category = row.category;
+    if (row.message_id !== null) payload.messageId = row.message_id;
+    if (row.from_tier !== null) payload.fromTier = row.from_tier;
+    if (row.to_agent_id !== null) payload.toAgentId = row.to_agent_id;
+    if (row.handoff_note !== null) payload.handoffNote = row.handoff_note;
+    if (row.reason !== null) payload.reason = row.reason;
+    if (row.score !== null) payload.score = row.score;
+    if (row.comment !== null) payload.comment = row.comment;
     list.push({
       eventId: row.event_id,
       seq: Number(row.seq),
@@ -42,7 +64,7 @@ export async function refreshConversations(client: PoolClient, ids: string[]): P
       threadKey: row.thread_key,
       tier: row.tier,
       agentId: row.agent_id,
-      payload: row.payload,
+      payload,
     });
     byConv.set(row.conversation_id, list);
   }

@@ -85,7 +85,7 @@ export async function loadCustomer(db: Db, id: string): Promise<CustomerView | n
  * Bumps the version of every customer in the trees the changed customers belong to and writes
  * their omni.customers.v1 records to the outbox in the caller's transaction (a merge changes the
  * target's identities and every merged member's mergedInto). Attributes give the router context:
- * how many conversations the customer had and how many were escalated.
+ * how many of the customer's conversations were escalated.
  */
 export async function enqueueCustomerRecords(client: PoolClient, topic: string, changed: Iterable<string>): Promise<number> {
   const ids = [...new Set(changed)];
@@ -104,9 +104,9 @@ export async function enqueueCustomerRecords(client: PoolClient, topic: string, 
     'SELECT channel, address, customer_id FROM history.identities WHERE customer_id = ANY($1::text[]) ORDER BY created_at, channel, address',
     [all],
   );
-  const counts = await client.query<{ customer_id: string; conversations: number; escalated: number }>(
-    `SELECT customer_id, count(*)::int AS conversations, (count(*) FILTER (WHERE jsonb_array_length(escalations) > 0))::int AS escalated
-       FROM history.conversations WHERE customer_id = ANY($1::text[]) GROUP BY customer_id`,
+  const counts = await client.query<{ customer_id: string; escalated: number }>(
+    `SELECT customer_id, count(*)::int AS escalated FROM history.conversations
+      WHERE customer_id = ANY($1::text[]) AND jsonb_array_length(escalations) > 0 GROUP BY customer_id`,
     [all],
   );
   const countOf = new Map(counts.rows.map((c) => [c.customer_id, c]));
@@ -124,7 +124,6 @@ export async function enqueueCustomerRecords(client: PoolClient, topic: string, 
       ...(displayName ? { displayName } : {}),
       identities,
       attributes: {
-        conversations: members.reduce((n, m) => n + (countOf.get(m)?.conversations ?? 0), 0),
         escalatedConversations: members.reduce((n, m) => n + (countOf.get(m)?.escalated ?? 0), 0),
         ...(isRoot ? { mergedCustomers: members.filter((m) => m !== r.id) } : {}),
       },

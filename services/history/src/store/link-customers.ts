@@ -1,6 +1,7 @@
-import type { PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { derivedId, newId, type Party } from '@omni/contracts';
-import { evidenceOf, identityKey, identityOf, LinkGraph, type Identity, type LinkAction } from '../domain/identity';
+import { withClient, withTransaction } from '@omni/db';
+import { evidenceOf, identityKey, identityOf, LinkGraph, type Evidence, type Identity, type LinkAction } from '../domain/identity';
 
 /** Thrown when another transaction merged one of our customers first; withTransaction retries it. */
 export class ConcurrentMergeError extends Error {
@@ -25,9 +26,35 @@ export async function lockKeys(client: PoolClient, keys: Iterable<string>): Prom
  * sight and linking or merging on strong evidence. The common case (identity and evidence already
  * known) is two reads and no locks; only parties that would change the graph take advisory locks on
  * their identity and evidence keys, so two partitions meeting the same person serialise, and the
- * graph is re-read after locking. Returns one home per party and the customers that changed.
+ * graph is re-read after locking. `onChanged` runs in the linking transaction (to queue the changed
+ * customers' records). Returns one home per party and how many customers changed.
  */
-export async function resolveCustomers(client: PoolClient, parties: Party[]): Promise<{ homes: string[]; changed: Set<string> }> {
+export async function resolveCustomers(
+  db: Pool,
+  parties: Party[],
+  onChanged: (client: PoolClient, changed: Set<string>) => Promise<unknown>,
+): Promise<{ homes: string[]; changed: number }> {
+  const known = await withClient(db, (client) => readKnown(client, parties));
+  if (!known.slow.some(Boolean)) return { homes: known.ids.map((i) => known.homes.get(identityKey(i))!), changed: 0 };
+  // A short transaction of its own: the locks are held only while linking, not while the batch's
+  // timeline rows are written. Identities are only ever added and a home never changes, so creating
+  // them before the batch commits is safe: a redelivered batch finds them and takes the fast path.
+  return withTransaction(db, async (client) => {
+    const r = await linkSlow(client, parties, known);
+    await onChanged(client, r.changed);
+    return { homes: r.homes, changed: r.changed.size };
+  });
+}
+
+interface Known {
+  ids: Identity[];
+  evs: Evidence[][];
+  homes: Map<string, string>;
+  slow: boolean[];
+}
+
+/** Which parties are already fully known (identity and every evidence pair recorded). */
+async function readKnown(client: PoolClient, parties: Party[]): Promise<Known> {
   const ids = parties.map(identityOf);
   const evs = parties.map(evidenceOf);
   const uniqueIds = [...new Map(ids.map((i) => [identityKey(i), i])).values()];
@@ -45,10 +72,13 @@ export async function resolveCustomers(client: PoolClient, parties: Party[]): Pr
     for (const row of r.rows) knownPairs.add(`${row.key} ${row.channel}:${row.address}`);
   }
   const slow = parties.map((_, n) => !known.has(identityKey(ids[n]!)) || evs[n]!.some((e) => !knownPairs.has(`${e.key} ${identityKey(ids[n]!)}`)));
-  const changed = new Set<string>();
-  if (!slow.some(Boolean)) return { homes: ids.map((i) => known.get(identityKey(i))!), changed };
+  return { ids, evs, homes: known, slow };
+}
 
-  // Slow path: lock, re-read the neighbourhood of the graph, link in memory, write the actions.
+/** Slow path: lock, re-read the neighbourhood of the graph, link in memory, write the actions. */
+async function linkSlow(client: PoolClient, parties: Party[], k: Known): Promise<{ homes: string[]; changed: Set<string> }> {
+  const { ids, evs, slow, homes: known } = k;
+  const changed = new Set<string>();
   const slowIds = ids.filter((_, n) => slow[n]);
   const slowKeys = [...new Set(evs.filter((_, n) => slow[n]).flatMap((es) => es.map((e) => e.key)))];
   await lockKeys(client, [...slowIds.map(identityKey), ...slowKeys]);
