@@ -164,6 +164,14 @@ describe('history: customers, identities, timeline, merges, KPIs, CSAT', () => {
     // conversation filter brings the inbound message the conversation events reference
     expect((await fullTimeline(ana.id, '&conversation=c1')).map((i) => i.eventId)).toEqual(['in-chat-1', 'ev-c1-open', 'out-c1-1']);
 
+    // The transcript has the customer's message (referenced by the opened event) and the agent's reply, in order.
+    const transcript = await get<{ conversation: { customerId: string; status: string; tierPath: number[]; agents: string[] }; messages: { direction: string; eventId: string; text: string }[] }>('/v1/conversations/c1');
+    expect(transcript.conversation).toMatchObject({ customerId: c1.id, status: 'open', tierPath: [1], agents: ['agent-luis'] });
+    expect(transcript.messages.map((m) => [m.direction, m.eventId])).toEqual([
+      ['inbound', 'in-chat-1'],
+      ['outbound', 'out-c1-1'],
+    ]);
+
     // The router sees the merged customer on the compacted customers topic.
     await customersTopic.waitFor((v) => v.customerId === waCustomer.id && v.mergedInto === c1.id);
     const [latest] = (await customersTopic.waitFor((v) => v.customerId === c1.id && v.identities.length === 4)).slice(-1);
