@@ -9,6 +9,9 @@ export const HistoryEnv = {
   FCR_RECONTACT_DAYS: Type.Integer({ default: 7, minimum: 0, maximum: 365 }),
   /** partitions the timeline consumer works on at once (each a batch transaction) */
   HISTORY_PARTITIONS_CONCURRENTLY: Type.Integer({ default: 3, minimum: 1, maximum: 64 }),
+  /** the broker waits up to this long to fill HISTORY_FETCH_MIN_BYTES: fewer, larger batch transactions under steady load */
+  HISTORY_FETCH_MAX_WAIT_MS: Type.Integer({ default: 100, minimum: 0, maximum: 5000 }),
+  HISTORY_FETCH_MIN_BYTES: Type.Integer({ default: 65536, minimum: 1 }),
 };
 
 /** Validated history configuration; throws naming the bad variable. */

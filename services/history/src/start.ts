@@ -24,6 +24,7 @@ export async function start(config: HistoryConfig, logger: Logger) {
     publisher: infra.publisher,
     dlqTopic: t.dlq,
     partitionsConsumedConcurrently: config.HISTORY_PARTITIONS_CONCURRENTLY,
+    fetch: { minBytes: config.HISTORY_FETCH_MIN_BYTES, maxWaitTimeInMs: config.HISTORY_FETCH_MAX_WAIT_MS },
     handleBatch: (batch) => handleTimelineBatch({ pool: infra.pool, topics: t, relay }, batch),
   });
   const url = await app.listen({ port: config.PORT, host: config.HOST });
