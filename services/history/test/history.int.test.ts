@@ -161,7 +161,8 @@ describe('history: customers, identities, timeline, merges, KPIs, CSAT', () => {
       'in-mail-1',
       'in-wa-1',
     ]);
-    // conversation filter brings the inbound message the conversation events reference
+    // inbound messages show the conversation the router attached them to, and the filter brings them
+    expect(timeline.find((i) => i.eventId === 'in-chat-1')!.conversationId).toBe('c1');
     expect((await fullTimeline(ana.id, '&conversation=c1')).map((i) => i.eventId)).toEqual(['in-chat-1', 'ev-c1-open', 'out-c1-1']);
 
     // The transcript has the customer's message (referenced by the opened event) and the agent's reply, in order.

@@ -70,6 +70,12 @@ export async function refreshConversations(client: PoolClient, ids: string[]): P
   }
   const projections = [...byConv].map(([id, rows]) => projectConversation(id, rows)).filter((p): p is ConversationProjection => p !== null);
   if (projections.length === 0) return;
+  const links = projections.flatMap((p) => p.messageIds.map((m) => [m, p.id] as const));
+  if (links.length > 0)
+    await client.query(
+      'INSERT INTO history.message_conversations (message_id, conversation_id) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (message_id) DO NOTHING',
+      [links.map((l) => l[0]), links.map((l) => l[1])],
+    );
   await client.query(
     `INSERT INTO history.conversations (id, customer_id, channel, thread_key, category, status, first_tier, tier, resolved_tier, tier_path, agents,
                                         escalations, queue_waits, message_ids, opened_at, first_response_at, resolved_at, csat_score, csat_comment,

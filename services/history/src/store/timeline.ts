@@ -25,20 +25,21 @@ export interface TimelineQuery {
 /**
  * Reads a customer view's timeline in (occurred_at, seq) order: the rows of every customer in the
  * view, so a merge shows both histories and an unmerge shows each its own again, with no row moved.
- * A conversation filter also returns the inbound messages that conversation events reference.
+ * Inbound messages carry the conversation the router attached them to (message_conversations), so
+ * a conversation filter returns them too.
  */
 export async function readTimeline(pool: Pool, q: TimelineQuery): Promise<{ items: TimelineItem[]; next: { at: string; seq: string } | null }> {
   const { rows } = await pool.query(
-    `SELECT seq, event_id, customer_id, occurred_at, kind, channel, conversation_id, tier, agent_id, payload
-       FROM history.timeline t
-      WHERE customer_id = ANY($1::text[])
-        AND ($2::text IS NULL OR channel = $2::text)
-        AND ($3::text IS NULL OR conversation_id = $3::text
-             OR event_id = ANY(COALESCE((SELECT message_ids FROM history.conversations WHERE id = $3::text), '{}'::text[])))
-        AND ($4::timestamptz IS NULL OR occurred_at >= $4::timestamptz)
-        AND ($5::timestamptz IS NULL OR occurred_at < $5::timestamptz)
-        AND ($6::timestamptz IS NULL OR (occurred_at, seq) > ($6::timestamptz, $7::bigint))
-      ORDER BY occurred_at, seq
+    `SELECT t.seq, t.event_id, t.customer_id, t.occurred_at, t.kind, t.channel, COALESCE(t.conversation_id, m.conversation_id) AS conversation_id,
+            t.tier, t.agent_id, t.payload
+       FROM history.timeline t LEFT JOIN history.message_conversations m ON m.message_id = t.event_id
+      WHERE t.customer_id = ANY($1::text[])
+        AND ($2::text IS NULL OR t.channel = $2::text)
+        AND ($3::text IS NULL OR COALESCE(t.conversation_id, m.conversation_id) = $3::text)
+        AND ($4::timestamptz IS NULL OR t.occurred_at >= $4::timestamptz)
+        AND ($5::timestamptz IS NULL OR t.occurred_at < $5::timestamptz)
+        AND ($6::timestamptz IS NULL OR (t.occurred_at, t.seq) > ($6::timestamptz, $7::bigint))
+      ORDER BY t.occurred_at, t.seq
       LIMIT $8::int`,
     [q.customers, q.channel ?? null, q.conversationId ?? null, q.from ?? null, q.to ?? null, q.after?.at ?? null, q.after?.seq ?? null, q.limit + 1],
   );
@@ -74,7 +75,7 @@ export async function conversationRows(pool: Pool, conversationId: string, messa
     occurredAt: r.occurred_at.toISOString(),
     kind: r.kind,
     channel: r.channel,
-    conversationId: r.conversation_id,
+    conversationId: r.conversation_id ?? conversationId,
     tier: r.tier,
     agentId: r.agent_id,
     payload: r.payload,
