@@ -120,6 +120,7 @@ async function main() {
       PORT: '0',
       LOG_LEVEL: 'silent',
       HISTORY_GROUP_ID: groupId,
+      ...(process.env.HISTORY_PARTITIONS_CONCURRENTLY ? { HISTORY_PARTITIONS_CONCURRENTLY: process.env.HISTORY_PARTITIONS_CONCURRENTLY } : {}),
     });
     const drainStart = performance.now();
     service = await start(cfg, pino({ level: 'silent' }));

@@ -175,8 +175,3 @@ export function projectConversation(id: string, input: ConversationRow[]): Conve
   p.escalations = p.escalations.filter((e) => e.kind === 'escalated' || e.fromTier !== e.toTier);
   return p;
 }
-
-/** True when the conversation ended resolved (a closed conversation counts if it was resolved first). */
-export function isResolved(p: Pick<ConversationProjection, 'resolvedAt'>): boolean {
-  return p.resolvedAt !== null;
-}

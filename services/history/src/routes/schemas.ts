@@ -3,7 +3,6 @@ import { CHANNELS } from '@omni/contracts';
 
 /** Shared response and parameter schemas of the history API (one source for validation and OpenAPI). */
 export const ChannelParam = Type.Union(CHANNELS.map((c) => Type.Literal(c)));
-export const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 const NullableInt = Type.Union([Type.Integer(), Type.Null()]);
 const NullableStr = Type.Union([Type.String(), Type.Null()]);
 export const ErrorRef = { $ref: 'ErrorBody#' };

@@ -36,11 +36,6 @@ export async function subtreeOf(db: Db, id: string): Promise<string[]> {
   return r.rows.map((row) => row.id);
 }
 
-export async function rootOf(db: Db, id: string): Promise<string | null> {
-  const r = await db.query<{ root: string | null }>('SELECT history.root_customer(id) AS root FROM history.customers WHERE id = $1::text', [id]);
-  return r.rows[0]?.root ?? null;
-}
-
 /** Loads the view of one customer, or null if unknown. */
 export async function loadCustomer(db: Db, id: string): Promise<CustomerView | null> {
   const c = await db.query<{ id: string; display_name: string | null; version: number; updated_at: Date; root: string }>(
