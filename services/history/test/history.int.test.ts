@@ -227,6 +227,36 @@ describe('history: customers, identities, timeline, merges, KPIs, CSAT', () => {
     expect(await fullTimeline(cy.id)).toEqual(beforeY);
   });
 
+  it('keeps an undone automatic merge undone when the same evidence arrives again', async () => {
+    const visitor: Party = { channel: 'chat', address: 'visitor-undo' };
+    const sms: Party = { channel: 'sms', address: '+34644000001' };
+    script.inbound('undo-chat-1', visitor, '2026-03-05T09:00:00.000Z', 'hola');
+    await publishAndWait();
+    script.inbound('undo-sms-1', sms, '2026-03-05T09:05:00.000Z', 'hola por sms');
+    await publishAndWait();
+    const chatCustomer = await lookup('chat:visitor-undo');
+    const smsCustomer = await lookup('sms:+34644000001');
+    expect(chatCustomer.id).not.toBe(smsCustomer.id);
+    script.inbound('undo-chat-2', { ...visitor, phone: '+34644000001' }, '2026-03-05T09:10:00.000Z', 'mi número');
+    await publishAndWait();
+    const [auto] = (await get<{ items: { id: string; sourceId: string; targetId: string; reason: string }[] }>(`/v1/customers/${chatCustomer.id}/merges`)).items;
+    expect(auto).toMatchObject({ sourceId: smsCustomer.id, targetId: chatCustomer.id, reason: 'auto: same phone' });
+    const beforeChat = await fullTimeline(chatCustomer.id);
+    expect(beforeChat.map((i) => i.eventId)).toEqual(['undo-chat-1', 'undo-sms-1', 'undo-chat-2']);
+
+    await post(`/v1/merges/${auto!.id}/unmerge`, { actor: 'agent:maria', reason: 'shared family phone' }, 200);
+    expect((await lookup('sms:+34644000001')).id).toBe(smsCustomer.id);
+    // the visitor repeats the number, and the SMS side writes again: no new merge
+    script.inbound('undo-chat-3', { ...visitor, phone: '+34644000001' }, '2026-03-05T09:20:00.000Z', 'otra vez mi número');
+    script.inbound('undo-sms-2', sms, '2026-03-05T09:25:00.000Z', 'sigo aquí');
+    await publishAndWait();
+    expect((await lookup('sms:+34644000001')).id).toBe(smsCustomer.id);
+    expect((await lookup('chat:visitor-undo')).id).toBe(chatCustomer.id);
+    expect((await fullTimeline(chatCustomer.id)).map((i) => i.eventId)).toEqual(['undo-chat-1', 'undo-chat-2', 'undo-chat-3']);
+    expect((await fullTimeline(smsCustomer.id)).map((i) => i.eventId)).toEqual(['undo-sms-1', 'undo-sms-2']);
+    expect((await get<{ items: unknown[] }>(`/v1/customers/${chatCustomer.id}/merges`)).items).toHaveLength(1);
+  });
+
   it('leaves the timeline and the projection unchanged when events are published twice and redelivered to a new consumer group', async () => {
     const p: Party = { channel: 'sms', address: '+34 655 000 111' };
     const at = (m: number) => new Date(Date.parse('2026-04-01T10:00:00.000Z') + m * 60_000).toISOString();
