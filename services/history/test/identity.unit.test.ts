@@ -112,4 +112,28 @@ describe('LinkGraph', () => {
     });
     expect(g.rootOf('c3')).toBe('c1');
   });
+
+  it('groups the same people whatever order their identities arrive in (all 720 orders)', () => {
+    const parties: Party[] = [
+      { channel: 'chat', address: 'v-1', email: 'ana@example.com', phone: '+34600112233' },
+      { channel: 'email', address: 'ANA@example.com' },
+      { channel: 'whatsapp', address: '34600112233' },
+      { channel: 'phone', address: '+34 600 112 233' },
+      { channel: 'sms', address: '+34699000000' }, // someone else
+      { channel: 'chat', address: 'v-2', email: 'other@example.com' }, // someone else again
+    ];
+    const permutations = (xs: number[]): number[][] => (xs.length <= 1 ? [xs] : xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p])));
+    const expected = [[0, 1, 2, 3], [4], [5]];
+    for (const order of permutations([0, 1, 2, 3, 4, 5])) {
+      const g = empty();
+      const homes = new Map<number, string>();
+      for (const i of order) homes.set(i, g.arrive(parties[i]!, idFor).customerId);
+      const groups = new Map<string, number[]>();
+      for (let i = 0; i < parties.length; i++) {
+        const root = g.rootOf(homes.get(i)!);
+        groups.set(root, [...(groups.get(root) ?? []), i]);
+      }
+      expect({ order, groups: [...groups.values()].sort((a, b) => a[0]! - b[0]!) }).toEqual({ order, groups: expected });
+    }
+  });
 });
