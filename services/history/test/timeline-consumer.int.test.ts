@@ -8,7 +8,9 @@ import { Pool } from 'pg';
 import type { InboundMessage, Party } from '@omni/contracts';
 import { migrate } from '@omni/db';
 import type { Received } from '@omni/kafka';
+import { AppError } from '@omni/service';
 import { handleTimelineBatch } from '@omni/history/src/consumers/timeline';
+import { mergeByRequest } from '@omni/history/src/store/merges';
 import type { HistoryEvent } from '@omni/history/src/domain/timeline-entry';
 import { createWorld, type TestWorld } from '../../../test/support/infra';
 
@@ -89,5 +91,55 @@ describe('handleTimelineBatch under concurrency', () => {
     // every batch again, all at once: nothing changes
     await Promise.all(batches.map((b) => handleTimelineBatch(deps, b)));
     expect(await snapshot()).toEqual(first);
+  });
+
+  const inbound = (id: string, from: Party, at: string): Received<HistoryEvent> => {
+    const value: InboundMessage = {
+      schema: 'omni.inbound.v1',
+      messageId: id,
+      channel: from.channel,
+      provider: 'test',
+      providerMessageId: id,
+      threadKey: `${from.channel}:${from.address}`,
+      from,
+      sentAt: at,
+      receivedAt: at,
+      text: 'hola',
+    };
+    return { topic: world.topics.inbound, partition: 0, offset: '0', key: value.threadKey, value };
+  };
+
+  it('keeps merges consistent when an API merge races an automatic one', async () => {
+    const deps = { pool, topics: world.topics };
+    const homeOf = async (channel: string, address: string) =>
+      (await pool.query<{ root: string }>('SELECT history.root_customer(customer_id) AS root FROM history.identities WHERE channel = $1::text AND address = $2::text', [channel, address])).rows[0]!.root;
+    for (let n = 0; n < 6; n++) {
+      const phone = `+3465100000${n}`;
+      const visitor: Party = { channel: 'chat', address: `mr-${n}` };
+      const sms: Party = { channel: 'sms', address: phone };
+      const other: Party = { channel: 'telegram', address: `mr-tg-${n}` };
+      await handleTimelineBatch(deps, [inbound(`mr-${n}-a`, visitor, '2026-08-01T10:00:00.000Z')]);
+      await handleTimelineBatch(deps, [inbound(`mr-${n}-b`, sms, '2026-08-01T10:01:00.000Z'), inbound(`mr-${n}-c`, other, '2026-08-01T10:01:00.000Z')]);
+      const q = await homeOf('sms', phone);
+      const r = await homeOf('telegram', `mr-tg-${n}`);
+      // the visitor types the SMS number (auto-merge) while an agent merges the SMS customer into another one
+      const [api] = await Promise.allSettled([
+        mergeByRequest(pool, world.topics.customers, { targetId: r, from: q, reason: 'agent says same', actor: 'agent:x' }),
+        handleTimelineBatch(deps, [inbound(`mr-${n}-d`, { ...visitor, phone }, '2026-08-01T10:02:00.000Z')]),
+      ]).then((rs) => {
+        if (rs[1]!.status === 'rejected') throw rs[1].reason;
+        return rs;
+      });
+      if (api!.status === 'rejected') expect((api!.reason as AppError).status).toBe(409);
+      expect(await homeOf('chat', `mr-${n}`)).toBe(await homeOf('sms', phone)); // the evidence always joins them
+    }
+    const inconsistent = await pool.query(
+      `SELECT m.id FROM history.merges m JOIN history.customers c ON c.id = m.source_id
+        WHERE m.undone_at IS NULL AND c.merged_into IS DISTINCT FROM m.target_id
+       UNION ALL
+       SELECT c.id FROM history.customers c WHERE c.merged_into IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM history.merges m WHERE m.source_id = c.id AND m.target_id = c.merged_into AND m.undone_at IS NULL)`,
+    );
+    expect(inconsistent.rows).toEqual([]);
   });
 });
