@@ -12,6 +12,7 @@ import { Script } from './support/events';
 
 interface Item {
   eventId: string;
+  tier: number | null;
   customerId: string;
   occurredAt: string;
   kind: string;
@@ -162,7 +163,7 @@ describe('history: customers, identities, timeline, merges, KPIs, CSAT', () => {
       'in-wa-1',
     ]);
     // inbound messages show the conversation the router attached them to, and the filter brings them
-    expect(timeline.find((i) => i.eventId === 'in-chat-1')!.conversationId).toBe('c1');
+    expect(timeline.find((i) => i.eventId === 'in-chat-1')).toMatchObject({ conversationId: 'c1', tier: 1 });
     expect((await fullTimeline(ana.id, '&conversation=c1')).map((i) => i.eventId)).toEqual(['in-chat-1', 'ev-c1-open', 'out-c1-1']);
 
     // The transcript has the customer's message (referenced by the opened event) and the agent's reply, in order.

@@ -70,11 +70,18 @@ export async function refreshConversations(client: PoolClient, ids: string[]): P
   }
   const projections = [...byConv].map(([id, rows]) => projectConversation(id, rows)).filter((p): p is ConversationProjection => p !== null);
   if (projections.length === 0) return;
-  const links = projections.flatMap((p) => p.messageIds.map((m) => [m, p.id] as const));
-  if (links.length > 0)
+  // the first event naming a message (opened or message) says which conversation and tier it joined
+  const links = new Map<string, { conversationId: string; tier: number | null }>();
+  for (const [id, rows] of byConv)
+    for (const row of [...rows].sort((a, b) => a.seq - b.seq)) {
+      const m = row.payload.messageId;
+      if (typeof m === 'string' && !links.has(m)) links.set(m, { conversationId: id, tier: row.tier });
+    }
+  if (links.size > 0)
     await client.query(
-      'INSERT INTO history.message_conversations (message_id, conversation_id) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (message_id) DO NOTHING',
-      [links.map((l) => l[0]), links.map((l) => l[1])],
+      `INSERT INTO history.message_conversations (message_id, conversation_id, tier)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::int[]) ON CONFLICT (message_id) DO NOTHING`,
+      [[...links.keys()], [...links.values()].map((l) => l.conversationId), [...links.values()].map((l) => l.tier)],
     );
   await client.query(
     `INSERT INTO history.conversations (id, customer_id, channel, thread_key, category, status, first_tier, tier, resolved_tier, tier_path, agents,

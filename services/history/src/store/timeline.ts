@@ -31,7 +31,7 @@ export interface TimelineQuery {
 export async function readTimeline(pool: Pool, q: TimelineQuery): Promise<{ items: TimelineItem[]; next: { at: string; seq: string } | null }> {
   const { rows } = await pool.query(
     `SELECT t.seq, t.event_id, t.customer_id, t.occurred_at, t.kind, t.channel, COALESCE(t.conversation_id, m.conversation_id) AS conversation_id,
-            t.tier, t.agent_id, t.payload
+            COALESCE(t.tier, m.tier) AS tier, t.agent_id, t.payload
        FROM history.timeline t LEFT JOIN history.message_conversations m ON m.message_id = t.event_id
       WHERE t.customer_id = ANY($1::text[])
         AND ($2::text IS NULL OR t.channel = $2::text)
