@@ -26,6 +26,11 @@ export interface ConsumerSpec<T> {
   dlqTopic: string;
   fromBeginning?: boolean;
   partitionsConsumedConcurrently?: number;
+  /**
+   * Broker-side fetch batching (optional): wait up to maxWaitTimeInMs for minBytes per fetch, which
+   * makes batches larger under a steady trickle at the cost of that much latency.
+   */
+  fetch?: { minBytes?: number; maxWaitTimeInMs?: number };
   /** attempts for a failing message before it is dead-lettered (infrastructure errors retry forever) */
   attempts?: number;
   /** Process messages one by one, in order… */
@@ -56,6 +61,8 @@ export async function startConsumer<T>(spec: ConsumerSpec<T>): Promise<Consumer>
     heartbeatInterval: 3000,
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
     allowAutoTopicCreation: false,
+    ...(spec.fetch?.minBytes !== undefined ? { minBytes: spec.fetch.minBytes } : {}),
+    ...(spec.fetch?.maxWaitTimeInMs !== undefined ? { maxWaitTimeInMs: spec.fetch.maxWaitTimeInMs } : {}),
   });
   const log = spec.logger.child({ consumerGroup: spec.groupId });
   const attempts = spec.attempts ?? 3;

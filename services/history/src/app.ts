@@ -1,16 +1,27 @@
 import type { FastifyInstance } from 'fastify';
+import type { TopicNames } from '@omni/contracts';
+import type { OutboxRelay } from '@omni/kafka';
 import type { Logger } from '@omni/logging';
 import { createHttpApp, type Infra } from '@omni/service';
 import { customerRoutes } from './routes/customers';
+import { mergeRoutes } from './routes/merges';
+import { conversationRoutes } from './routes/conversations';
+import { kpiRoutes } from './routes/kpis';
 
 export interface HistoryAppDeps {
-  infra: Pick<Infra, 'pool' | 'readiness'>;
+  infra: Pick<Infra, 'pool' | 'readiness'> & { topics: Pick<TopicNames, 'customers'> };
   logger: Logger;
+  relay?: Pick<OutboxRelay, 'kick'>;
+  recontactDays: number;
 }
 
-/** The history service's HTTP app: customers and their unified timeline. */
+/** The history service's HTTP app: customers, merges, the unified timeline, transcripts, KPIs, CSAT. */
 export async function buildApp(deps: HistoryAppDeps): Promise<FastifyInstance> {
   const app = await createHttpApp({ name: 'history', logger: deps.logger, readiness: deps.infra.readiness, description: 'Customers, unified timeline, KPIs' });
-  await app.register(customerRoutes, { pool: deps.infra.pool });
+  const routeDeps = { pool: deps.infra.pool, customersTopic: deps.infra.topics.customers, ...(deps.relay ? { relay: deps.relay } : {}) };
+  await app.register(customerRoutes, routeDeps);
+  await app.register(mergeRoutes, routeDeps);
+  await app.register(conversationRoutes, { pool: deps.infra.pool });
+  await app.register(kpiRoutes, { pool: deps.infra.pool, recontactDays: deps.recontactDays });
   return app;
 }

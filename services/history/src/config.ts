@@ -5,6 +5,13 @@ export const HistoryEnv = {
   ...CommonEnv,
   PORT: Type.Integer({ default: 8086 }),
   HISTORY_GROUP_ID: Type.String({ default: 'history', minLength: 1 }),
+  /** a resolved conversation followed by another from the same customer within this many days is not a first-contact resolution */
+  FCR_RECONTACT_DAYS: Type.Integer({ default: 7, minimum: 0, maximum: 365 }),
+  /** partitions the timeline consumer works on at once (each a batch transaction) */
+  HISTORY_PARTITIONS_CONCURRENTLY: Type.Integer({ default: 3, minimum: 1, maximum: 64 }),
+  /** the broker waits up to this long to fill HISTORY_FETCH_MIN_BYTES: fewer, larger batch transactions under steady load */
+  HISTORY_FETCH_MAX_WAIT_MS: Type.Integer({ default: 100, minimum: 0, maximum: 5000 }),
+  HISTORY_FETCH_MIN_BYTES: Type.Integer({ default: 65536, minimum: 1 }),
 };
 
 /** Validated history configuration; throws naming the bad variable. */

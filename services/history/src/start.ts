@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { ConversationEvent, DeliveryStatus, InboundMessage, OutboundMessage } from '@omni/contracts';
-import { startConsumer } from '@omni/kafka';
+import { OutboxRelay, startConsumer } from '@omni/kafka';
 import type { Logger } from '@omni/logging';
 import { connectInfra } from '@omni/service';
 import type { HistoryConfig } from './config';
@@ -8,10 +8,13 @@ import { buildApp } from './app';
 import { handleTimelineBatch } from './consumers/timeline';
 import type { HistoryEvent } from './domain/timeline-entry';
 
-/** Connects, migrates, starts the timeline consumer and the HTTP server (main.ts and tests). */
+/** Connects, migrates, starts the outbox relay, the timeline consumer and the HTTP server (main.ts and tests). */
 export async function start(config: HistoryConfig, logger: Logger) {
   const infra = await connectInfra({ service: 'history', schema: 'history', migrationsDir: join(__dirname, '..', 'migrations'), config, logger });
-  const app = await buildApp({ infra, logger });
+  // customers.v1 records are written to history.outbox in the same transaction as the change
+  const relay = new OutboxRelay(infra.pool, 'history', infra.publisher, logger);
+  relay.start();
+  const app = await buildApp({ infra, logger, relay, recontactDays: config.FCR_RECONTACT_DAYS });
   const t = infra.topics;
   const consumer = await startConsumer<HistoryEvent>({
     kafka: infra.kafka,
@@ -20,16 +23,20 @@ export async function start(config: HistoryConfig, logger: Logger) {
     logger,
     publisher: infra.publisher,
     dlqTopic: t.dlq,
-    handleBatch: (batch) => handleTimelineBatch({ pool: infra.pool }, batch),
+    partitionsConsumedConcurrently: config.HISTORY_PARTITIONS_CONCURRENTLY,
+    fetch: { minBytes: config.HISTORY_FETCH_MIN_BYTES, maxWaitTimeInMs: config.HISTORY_FETCH_MAX_WAIT_MS },
+    handleBatch: (batch) => handleTimelineBatch({ pool: infra.pool, topics: t, relay }, batch),
   });
   const url = await app.listen({ port: config.PORT, host: config.HOST });
   logger.info(`history listening on ${url}`);
   return {
     app,
     url,
+    pool: infra.pool,
     close: async () => {
       await consumer.disconnect();
       await app.close();
+      await relay.stop();
       await infra.close();
     },
   };

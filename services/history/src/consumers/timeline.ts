@@ -1,40 +1,61 @@
-import type { Pool, PoolClient } from 'pg';
-import { derivedId } from '@omni/contracts';
+import type { Pool } from 'pg';
+import type { TopicNames } from '@omni/contracts';
 import { withTransaction } from '@omni/db';
-import type { Received } from '@omni/kafka';
+import type { OutboxRelay, Received } from '@omni/kafka';
 import { toTimelineEntry, type HistoryEvent } from '../domain/timeline-entry';
+import { resolveCustomers } from '../store/link-customers';
+import { refreshConversations } from '../store/conversations';
+import { enqueueCustomerRecords } from '../store/customers';
 
-/** Finds the customer owning an identity, creating customer and identity on first sight. */
-async function customerFor(client: PoolClient, channel: string, address: string, name?: string): Promise<string> {
-  const found = await client.query<{ customer_id: string }>('SELECT customer_id FROM history.identities WHERE channel = $1::text AND address = $2::text', [channel, address]);
-  if (found.rows[0]) return found.rows[0].customer_id;
-  // Deterministic id: two partitions meeting the same new identity at once converge on one customer.
-  const id = derivedId('cus', channel, address);
-  await client.query('INSERT INTO history.customers (id, display_name) VALUES ($1::text, $2::text) ON CONFLICT (id) DO NOTHING', [id, name ?? null]);
-  await client.query(
-    `INSERT INTO history.identities (channel, address, customer_id, linked_reason) VALUES ($1::text, $2::text, $3::text, 'first contact')
-     ON CONFLICT (channel, address) DO NOTHING`,
-    [channel, address, id],
-  );
-  const again = await client.query<{ customer_id: string }>('SELECT customer_id FROM history.identities WHERE channel = $1::text AND address = $2::text', [channel, address]);
-  return again.rows[0]!.customer_id;
+// Escalations change the customer's record (router context: past escalations); every other event
+// leaves it as it was, so a busy customer does not republish their record on each message.
+const COUNTED = new Set(['conversation.escalated']);
+
+export interface TimelineDeps {
+  pool: Pool;
+  topics: Pick<TopicNames, 'customers'>;
+  relay?: Pick<OutboxRelay, 'kick'>;
 }
 
 /**
- * Writes a batch of events to the timeline in one transaction; redelivered events are no-ops
- * (event_id is the primary key). The consumer commits offsets only after this resolves.
+ * Writes a batch of events to the timeline: resolves the customer of each event (linking, in a
+ * short transaction of its own, only when something is new), then in one transaction inserts every
+ * row with one multi-row INSERT (event_id is the primary key, so a redelivered event is a no-op),
+ * re-projects the conversations the new rows touched, and queues customers.v1 records for customers
+ * whose counts changed. The consumer commits offsets only after this resolves.
  */
-export async function handleTimelineBatch(deps: { pool: Pool }, batch: Received<HistoryEvent>[]): Promise<void> {
-  await withTransaction(deps.pool, async (client) => {
-    for (const msg of batch) {
-      const t = toTimelineEntry(msg.value);
-      const customerId = await customerFor(client, t.party.channel, t.party.address, t.party.name);
-      await client.query(
-        `INSERT INTO history.timeline (event_id, customer_id, occurred_at, kind, channel, conversation_id, thread_key, tier, agent_id, source_topic, payload)
-         VALUES ($1::text, $2::text, $3::timestamptz, $4::text, $5::text, $6::text, $7::text, $8::int, $9::text, $10::text, $11::jsonb)
-         ON CONFLICT (event_id) DO NOTHING`,
-        [t.eventId, customerId, t.occurredAt, t.kind, t.channel, t.conversationId ?? null, t.threadKey ?? null, t.tier ?? null, t.agentId ?? null, msg.topic, JSON.stringify(t.payload)],
-      );
-    }
+export async function handleTimelineBatch(deps: TimelineDeps, batch: Received<HistoryEvent>[]): Promise<void> {
+  const entries = batch.map((m) => ({ ...toTimelineEntry(m.value), topic: m.topic }));
+  const linked = await resolveCustomers(deps.pool, entries.map((e) => e.party), (client, changed) =>
+    enqueueCustomerRecords(client, deps.topics.customers, changed),
+  );
+  const homes = linked.homes;
+  const customersChanged = await withTransaction(deps.pool, async (client) => {
+    const changed = new Set<string>();
+    const fresh = await client.query<{ conversation_id: string | null; kind: string; customer_id: string }>(
+      `INSERT INTO history.timeline (event_id, customer_id, occurred_at, kind, channel, conversation_id, thread_key, tier, agent_id, source_topic, payload)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::text[], $10::text[], $11::jsonb[])
+       ON CONFLICT (event_id) DO NOTHING
+       RETURNING conversation_id, kind, customer_id`,
+      [
+        entries.map((e) => e.eventId),
+        homes,
+        entries.map((e) => e.occurredAt),
+        entries.map((e) => e.kind),
+        entries.map((e) => e.channel),
+        entries.map((e) => e.conversationId ?? null),
+        entries.map((e) => e.threadKey ?? null),
+        entries.map((e) => e.tier ?? null),
+        entries.map((e) => e.agentId ?? null),
+        entries.map((e) => e.topic),
+        entries.map((e) => JSON.stringify(e.payload)),
+      ],
+    );
+    // delivery statuses do not change a conversation's projection
+    const conversations = [...new Set(fresh.rows.filter((r) => r.conversation_id !== null && !r.kind.startsWith('delivery.')).map((r) => r.conversation_id!))].sort();
+    await refreshConversations(client, conversations);
+    for (const r of fresh.rows) if (COUNTED.has(r.kind)) changed.add(r.customer_id);
+    return enqueueCustomerRecords(client, deps.topics.customers, changed);
   });
+  if (customersChanged + linked.changed > 0) deps.relay?.kick();
 }

@@ -1,108 +1,130 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Pool } from 'pg';
 import { Type } from '@sinclair/typebox';
+import { CHANNELS } from '@omni/contracts';
+import type { OutboxRelay } from '@omni/kafka';
 import { AppError, badField } from '@omni/service';
+import { identityKey, parseIdentityKey } from '../domain/identity';
+import { loadCustomer, subtreeOf } from '../store/customers';
+import { mergeByRequest, mergesOf } from '../store/merges';
+import { readTimeline } from '../store/timeline';
+import { ChannelParam, CustomerView, decodeCursor, encodeCursor, ErrorRef, IdParams, MergeView, TimelineItem } from './schemas';
 
-const Identity = Type.Object({ channel: Type.String(), address: Type.String(), linkedReason: Type.String() });
-const Customer = Type.Object({ id: Type.String(), displayName: Type.Union([Type.String(), Type.Null()]), identities: Type.Array(Identity) }, { $id: 'Customer' });
-const TimelineItem = Type.Object({
-  eventId: Type.String(),
-  occurredAt: Type.String(),
-  kind: Type.String(),
-  channel: Type.String(),
-  conversationId: Type.Union([Type.String(), Type.Null()]),
-  tier: Type.Union([Type.Integer(), Type.Null()]),
-  agentId: Type.Union([Type.String(), Type.Null()]),
-  payload: Type.Record(Type.String(), Type.Unknown()),
+export interface CustomerRouteDeps {
+  pool: Pool;
+  customersTopic: string;
+  relay?: Pick<OutboxRelay, 'kick'>;
+}
+
+const TimelineQuery = Type.Object({
+  cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+  channel: Type.Optional(ChannelParam),
+  conversation: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  from: Type.Optional(Type.String({ format: 'date-time', description: 'inclusive' })),
+  to: Type.Optional(Type.String({ format: 'date-time', description: 'exclusive' })),
 });
-const TimelinePage = Type.Object({ items: Type.Array(TimelineItem), nextCursor: Type.Union([Type.String(), Type.Null()]) }, { $id: 'TimelinePage' });
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
+type TimelineQueryT = { cursor?: string; limit: number; channel?: string; conversation?: string; from?: string; to?: string };
 
-async function loadCustomer(pool: Pool, id: string) {
-  const c = await pool.query<{ id: string; display_name: string | null }>('SELECT id, display_name FROM history.customers WHERE id = $1::text', [id]);
-  if (!c.rows[0]) return null;
-  const ids = await pool.query<{ channel: string; address: string; linked_reason: string }>(
-    'SELECT channel, address, linked_reason FROM history.identities WHERE customer_id = $1::text ORDER BY created_at, channel, address',
-    [id],
-  );
-  return { id: c.rows[0].id, displayName: c.rows[0].display_name, identities: ids.rows.map((r) => ({ channel: r.channel, address: r.address, linkedReason: r.linked_reason })) };
+const MergeBody = Type.Object(
+  {
+    from: Type.String({ minLength: 1, maxLength: 128, description: 'the customer merged into the one in the path' }),
+    reason: Type.String({ minLength: 1, maxLength: 2000 }),
+    actor: Type.String({ minLength: 1, maxLength: 128, description: 'who decided, e.g. agent:maria' }),
+  },
+  { additionalProperties: false },
+);
+
+async function mustExist(pool: Pool, id: string) {
+  const c = await loadCustomer(pool, id);
+  if (!c) throw new AppError('NOT_FOUND', `customer ${id} not found`, [{ field: 'params.id', reason: 'unknown customer' }]);
+  return c;
 }
 
-/** The cursor is the position (occurred_at, seq) of the last item returned, opaque to clients. */
-function decodeCursor(cursor: string): { at: string; seq: string } {
-  try {
-    const [at, seq] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    if (typeof at !== 'string' || !/^\d+$/.test(String(seq)) || Number.isNaN(Date.parse(at))) throw new Error('shape');
-    return { at, seq: String(seq) };
-  } catch {
-    throw badField('querystring.cursor', 'not a cursor returned by this API');
-  }
-}
+/** Customer look-up, the unified timeline, and manual merges. */
+export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (app, deps) => {
+  const { pool } = deps;
 
-/** Customer look-up and the unified timeline. */
-export const customerRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app, { pool }) => {
   app.get<{ Querystring: { identity: string } }>(
     '/v1/customers',
     {
       schema: {
-        querystring: Type.Object({ identity: Type.String({ minLength: 3, maxLength: 400, description: 'channel:address, e.g. chat:visitor-42' }) }),
-        response: { 200: Customer, '4xx': { $ref: 'ErrorBody#' } },
+        description: 'Look a customer up by any identity; answers the top-level customer it belongs to.',
+        querystring: Type.Object({ identity: Type.String({ minLength: 3, maxLength: 400, description: 'channel:address, e.g. whatsapp:34600112233' }) }),
+        response: { 200: CustomerView, '4xx': ErrorRef },
       },
     },
     async (req) => {
-      const i = req.query.identity.indexOf(':');
-      if (i <= 0) throw badField('querystring.identity', 'must be channel:address');
-      const r = await pool.query<{ customer_id: string }>('SELECT customer_id FROM history.identities WHERE channel = $1::text AND address = $2::text', [
-        req.query.identity.slice(0, i),
-        req.query.identity.slice(i + 1),
-      ]);
-      const customer = r.rows[0] && (await loadCustomer(pool, r.rows[0].customer_id));
-      if (!customer) throw new AppError('NOT_FOUND', `no customer with identity ${req.query.identity}`);
+      const identity = parseIdentityKey(req.query.identity, CHANNELS);
+      if (!identity) throw badField('querystring.identity', `must be channel:address with channel one of ${CHANNELS.join(', ')}`);
+      const r = await pool.query<{ root: string }>(
+        'SELECT history.root_customer(customer_id) AS root FROM history.identities WHERE channel = $1::text AND address = $2::text',
+        [identity.channel, identity.address],
+      );
+      const customer = r.rows[0] && (await loadCustomer(pool, r.rows[0].root));
+      if (!customer) throw new AppError('NOT_FOUND', `no customer with identity ${identityKey(identity)}`, [{ field: 'querystring.identity', reason: 'unknown identity' }]);
       return customer;
     },
   );
-  app.get<{ Params: { id: string } }>('/v1/customers/:id', { schema: { params: IdParams, response: { 200: Customer, 404: { $ref: 'ErrorBody#' } } } }, async (req) => {
-    const customer = await loadCustomer(pool, req.params.id);
-    if (!customer) throw new AppError('NOT_FOUND', `customer ${req.params.id} not found`);
-    return customer;
-  });
-  app.get<{ Params: { id: string }; Querystring: { cursor?: string; limit: number } }>(
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/customers/:id',
+    { schema: { params: IdParams, response: { 200: CustomerView, '4xx': ErrorRef } } },
+    async (req) => mustExist(pool, req.params.id),
+  );
+
+  app.get<{ Params: { id: string }; Querystring: TimelineQueryT }>(
     '/v1/customers/:id/timeline',
     {
       schema: {
+        description: "The customer's events in order across channels (including customers merged into it), with filters and a cursor.",
         params: IdParams,
-        querystring: Type.Object({ cursor: Type.Optional(Type.String({ maxLength: 200 })), limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }) }),
-        response: { 200: TimelinePage, '4xx': { $ref: 'ErrorBody#' } },
+        querystring: TimelineQuery,
+        response: { 200: Type.Object({ items: Type.Array(TimelineItem), nextCursor: Type.Union([Type.String(), Type.Null()]) }), '4xx': ErrorRef },
       },
     },
     async (req) => {
-      const exists = await pool.query('SELECT 1 FROM history.customers WHERE id = $1::text', [req.params.id]);
-      if (exists.rowCount === 0) throw new AppError('NOT_FOUND', `customer ${req.params.id} not found`);
-      const after = req.query.cursor ? decodeCursor(req.query.cursor) : null;
-      const { rows } = await pool.query(
-        `SELECT seq, event_id, occurred_at, kind, channel, conversation_id, tier, agent_id, payload
-           FROM history.timeline
-          WHERE customer_id = $1::text
-            AND ($2::timestamptz IS NULL OR (occurred_at, seq) > ($2::timestamptz, $3::bigint))
-          ORDER BY occurred_at, seq
-          LIMIT $4::int`,
-        [req.params.id, after?.at ?? null, after?.seq ?? null, req.query.limit + 1],
-      );
-      const page = rows.slice(0, req.query.limit);
-      const last = page[page.length - 1];
-      return {
-        items: page.map((r) => ({
-          eventId: r.event_id,
-          occurredAt: r.occurred_at.toISOString(),
-          kind: r.kind,
-          channel: r.channel,
-          conversationId: r.conversation_id,
-          tier: r.tier,
-          agentId: r.agent_id,
-          payload: r.payload,
-        })),
-        nextCursor: rows.length > req.query.limit && last ? Buffer.from(JSON.stringify([last.occurred_at.toISOString(), String(last.seq)])).toString('base64url') : null,
-      };
+      const q = req.query;
+      const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
+      if (q.cursor !== undefined && !after) throw badField('querystring.cursor', 'not a cursor returned by this API');
+      if (q.from && q.to && Date.parse(q.from) >= Date.parse(q.to)) throw badField('querystring.to', 'must be after from');
+      await mustExist(pool, req.params.id);
+      const page = await readTimeline(pool, {
+        customers: await subtreeOf(pool, req.params.id),
+        ...(q.channel ? { channel: q.channel } : {}),
+        ...(q.conversation ? { conversationId: q.conversation } : {}),
+        ...(q.from ? { from: q.from } : {}),
+        ...(q.to ? { to: q.to } : {}),
+        after,
+        limit: q.limit,
+      });
+      return { items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/customers/:id/merges',
+    { schema: { params: IdParams, response: { 200: Type.Object({ items: Type.Array(MergeView) }), '4xx': ErrorRef } } },
+    async (req) => {
+      await mustExist(pool, req.params.id);
+      return { items: await mergesOf(pool, req.params.id) };
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { from: string; reason: string; actor: string } }>(
+    '/v1/customers/:id/merge',
+    {
+      schema: {
+        description: 'Merge customer `from` into this one (reversible: POST /v1/merges/:mergeId/unmerge).',
+        params: IdParams,
+        body: MergeBody,
+        response: { 201: Type.Object({ merge: MergeView, customer: CustomerView }), '4xx': ErrorRef },
+      },
+    },
+    async (req, reply) => {
+      const merge = await mergeByRequest(pool, deps.customersTopic, { targetId: req.params.id, ...req.body });
+      deps.relay?.kick();
+      return reply.status(201).send({ merge, customer: await loadCustomer(pool, req.params.id) });
     },
   );
 };
