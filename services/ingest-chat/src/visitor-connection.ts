@@ -67,7 +67,12 @@ export class VisitorConnection implements SessionSocket {
     });
   }
 
+  private reject(reason: string): void {
+    this.deps.ingest.metrics.rejected.inc({ channel: 'chat', provider: 'webchat', reason });
+  }
+
   private refuse(message: string): void {
+    this.reject('unauthorized');
     // the error frame goes first so the widget can tell "expired, create a new session" from a network drop
     this.socket.send(JSON.stringify({ type: 'error', code: 'UNAUTHORIZED', message } satisfies ServerFrame), () => this.socket.close(CLOSE_UNAUTHORIZED, 'unauthorized'));
   }
@@ -99,9 +104,13 @@ export class VisitorConnection implements SessionSocket {
 
   private async onFrame(data: string | null): Promise<void> {
     if (!this.session || !this.open_) return;
-    if (data === null) return this.send({ type: 'error', code: 'VALIDATION', message: 'binary frames are not supported, send JSON text', field: 'frame' });
+    if (data === null) {
+      this.reject('bad-frame');
+      return this.send({ type: 'error', code: 'VALIDATION', message: 'binary frames are not supported, send JSON text', field: 'frame' });
+    }
     const parsed = parseVisitorFrame(data);
     if (!parsed.ok) {
+      this.reject('bad-frame');
       const { ok: _ok, ...error } = parsed;
       return this.send({ type: 'error', ...error });
     }

@@ -9,6 +9,7 @@ import { startIngestService } from '@omni/ingest';
 import { readConfig } from '../src/config';
 import { start } from '../src/start';
 import { createWorld, eventually, testLogger, TopicWatcher, type TestWorld } from '../../../test/support/infra';
+import { storeReply } from '../src/session-store';
 import { WsClient, type Frame } from './ws-client';
 
 const SECRET = 'chat-session-secret-for-tests';
@@ -224,6 +225,26 @@ describe('ingest-chat: visitor websocket', () => {
     const ids = delivery.seen.filter((d) => String(d.value.conversationId) === `conv_${s.sessionId}`).map((d) => d.value.outboundId);
     expect(new Set(ids).size).toBe(6);
     expect(ids).toHaveLength(6);
+  });
+
+  it('pushes a reply stored by another replica (its consumer) to the socket held here', async () => {
+    const s = await createSession();
+    const c = await connectReady(s.token);
+    // what another replica's consumer does: store under the next seq and NOTIFY on commit
+    const outcome = await storeReply(world.pool, s.sessionId, {
+      schema: 'omni.outbound.v1',
+      outboundId: `ob_elsewhere_${world.id}`,
+      conversationId: `conv_${s.sessionId}`,
+      channel: 'chat',
+      threadKey: `chat:${s.sessionId}`,
+      to: { channel: 'chat', address: 'visitor' },
+      agentId: 'agent-9',
+      text: 'from the other replica',
+      createdAt: new Date().toISOString(),
+    });
+    expect(outcome).toBe('stored');
+    const [reply] = await c.waitFor((f) => f.type === 'reply');
+    expect(reply).toMatchObject({ seq: 1, text: 'from the other replica', agentId: 'agent-9' });
   });
 
   it('ignores outbound messages of other channels and of adapter-route chat threads', async () => {
