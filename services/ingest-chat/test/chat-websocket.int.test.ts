@@ -100,6 +100,13 @@ describe('ingest-chat: visitor websocket', () => {
     expect(given.visitorId).toBe('visitor-42');
   });
 
+  it('documents the session route in the OpenAPI document', async () => {
+    const doc = (await (await fetch(`${url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    // @fastify/websocket hides websocket routes from OpenAPI (no HTTP response to describe); the
+    // socket protocol is in docs/ingest-chat.md
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/chat/sessions', '/v1/chat/messages']));
+  });
+
   it('rejects session creation without a key (401) and with a bad email (400 naming the field)', async () => {
     const noKey = await fetch(`${url}/v1/chat/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(noKey.status).toBe(401);

@@ -165,6 +165,12 @@ describe('ingest-social: Meta webhooks', () => {
     expect(echoes).toEqual([]);
   });
 
+  it('documents the Meta routes in the OpenAPI document', async () => {
+    const doc = (await (await fetch(`${url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    expect(Object.keys(doc.paths['/v1/social/meta'] ?? {}).sort()).toEqual(['get', 'post']);
+    expect(doc.paths['/v1/social/messages']).toBeDefined();
+  });
+
   it('keeps the generic adapter route on the default JSON parser', async () => {
     const res = await fetch(`${url}/v1/social/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(res.status).toBe(401);
