@@ -254,6 +254,30 @@ describe('ingest-chat: visitor websocket', () => {
     expect(reply).toMatchObject({ seq: 1, text: 'from the other replica', agentId: 'agent-9' });
   });
 
+  it('numbers replies stored concurrently (several replicas, redeliveries) 1..N without gap or duplicate', async () => {
+    const s = await createSession();
+    const reply = (n: number): OutboundMessage => ({
+      schema: 'omni.outbound.v1',
+      outboundId: `ob_conc_${n}_${world.id}`,
+      conversationId: `conv_${s.sessionId}`,
+      channel: 'chat',
+      threadKey: `chat:${s.sessionId}`,
+      to: { channel: 'chat', address: 'visitor' },
+      agentId: 'agent-3',
+      text: `concurrent ${n}`,
+      createdAt: new Date().toISOString(),
+    });
+    // 20 distinct replies, 5 of them stored twice at the same time
+    const outcomes = await Promise.all([...Array.from({ length: 20 }, (_, n) => storeReply(world.pool, s.sessionId, reply(n))), ...[0, 4, 8, 12, 16].map((n) => storeReply(world.pool, s.sessionId, reply(n)))]);
+    expect(outcomes.filter((o) => o === 'stored')).toHaveLength(20);
+    expect(outcomes.filter((o) => o === 'duplicate')).toHaveLength(5);
+    const rows = await world.pool.query<{ seq: string }>('SELECT seq FROM ingest.chat_session_events WHERE session_id = $1::text ORDER BY seq', [s.sessionId]);
+    expect(rows.rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    const c = await connectReady(s.token);
+    await c.waitFor((f) => f.type === 'reply', 20);
+    expect(replies(c).map((f) => f.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
   it('ignores outbound messages of other channels and of adapter-route chat threads', async () => {
     const s = await createSession();
     const c = await connectReady(s.token);

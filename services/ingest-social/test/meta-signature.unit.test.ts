@@ -26,6 +26,14 @@ describe('Meta X-Hub-Signature-256', () => {
     expect(checkMetaSignature(body, header as string | string[] | undefined, secret)).toBe(result);
   });
 
+  it('matches the published example of the X-Hub-Signature-256 scheme', () => {
+    // Meta documents the scheme but publishes no test vector; GitHub's webhook docs publish one for
+    // the identical header format (sha256=<hex HMAC-SHA256 of the raw body>), written out here.
+    const published = 'sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17';
+    expect(metaSignature(Buffer.from('Hello, World!'), "It's a Secret to Everybody")).toBe(published);
+    expect(checkMetaSignature(Buffer.from('Hello, World!'), published, "It's a Secret to Everybody")).toBe('ok');
+  });
+
   it('detects a single changed byte in the body', () => {
     const tampered = Buffer.from(body);
     tampered[tampered.length - 5] = tampered[tampered.length - 5]! ^ 1;
