@@ -11,6 +11,7 @@ export interface ChatAppOptions {
   sessionSecret: string;
   sessionTtlSeconds: number;
   maxFrameBytes: number;
+  pingIntervalMs: number;
   hub: SessionHub;
   kickRelay: () => void;
 }
@@ -32,6 +33,7 @@ export async function buildApp(deps: IngestAppDeps, opts: ChatAppOptions): Promi
       ingest,
       hub: opts.hub,
       kickRelay: opts.kickRelay,
+      pingIntervalMs: opts.pingIntervalMs,
       verifyToken: (token) => {
         const claims = app.jwt.verify<{ sid?: unknown }>(token);
         if (typeof claims.sid !== 'string') throw new Error('token carries no session id');

@@ -23,6 +23,7 @@ export async function start(config: ChatConfig, deps: IngestAppDeps) {
     sessionSecret: config.CHAT_SESSION_SECRET,
     sessionTtlSeconds: config.CHAT_SESSION_TTL_S,
     maxFrameBytes: config.CHAT_WS_MAX_FRAME_BYTES,
+    pingIntervalMs: config.CHAT_WS_PING_MS,
     hub,
     kickRelay: () => relay.kick(),
   });

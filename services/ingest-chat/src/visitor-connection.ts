@@ -15,6 +15,8 @@ export interface VisitorDeps {
   hub: SessionHub;
   /** wakes the outbox relay after delivered statuses were queued */
   kickRelay: () => void;
+  /** ping interval; a peer silent for two rounds is terminated (half-open TCP) */
+  pingIntervalMs: number;
   /** verifies a session token and returns its session id; throws with a reason */
   verifyToken: (token: string) => string;
   logger: Logger;
@@ -37,6 +39,9 @@ export class VisitorConnection implements SessionSocket {
   private frames: Promise<void>;
   private syncs: Promise<void> = Promise.resolve();
   private syncQueued = false;
+  /** pings sent since the peer last showed life */
+  private missed = 0;
+  private readonly heartbeat: NodeJS.Timeout;
   private readonly log: Logger;
 
   constructor(
@@ -49,11 +54,26 @@ export class VisitorConnection implements SessionSocket {
     // Listeners are attached before any await so no early frame is lost; frames wait for open().
     this.frames = this.open(token, lastSeq).catch((err) => this.fail(err));
     socket.on('message', (data, isBinary) => {
+      this.missed = 0;
       this.frames = this.frames.then(() => this.onFrame(isBinary ? null : data.toString())).catch((err) => this.fail(err));
     });
     socket.on('close', () => {
+      clearInterval(this.heartbeat);
       if (this.session) deps.hub.remove(this);
     });
+    // a phone that lost its network never sends a close: without pings its socket (and the hub
+    // entry) would linger until the TCP timeout
+    socket.on('pong', () => {
+      this.missed = 0;
+    });
+    // two missed rounds, not one: after an event-loop stall the timer can run before a pong that
+    // already arrived is processed
+    this.heartbeat = setInterval(() => {
+      if (this.missed >= 2) return this.socket.terminate();
+      this.missed++;
+      if (this.open_) this.socket.ping();
+    }, deps.pingIntervalMs);
+    this.heartbeat.unref();
   }
 
   private get open_(): boolean {

@@ -33,7 +33,7 @@ describe('ingest-chat: visitor websocket', () => {
     await producer.connect();
     const s = await startIngestService(
       'chat',
-      readConfig(world.env({ ADAPTER_API_KEYS: `widget:${KEY}`, CHAT_SESSION_SECRET: SECRET, CHAT_WS_GROUP_ID: world.groupId('chat-ws') })),
+      readConfig(world.env({ ADAPTER_API_KEYS: `widget:${KEY}`, CHAT_SESSION_SECRET: SECRET, CHAT_WS_GROUP_ID: world.groupId('chat-ws'), CHAT_WS_PING_MS: '2500' })),
       testLogger,
       start,
     );
@@ -276,6 +276,20 @@ describe('ingest-chat: visitor websocket', () => {
     const c = await connectReady(s.token);
     await c.waitFor((f) => f.type === 'reply', 20);
     expect(replies(c).map((f) => f.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
+  it('terminates a socket whose peer stopped answering pings, and keeps one that answers', async () => {
+    const s = await createSession();
+    const live = await connectReady(s.token);
+    const dead = await WsClient.connect(`${wsUrl}/v1/chat/ws?token=${encodeURIComponent(s.token)}`, { autoPong: false });
+    clients.push(dead);
+    await dead.waitFor((f) => f.type === 'ready');
+    const closed = await dead.waitClosed();
+    expect(closed.code).toBe(1006);
+    // the answering socket outlived several ping rounds and still gets replies
+    const ob = await publishReply(s.sessionId, 'still there?');
+    await live.waitFor((f) => f.type === 'reply' && f.outboundId === ob);
+    expect(live.closed).toBeUndefined();
   });
 
   it('ignores outbound messages of other channels and of adapter-route chat threads', async () => {

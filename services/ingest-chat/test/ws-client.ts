@@ -19,8 +19,8 @@ export class WsClient {
     });
   }
 
-  static connect(url: string): Promise<WsClient> {
-    const ws = new WebSocket(url);
+  static connect(url: string, opts: { autoPong?: boolean } = {}): Promise<WsClient> {
+    const ws = new WebSocket(url, { autoPong: opts.autoPong ?? true });
     const c = new WsClient(ws);
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(c));
