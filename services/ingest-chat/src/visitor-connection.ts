@@ -192,8 +192,11 @@ export class VisitorConnection implements SessionSocket {
   }
 
   private fail(err: unknown): void {
+    // a visitor who left while we were answering is normal, not an error
+    if (!this.open_) return void this.log.debug({ err: (err as Error).message }, 'chat websocket closed mid-answer');
     this.log.error({ err }, 'chat websocket failed');
-    if (this.open_) this.socket.close(1011, 'internal error');
+    const frame: ServerFrame = { type: 'error', code: 'INTERNAL', message: 'internal error, reconnect with your lastSeq' };
+    this.socket.send(JSON.stringify(frame), () => this.socket.close(1011, 'internal error'));
   }
 
   shutdown(): void {
