@@ -83,6 +83,13 @@ describe('Meta payload → canonical envelopes', () => {
     });
   });
 
+  it('counts Messenger standby events and Instagram comment changes as ignored, not as messages', () => {
+    const standby = { object: 'page', entry: [{ id: 'p1', time: 1, standby: [{ sender: { id: 's' }, recipient: { id: 'p1' }, message: { mid: 'm_sb', text: 'handled by another app' } }] }] };
+    expect(metaEnvelopes(standby, now)).toEqual({ envelopes: [], ignored: 1 });
+    const comment = { object: 'instagram', entry: [{ id: 'ig1', time: 1, changes: [{ field: 'comments', value: { id: 'c1', text: 'nice' } }] }] };
+    expect(metaEnvelopes(comment, now)).toEqual({ envelopes: [], ignored: 1 });
+  });
+
   it('produces nothing for WhatsApp statuses or other change fields', () => {
     expect(metaEnvelopes(fixture('whatsapp-statuses.json'), now)).toEqual({ envelopes: [], ignored: 2 });
     expect(metaEnvelopes({ object: 'whatsapp_business_account', entry: [{ id: '1', changes: [{ field: 'account_update', value: {} }] }] }, now).envelopes).toEqual([]);

@@ -73,6 +73,7 @@ function messagingEntry(object: 'page' | 'instagram', entry: unknown, at: string
   assertShape(MessagingEntry, entry, at);
   const channel = object === 'page' ? 'messenger' : 'instagram';
   const provider = META_PROVIDERS[object];
+  out.ignored += (entry.standby?.length ?? 0) + (entry.changes?.length ?? 0);
   (entry.messaging ?? []).forEach((ev: Static<typeof MessagingEvent>) => {
     const m = ev.message;
     // deliveries, reads, reactions, postbacks and echoes of what the page itself sent are not inbound customer messages

@@ -34,6 +34,9 @@ export const MessagingEntry = Type.Object({
   id: Id,
   time: Type.Optional(Type.Number()),
   messaging: Type.Optional(Type.Array(MessagingEvent, { maxItems: 1000 })),
+  // not read: standby (another app owns the thread) and changes (feed/comments), only counted
+  standby: Type.Optional(Type.Array(Type.Unknown())),
+  changes: Type.Optional(Type.Array(Type.Unknown())),
 });
 
 const WaMedia = Type.Object({
