@@ -14,7 +14,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Pool } from 'pg';
 import pino from 'pino';
 import { topicNames, type ChannelKind } from '@omni/contracts';
-import { ensureTopics } from '@omni/kafka';
+import { InboundMessage } from '@omni/contracts';
+import { createKafka, ensureTopics, Publisher } from '@omni/kafka';
 import { startIngestService, type BaseIngestConfig, type IngestAppDeps } from '@omni/ingest';
 import type { FastifyInstance } from 'fastify';
 import * as chat from '@omni/ingest-chat/src/config';
@@ -25,7 +26,7 @@ import * as phone from '@omni/ingest-phone/src/config';
 import { start as startPhone } from '@omni/ingest-phone/src/start';
 import * as social from '@omni/ingest-social/src/config';
 import { start as startSocial } from '@omni/ingest-social/src/start';
-import { adapterBody, drive, type LoadJob, type LoadResult } from './ingest-load';
+import { adapterBody, drive, TEXT, type LoadJob, type LoadResult } from './ingest-load';
 
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const SERVER_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -131,6 +132,20 @@ async function main(): Promise<void> {
     if (soc && ONLY.has('meta')) routes.push({ name: 'social: POST /v1/social/meta (Messenger)', job: { url: `${soc.url}/v1/social/meta`, route: 'meta', apiKey: API_KEY, metaSecret: META_SECRET } });
     for (const r of routes) await inWorker(worker, { ...r.job, run: `w${id}`, total: WARMUP, concurrency: CONCURRENCY });
     await drive(WARMUP, CONCURRENCY, raw('warm2-'));
+
+    // Where the gap comes from: the services' own Publisher (idempotent producer, one request in
+    // flight, concurrent calls coalesced), without HTTP or Postgres.
+    const publisher = new Publisher(createKafka({ brokers: BROKERS, clientId: `bench-pub-${id}`, logger }));
+    await publisher.connect();
+    const now = new Date().toISOString();
+    const viaPublisher = (tag: string) => (i: number) => {
+      const value: InboundMessage = { schema: 'omni.inbound.v1', messageId: `msg_${tag}${i}`, channel: 'chat', provider: 'bench', providerMessageId: `${tag}${i}`, threadKey: `chat:bench-${i % 500}`, from: { channel: 'chat', address: `user-${i % 500}` }, sentAt: now, receivedAt: now, text: TEXT };
+      return publisher.publish([{ topic: topics.inbound, key: value.threadKey, value, schema: InboundMessage }]);
+    };
+    await drive(WARMUP, CONCURRENCY, viaPublisher('pw-'));
+    const pubBase = await baseline('publisher');
+    results.push({ name: '@omni/kafka Publisher direct', baselineRate: pubBase, ...(await busy(() => drive(N, CONCURRENCY, viaPublisher('p-')))) });
+    await publisher.disconnect();
     for (const r of routes) {
       const baselineRate = await baseline(r.name);
       const res = await busy(() => inWorker(worker, { ...r.job, run: `r${id}`, total: N, concurrency: CONCURRENCY }));
