@@ -42,6 +42,7 @@ export class VisitorConnection implements SessionSocket {
   /** pings sent since the peer last showed life */
   private missed = 0;
   private readonly heartbeat: NodeJS.Timeout;
+  private expiry?: NodeJS.Timeout;
   private readonly log: Logger;
 
   constructor(
@@ -59,6 +60,7 @@ export class VisitorConnection implements SessionSocket {
     });
     socket.on('close', () => {
       clearInterval(this.heartbeat);
+      clearTimeout(this.expiry);
       if (this.session) deps.hub.remove(this);
     });
     // a phone that lost its network never sends a close: without pings its socket (and the hub
@@ -118,6 +120,9 @@ export class VisitorConnection implements SessionSocket {
     this.sessionId = session.sessionId;
     this.cursor = lastSeq === undefined ? 0 : Number(lastSeq);
     this.deps.hub.add(this);
+    // the session ends for an open socket too; setTimeout takes at most 2^31-1 ms (~24.8 days)
+    this.expiry = setTimeout(() => this.refuse('session expired'), Math.min(session.expiresAt.getTime() - Date.now(), 2 ** 31 - 1));
+    this.expiry.unref();
     await this.send({ type: 'ready', sessionId: session.sessionId, visitorId: session.visitorId, lastSeq: this.cursor });
     this.requestSync();
   }

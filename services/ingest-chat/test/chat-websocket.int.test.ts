@@ -181,6 +181,17 @@ describe('ingest-chat: visitor websocket', () => {
     }
   });
 
+  it('closes an open socket with an error frame when its session expires', async () => {
+    const s = await createSession();
+    await world.pool.query(`UPDATE ingest.chat_sessions SET expires_at = now() + interval '2 seconds' WHERE session_id = $1::text`, [s.sessionId]);
+    // not waiting for "ready": on a slow machine the session may already be over when the socket opens,
+    // which ends the same way
+    const c = await connect(`token=${encodeURIComponent(s.token)}`);
+    const closed = await c.waitClosed();
+    expect(closed.code).toBe(4401);
+    expect(c.frames.at(-1)).toMatchObject({ type: 'error', code: 'UNAUTHORIZED', message: 'session expired' });
+  });
+
   it('pushes agent replies from omni.outbound.v1 and publishes a delivered status', async () => {
     const s = await createSession();
     const c = await connectReady(s.token);
