@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { InboundMessage, type TopicNames } from '@omni/contracts';
+import { assertValid, InboundMessage, type TopicNames } from '@omni/contracts';
 import type { Publisher } from '@omni/kafka';
 import type { IngestMetrics } from './ingest-metrics';
 
@@ -16,8 +16,86 @@ export type AcceptResult = { status: 'accepted' | 'duplicate'; messageId: string
  * Publishes envelopes to omni.inbound.v1 unless already published, and resolves only after Kafka
  * acked them (acks=-1). The dedupe row is written after the ack: a crash in between means the
  * provider retries and the copy is dropped by message id downstream — never a lost message.
+ * Concurrent calls on the same deps are coalesced (see InboundBatcher); each caller's guarantees
+ * are those of a call of its own.
  */
-export async function acceptInbound(deps: IngestDeps, envelopes: InboundMessage[]): Promise<AcceptResult[]> {
+export function acceptInbound(deps: IngestDeps, envelopes: InboundMessage[]): Promise<AcceptResult[]> {
+  if (envelopes.length === 0) return Promise.resolve([]);
+  let batcher = batchers.get(deps);
+  if (!batcher) batchers.set(deps, (batcher = new InboundBatcher(deps)));
+  return batcher.accept(envelopes);
+}
+
+const batchers = new WeakMap<IngestDeps, InboundBatcher>();
+
+interface PendingAccept {
+  envelopes: InboundMessage[];
+  resolve: (r: AcceptResult[]) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Coalesces concurrent accepts: envelopes that arrive while earlier batches are in flight share one
+ * dedupe lookup, one publish and one dedupe insert, instead of two database round trips and a
+ * publish each. Under light load a call runs at once (no added latency). A failure (broker down)
+ * fails every caller of that batch, which all answer 503 and are retried by their providers.
+ */
+export class InboundBatcher {
+  private queue: PendingAccept[] = [];
+  private inFlight = 0;
+
+  constructor(
+    private readonly deps: IngestDeps,
+    private readonly maxInFlight = 4,
+    private readonly maxBatch = 500,
+  ) {}
+
+  accept(envelopes: InboundMessage[]): Promise<AcceptResult[]> {
+    // validated here so that one caller's bad envelope fails that caller only, not its batch
+    try {
+      for (const e of envelopes) assertValid(InboundMessage, e);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ envelopes, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
+      const batch: PendingAccept[] = [];
+      let size = 0;
+      while (this.queue.length > 0 && (size === 0 || size + this.queue[0]!.envelopes.length <= this.maxBatch)) {
+        const p = this.queue.shift()!;
+        batch.push(p);
+        size += p.envelopes.length;
+      }
+      this.inFlight++;
+      void this.run(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  private async run(batch: PendingAccept[]): Promise<void> {
+    try {
+      const results = await acceptInboundUnbatched(this.deps, batch.flatMap((p) => p.envelopes));
+      let i = 0;
+      for (const p of batch) {
+        p.resolve(results.slice(i, i + p.envelopes.length));
+        i += p.envelopes.length;
+      }
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    }
+  }
+}
+
+/** acceptInbound for one batch, without coalescing. */
+export async function acceptInboundUnbatched(deps: IngestDeps, envelopes: InboundMessage[]): Promise<AcceptResult[]> {
   if (envelopes.length === 0) return [];
   const ids = envelopes.map((e) => e.messageId);
   const seen = new Set(

@@ -3,6 +3,6 @@ import type { SocialConfig } from './config';
 import { buildApp } from './app';
 
 /** Builds ingest-social from its config and connected infrastructure (called by main.ts and tests). */
-export async function start(_config: SocialConfig, deps: IngestAppDeps) {
-  return buildApp(deps);
+export async function start(config: SocialConfig, deps: IngestAppDeps) {
+  return buildApp(deps, { verifyToken: config.META_VERIFY_TOKEN, appSecret: config.META_APP_SECRET });
 }

@@ -55,7 +55,15 @@ export async function providersOfThreads(client: PoolClient, threadKeys: string[
      WHERE thread_key = ANY($1::text[]) ORDER BY thread_key, published_at DESC`,
     [threadKeys],
   );
-  return new Map(r.rows.map((x) => [x.thread_key, x.provider]));
+  const out = new Map(r.rows.map((x) => [x.thread_key, x.provider]));
+  // A websocket chat session owns its thread from the moment it is created, before (or without) any
+  // inbound message: ingest-chat delivers its replies itself (chat:<sessionId>, migration 0020).
+  const candidates = threadKeys.filter((t) => !out.has(t) && t.startsWith('chat:')).map((t) => t.slice('chat:'.length));
+  if (candidates.length > 0) {
+    const sessions = await client.query<{ session_id: string }>('SELECT session_id FROM ingest.chat_sessions WHERE session_id = ANY($1::text[])', [candidates]);
+    for (const s of sessions.rows) out.set(`chat:${s.session_id}`, 'webchat');
+  }
+  return out;
 }
 
 // Eligible = the oldest pending row of its conversation (per-conversation order) whose deadline has
