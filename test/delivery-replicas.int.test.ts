@@ -36,6 +36,9 @@ describe('outbound delivery with two replicas', () => {
       DELIVERY_POLL_MS: '100',
       DELIVERY_MAX_ATTEMPTS: '10',
       DELIVERY_CONCURRENCY: '4',
+      // a held attempt must still be in flight when the replicas shut down, however slowly the
+      // loaded machine closes their consumers: no attempt may time out first
+      DELIVERY_TIMEOUT_MS: '120000',
     });
     for (let i = 0; i < 2; i++) services.push(await startIngestService('chat', chatCfg.readConfig(env), testLogger, startChat));
   });

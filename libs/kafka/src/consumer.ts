@@ -55,15 +55,25 @@ export function isInfrastructureError(err: unknown): boolean {
  * without committing so Kafka redelivers once the dependency is back.
  */
 export async function startConsumer<T>(spec: ConsumerSpec<T>): Promise<Consumer> {
+  // Retries are bounded inside one run; after them kafkajs crashes the consumer and restarts it
+  // (restartOnFailure), for ever, until we disconnect. Unbounded retries inside a run would outlive
+  // disconnect(): kafkajs cannot cancel a retrier in progress, so a consumer closed during a broker
+  // outage kept the process alive, retrying (found by the Kafka outage test).
+  let closing = false;
   const consumer = spec.kafka.consumer({
     groupId: spec.groupId,
     sessionTimeout: 30000,
     heartbeatInterval: 3000,
-    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
+    retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 5000, restartOnFailure: async () => !closing },
     allowAutoTopicCreation: false,
     ...(spec.fetch?.minBytes !== undefined ? { minBytes: spec.fetch.minBytes } : {}),
     ...(spec.fetch?.maxWaitTimeInMs !== undefined ? { maxWaitTimeInMs: spec.fetch.maxWaitTimeInMs } : {}),
   });
+  const disconnect = consumer.disconnect.bind(consumer);
+  consumer.disconnect = async () => {
+    closing = true;
+    await disconnect();
+  };
   const log = spec.logger.child({ consumerGroup: spec.groupId });
   const attempts = spec.attempts ?? 3;
 
