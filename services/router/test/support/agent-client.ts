@@ -10,6 +10,8 @@ export class AgentClient {
   readonly frames: Frame[] = [];
   private waiters: (() => void)[] = [];
   private refs = 0;
+  /** called for every frame received (after it is recorded) */
+  onFrame?: (f: Frame) => void;
   closed = false;
   closeCode?: number;
 
@@ -18,15 +20,18 @@ export class AgentClient {
     readonly ws: WebSocket,
   ) {}
 
-  static async connect(baseUrl: string, agentId: string, token: string, opts: { lastSeq?: number; presence?: 'online' | 'away' } = {}): Promise<AgentClient> {
+  static async connect(baseUrl: string, agentId: string, token: string, opts: { lastSeq?: number; presence?: 'online' | 'away'; onFrame?: (c: AgentClient, f: Frame) => void } = {}): Promise<AgentClient> {
     const url = new URL('/v1/agents/ws', baseUrl.replace(/^http/, 'ws'));
     url.searchParams.set('token', token);
     if (opts.lastSeq !== undefined) url.searchParams.set('lastSeq', String(opts.lastSeq));
     if (opts.presence) url.searchParams.set('presence', opts.presence);
     const ws = new WebSocket(url);
     const client = new AgentClient(agentId, ws);
+    if (opts.onFrame) client.onFrame = opts.onFrame.bind(null, client);
     ws.on('message', (data) => {
-      client.frames.push(JSON.parse(String(data)) as Frame);
+      const frame = JSON.parse(String(data)) as Frame;
+      client.frames.push(frame);
+      client.onFrame?.(frame);
       client.notify();
     });
     ws.on('close', (code) => {
@@ -72,6 +77,11 @@ export class AgentClient {
   async offer(conversationId?: string, timeoutMs = 60000): Promise<Frame> {
     const offers = await this.waitFor((f) => f.type === 'offer' && (!conversationId || f.conversationId === conversationId), 1, timeoutMs);
     return offers[offers.length - 1]!;
+  }
+
+  /** Sends a command without waiting for its answer. */
+  fire(cmd: Record<string, unknown>): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ ...cmd, ref: `f${++this.refs}` }));
   }
 
   /** Sends a command and resolves with its ack or error frame. */

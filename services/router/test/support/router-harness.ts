@@ -5,7 +5,7 @@ import { start } from '@omni/router/src/start';
 import { mintToken } from '@omni/router/src/auth/tokens';
 import { createWorld, testLogger, TopicWatcher, type TestWorld } from '../../../../test/support/infra';
 import { InboundMessage as InboundSchema } from '@omni/contracts';
-import { AgentClient } from './agent-client';
+import { AgentClient, type Frame } from './agent-client';
 
 export const JWT_SECRET = 'test-secret-router-0123456789abcdef';
 
@@ -39,12 +39,14 @@ export class RouterHarness {
     await this.publisher.connect();
   }
 
-  /** Starts (another) router process in-process on the same world; returns its URL. */
-  async startRouter(env: Record<string, string> = {}, groupId = 'router'): Promise<string> {
-    const r = await start(
-      readConfig(this.world.env({ ROUTER_GROUP_ID: `${groupId}-${this.world.id}`, JWT_SECRET, SWEEP_INTERVAL_MS: '200', ...env })),
-      testLogger,
-    );
+  /** The env a router of this world runs with (the same for every replica). */
+  routerEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return this.world.env({ ROUTER_GROUP_ID: `router-${this.world.id}`, JWT_SECRET, SWEEP_INTERVAL_MS: '200', ...env });
+  }
+
+  /** Starts (another) router replica in-process on the same world (same group id); returns its URL. */
+  async startRouter(env: Record<string, string> = {}): Promise<string> {
+    const r = await start(readConfig(this.routerEnv(env)), testLogger);
     this.closers.push(r.close);
     return r.url;
   }
@@ -81,7 +83,7 @@ export class RouterHarness {
     if (res.status !== 201 && res.status !== 200) throw new Error(`create agent ${id}: ${res.status} ${JSON.stringify(res.body)}`);
   }
 
-  async connect(agentId: string, opts: { lastSeq?: number; presence?: 'online' | 'away'; url?: string } = {}): Promise<AgentClient> {
+  async connect(agentId: string, opts: { lastSeq?: number; presence?: 'online' | 'away'; url?: string; onFrame?: (c: AgentClient, f: Frame) => void } = {}): Promise<AgentClient> {
     const c = await AgentClient.connect(opts.url ?? this.url, agentId, this.agentToken(agentId), opts);
     this.clients.push(c);
     return c;

@@ -1,0 +1,204 @@
+/**
+ * Router end to end: chat adapter POST (HTTP 2xx = in Kafka) → router consumes, classifies, queues,
+ * matches in Postgres → offer frame on the agent's websocket. Prints assignments/s and the latency
+ * from each 2xx to its offer frame (p50, p99) at a stated message rate, next to a raw baseline of
+ * the same Kafka hop (publish ack → consumer receive) measured in the same run.
+ *
+ *   npm run bench:router
+ *   BENCH_RATE=500 BENCH_SECONDS=10 BENCH_AGENTS=20 npm run bench:router
+ *
+ * Needs KAFKA_BROKERS and DATABASE_URL (defaults: 127.0.0.1:9092, postgres://postgres@127.0.0.1:5432/postgres).
+ * Creates its own database and topics and removes them afterwards. Agents accept and resolve every
+ * offer, so capacity churns the whole time rather than filling up.
+ */
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { Pool } from 'pg';
+import pino from 'pino';
+import WebSocket from 'ws';
+import { topicNames, InboundMessage } from '@omni/contracts';
+import { ensureTopics, Publisher, createKafka } from '@omni/kafka';
+import { startIngestService } from '@omni/ingest';
+import * as chatCfg from '../services/ingest-chat/src/config';
+import { start as startChat } from '../services/ingest-chat/src/start';
+import { readConfig } from '../services/router/src/config';
+import { start as startRouter } from '../services/router/src/start';
+import { mintToken } from '../services/router/src/auth/tokens';
+
+const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
+const SERVER_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const RATE = Number(process.env.BENCH_RATE ?? 1000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const AGENTS = Number(process.env.BENCH_AGENTS ?? 20);
+const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 6);
+const SECRET = 'bench-secret-0123456789abcdef';
+const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' });
+
+const pct = (xs: number[], p: number) => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
+
+/** Calls fn RATE times a second for SECONDS (open loop: a slow answer does not slow the sender). */
+async function atRate(rate: number, seconds: number, fn: (i: number) => Promise<void>): Promise<void> {
+  const total = Math.round(rate * seconds);
+  const t0 = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    inflight.push(fn(i));
+  }
+  await Promise.all(inflight);
+}
+
+async function main(): Promise<void> {
+  const id = randomBytes(4).toString('hex');
+  const dbName = `omni_bench_router_${id}`;
+  const admin = new Pool({ connectionString: SERVER_URL, max: 1 });
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  const url = new URL(SERVER_URL);
+  url.pathname = `/${dbName}`;
+  const suffix = `.bench${id}`;
+  const topics = topicNames(suffix);
+  const kafka = new Kafka({ brokers: BROKERS.split(','), clientId: `bench-${id}`, logLevel: logLevel.NOTHING });
+  await ensureTopics(kafka, topics, PARTITIONS);
+  const env = {
+    KAFKA_BROKERS: BROKERS,
+    DATABASE_URL: url.toString(),
+    KAFKA_TOPIC_SUFFIX: suffix,
+    KAFKA_TOPIC_PARTITIONS: String(PARTITIONS),
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+  };
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    // --- baseline: the same Kafka hop, publish ack → consumer receive, at the same rate ---
+    const baseTopic = `bench.router.baseline${suffix}`;
+    const ka = kafka.admin();
+    await ka.connect();
+    await ka.createTopics({ waitForLeaders: true, topics: [{ topic: baseTopic, numPartitions: PARTITIONS }] });
+    await ka.disconnect();
+    const basePub = new Publisher(createKafka({ brokers: BROKERS, clientId: `bench-pub-${id}`, logger }));
+    await basePub.connect();
+    const acked = new Map<string, number>();
+    const baseLat: number[] = [];
+    const early = new Map<string, number>();
+    const baseConsumer = kafka.consumer({ groupId: `bench-base-${id}`, maxWaitTimeInMs: 10 });
+    await baseConsumer.connect();
+    await baseConsumer.subscribe({ topic: baseTopic, fromBeginning: true });
+    await baseConsumer.run({
+      partitionsConsumedConcurrently: PARTITIONS,
+      eachMessage: async ({ message }) => {
+        const k = message.key!.toString();
+        const t = acked.get(k);
+        if (t === undefined) early.set(k, performance.now());
+        else baseLat.push(performance.now() - t);
+      },
+    });
+    await new Promise((r) => setTimeout(r, 3000)); // let the group settle before timing
+    await atRate(RATE, SECONDS, async (i) => {
+      const key = `b${i}`;
+      await basePub.publish([{ topic: baseTopic, key, value: { schema: 'bench', i }, schema: { type: 'object' } as never }]);
+      const now = performance.now();
+      const e = early.get(key);
+      if (e !== undefined) baseLat.push(e - now);
+      else acked.set(key, now);
+    });
+    const deadline = Date.now() + 30000;
+    while (baseLat.length < RATE * SECONDS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await baseConsumer.disconnect();
+    await basePub.disconnect();
+
+    // --- the router path ---
+    const chat = await startIngestService('chat', chatCfg.readConfig({ ...env, ADAPTER_API_KEYS: 'bench:k-bench' }), logger, startChat);
+    closers.push(chat.close);
+    const router = await startRouter(readConfig({ ...env, JWT_SECRET: SECRET, ROUTER_GROUP_ID: `router-${id}`, OFFER_TIMEOUT_MS: '60000' }), logger);
+    closers.push(router.close);
+    const adminToken = mintToken(SECRET, { sub: 'bench', role: 'admin' });
+    const offeredAt = new Map<string, number>();
+    const sockets: WebSocket[] = [];
+    for (let a = 0; a < AGENTS; a++) {
+      const agentId = `agent-${a}`;
+      const res = await fetch(`${router.url}/v1/admin/agents/${agentId}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: agentId, tiers: [1, 2, 3], skills: [], languages: ['es', 'en'], capacity: { chat: 1000 } }),
+      });
+      if (!res.ok) throw new Error(`agent create failed: ${res.status}`);
+      const ws = new WebSocket(`${router.url.replace('http', 'ws')}/v1/agents/ws?token=${mintToken(SECRET, { sub: agentId, role: 'agent' })}`);
+      ws.on('message', (data) => {
+        const f = JSON.parse(String(data)) as { type: string; conversationId?: string; conversation?: { lastText?: string } };
+        if (f.type === 'offer') {
+          const tag = /\[(m\d+)\]/.exec(f.conversation?.lastText ?? '')?.[1];
+          if (tag && !offeredAt.has(tag)) offeredAt.set(tag, performance.now());
+          ws.send(JSON.stringify({ type: 'accept', conversationId: f.conversationId }));
+        }
+        if (f.type === 'assigned') ws.send(JSON.stringify({ type: 'resolve', conversationId: f.conversationId }));
+      });
+      await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
+      sockets.push(ws);
+    }
+    // warm-up: a few conversations through the whole path before timing
+    const post = (i: number, tag: string) =>
+      fetch(`${chat.url}/v1/chat/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': 'k-bench' },
+        body: JSON.stringify({ adapterMessageId: `${tag}-${i}`, channel: 'chat', threadKey: `${tag}-${i}`, from: { address: `v-${tag}-${i}` }, text: `[${tag}${i}] I forgot my password` }),
+      });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => post(i, 'w')));
+    const warmDeadline = Date.now() + 30000;
+    while ([...offeredAt.keys()].filter((k) => k.startsWith('w')).length < 20 && Date.now() < warmDeadline) await new Promise((r) => setTimeout(r, 50));
+
+    const okAt = new Map<string, number>();
+    let errors = 0;
+    const tStart = performance.now();
+    await atRate(RATE, SECONDS, async (i) => {
+      const res = await post(i, 'm');
+      if (res.status === 202) okAt.set(`m${i}`, performance.now());
+      else errors++;
+      await res.arrayBuffer();
+    });
+    const sendEnd = performance.now();
+    const total = Math.round(RATE * SECONDS);
+    const offerDeadline = Date.now() + 120000;
+    const measured = () => [...okAt.keys()].filter((k) => offeredAt.has(k)).length;
+    while (measured() < okAt.size && Date.now() < offerDeadline) await new Promise((r) => setTimeout(r, 50));
+    const lat = [...okAt].filter(([k]) => offeredAt.has(k)).map(([k, t]) => offeredAt.get(k)! - t);
+    const lastOffer = Math.max(...[...okAt.keys()].map((k) => offeredAt.get(k) ?? 0));
+    const offers = measured();
+    for (const ws of sockets) ws.close();
+
+    const out = [
+      `router bench: ${total} chat messages at ${RATE}/s for ${SECONDS} s, ${AGENTS} agents, ${PARTITIONS} partitions (one in-process router, one ingest-chat)`,
+      `  HTTP 2xx: ${okAt.size}, errors: ${errors}; offers received: ${offers}; send phase ${fmt((sendEnd - tStart) / 1000)} s`,
+      `  assignments/s (offers over first POST → last offer): ${fmt(offers / ((lastOffer - tStart) / 1000))}`,
+      `  ingest 2xx → offer frame on agent websocket: p50 ${fmt(pct(lat, 50))} ms, p99 ${fmt(pct(lat, 99))} ms, max ${fmt(Math.max(...lat))} ms`,
+      `  raw Kafka hop baseline (publish ack → consumer receive, same rate): p50 ${fmt(pct(baseLat, 50))} ms, p99 ${fmt(pct(baseLat, 99))} ms (${baseLat.length} msgs)`,
+      `  goal: p99 <= 25 ms at 1000 msg/s -> ${pct(lat, 99) <= 25 && RATE >= 1000 ? 'met' : 'NOT met'}`,
+    ];
+    process.stdout.write(out.join('\n') + '\n');
+  } finally {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+    const ka = kafka.admin();
+    await ka.connect();
+    await ka.deleteTopics({ topics: [...Object.values(topics), `bench.router.baseline${suffix}`] }).catch(() => undefined);
+    await ka.disconnect();
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+  }
+}
+
+void main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack}\n`);
+    process.exit(1);
+  },
+);
+
+export type { InboundMessage };
