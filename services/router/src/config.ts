@@ -26,8 +26,14 @@ export const RouterEnv = {
   QUEUE_SLA_MS_TIER_5: Ms(1_800_000),
   /** what a queue SLA breach does: widen to agents of the next tier too, or move it one tier up */
   OVERFLOW_MODE: Type.Union([Type.Literal('widen'), Type.Literal('escalate')], { default: 'widen' }),
-  /** queue entries one match transaction looks at */
+  /** queue entries one match pass looks at */
   MATCH_BATCH_SIZE: Type.Integer({ default: 50, minimum: 1, maximum: 1000 }),
+  /** match passes run concurrently per process (each offer is its own locked transaction) */
+  MATCH_WORKERS: Type.Integer({ default: 2, minimum: 1, maximum: 32 }),
+  /** inbound partitions processed concurrently by this replica */
+  INBOUND_CONCURRENCY: Type.Integer({ default: 6, minimum: 1, maximum: 64 }),
+  /** connections in the router's Postgres pool (consumers, matcher, sweeper, every agent console share it) */
+  PG_POOL_MAX: Type.Integer({ default: 20, minimum: 2, maximum: 500 }),
   /** consume omni.customers.v1 into router.customer_profiles (VIP and other attributes) */
   CUSTOMERS_GROUP_ID: Type.String({ default: '' }),
 };

@@ -4,6 +4,7 @@ import { OutboxRelay, startConsumer } from '@omni/kafka';
 import type { Consumer } from 'kafkajs';
 import type { Logger } from '@omni/logging';
 import { connectInfra } from '@omni/service';
+import { createPool } from '@omni/db';
 import type { RouterConfig } from './config';
 import { buildApp } from './app';
 import { AgentHub } from './agent-hub';
@@ -18,15 +19,18 @@ import { Sweeper } from './store/sweeper';
 /** Connects, migrates, starts the outbox relay, hub, matcher, sweeper, consumers and the HTTP server (main.ts and tests). */
 export async function start(config: RouterConfig, logger: Logger) {
   const infra = await connectInfra({ service: 'router', schema: 'router', migrationsDir: join(__dirname, '..', 'migrations'), config, logger });
-  await seedDefaultRules(infra.pool);
-  const relay = new OutboxRelay(infra.pool, 'router', infra.publisher, logger);
+  // The router's own pool: offers, agent commands and console streams all need connections at once,
+  // more than the default 10 (the infra pool stays for migrations and readiness).
+  const pool = createPool(config.DATABASE_URL, { max: config.PG_POOL_MAX });
+  await seedDefaultRules(pool);
+  const relay = new OutboxRelay(pool, 'router', infra.publisher, logger);
   relay.start();
-  const hub = new AgentHub(infra.pool, config.DATABASE_URL, logger);
+  const hub = new AgentHub(pool, config.DATABASE_URL, logger);
   await hub.start();
   // eslint-disable-next-line prefer-const
   let matcher: Matcher;
   const ctx: RouterCtx = {
-    pool: infra.pool,
+    pool,
     topics: infra.topics,
     config,
     logger,
@@ -34,12 +38,12 @@ export async function start(config: RouterConfig, logger: Logger) {
     wakeAgents: (ids) => hub.wake(ids),
     kickMatcher: () => matcher.kick(),
   };
-  matcher = new Matcher(() => ctx);
+  matcher = new Matcher(() => ctx, config.MATCH_WORKERS);
   const sweeper = new Sweeper(ctx, async () => {
     // Liveness of the consoles held here; a replica that dies stops this and its agents time out.
     const local = hub.localSessions();
     if (local.length)
-      await infra.pool.query('UPDATE router.agents SET seen_at = now() WHERE session_id = ANY($1::text[])', [local.map((s) => s.sessionId)]);
+      await pool.query('UPDATE router.agents SET seen_at = now() WHERE session_id = ANY($1::text[])', [local.map((s) => s.sessionId)]);
   });
   sweeper.start();
   let jwtSecret = config.JWT_SECRET;
@@ -47,7 +51,7 @@ export async function start(config: RouterConfig, logger: Logger) {
     jwtSecret = ephemeralSecret();
     logger.warn('JWT_SECRET is not set: using a random per-process secret, admin and agent tokens cannot be minted (dev only)');
   }
-  const app = await buildApp({ infra, logger, ctx, hub, jwtSecret });
+  const app = await buildApp({ infra: { pool, readiness: infra.readiness }, logger, ctx, hub, jwtSecret });
   const rules = new RuleCache();
   const consumers: Consumer[] = [];
   consumers.push(
@@ -58,6 +62,7 @@ export async function start(config: RouterConfig, logger: Logger) {
       logger,
       publisher: infra.publisher,
       dlqTopic: infra.topics.dlq,
+      partitionsConsumedConcurrently: config.INBOUND_CONCURRENCY,
       handle: (msg) => handleInbound({ ctx, rules }, msg),
     }),
   );
@@ -69,7 +74,7 @@ export async function start(config: RouterConfig, logger: Logger) {
       logger,
       publisher: infra.publisher,
       dlqTopic: infra.topics.dlq,
-      handle: (msg) => handleCustomer(infra.pool, msg),
+      handle: (msg) => handleCustomer(pool, msg),
     }),
   );
   const url = await app.listen({ port: config.PORT, host: config.HOST });
@@ -87,6 +92,7 @@ export async function start(config: RouterConfig, logger: Logger) {
       await hub.stop();
       await app.close();
       await relay.stop();
+      await pool.end().catch(() => undefined);
       await infra.close();
     },
   };

@@ -3,7 +3,7 @@ import type { Received } from '@omni/kafka';
 import { classify } from '../domain/classify';
 import { enqueue } from '../store/queue';
 import type { RuleCache } from '../store/rule-store';
-import { CONVERSATION_COLUMNS, loadConversation, runRouting, toConversation, type RouterCtx, type RoutingTx } from '../store/routing-tx';
+import { CONVERSATION_COLUMNS, loadConversation, runRouting, toConversation, type ConversationRow, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 
 export interface InboundDeps {
   ctx: RouterCtx;
@@ -111,13 +111,41 @@ async function openConversation(tx: RoutingTx, deps: InboundDeps, m: InboundMess
   const customer = profile.rows[0]?.display_name && !m.from.name ? { ...m.from, name: profile.rows[0].display_name } : m.from;
   await tx.query(
     `INSERT INTO router.conversations (id, thread_key, channel, customer, customer_key, status, tier, category, priority, language, opened_at,
-                                       required_skills, customer_attributes, rule_id, rule_version, waiting_since)
+                                       required_skills, customer_attributes, rule_id, rule_version, waiting_since, last_message_id, last_text)
      VALUES ($1::text, $2::text, $3::text, $4::jsonb, $5::text, 'queued', $6::int, $7::text, $8::int, $9::text, $10::timestamptz,
-             $11::text[], $12::jsonb, $13::text, $14::int, $10::timestamptz)`,
-    [conversationId, m.threadKey, m.channel, JSON.stringify(customer), customerKey, c.tier, c.category, c.priority, c.language ?? null, now, c.skills, JSON.stringify(attributes), c.matched.at(-1) ?? null, rules.version],
+             $11::text[], $12::jsonb, $13::text, $14::int, $10::timestamptz, $15::text, $16::text)`,
+    [conversationId, m.threadKey, m.channel, JSON.stringify(customer), customerKey, c.tier, c.category, c.priority, c.language ?? null, now, c.skills, JSON.stringify(attributes), c.matched.at(-1) ?? null, rules.version, m.messageId, m.text.slice(0, PREVIEW_CHARS)],
   );
-  await recordMessage(tx, conversationId, m);
-  const conv = (await loadConversation(tx.client, conversationId))!;
+  await tx.query('INSERT INTO router.conversation_messages (message_id, conversation_id, received_at) VALUES ($1::text, $2::text, $3::timestamptz)', [
+    m.messageId,
+    conversationId,
+    m.receivedAt,
+  ]);
+  const conv: ConversationRow = {
+    id: conversationId,
+    threadKey: m.threadKey,
+    channel: m.channel,
+    customer,
+    customerKey,
+    status: 'queued',
+    tier: c.tier,
+    category: c.category,
+    priority: c.priority,
+    language: c.language ?? null,
+    agentId: null,
+    requiredSkills: c.skills,
+    customerAttributes: attributes,
+    waitingSince: now,
+    offerDeadline: null,
+    declinedAgents: [],
+    handoffNotes: [],
+    escalations: 0,
+    lastAgentId: null,
+    lastMessageId: m.messageId,
+    lastText: m.text.slice(0, PREVIEW_CHARS),
+    openedAt: now,
+    resolvedAt: null,
+  };
   const base = { messageId: m.messageId };
   tx.conversationEvent(conv, 'conversation.opened', { type: 'customer', id: m.from.address }, 'first message on thread', base);
   tx.conversationEvent(conv, 'conversation.classified', { type: 'system' }, `rules v${rules.version}: ${c.matched.join(', ') || 'default'}`, {
