@@ -1,6 +1,7 @@
 import { derivedId, type InboundMessage } from '@omni/contracts';
 import type { Received } from '@omni/kafka';
 import { classify } from '../domain/classify';
+import { offerOnArrival } from '../store/assignment';
 import { enqueue } from '../store/queue';
 import type { RuleCache } from '../store/rule-store';
 import { CONVERSATION_COLUMNS, loadConversation, runRouting, toConversation, type ConversationRow, type RouterCtx, type RoutingTx } from '../store/routing-tx';
@@ -76,6 +77,7 @@ export async function handleInbound(deps: InboundDeps, msg: Received<InboundMess
         });
         await enqueue(tx, conv, { declined: [], preferredAgentId: conv.lastAgentId });
         tx.conversationEvent(conv, 'conversation.queued', { type: 'system' }, `tier ${conv.tier} queue (previous agent first)`);
+        await offerOnArrival(tx, conv, conv.lastAgentId);
         return;
       }
       // Past the window (the sweep had not closed it yet): close it now, then open a new one.
@@ -154,4 +156,5 @@ async function openConversation(tx: RoutingTx, deps: InboundDeps, m: InboundMess
   });
   await enqueue(tx, conv);
   tx.conversationEvent(conv, 'conversation.queued', { type: 'system' }, `tier ${c.tier} queue`);
+  await offerOnArrival(tx, conv);
 }

@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import { freeCapacity, isEligible, rankAgents, type AgentSnapshot, type WaitingConversation } from '../domain/match';
 import { makeOffer } from './queue';
-import { CONVERSATION_COLUMNS, runRouting, toConversation, type RouterCtx } from './routing-tx';
+import { CONVERSATION_COLUMNS, runRouting, toConversation, type ConversationRow, type RouterCtx, type RoutingTx } from './routing-tx';
 
 const LOAD_SQL = `COALESCE((SELECT jsonb_object_agg(channel, n) FROM (
     SELECT c.channel, count(*)::int AS n FROM router.conversations c
@@ -110,6 +110,37 @@ async function offerOne(ctx: RouterCtx, cand: Candidate, agents: AgentSnapshot[]
     }
     return undefined;
   });
+}
+
+/**
+ * Arrival fast path, inside the transaction that just queued the conversation: when nothing else
+ * is waiting for its tier (so queue order cannot be jumped), offer it right away to the best free
+ * agent, locked with SKIP LOCKED like any match. Saves a separate match transaction on the hot path;
+ * with a backlog the matcher decides, in queue order.
+ */
+export async function offerOnArrival(tx: RoutingTx, conv: ConversationRow, preferredAgentId: string | null = null): Promise<boolean> {
+  const other = await tx.query('SELECT 1 FROM router.queue_entries WHERE tiers && ARRAY[$1::int] AND conversation_id <> $2::text LIMIT 1', [conv.tier, conv.id]);
+  if (other.rowCount) return false;
+  const agents = await availableAgents(tx.client);
+  const waiting: WaitingConversation = {
+    conversationId: conv.id,
+    priority: conv.priority,
+    waitingSince: conv.waitingSince ?? new Date(),
+    tiers: [conv.tier],
+    channel: conv.channel,
+    language: conv.language,
+    requiredSkills: conv.requiredSkills,
+    declined: conv.declinedAgents,
+    preferredAgentId,
+  };
+  for (const candidate of rankAgents(agents, waiting)) {
+    const locked = await lockAgent(tx.client, candidate.id);
+    if (!locked || !isEligible(locked, waiting)) continue;
+    await makeOffer(tx, conv, locked.id, preferredAgentId === locked.id ? 'previous agent of reopened conversation' : `tier ${conv.tier} immediate match`);
+    tx.needsMatch = false;
+    return true;
+  }
+  return false;
 }
 
 /**
