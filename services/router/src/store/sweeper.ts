@@ -130,23 +130,35 @@ export async function closeResolved(ctx: RouterCtx): Promise<number> {
  */
 export class Sweeper {
   private timer?: NodeJS.Timeout;
+  private heartbeatTimer?: NodeJS.Timeout;
   private running?: Promise<void>;
+  private beating = false;
 
   constructor(
     private readonly ctx: RouterCtx,
-    private readonly beforeSweep: () => Promise<void>,
+    /** refreshes the liveness of the consoles this replica holds */
+    private readonly heartbeat: () => Promise<void>,
   ) {}
 
   start(): void {
     this.timer = setInterval(() => void this.sweep(), this.ctx.config.SWEEP_INTERVAL_MS);
     this.timer.unref();
+    // On its own timer, well inside the grace period: a slow sweep must not make live consoles look dead.
+    const every = Math.max(10, Math.min(this.ctx.config.SWEEP_INTERVAL_MS, Math.floor(this.ctx.config.DISCONNECT_GRACE_MS / 4)));
+    this.heartbeatTimer = setInterval(() => {
+      if (this.beating) return;
+      this.beating = true;
+      this.heartbeat()
+        .catch((err) => this.ctx.logger.warn({ err }, 'console heartbeat failed'))
+        .finally(() => (this.beating = false));
+    }, every);
+    this.heartbeatTimer.unref();
   }
 
   async sweep(): Promise<void> {
     if (this.running) return this.running;
     this.running = (async () => {
       try {
-        await this.beforeSweep();
         await expireOffers(this.ctx);
         await releaseDisconnected(this.ctx);
         await overflowQueues(this.ctx);
@@ -163,6 +175,7 @@ export class Sweeper {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     await this.running;
   }
 }
