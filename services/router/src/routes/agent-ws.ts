@@ -129,7 +129,8 @@ async function connect(ctx: RouterCtx, hub: AgentHub, agentId: string, sessionId
     );
     return { fromSeq: Number(before.next_seq), conversations: open.rows };
   });
-  const from = q.lastSeq !== undefined ? Math.min(q.lastSeq, Number.MAX_SAFE_INTEGER) : state.fromSeq;
+  // A console claiming more than exists (stale state from another database) resumes from what does.
+  const from = q.lastSeq !== undefined ? Math.min(q.lastSeq, state.fromSeq) : state.fromSeq;
   hub.attach(agentId, sessionId, socket, from);
   socket.send(
     JSON.stringify({
