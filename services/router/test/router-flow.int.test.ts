@@ -211,6 +211,33 @@ describe('routing', () => {
     expect(r2.frames.some((f) => f.conversationId === conv)).toBe(false);
   });
 
+  it('a second agent joins read-only or as helper and sees the customer messages', async () => {
+    const owner = await agent('k1', 's10');
+    const { messageId } = await h.send('zz10 my account profile is wrong', { thread: 'collab-1' });
+    const conv = await h.openedBy(messageId);
+    await owner.offer(conv);
+    await owner.command({ type: 'accept', conversationId: conv });
+    const buddy = await agent('k2', 's11'); // other skill: never offered this conversation
+    expect(await buddy.command({ type: 'invite', conversationId: conv, agentId: 'k1', role: 'helper' })).toMatchObject({ type: 'error', code: 'NOT_ASSIGNED' });
+    expect(await owner.command({ type: 'invite', conversationId: conv, agentId: 'k2', role: 'observer' })).toMatchObject({ type: 'ack' });
+    const [joined] = await buddy.waitFor((f) => f.type === 'joined' && f.conversationId === conv);
+    expect(joined).toMatchObject({ role: 'observer', invitedBy: 'k1', conversation: { category: 'user-accounts' } });
+    const m = await h.send('zz10 it shows the wrong address', { thread: 'collab-1' });
+    await owner.waitFor((f) => f.type === 'message' && f.messageId === m.messageId);
+    await buddy.waitFor((f) => f.type === 'message' && f.messageId === m.messageId);
+    expect(await buddy.command({ type: 'reply', conversationId: conv, text: 'hi' })).toMatchObject({ type: 'error', code: 'NOT_ASSIGNED' });
+    expect(await owner.command({ type: 'invite', conversationId: conv, agentId: 'k2', role: 'helper' })).toMatchObject({ type: 'ack' });
+    const r = await buddy.command({ type: 'reply', conversationId: conv, text: 'I am helping Kim with this.' });
+    expect(r.type).toBe('ack');
+    const [out] = await outbound.waitFor((v) => v.outboundId === r.outboundId);
+    expect(out!.value).toMatchObject({ conversationId: conv, agentId: 'k2' });
+    await owner.command({ type: 'resolve', conversationId: conv });
+    await buddy.waitFor((f) => f.type === 'left' && f.conversationId === conv && f.reason === 'resolved');
+    expect(await buddy.command({ type: 'leave', conversationId: conv })).toMatchObject({ type: 'error', code: 'NOT_PARTICIPANT' });
+    // capacity untouched: the helper was never assigned
+    expect(h.eventTypes(conv).filter((t) => t === 'assigned')).toHaveLength(1);
+  });
+
   it('a console that reconnects with lastSeq gets exactly what it missed', async () => {
     let c = await agent('i1', 's3');
     const { messageId, threadKey } = await h.send('zz3 cannot install the update', { thread: 'resume-1' });

@@ -57,6 +57,9 @@ export async function handleInbound(deps: InboundDeps, msg: Received<InboundMess
       await recordMessage(tx, conv.id, m);
       // The agent working on it sees the message live (and on replay after a reconnect).
       if (conv.status === 'assigned' && conv.agentId) tx.agentEvent(conv.agentId, messageFrame(conv.id, m));
+      // …and so do collaborators (observers and helpers).
+      const others = await tx.query<{ agent_id: string }>('SELECT agent_id FROM router.conversation_participants WHERE conversation_id = $1::text', [conv.id]);
+      for (const o of others.rows) tx.agentEvent(o.agent_id, messageFrame(conv.id, m));
       return;
     }
     const last = await tx.query<{ id: string; resolved_at: Date; status: string }>(

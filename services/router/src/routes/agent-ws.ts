@@ -6,7 +6,7 @@ import { AppError } from '@omni/service';
 import type { AgentHub } from '../agent-hub';
 import { SESSIONS_CHANNEL } from '../agent-hub';
 import { verifyToken } from '../auth/jwt-auth';
-import { acceptOffer, AgentActionError, escalate, rejectOffer, reply, resolve, setPresence, transfer } from '../store/agent-actions';
+import { acceptOffer, AgentActionError, escalate, invite, leave, rejectOffer, reply, resolve, setPresence, transfer } from '../store/agent-actions';
 import { runRouting, type RouterCtx } from '../store/routing-tx';
 
 const Ref = Type.Optional(Type.String({ maxLength: 128 }));
@@ -39,6 +39,17 @@ const COMMANDS = {
     },
     { additionalProperties: false },
   ),
+  invite: Type.Object(
+    {
+      type: Type.Literal('invite'),
+      conversationId: ConvId,
+      agentId: Type.String({ minLength: 1, maxLength: 128 }),
+      role: Type.Union([Type.Literal('observer'), Type.Literal('helper')]),
+      ref: Ref,
+    },
+    { additionalProperties: false },
+  ),
+  leave: Type.Object({ type: Type.Literal('leave'), conversationId: ConvId, ref: Ref }, { additionalProperties: false }),
   resolve: Type.Object({ type: Type.Literal('resolve'), conversationId: ConvId, reason: Type.Optional(Type.String({ maxLength: 500 })), ref: Ref }, { additionalProperties: false }),
 } satisfies Record<string, TSchema>;
 type Commands = { [K in keyof typeof COMMANDS]: Static<(typeof COMMANDS)[K]> };
@@ -199,6 +210,16 @@ async function handleFrame(
         const c = parsed as Commands['transfer'];
         if (!c.toAgentId && c.toTier === undefined) return void error('BAD_FRAME', 'transfer needs toAgentId or toTier', ref);
         await transfer(ctx, agentId, c.conversationId, { ...(c.toAgentId ? { agentId: c.toAgentId } : {}), ...(c.toTier !== undefined ? { tier: c.toTier } : {}) }, c.note);
+        return void ack({ conversationId: c.conversationId });
+      }
+      case 'invite': {
+        const c = parsed as Commands['invite'];
+        await invite(ctx, agentId, c.conversationId, c.agentId, c.role);
+        return void ack({ conversationId: c.conversationId, agentId: c.agentId, role: c.role });
+      }
+      case 'leave': {
+        const c = parsed as Commands['leave'];
+        await leave(ctx, agentId, c.conversationId);
         return void ack({ conversationId: c.conversationId });
       }
       case 'resolve': {

@@ -1,5 +1,5 @@
 import { newId, type OutboundMessage } from '@omni/contracts';
-import { enqueue, makeOffer } from './queue';
+import { enqueue, makeOffer, offerContext } from './queue';
 import { loadConversation, runRouting, type ConversationRow, type HandoffNote, type RouterCtx, type RoutingTx } from './routing-tx';
 import { freeCapacity } from '../domain/match';
 
@@ -13,6 +13,7 @@ export type AgentErrorCode =
   | 'HANDOFF_NOTE_REQUIRED'
   | 'INVALID_TIER'
   | 'AGENT_UNAVAILABLE'
+  | 'NOT_PARTICIPANT'
   | 'INTERNAL';
 
 export class AgentActionError extends Error {
@@ -72,7 +73,7 @@ export async function rejectOffer(ctx: RouterCtx, agentId: string, conversationI
 /** Sends an agent reply to the customer (omni.outbound.v1 via the outbox). */
 export async function reply(ctx: RouterCtx, agentId: string, conversationId: string, text: string, subject?: string): Promise<string> {
   return runRouting(ctx, async (tx) => {
-    const conv = await ownConversation(tx, agentId, conversationId, 'assigned');
+    const conv = await replyableConversation(tx, agentId, conversationId);
     const outboundId = newId('out');
     const msg: OutboundMessage = {
       schema: 'omni.outbound.v1',
@@ -89,6 +90,48 @@ export async function reply(ctx: RouterCtx, agentId: string, conversationId: str
     };
     tx.outbound(msg);
     return outboundId;
+  });
+}
+
+/** The assignee, or a helper invited by them, may reply; an observer may not. */
+async function replyableConversation(tx: RoutingTx, agentId: string, conversationId: string): Promise<ConversationRow> {
+  const helper = await tx.query(
+    `SELECT 1 FROM router.conversation_participants p JOIN router.conversations c ON c.id = p.conversation_id
+      WHERE p.conversation_id = $1::text AND p.agent_id = $2::text AND p.role = 'helper' AND c.status = 'assigned'`,
+    [conversationId, agentId],
+  );
+  if (helper.rowCount) return (await loadConversation(tx.client, conversationId))!;
+  return ownConversation(tx, agentId, conversationId, 'assigned');
+}
+
+/** Everyone collaborating on a conversation leaves it (it was resolved, moved or requeued). */
+export async function dropParticipants(tx: RoutingTx, conversationId: string, reason: string): Promise<void> {
+  const { rows } = await tx.query<{ agent_id: string }>('DELETE FROM router.conversation_participants WHERE conversation_id = $1::text RETURNING agent_id', [conversationId]);
+  for (const r of rows) tx.agentEvent(r.agent_id, { type: 'left', conversationId, reason });
+}
+
+/** The assignee invites another agent to the conversation, read-only (observer) or as helper. */
+export async function invite(ctx: RouterCtx, agentId: string, conversationId: string, targetId: string, role: 'observer' | 'helper'): Promise<void> {
+  await runRouting(ctx, async (tx) => {
+    const conv = await ownConversation(tx, agentId, conversationId, 'assigned');
+    if (targetId === agentId) throw new AgentActionError('AGENT_UNAVAILABLE', 'you are already on this conversation');
+    const target = await tx.query('SELECT 1 FROM router.agents WHERE id = $1::text', [targetId]);
+    if (!target.rowCount) throw new AgentActionError('AGENT_UNAVAILABLE', `agent ${targetId} not found`);
+    await tx.query(
+      `INSERT INTO router.conversation_participants (conversation_id, agent_id, role, invited_by) VALUES ($1::text, $2::text, $3::text, $4::text)
+       ON CONFLICT (conversation_id, agent_id) DO UPDATE SET role = EXCLUDED.role`,
+      [conv.id, targetId, role, agentId],
+    );
+    tx.agentEvent(targetId, { type: 'joined', conversationId: conv.id, role, invitedBy: agentId, conversation: await offerContext(tx, conv) });
+  });
+}
+
+/** A collaborator leaves a conversation. */
+export async function leave(ctx: RouterCtx, agentId: string, conversationId: string): Promise<void> {
+  await runRouting(ctx, async (tx) => {
+    const { rowCount } = await tx.query('DELETE FROM router.conversation_participants WHERE conversation_id = $1::text AND agent_id = $2::text', [conversationId, agentId]);
+    if (!rowCount) throw new AgentActionError('NOT_PARTICIPANT', `you are not collaborating on ${conversationId}`);
+    tx.agentEvent(agentId, { type: 'left', conversationId, reason: 'left' });
   });
 }
 
@@ -117,6 +160,7 @@ async function moveToTier(tx: RoutingTx, conv: ConversationRow, agentId: string,
     ...(note ? { handoffNote: note } : {}),
   });
   tx.agentEvent(agentId, { type: 'unassigned', conversationId: conv.id, reason: kind });
+  await dropParticipants(tx, conv.id, kind);
   // A new tier is a new audience: earlier refusals were by agents of the old tier.
   await enqueue(tx, conv, { declined: [] });
   tx.conversationEvent(conv, 'conversation.queued', { type: 'system' }, `tier ${toTier} queue`);
@@ -164,6 +208,7 @@ export async function transfer(ctx: RouterCtx, agentId: string, conversationId: 
         ...(trimmed ? { handoffNote: trimmed } : {}),
       });
       tx.agentEvent(agentId, { type: 'unassigned', conversationId: conv.id, reason: 'transferred' });
+      await dropParticipants(tx, conv.id, 'transferred');
       await makeOffer(tx, conv, to.agentId, `transfer from ${agentId}`, agentActor(agentId));
       tx.needsMatch = true; // the sender's capacity is free again
       return;
@@ -186,6 +231,7 @@ export async function resolve(ctx: RouterCtx, agentId: string, conversationId: s
     await tx.query('UPDATE router.agents SET idle_since = now() WHERE id = $1::text', [agentId]);
     tx.conversationEvent(conv, 'conversation.resolved', agentActor(agentId), reason ?? 'resolved by agent', { agentId });
     tx.agentEvent(agentId, { type: 'unassigned', conversationId: conv.id, reason: 'resolved' });
+    await dropParticipants(tx, conv.id, 'resolved');
     tx.needsMatch = true;
   });
 }
@@ -203,6 +249,7 @@ export async function releaseAgentWork(tx: RoutingTx, agentId: string, reason: s
     const conv = (await loadConversation(tx.client, r.id))!;
     tx.agentEvent(agentId, { type: conv.status === 'offered' ? 'offer-closed' : 'unassigned', conversationId: conv.id, reason: 'requeued' });
     await tx.query('UPDATE router.conversations SET last_agent_id = $2::text WHERE id = $1::text', [conv.id, agentId]);
+    await dropParticipants(tx, conv.id, 'requeued');
     await enqueue(tx, conv, { keepWaitingTime: true });
     tx.conversationEvent(conv, 'conversation.requeued', { type: 'system' }, reason, { data: { previousAgentId: agentId } });
   }
