@@ -4,7 +4,7 @@ import { classify } from '../domain/classify';
 import { offerOnArrival } from '../store/assignment';
 import { enqueue } from '../store/queue';
 import type { RuleCache } from '../store/rule-store';
-import { CONVERSATION_COLUMNS, loadConversation, runRouting, toConversation, type ConversationRow, type RouterCtx, type RoutingTx } from '../store/routing-tx';
+import { CONVERSATION_COLUMNS, runRouting, toConversation, type ConversationRow, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 
 export interface InboundDeps {
   ctx: RouterCtx;
@@ -48,12 +48,15 @@ export async function handleInbound(deps: InboundDeps, msg: Received<InboundMess
   await runRouting(ctx, async (tx) => {
     const fresh = await tx.query('INSERT INTO router.processed_events (event_id) VALUES ($1::text) ON CONFLICT DO NOTHING', [m.messageId]);
     if (fresh.rowCount === 0) return;
-    const live = await tx.query(
-      `SELECT ${CONVERSATION_COLUMNS} FROM router.conversations WHERE thread_key = $1::text AND status NOT IN ('resolved', 'closed') FOR UPDATE`,
+    // The thread's live conversation if there is one, else its latest (one locked row either way).
+    const found = await tx.query(
+      `SELECT ${CONVERSATION_COLUMNS} FROM router.conversations WHERE thread_key = $1::text
+        ORDER BY (status IN ('resolved', 'closed')), opened_at DESC LIMIT 1 FOR UPDATE`,
       [m.threadKey],
     );
-    if (live.rows[0]) {
-      const conv = toConversation(live.rows[0]);
+    const latest = found.rows[0] ? toConversation(found.rows[0]) : undefined;
+    if (latest && latest.status !== 'resolved' && latest.status !== 'closed') {
+      const conv = latest;
       await recordMessage(tx, conv.id, m);
       // The agent working on it sees the message live (and on replay after a reconnect).
       if (conv.status === 'assigned' && conv.agentId) tx.agentEvent(conv.agentId, messageFrame(conv.id, m));
@@ -62,13 +65,9 @@ export async function handleInbound(deps: InboundDeps, msg: Received<InboundMess
       for (const o of others.rows) tx.agentEvent(o.agent_id, messageFrame(conv.id, m));
       return;
     }
-    const last = await tx.query<{ id: string; resolved_at: Date; status: string }>(
-      `SELECT id, resolved_at, status FROM router.conversations WHERE thread_key = $1::text ORDER BY opened_at DESC LIMIT 1 FOR UPDATE`,
-      [m.threadKey],
-    );
-    const prev = last.rows[0];
+    const prev = latest ? { id: latest.id, resolved_at: latest.resolvedAt!, status: latest.status } : undefined;
     if (prev && prev.status === 'resolved') {
-      const conv = (await loadConversation(tx.client, prev.id))!;
+      const conv = latest!;
       if (Date.now() - prev.resolved_at.getTime() <= ctx.config.REOPEN_WINDOW_MS) {
         await recordMessage(tx, conv.id, m);
         conv.lastText = m.text.slice(0, PREVIEW_CHARS);
@@ -93,15 +92,15 @@ export async function handleInbound(deps: InboundDeps, msg: Received<InboundMess
 
 async function openConversation(tx: RoutingTx, deps: InboundDeps, m: InboundMessage): Promise<void> {
   const customerKey = `${m.from.channel}:${m.from.address}`;
-  const profile = await tx.query<{ attributes: Record<string, unknown>; display_name: string | null }>(
-    'SELECT attributes, display_name FROM router.customer_profiles WHERE identity = $1::text',
+  const inputs = await tx.query<{ attributes: Record<string, unknown> | null; display_name: string | null; n: number }>(
+    `SELECT p.attributes, p.display_name,
+            (SELECT COALESCE(sum(escalations), 0)::int FROM router.conversations WHERE customer_key = $1::text AND opened_at > now() - interval '30 days') AS n
+       FROM (SELECT 1) one LEFT JOIN router.customer_profiles p ON p.identity = $1::text`,
     [customerKey],
   );
-  const attributes = profile.rows[0]?.attributes ?? {};
-  const escal = await tx.query<{ n: number }>(
-    `SELECT COALESCE(sum(escalations), 0)::int AS n FROM router.conversations WHERE customer_key = $1::text AND opened_at > now() - interval '30 days'`,
-    [customerKey],
-  );
+  const attributes = inputs.rows[0]?.attributes ?? {};
+  const displayName = inputs.rows[0]?.display_name ?? null;
+  const recentEscalations = inputs.rows[0]?.n ?? 0;
   const rules = await deps.rules.active(tx.client);
   const c = classify(rules.compiled, {
     channel: m.channel,
@@ -109,23 +108,19 @@ async function openConversation(tx: RoutingTx, deps: InboundDeps, m: InboundMess
     ...(m.subject ? { subject: m.subject } : {}),
     ...(m.language ? { language: m.language } : {}),
     vip: attributes.vip === true || attributes.tier === 'vip',
-    recentEscalations: (escal.rows[0]?.n ?? 0) + (typeof attributes.recentEscalations === 'number' ? attributes.recentEscalations : 0),
+    recentEscalations: recentEscalations + (typeof attributes.recentEscalations === 'number' ? attributes.recentEscalations : 0),
   });
   const conversationId = derivedId('conv', m.messageId);
   const now = new Date();
-  const customer = profile.rows[0]?.display_name && !m.from.name ? { ...m.from, name: profile.rows[0].display_name } : m.from;
+  const customer = displayName && !m.from.name ? { ...m.from, name: displayName } : m.from;
   await tx.query(
-    `INSERT INTO router.conversations (id, thread_key, channel, customer, customer_key, status, tier, category, priority, language, opened_at,
+    `WITH c AS (INSERT INTO router.conversations (id, thread_key, channel, customer, customer_key, status, tier, category, priority, language, opened_at,
                                        required_skills, customer_attributes, rule_id, rule_version, waiting_since, last_message_id, last_text)
      VALUES ($1::text, $2::text, $3::text, $4::jsonb, $5::text, 'queued', $6::int, $7::text, $8::int, $9::text, $10::timestamptz,
-             $11::text[], $12::jsonb, $13::text, $14::int, $10::timestamptz, $15::text, $16::text)`,
-    [conversationId, m.threadKey, m.channel, JSON.stringify(customer), customerKey, c.tier, c.category, c.priority, c.language ?? null, now, c.skills, JSON.stringify(attributes), c.matched.at(-1) ?? null, rules.version, m.messageId, m.text.slice(0, PREVIEW_CHARS)],
+             $11::text[], $12::jsonb, $13::text, $14::int, $10::timestamptz, $15::text, $16::text) RETURNING id)
+     INSERT INTO router.conversation_messages (message_id, conversation_id, received_at) SELECT $15::text, c.id, $17::timestamptz FROM c`,
+    [conversationId, m.threadKey, m.channel, JSON.stringify(customer), customerKey, c.tier, c.category, c.priority, c.language ?? null, now, c.skills, JSON.stringify(attributes), c.matched.at(-1) ?? null, rules.version, m.messageId, m.text.slice(0, PREVIEW_CHARS), m.receivedAt],
   );
-  await tx.query('INSERT INTO router.conversation_messages (message_id, conversation_id, received_at) VALUES ($1::text, $2::text, $3::timestamptz)', [
-    m.messageId,
-    conversationId,
-    m.receivedAt,
-  ]);
   const conv: ConversationRow = {
     id: conversationId,
     threadKey: m.threadKey,
@@ -157,7 +152,7 @@ async function openConversation(tx: RoutingTx, deps: InboundDeps, m: InboundMess
     ...base,
     data: { ruleVersion: rules.version, matchedRules: c.matched, requiredSkills: c.skills },
   });
-  await enqueue(tx, conv);
+  await enqueue(tx, conv, { fresh: true });
   tx.conversationEvent(conv, 'conversation.queued', { type: 'system' }, `tier ${c.tier} queue`);
   await offerOnArrival(tx, conv);
 }

@@ -7,6 +7,8 @@ export interface EnqueueOptions {
   preferredAgentId?: string | null;
   /** agents never to offer it to again (cleared when the conversation changes tier) */
   declined?: string[];
+  /** the conversation row was just inserted with status queued and these values */
+  fresh?: boolean;
 }
 
 /**
@@ -19,11 +21,13 @@ export async function enqueue(tx: RoutingTx, conv: ConversationRow, opts: Enqueu
   const waitingSince = opts.keepWaitingTime && conv.waitingSince ? conv.waitingSince : now;
   const slaMs = slaByTier(tx.ctx.config)[conv.tier] ?? tx.ctx.config.QUEUE_SLA_MS_TIER_1;
   const declined = opts.declined ?? conv.declinedAgents;
-  await tx.query(
-    `UPDATE router.conversations SET status = 'queued', agent_id = NULL, offer_deadline = NULL, waiting_since = $2::timestamptz,
-            declined_agents = $3::text[], tier = $4::int, updated_at = now() WHERE id = $1::text`,
-    [conv.id, waitingSince, declined, conv.tier],
-  );
+  // A conversation inserted as queued in this same transaction already has these values.
+  if (!opts.fresh)
+    await tx.query(
+      `UPDATE router.conversations SET status = 'queued', agent_id = NULL, offer_deadline = NULL, waiting_since = $2::timestamptz,
+              declined_agents = $3::text[], tier = $4::int, updated_at = now() WHERE id = $1::text`,
+      [conv.id, waitingSince, declined, conv.tier],
+    );
   await tx.query(
     `INSERT INTO router.queue_entries (conversation_id, tier, priority, waiting_since, tiers, sla_deadline, preferred_agent_id)
      VALUES ($1::text, $2::int, $3::int, $4::timestamptz, ARRAY[$2::int], $5::timestamptz, $6::text)
@@ -78,11 +82,11 @@ export async function offerContext(tx: RoutingTx, conv: ConversationRow): Promis
 export async function makeOffer(tx: RoutingTx, conv: ConversationRow, agentId: string, reason: string, actor: { type: 'system' } | { type: 'agent'; id: string } = { type: 'system' }): Promise<void> {
   const deadline = new Date(Date.now() + tx.ctx.config.OFFER_TIMEOUT_MS);
   await tx.query(
-    `UPDATE router.conversations SET status = 'offered', agent_id = $2::text, offer_deadline = $3::timestamptz, updated_at = now() WHERE id = $1::text`,
+    `WITH u AS (UPDATE router.conversations SET status = 'offered', agent_id = $2::text, offer_deadline = $3::timestamptz, updated_at = now() WHERE id = $1::text),
+          d AS (DELETE FROM router.queue_entries WHERE conversation_id = $1::text)
+     UPDATE router.agents SET idle_since = now() WHERE id = $2::text`,
     [conv.id, agentId, deadline],
   );
-  await tx.query('DELETE FROM router.queue_entries WHERE conversation_id = $1::text', [conv.id]);
-  await tx.query('UPDATE router.agents SET idle_since = now() WHERE id = $1::text', [agentId]);
   conv.status = 'offered';
   conv.agentId = agentId;
   conv.offerDeadline = deadline;

@@ -160,21 +160,17 @@ export class RoutingTx {
     // Sorted so two transactions numbering the same two agents lock them in the same order.
     for (const agentId of [...this.agentFrames.keys()].sort()) {
       const frames = this.agentFrames.get(agentId)!;
-      const { rows } = await this.client.query<{ next_seq: string }>(
-        'UPDATE router.agents SET next_seq = next_seq + $2::int WHERE id = $1::text RETURNING next_seq',
-        [agentId, frames.length],
-      );
-      if (!rows[0]) continue;
-      const last = BigInt(rows[0].next_seq);
-      const first = last - BigInt(frames.length) + 1n;
-      const numbered = frames.map((f, i) => ({ seq: Number(first + BigInt(i)), ...f }));
+      // One round trip: take the next sequence numbers (row lock on the agent), store the numbered
+      // frames, and notify every replica's listener — delivered at commit, never on rollback.
       await this.client.query(
-        `INSERT INTO router.agent_events (agent_id, seq, frame)
-         SELECT $1::text, s, f FROM unnest($2::bigint[], $3::jsonb[]) AS t(s, f)`,
-        [agentId, numbered.map((f) => f.seq), numbered.map((f) => JSON.stringify(f))],
+        `WITH s AS (UPDATE router.agents SET next_seq = next_seq + $2::int WHERE id = $1::text RETURNING next_seq),
+              ins AS (
+                INSERT INTO router.agent_events (agent_id, seq, frame)
+                SELECT $1::text, s.next_seq - $2::int + t.ord, t.f || jsonb_build_object('seq', s.next_seq - $2::int + t.ord)
+                  FROM s, unnest($3::jsonb[]) WITH ORDINALITY AS t(f, ord))
+         SELECT pg_notify('router_agent_events', $1::text) FROM s`,
+        [agentId, frames.length, frames.map((f) => JSON.stringify(f))],
       );
-      // Delivered to every replica's LISTEN connection at commit (and not at all on rollback).
-      await this.client.query('SELECT pg_notify($1::text, $2::text)', ['router_agent_events', agentId]);
     }
   }
 
