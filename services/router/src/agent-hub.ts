@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Client, type Pool } from 'pg';
 import type { WebSocket } from 'ws';
 import type { Logger } from '@omni/logging';
@@ -25,6 +26,9 @@ export class AgentHub {
   private listener?: Client;
   private pollTimer?: NodeJS.Timeout;
   private stopped = false;
+  private readonly replicaId = randomBytes(6).toString('hex');
+  private pendingAnnounce = new Set<string>();
+  private announceScheduled = false;
 
   constructor(
     private readonly pool: Pool,
@@ -42,7 +46,10 @@ export class AgentHub {
   private async listen(): Promise<void> {
     const client = new Client({ connectionString: this.databaseUrl });
     client.on('notification', (n) => {
-      if (n.channel === EVENTS_CHANNEL && n.payload) this.wake([n.payload]);
+      if (n.channel === EVENTS_CHANNEL && n.payload) {
+        const [from, ids] = n.payload.split('|');
+        if (from !== this.replicaId && ids) this.wake(ids.split(','));
+      }
       if (n.channel === SESSIONS_CHANNEL && n.payload) {
         const [agentId, sessionId] = n.payload.split(' ');
         const s = agentId ? this.sessions.get(agentId) : undefined;
@@ -86,6 +93,27 @@ export class AgentHub {
   /** Session ids of the consoles held here (their liveness is refreshed by the sweep). */
   localSessions(): { agentId: string; sessionId: string }[] {
     return [...this.sessions.values()].map((s) => ({ agentId: s.agentId, sessionId: s.sessionId }));
+  }
+
+  /**
+   * Tells the other replicas (after commit) that these agents have new events. Coalesced per tick
+   * into one NOTIFY outside any data transaction, so it never holds the commit path; a lost
+   * announcement is covered by the poll.
+   */
+  announce(agentIds: string[]): void {
+    for (const id of agentIds) this.pendingAnnounce.add(id);
+    if (this.announceScheduled || this.stopped) return;
+    this.announceScheduled = true;
+    setImmediate(() => {
+      this.announceScheduled = false;
+      const ids = [...this.pendingAnnounce];
+      this.pendingAnnounce.clear();
+      // NOTIFY payloads are limited to 8000 bytes: send in chunks.
+      for (let i = 0; i < ids.length; i += 50) {
+        const payload = `${this.replicaId}|${ids.slice(i, i + 50).join(',')}`;
+        this.pool.query('SELECT pg_notify($1::text, $2::text)', [EVENTS_CHANNEL, payload]).catch((err) => this.logger.warn({ err }, 'agent event announce failed; the poll covers it'));
+      }
+    });
   }
 
   /** Streams new events to the given agents' sockets if they are attached here. */

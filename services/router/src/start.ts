@@ -35,7 +35,10 @@ export async function start(config: RouterConfig, logger: Logger) {
     config,
     logger,
     kickRelay: () => relay.kick(),
-    wakeAgents: (ids) => hub.wake(ids),
+    wakeAgents: (ids) => {
+      hub.wake(ids);
+      hub.announce(ids);
+    },
     kickMatcher: () => matcher.kick(),
   };
   matcher = new Matcher(() => ctx, config.MATCH_WORKERS);

@@ -160,15 +160,15 @@ export class RoutingTx {
     // Sorted so two transactions numbering the same two agents lock them in the same order.
     for (const agentId of [...this.agentFrames.keys()].sort()) {
       const frames = this.agentFrames.get(agentId)!;
-      // One round trip: take the next sequence numbers (row lock on the agent), store the numbered
-      // frames, and notify every replica's listener — delivered at commit, never on rollback.
+      // One round trip: take the next sequence numbers (row lock on the agent) and store the
+      // numbered frames. Other replicas are told after commit (AgentHub.announce), not by a NOTIFY
+      // in here: Postgres serialises the commits of notifying transactions behind one lock held
+      // across the WAL flush, which capped the whole router at ~1/fsync transactions per second.
       await this.client.query(
-        `WITH s AS (UPDATE router.agents SET next_seq = next_seq + $2::int WHERE id = $1::text RETURNING next_seq),
-              ins AS (
-                INSERT INTO router.agent_events (agent_id, seq, frame)
-                SELECT $1::text, s.next_seq - $2::int + t.ord, t.f || jsonb_build_object('seq', s.next_seq - $2::int + t.ord)
-                  FROM s, unnest($3::jsonb[]) WITH ORDINALITY AS t(f, ord))
-         SELECT pg_notify('router_agent_events', $1::text) FROM s`,
+        `WITH s AS (UPDATE router.agents SET next_seq = next_seq + $2::int WHERE id = $1::text RETURNING next_seq)
+         INSERT INTO router.agent_events (agent_id, seq, frame)
+         SELECT $1::text, s.next_seq - $2::int + t.ord, t.f || jsonb_build_object('seq', s.next_seq - $2::int + t.ord)
+           FROM s, unnest($3::jsonb[]) WITH ORDINALITY AS t(f, ord)`,
         [agentId, frames.length, frames.map((f) => JSON.stringify(f))],
       );
     }
