@@ -10,7 +10,7 @@ import { buildApp } from './app';
 import { AgentHub } from './agent-hub';
 import { ephemeralSecret } from './auth/tokens';
 import { handleCustomer } from './consumers/customers';
-import { handleInbound } from './consumers/inbound';
+import { handleInboundBatch } from './consumers/inbound';
 import { Matcher } from './store/assignment';
 import { RuleCache, seedDefaultRules } from './store/rule-store';
 import type { RouterCtx } from './store/routing-tx';
@@ -66,7 +66,8 @@ export async function start(config: RouterConfig, logger: Logger) {
       publisher: infra.publisher,
       dlqTopic: infra.topics.dlq,
       partitionsConsumedConcurrently: config.INBOUND_CONCURRENCY,
-      handle: (msg) => handleInbound({ ctx, rules }, msg),
+      // threads within a partition are independent: process them in parallel, each in order
+      handleBatch: (msgs) => handleInboundBatch({ ctx, rules }, msgs, config.INBOUND_THREADS_PARALLEL),
     }),
   );
   consumers.push(

@@ -11,6 +11,29 @@ export interface InboundDeps {
   rules: RuleCache;
 }
 
+/**
+ * Handles a fetched batch of one partition: messages of one thread in order, different threads in
+ * parallel (up to `parallel` at a time). Each message is still its own idempotent transaction, so a
+ * retried batch only redoes what had not committed.
+ */
+export async function handleInboundBatch(deps: InboundDeps, msgs: Received<InboundMessage>[], parallel: number): Promise<void> {
+  const byThread = new Map<string, Received<InboundMessage>[]>();
+  for (const m of msgs) {
+    const list = byThread.get(m.value.threadKey) ?? [];
+    list.push(m);
+    byThread.set(m.value.threadKey, list);
+  }
+  const groups = [...byThread.values()];
+  let next = 0;
+  const worker = async () => {
+    while (next < groups.length) {
+      const group = groups[next++]!;
+      for (const m of group) await handleInbound(deps, m);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, groups.length) }, worker));
+}
+
 const PREVIEW_CHARS = 2000;
 
 async function recordMessage(tx: RoutingTx, conversationId: string, m: InboundMessage): Promise<void> {
