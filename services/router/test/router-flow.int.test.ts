@@ -60,6 +60,13 @@ describe('admin API', () => {
     expect(again.body).toMatchObject({ version: before.body.version, active: true });
   });
 
+  it('documents the admin routes in /openapi.json', async () => {
+    const res = await fetch(`${h.url}/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/admin/agents/{id}', '/v1/admin/rules', '/v1/admin/rules/versions']));
+  });
+
   it('refuses a websocket with a bad token before the upgrade', async () => {
     const res = await fetch(`${h.url}/v1/agents/ws?token=nope`);
     expect(res.status).toBe(401);
