@@ -17,6 +17,8 @@ export const RouterEnv = {
   SWEEP_INTERVAL_MS: Ms(1_000, 10),
   /** a console gone this long loses its offered and assigned conversations back to the queue */
   DISCONNECT_GRACE_MS: Ms(30_000, 10),
+  /** websocket ping period; a console that misses a pong is dropped (then the grace period runs) */
+  WS_PING_INTERVAL_MS: Ms(15_000, 100),
   /** a message this soon after resolve reopens the conversation; later, a new one starts */
   REOPEN_WINDOW_MS: Ms(24 * 3600_000, 0),
   QUEUE_SLA_MS_TIER_1: Ms(120_000),

@@ -5,12 +5,14 @@
  * Short timeouts via env; the test waits on frames and events, never on sleeps.
  */
 import { DEFAULT_RULES } from '../src/domain/default-rules';
+import WebSocket from 'ws';
 import { RouterHarness } from './support/router-harness';
+import { eventually } from '../../../test/support/infra';
 
 const h = new RouterHarness();
 
 beforeAll(async () => {
-  await h.start('routertimers', { OFFER_TIMEOUT_MS: '2500', DISCONNECT_GRACE_MS: '1500', MAX_CONSECUTIVE_OFFER_TIMEOUTS: '2' });
+  await h.start('routertimers', { OFFER_TIMEOUT_MS: '2500', DISCONNECT_GRACE_MS: '1500', MAX_CONSECUTIVE_OFFER_TIMEOUTS: '2', WS_PING_INTERVAL_MS: '1000' });
   const isolation = Array.from({ length: 10 }, (_, i) => ({ id: `iso-${i}`, when: { keywords: { any: [`zz${i}`] } }, then: { skills: [`s${i}`] }, continue: true }));
   expect((await h.admin('PUT', '/v1/admin/rules', { rules: [...isolation, ...DEFAULT_RULES] })).status).toBe(201);
 });
@@ -78,4 +80,13 @@ it('a disconnected agent’s work returns to the front of the queue with its ori
   const second = await stayer.waitFor((f) => f.type === 'offer', 2);
   expect([c1, c2]).toContain(second[1]!.conversationId);
   expect(second[1]!.conversationId).not.toBe(first[0]!.conversationId);
+});
+
+it('a console that stops answering pings is dropped and goes offline after the grace period', async () => {
+  await h.createAgent('mute', { skills: ['s3'] });
+  const ws = new WebSocket(`${h.url.replace('http', 'ws')}/v1/agents/ws?token=${h.agentToken('mute')}`, { autoPong: false });
+  const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+  await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
+  expect(await closed).toBe(1006); // terminated by the server, no close handshake
+  await eventually(async () => ((await h.world.pool.query(`SELECT presence FROM router.agents WHERE id = 'mute'`)).rows[0].presence === 'offline' ? true : undefined), 'mute agent offline');
 });

@@ -102,7 +102,18 @@ export const agentSocketRoutes: FastifyPluginAsync<{ ctx: RouterCtx; hub: AgentH
           await handleFrame(ctx, agentId, String(data), send, error);
         }).catch(() => undefined);
       });
+      // A console that vanished without closing (network gone) would otherwise look connected
+      // forever and keep its conversations: no pong by the next ping and it is dropped.
+      let alive = true;
+      socket.on('pong', () => (alive = true));
+      const pinger = setInterval(() => {
+        if (!alive) return socket.terminate();
+        alive = false;
+        socket.ping();
+      }, ctx.config.WS_PING_INTERVAL_MS);
+      pinger.unref();
       socket.on('close', () => {
+        clearInterval(pinger);
         hub.detach(agentId, sessionId);
         void ready
           .then(() =>
