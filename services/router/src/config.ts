@@ -1,10 +1,45 @@
 import { Type } from '@sinclair/typebox';
 import { CommonEnv, loadConfig } from '@omni/config';
 
+const Ms = (def: number, min = 1) => Type.Integer({ default: def, minimum: min });
+
 export const RouterEnv = {
   ...CommonEnv,
   PORT: Type.Integer({ default: 8085 }),
   ROUTER_GROUP_ID: Type.String({ default: 'router', minLength: 1 }),
+  /** HS256 secret for admin and agent JWTs; empty = a random per-process secret (dev only, logged). */
+  JWT_SECRET: Type.String({ default: '' }),
+  /** how long an agent has to accept an offer */
+  OFFER_TIMEOUT_MS: Ms(20_000, 100),
+  /** offers timing out in a row before the agent is set away */
+  MAX_CONSECUTIVE_OFFER_TIMEOUTS: Type.Integer({ default: 2, minimum: 1 }),
+  /** how often every replica sweeps deadlines (offers, SLA, disconnects, reopen window) */
+  SWEEP_INTERVAL_MS: Ms(1_000, 10),
+  /** a console gone this long loses its offered and assigned conversations back to the queue */
+  DISCONNECT_GRACE_MS: Ms(30_000, 10),
+  /** websocket ping period; a console that misses a pong is dropped (then the grace period runs) */
+  WS_PING_INTERVAL_MS: Ms(15_000, 100),
+  /** a message this soon after resolve reopens the conversation; later, a new one starts */
+  REOPEN_WINDOW_MS: Ms(24 * 3600_000, 0),
+  QUEUE_SLA_MS_TIER_1: Ms(120_000),
+  QUEUE_SLA_MS_TIER_2: Ms(300_000),
+  QUEUE_SLA_MS_TIER_3: Ms(600_000),
+  QUEUE_SLA_MS_TIER_4: Ms(900_000),
+  QUEUE_SLA_MS_TIER_5: Ms(1_800_000),
+  /** what a queue SLA breach does: widen to agents of the next tier too, or move it one tier up */
+  OVERFLOW_MODE: Type.Union([Type.Literal('widen'), Type.Literal('escalate')], { default: 'widen' }),
+  /** queue entries one match pass looks at */
+  MATCH_BATCH_SIZE: Type.Integer({ default: 50, minimum: 1, maximum: 1000 }),
+  /** match passes run concurrently per process (each offer is its own locked transaction) */
+  MATCH_WORKERS: Type.Integer({ default: 2, minimum: 1, maximum: 32 }),
+  /** inbound partitions processed concurrently by this replica */
+  INBOUND_CONCURRENCY: Type.Integer({ default: 6, minimum: 1, maximum: 64 }),
+  /** threads of one fetched partition batch processed in parallel (each thread stays in order) */
+  INBOUND_THREADS_PARALLEL: Type.Integer({ default: 4, minimum: 1, maximum: 64 }),
+  /** connections in the router's Postgres pool (consumers, matcher, sweeper, every agent console share it) */
+  PG_POOL_MAX: Type.Integer({ default: 20, minimum: 2, maximum: 500 }),
+  /** consume omni.customers.v1 into router.customer_profiles (VIP and other attributes) */
+  CUSTOMERS_GROUP_ID: Type.String({ default: '' }),
 };
 
 /** Validated router configuration; throws naming the bad variable. */
@@ -12,3 +47,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env) {
   return loadConfig(RouterEnv, env);
 }
 export type RouterConfig = ReturnType<typeof readConfig>;
+
+/** Queue SLA per tier (index = tier). */
+export function slaByTier(c: RouterConfig): Record<number, number> {
+  return { 1: c.QUEUE_SLA_MS_TIER_1, 2: c.QUEUE_SLA_MS_TIER_2, 3: c.QUEUE_SLA_MS_TIER_3, 4: c.QUEUE_SLA_MS_TIER_4, 5: c.QUEUE_SLA_MS_TIER_5 };
+}

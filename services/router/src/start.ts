@@ -1,36 +1,102 @@
 import { join } from 'node:path';
-import { InboundMessage } from '@omni/contracts';
+import { CustomerRecord, InboundMessage } from '@omni/contracts';
 import { OutboxRelay, startConsumer } from '@omni/kafka';
+import type { Consumer } from 'kafkajs';
 import type { Logger } from '@omni/logging';
 import { connectInfra } from '@omni/service';
+import { createPool } from '@omni/db';
 import type { RouterConfig } from './config';
 import { buildApp } from './app';
-import { handleInbound } from './consumers/inbound';
+import { AgentHub } from './agent-hub';
+import { ephemeralSecret } from './auth/tokens';
+import { handleCustomer } from './consumers/customers';
+import { handleInboundBatch } from './consumers/inbound';
+import { Matcher } from './store/assignment';
+import { RuleCache, seedDefaultRules } from './store/rule-store';
+import type { RouterCtx } from './store/routing-tx';
+import { Sweeper } from './store/sweeper';
 
-/** Connects, migrates, starts the outbox relay, the consumers and the HTTP server (main.ts and tests). */
+/** Connects, migrates, starts the outbox relay, hub, matcher, sweeper, consumers and the HTTP server (main.ts and tests). */
 export async function start(config: RouterConfig, logger: Logger) {
   const infra = await connectInfra({ service: 'router', schema: 'router', migrationsDir: join(__dirname, '..', 'migrations'), config, logger });
-  const relay = new OutboxRelay(infra.pool, 'router', infra.publisher, logger);
+  // The router's own pool: offers, agent commands and console streams all need connections at once,
+  // more than the default 10 (the infra pool stays for migrations and readiness).
+  const pool = createPool(config.DATABASE_URL, { max: config.PG_POOL_MAX });
+  await seedDefaultRules(pool);
+  const relay = new OutboxRelay(pool, 'router', infra.publisher, logger);
   relay.start();
-  const app = await buildApp({ infra, logger });
-  const inbound = await startConsumer<InboundMessage>({
-    kafka: infra.kafka,
-    groupId: config.ROUTER_GROUP_ID,
-    topics: { [infra.topics.inbound]: InboundMessage },
+  const hub = new AgentHub(pool, config.DATABASE_URL, logger);
+  await hub.start();
+  // eslint-disable-next-line prefer-const
+  let matcher: Matcher;
+  const ctx: RouterCtx = {
+    pool,
+    topics: infra.topics,
+    config,
     logger,
-    publisher: infra.publisher,
-    dlqTopic: infra.topics.dlq,
-    handle: (msg) => handleInbound({ pool: infra.pool, topics: infra.topics, relay }, msg),
+    kickRelay: () => relay.kick(),
+    wakeAgents: (ids) => {
+      hub.wake(ids);
+      hub.announce(ids);
+    },
+    kickMatcher: () => matcher.kick(),
+  };
+  matcher = new Matcher(() => ctx, config.MATCH_WORKERS);
+  const sweeper = new Sweeper(ctx, async () => {
+    // Liveness of the consoles held here; a replica that dies stops this and its agents time out.
+    const local = hub.localSessions();
+    if (local.length)
+      await pool.query('UPDATE router.agents SET seen_at = now() WHERE session_id = ANY($1::text[])', [local.map((s) => s.sessionId)]);
   });
+  sweeper.start();
+  let jwtSecret = config.JWT_SECRET;
+  if (!jwtSecret) {
+    jwtSecret = ephemeralSecret();
+    logger.warn('JWT_SECRET is not set: using a random per-process secret, admin and agent tokens cannot be minted (dev only)');
+  }
+  const app = await buildApp({ infra: { pool, readiness: infra.readiness }, logger, ctx, hub, jwtSecret });
+  const rules = new RuleCache();
+  const consumers: Consumer[] = [];
+  consumers.push(
+    await startConsumer<InboundMessage>({
+      kafka: infra.kafka,
+      groupId: config.ROUTER_GROUP_ID,
+      topics: { [infra.topics.inbound]: InboundMessage },
+      logger,
+      publisher: infra.publisher,
+      dlqTopic: infra.topics.dlq,
+      partitionsConsumedConcurrently: config.INBOUND_CONCURRENCY,
+      // threads within a partition are independent: process them in parallel, each in order
+      handleBatch: (msgs) => handleInboundBatch({ ctx, rules }, msgs, config.INBOUND_THREADS_PARALLEL),
+    }),
+  );
+  consumers.push(
+    await startConsumer<CustomerRecord>({
+      kafka: infra.kafka,
+      groupId: config.CUSTOMERS_GROUP_ID || `${config.ROUTER_GROUP_ID}-customers`,
+      topics: { [infra.topics.customers]: CustomerRecord },
+      logger,
+      publisher: infra.publisher,
+      dlqTopic: infra.topics.dlq,
+      handle: (msg) => handleCustomer(pool, msg),
+    }),
+  );
   const url = await app.listen({ port: config.PORT, host: config.HOST });
+  // Work left waiting by a previous run (or another replica) starts moving without a new message.
+  matcher.kick();
   logger.info(`router listening on ${url}`);
   return {
     app,
     url,
+    ctx,
     close: async () => {
-      await inbound.disconnect();
+      for (const c of consumers) await c.disconnect();
+      await sweeper.stop();
+      await matcher.stop();
+      await hub.stop();
       await app.close();
       await relay.stop();
+      await pool.end().catch(() => undefined);
       await infra.close();
     },
   };

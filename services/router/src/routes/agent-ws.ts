@@ -1,0 +1,247 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { newId, problemsOf } from '@omni/contracts';
+import { AppError } from '@omni/service';
+import type { AgentHub } from '../agent-hub';
+import { SESSIONS_CHANNEL } from '../agent-hub';
+import { verifyToken } from '../auth/jwt-auth';
+import { acceptOffer, AgentActionError, escalate, invite, leave, rejectOffer, reply, resolve, setPresence, transfer } from '../store/agent-actions';
+import { runRouting, type RouterCtx } from '../store/routing-tx';
+
+const Ref = Type.Optional(Type.String({ maxLength: 128 }));
+const ConvId = Type.String({ minLength: 1, maxLength: 128 });
+/** Console → router commands (docs/agent-protocol.md). */
+const COMMANDS = {
+  ping: Type.Object({ type: Type.Literal('ping'), ref: Ref }, { additionalProperties: false }),
+  presence: Type.Object(
+    { type: Type.Literal('presence'), status: Type.Union([Type.Literal('online'), Type.Literal('away'), Type.Literal('offline')]), ref: Ref },
+    { additionalProperties: false },
+  ),
+  accept: Type.Object({ type: Type.Literal('accept'), conversationId: ConvId, ref: Ref }, { additionalProperties: false }),
+  reject: Type.Object({ type: Type.Literal('reject'), conversationId: ConvId, reason: Type.Optional(Type.String({ maxLength: 500 })), ref: Ref }, { additionalProperties: false }),
+  reply: Type.Object(
+    { type: Type.Literal('reply'), conversationId: ConvId, text: Type.String({ minLength: 1, maxLength: 100_000 }), subject: Type.Optional(Type.String({ maxLength: 1024 })), ref: Ref },
+    { additionalProperties: false },
+  ),
+  escalate: Type.Object(
+    { type: Type.Literal('escalate'), conversationId: ConvId, note: Type.Optional(Type.String({ maxLength: 10_000 })), toTier: Type.Optional(Type.Integer({ minimum: 1, maximum: 5 })), ref: Ref },
+    { additionalProperties: false },
+  ),
+  transfer: Type.Object(
+    {
+      type: Type.Literal('transfer'),
+      conversationId: ConvId,
+      toAgentId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+      toTier: Type.Optional(Type.Integer({ minimum: 1, maximum: 5 })),
+      note: Type.Optional(Type.String({ maxLength: 10_000 })),
+      ref: Ref,
+    },
+    { additionalProperties: false },
+  ),
+  invite: Type.Object(
+    {
+      type: Type.Literal('invite'),
+      conversationId: ConvId,
+      agentId: Type.String({ minLength: 1, maxLength: 128 }),
+      role: Type.Union([Type.Literal('observer'), Type.Literal('helper')]),
+      ref: Ref,
+    },
+    { additionalProperties: false },
+  ),
+  leave: Type.Object({ type: Type.Literal('leave'), conversationId: ConvId, ref: Ref }, { additionalProperties: false }),
+  resolve: Type.Object({ type: Type.Literal('resolve'), conversationId: ConvId, reason: Type.Optional(Type.String({ maxLength: 500 })), ref: Ref }, { additionalProperties: false }),
+} satisfies Record<string, TSchema>;
+type Commands = { [K in keyof typeof COMMANDS]: Static<(typeof COMMANDS)[K]> };
+
+const Query = Type.Object({
+  token: Type.String({ minLength: 1, maxLength: 4096 }),
+  /** the last seq this console saw: everything after it is replayed, nothing twice */
+  lastSeq: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** presence to take on connect (default online) */
+  presence: Type.Optional(Type.Union([Type.Literal('online'), Type.Literal('away')])),
+});
+type Query = Static<typeof Query>;
+
+const agentOf = new WeakMap<FastifyRequest, string>();
+
+/** GET /v1/agents/ws: the agent console socket (JWT with role agent; sub = agent id). */
+export const agentSocketRoutes: FastifyPluginAsync<{ ctx: RouterCtx; hub: AgentHub }> = async (app, { ctx, hub }) => {
+  app.get<{ Querystring: Query }>(
+    '/v1/agents/ws',
+    {
+      websocket: true,
+      schema: { summary: 'Agent console websocket (see docs/agent-protocol.md)', querystring: Query },
+      // Authenticate before the upgrade: a bad token is a plain HTTP 401/403, never a socket.
+      preValidation: async (req) => {
+        const q = req.query as Partial<Query>;
+        const claims = verifyToken(app, q.token, 'agent');
+        const found = await ctx.pool.query('SELECT 1 FROM router.agents WHERE id = $1::text', [claims.sub]);
+        if (found.rowCount === 0) throw new AppError('FORBIDDEN', `agent ${claims.sub} is not registered`);
+        agentOf.set(req, claims.sub);
+      },
+    },
+    (socket: WebSocket, req) => {
+      const agentId = agentOf.get(req)!;
+      const sessionId = newId('ses');
+      const send = (frame: Record<string, unknown>) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(frame));
+      const error = (code: string, message: string, ref?: string) => send({ type: 'error', code, message, ref: ref ?? null });
+
+      // Handlers are attached synchronously (frames sent right after the upgrade are not lost) and
+      // wait for the session to be registered before acting.
+      const ready = connect(ctx, hub, agentId, sessionId, socket, req.query).catch((err) => {
+        ctx.logger.error({ err, agentId }, 'agent console connect failed');
+        socket.close(1011, 'connect failed');
+        throw err;
+      });
+      let queue = Promise.resolve();
+      socket.on('message', (data) => {
+        // Commands of one console run in order, one at a time.
+        queue = queue.then(async () => {
+          await ready;
+          await handleFrame(ctx, agentId, String(data), send, error);
+        }).catch(() => undefined);
+      });
+      // A console that vanished without closing (network gone) would otherwise look connected
+      // forever and keep its conversations: no pong by the next ping and it is dropped.
+      let alive = true;
+      socket.on('pong', () => (alive = true));
+      const pinger = setInterval(() => {
+        if (!alive) return socket.terminate();
+        alive = false;
+        socket.ping();
+      }, ctx.config.WS_PING_INTERVAL_MS);
+      pinger.unref();
+      socket.on('close', () => {
+        clearInterval(pinger);
+        hub.detach(agentId, sessionId);
+        void ready
+          .then(() =>
+            ctx.pool.query(
+              `UPDATE router.agents SET session_id = NULL, disconnect_deadline = now() + make_interval(secs => $3::double precision / 1000)
+                WHERE id = $1::text AND session_id = $2::text`,
+              [agentId, sessionId, ctx.config.DISCONNECT_GRACE_MS],
+            ),
+          )
+          .catch((err) => ctx.logger.warn({ err, agentId }, 'could not record console disconnect; the liveness sweep will'));
+      });
+    },
+  );
+};
+
+async function connect(ctx: RouterCtx, hub: AgentHub, agentId: string, sessionId: string, socket: WebSocket, q: Query): Promise<void> {
+  const presence = q.presence ?? 'online';
+  const state = await runRouting(ctx, async (tx) => {
+    const { rows } = await tx.query<{ presence: string; next_seq: string }>('SELECT presence, next_seq FROM router.agents WHERE id = $1::text FOR UPDATE', [agentId]);
+    const before = rows[0]!;
+    await tx.query(
+      `UPDATE router.agents SET session_id = $2::text, seen_at = now(), disconnect_deadline = NULL, presence = $3::text,
+              consecutive_timeouts = CASE WHEN $3::text = 'online' THEN 0 ELSE consecutive_timeouts END,
+              idle_since = CASE WHEN presence = 'offline' THEN now() ELSE idle_since END, updated_at = now()
+        WHERE id = $1::text`,
+      [agentId, sessionId, presence],
+    );
+    // Tells any other replica holding an older console of this agent to close it.
+    await tx.query('SELECT pg_notify($1::text, $2::text)', [SESSIONS_CHANNEL, `${agentId} ${sessionId}`]);
+    if (before.presence !== presence) tx.agentEvent(agentId, { type: 'presence', presence, reason: 'console connected' });
+    if (presence === 'online') tx.needsMatch = true;
+    const open = await tx.query<{ id: string; status: string; offer_deadline: Date | null }>(
+      `SELECT id, status, offer_deadline FROM router.conversations WHERE agent_id = $1::text AND status IN ('offered', 'assigned') ORDER BY id`,
+      [agentId],
+    );
+    return { fromSeq: Number(before.next_seq), conversations: open.rows };
+  });
+  // A console claiming more than exists (stale state from another database) resumes from what does.
+  const from = q.lastSeq !== undefined ? Math.min(q.lastSeq, state.fromSeq) : state.fromSeq;
+  hub.attach(agentId, sessionId, socket, from);
+  socket.send(
+    JSON.stringify({
+      type: 'welcome',
+      agentId,
+      sessionId,
+      presence,
+      resumeFrom: from,
+      conversations: state.conversations.map((c) => ({ conversationId: c.id, status: c.status, offerDeadline: c.offer_deadline?.toISOString() ?? null })),
+    }),
+  );
+  hub.wake([agentId]);
+}
+
+async function handleFrame(
+  ctx: RouterCtx,
+  agentId: string,
+  raw: string,
+  send: (f: Record<string, unknown>) => unknown,
+  error: (code: string, message: string, ref?: string) => unknown,
+): Promise<void> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return void error('BAD_FRAME', 'frame is not JSON');
+  }
+  const p = parsed as { type?: unknown; ref?: unknown };
+  const ref = typeof p?.ref === 'string' ? p.ref : undefined;
+  if (typeof p !== 'object' || p === null || typeof p.type !== 'string') return void error('BAD_FRAME', 'frame needs a string "type"', ref);
+  const schema = COMMANDS[p.type as keyof typeof COMMANDS];
+  if (!schema) return void error('UNKNOWN_TYPE', `unknown frame type ${p.type}`, ref);
+  const problems = problemsOf(schema, parsed);
+  if (problems.length) return void error('BAD_FRAME', problems.join('; '), ref);
+  const ack = (extra: Record<string, unknown> = {}) => send({ type: 'ack', ref: ref ?? null, command: p.type, ...extra });
+  try {
+    switch (p.type) {
+      case 'ping':
+        return void ack();
+      case 'presence': {
+        const c = parsed as Commands['presence'];
+        await setPresence(ctx, agentId, c.status);
+        return void ack({ presence: c.status });
+      }
+      case 'accept': {
+        const c = parsed as Commands['accept'];
+        await acceptOffer(ctx, agentId, c.conversationId);
+        return void ack({ conversationId: c.conversationId });
+      }
+      case 'reject': {
+        const c = parsed as Commands['reject'];
+        await rejectOffer(ctx, agentId, c.conversationId, c.reason);
+        return void ack({ conversationId: c.conversationId });
+      }
+      case 'reply': {
+        const c = parsed as Commands['reply'];
+        const outboundId = await reply(ctx, agentId, c.conversationId, c.text, c.subject);
+        return void ack({ conversationId: c.conversationId, outboundId });
+      }
+      case 'escalate': {
+        const c = parsed as Commands['escalate'];
+        const tier = await escalate(ctx, agentId, c.conversationId, c.note, c.toTier);
+        return void ack({ conversationId: c.conversationId, tier });
+      }
+      case 'transfer': {
+        const c = parsed as Commands['transfer'];
+        if (!c.toAgentId && c.toTier === undefined) return void error('BAD_FRAME', 'transfer needs toAgentId or toTier', ref);
+        await transfer(ctx, agentId, c.conversationId, { ...(c.toAgentId ? { agentId: c.toAgentId } : {}), ...(c.toTier !== undefined ? { tier: c.toTier } : {}) }, c.note);
+        return void ack({ conversationId: c.conversationId });
+      }
+      case 'invite': {
+        const c = parsed as Commands['invite'];
+        await invite(ctx, agentId, c.conversationId, c.agentId, c.role);
+        return void ack({ conversationId: c.conversationId, agentId: c.agentId, role: c.role });
+      }
+      case 'leave': {
+        const c = parsed as Commands['leave'];
+        await leave(ctx, agentId, c.conversationId);
+        return void ack({ conversationId: c.conversationId });
+      }
+      case 'resolve': {
+        const c = parsed as Commands['resolve'];
+        await resolve(ctx, agentId, c.conversationId, c.reason);
+        return void ack({ conversationId: c.conversationId });
+      }
+    }
+  } catch (err) {
+    if (err instanceof AgentActionError) return void error(err.code, err.message, ref);
+    ctx.logger.error({ err, agentId, type: p.type }, 'agent command failed');
+    return void error('INTERNAL', 'internal error', ref);
+  }
+}

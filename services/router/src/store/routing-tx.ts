@@ -1,0 +1,198 @@
+import type { Pool, PoolClient } from 'pg';
+import { newId, type Actor, type ConversationEvent, type ConversationEventType, type OutboundMessage, type Party, type TopicNames } from '@omni/contracts';
+import { withTransaction } from '@omni/db';
+import { enqueueOutbox, type OutboxRecord } from '@omni/kafka';
+import type { Logger } from '@omni/logging';
+import type { RouterConfig } from '../config';
+
+/** What every routing operation needs; one per router process. */
+export interface RouterCtx {
+  pool: Pool;
+  topics: TopicNames;
+  config: RouterConfig;
+  logger: Logger;
+  /** after commit: relay the outbox now rather than at the next poll */
+  kickRelay: () => void;
+  /** after commit: push new agent events to sockets held by this replica */
+  wakeAgents: (agentIds: string[]) => void;
+  /** after commit: run a match pass (capacity or backlog changed) */
+  kickMatcher: () => void;
+}
+
+export interface HandoffNote {
+  fromTier: number;
+  toTier: number;
+  agentId: string;
+  note: string;
+  at: string;
+}
+
+/** A router.conversations row, camel-cased. */
+export interface ConversationRow {
+  id: string;
+  threadKey: string;
+  channel: ConversationEvent['channel'];
+  customer: Party;
+  customerKey: string | null;
+  status: 'queued' | 'offered' | 'assigned' | 'resolved' | 'closed';
+  tier: number;
+  category: string;
+  priority: number;
+  language: string | null;
+  agentId: string | null;
+  requiredSkills: string[];
+  customerAttributes: Record<string, unknown>;
+  waitingSince: Date | null;
+  offerDeadline: Date | null;
+  declinedAgents: string[];
+  handoffNotes: HandoffNote[];
+  escalations: number;
+  lastAgentId: string | null;
+  lastMessageId: string | null;
+  lastText: string | null;
+  openedAt: Date;
+  resolvedAt: Date | null;
+}
+
+export const CONVERSATION_COLUMNS = `id, thread_key, channel, customer, customer_key, status, tier, category, priority, language, agent_id,
+  required_skills, customer_attributes, waiting_since, offer_deadline, declined_agents, handoff_notes, escalations,
+  last_agent_id, last_message_id, last_text, opened_at, resolved_at`;
+
+/** Maps a row selected with CONVERSATION_COLUMNS. */
+export function toConversation(r: Record<string, unknown>): ConversationRow {
+  return {
+    id: r.id as string,
+    threadKey: r.thread_key as string,
+    channel: r.channel as ConversationRow['channel'],
+    customer: r.customer as Party,
+    customerKey: r.customer_key as string | null,
+    status: r.status as ConversationRow['status'],
+    tier: r.tier as number,
+    category: r.category as string,
+    priority: r.priority as number,
+    language: r.language as string | null,
+    agentId: r.agent_id as string | null,
+    requiredSkills: r.required_skills as string[],
+    customerAttributes: r.customer_attributes as Record<string, unknown>,
+    waitingSince: r.waiting_since as Date | null,
+    offerDeadline: r.offer_deadline as Date | null,
+    declinedAgents: r.declined_agents as string[],
+    handoffNotes: r.handoff_notes as HandoffNote[],
+    escalations: r.escalations as number,
+    lastAgentId: r.last_agent_id as string | null,
+    lastMessageId: r.last_message_id as string | null,
+    lastText: r.last_text as string | null,
+    openedAt: r.opened_at as Date,
+    resolvedAt: r.resolved_at as Date | null,
+  };
+}
+
+/** Loads one conversation, locking it (FOR UPDATE) unless told otherwise. */
+export async function loadConversation(client: PoolClient, id: string, lock = true): Promise<ConversationRow | undefined> {
+  const { rows } = await client.query(`SELECT ${CONVERSATION_COLUMNS} FROM router.conversations WHERE id = $1::text ${lock ? 'FOR UPDATE' : ''}`, [id]);
+  return rows[0] ? toConversation(rows[0]) : undefined;
+}
+
+export type EventExtra = Partial<Pick<ConversationEvent, 'fromTier' | 'toAgentId' | 'handoffNote' | 'messageId' | 'data' | 'agentId'>>;
+
+/**
+ * One routing transaction: the state changes, plus the effects that must commit with them (events
+ * for omni.conversations.v1 and omni.outbound.v1 through the outbox, numbered events for agent
+ * consoles). After commit the relay, the sockets and the matcher are nudged.
+ */
+export class RoutingTx {
+  private readonly outbox: OutboxRecord[] = [];
+  private readonly agentFrames = new Map<string, Record<string, unknown>[]>();
+  needsMatch = false;
+
+  constructor(
+    readonly client: PoolClient,
+    readonly ctx: RouterCtx,
+  ) {}
+
+  query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params: unknown[] = []) {
+    return this.client.query<R>(sql, params);
+  }
+
+  /** Records a routing event for omni.conversations.v1 (keyed by conversation). */
+  conversationEvent(conv: ConversationRow, type: ConversationEventType, actor: Actor, reason?: string, extra: EventExtra = {}): ConversationEvent {
+    const event: ConversationEvent = {
+      schema: 'omni.conversations.v1',
+      eventId: newId('evt'),
+      type,
+      conversationId: conv.id,
+      occurredAt: new Date().toISOString(),
+      actor,
+      ...(reason ? { reason: reason.slice(0, 2048) } : {}),
+      channel: conv.channel,
+      threadKey: conv.threadKey,
+      customer: conv.customer,
+      tier: conv.tier,
+      category: conv.category,
+      priority: conv.priority,
+      ...(conv.language ? { language: conv.language } : {}),
+      ...(conv.agentId ? { agentId: conv.agentId } : {}),
+      ...extra,
+    };
+    this.outbox.push({ topic: this.ctx.topics.conversations, key: conv.id, schemaId: 'omni.conversations.v1', value: event });
+    return event;
+  }
+
+  /** Records an agent reply for omni.outbound.v1. */
+  outbound(msg: OutboundMessage): void {
+    this.outbox.push({ topic: this.ctx.topics.outbound, key: msg.conversationId, schemaId: 'omni.outbound.v1', value: msg });
+  }
+
+  /** Queues a frame for an agent console; it gets the agent's next sequence number at commit. */
+  agentEvent(agentId: string, frame: Record<string, unknown>): void {
+    const list = this.agentFrames.get(agentId) ?? [];
+    list.push({ ...frame, at: new Date().toISOString() });
+    this.agentFrames.set(agentId, list);
+  }
+
+  get touchedAgents(): string[] {
+    return [...this.agentFrames.keys()];
+  }
+
+  /** Writes the collected effects inside the transaction (called once, just before COMMIT). */
+  async flush(): Promise<void> {
+    await enqueueOutbox(this.client, 'router', this.outbox);
+    // Sorted so two transactions numbering the same two agents lock them in the same order.
+    for (const agentId of [...this.agentFrames.keys()].sort()) {
+      const frames = this.agentFrames.get(agentId)!;
+      // One round trip: take the next sequence numbers (row lock on the agent) and store the
+      // numbered frames. Other replicas are told after commit (AgentHub.announce), not by a NOTIFY
+      // in here: Postgres serialises the commits of notifying transactions behind one lock held
+      // across the WAL flush, which capped the whole router at ~1/fsync transactions per second.
+      await this.client.query(
+        `WITH s AS (UPDATE router.agents SET next_seq = next_seq + $2::int WHERE id = $1::text RETURNING next_seq)
+         INSERT INTO router.agent_events (agent_id, seq, frame)
+         SELECT $1::text, s.next_seq - $2::int + t.ord, t.f || jsonb_build_object('seq', s.next_seq - $2::int + t.ord)
+           FROM s, unnest($3::jsonb[]) WITH ORDINALITY AS t(f, ord)`,
+        [agentId, frames.length, frames.map((f) => JSON.stringify(f))],
+      );
+    }
+  }
+
+  get wroteOutbox(): boolean {
+    return this.outbox.length > 0;
+  }
+}
+
+/** Runs fn in one transaction with a RoutingTx, flushes its effects, commits, then nudges relay/sockets/matcher. */
+export async function runRouting<T>(ctx: RouterCtx, fn: (tx: RoutingTx) => Promise<T>): Promise<T> {
+  let last: RoutingTx | undefined;
+  const result = await withTransaction(ctx.pool, async (client) => {
+    const tx = new RoutingTx(client, ctx);
+    last = tx;
+    const r = await fn(tx);
+    await tx.flush();
+    return r;
+  });
+  if (last) {
+    if (last.wroteOutbox) ctx.kickRelay();
+    if (last.touchedAgents.length) ctx.wakeAgents(last.touchedAgents);
+    if (last.needsMatch) ctx.kickMatcher();
+  }
+  return result;
+}

@@ -1,0 +1,86 @@
+import type { Pool, PoolClient } from 'pg';
+import { compileRules } from '../domain/classify';
+import { DEFAULT_RULES } from '../domain/default-rules';
+import type { Rule } from '../domain/rules';
+
+export interface RuleSet {
+  version: number;
+  rules: Rule[];
+  active: boolean;
+  createdBy: string;
+  note: string | null;
+  createdAt: string;
+}
+
+const toRuleSet = (r: { version: number; rules: Rule[]; active: boolean; created_by: string; note: string | null; created_at: Date }): RuleSet => ({
+  version: r.version,
+  rules: r.rules,
+  active: r.active,
+  createdBy: r.created_by,
+  note: r.note,
+  createdAt: r.created_at.toISOString(),
+});
+
+/** Installs the shipped default rules as version 1 on a fresh database (no-op afterwards). */
+export async function seedDefaultRules(pool: Pool): Promise<void> {
+  await pool.query(
+    `INSERT INTO router.rule_sets (version, rules, active, created_by, note)
+     SELECT 1, $1::jsonb, true, 'seed', 'default rules shipped with the router'
+      WHERE NOT EXISTS (SELECT 1 FROM router.rule_sets)
+     ON CONFLICT DO NOTHING`,
+    [JSON.stringify(DEFAULT_RULES)],
+  );
+}
+
+/**
+ * The active rule set, compiled. Each replica caches the compiled rules by version and only checks
+ * the version per message, so an edit applies everywhere from the next message on.
+ */
+export class RuleCache {
+  private cached?: { version: number; compiled: ReturnType<typeof compileRules> };
+
+  async active(client: PoolClient | Pool): Promise<{ version: number; compiled: ReturnType<typeof compileRules> }> {
+    const v = await client.query<{ version: number }>('SELECT version FROM router.rule_sets WHERE active');
+    const version = v.rows[0]?.version ?? 0;
+    if (this.cached?.version === version) return this.cached;
+    const r = await client.query<{ rules: Rule[] }>('SELECT rules FROM router.rule_sets WHERE version = $1::int', [version]);
+    this.cached = { version, compiled: compileRules(r.rows[0]?.rules ?? DEFAULT_RULES) };
+    return this.cached;
+  }
+}
+
+export async function activeRuleSet(pool: Pool): Promise<RuleSet | undefined> {
+  const { rows } = await pool.query('SELECT version, rules, active, created_by, note, created_at FROM router.rule_sets WHERE active');
+  return rows[0] ? toRuleSet(rows[0]) : undefined;
+}
+
+export async function listRuleSets(pool: Pool): Promise<Omit<RuleSet, 'rules'>[]> {
+  const { rows } = await pool.query('SELECT version, active, created_by, note, created_at, rules FROM router.rule_sets ORDER BY version DESC LIMIT 200');
+  return rows.map((r) => {
+    const { rules: _rules, ...rest } = toRuleSet(r);
+    return rest;
+  });
+}
+
+/** Stores the rules as a new version and makes it the active one (in one transaction). */
+export async function replaceRules(client: PoolClient, rules: Rule[], createdBy: string, note?: string): Promise<RuleSet> {
+  await client.query('SELECT pg_advisory_xact_lock(hashtext($1::text))', ['router:rule_sets']);
+  await client.query('UPDATE router.rule_sets SET active = false WHERE active');
+  const { rows } = await client.query(
+    `INSERT INTO router.rule_sets (version, rules, active, created_by, note)
+     SELECT COALESCE(max(version), 0) + 1, $1::jsonb, true, $2::text, $3::text FROM router.rule_sets
+     RETURNING version, rules, active, created_by, note, created_at`,
+    [JSON.stringify(rules), createdBy, note ?? null],
+  );
+  return toRuleSet(rows[0]);
+}
+
+/** Makes an earlier version active again (roll back an edit). */
+export async function activateRuleSet(client: PoolClient, version: number): Promise<RuleSet | undefined> {
+  await client.query('SELECT pg_advisory_xact_lock(hashtext($1::text))', ['router:rule_sets']);
+  const exists = await client.query('SELECT 1 FROM router.rule_sets WHERE version = $1::int', [version]);
+  if (exists.rowCount === 0) return undefined;
+  await client.query('UPDATE router.rule_sets SET active = false WHERE active');
+  const { rows } = await client.query('UPDATE router.rule_sets SET active = true WHERE version = $1::int RETURNING version, rules, active, created_by, note, created_at', [version]);
+  return toRuleSet(rows[0]);
+}
