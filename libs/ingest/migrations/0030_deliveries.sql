@@ -32,13 +32,4 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_attempt_at, seq) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (conversation_id, seq) WHERE status = 'pending';
 
--- Delivery statuses and dead letters leave through the transactional outbox (same DDL as
--- OUTBOX_DDL in @omni/kafka; IF NOT EXISTS so another ingest migration may create it too).
-CREATE TABLE IF NOT EXISTS outbox (
-  id bigserial PRIMARY KEY,
-  topic text NOT NULL,
-  key text NOT NULL,
-  schema_id text NOT NULL,
-  value jsonb NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT now()
-);
+-- Delivery statuses and dead letters leave through ingest.outbox, created by 0021_outbox.sql.
