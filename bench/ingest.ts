@@ -92,6 +92,8 @@ async function main(): Promise<void> {
     META_VERIFY_TOKEN: 'bench-verify',
     CHAT_SESSION_SECRET: 'bench-chat-session-secret',
     CHAT_WS_GROUP_ID: `bench-chat-ws-${id}`,
+    TWILIO_AUTH_TOKEN: 'bench-twilio-token',
+    TWILIO_PUBLIC_URL: 'https://bench.example',
   };
   type Build<C> = (c: C, d: IngestAppDeps) => Promise<{ app: FastifyInstance; close?: () => Promise<void> }>;
   const services: { kind: ChannelKind; url: string; close: () => Promise<void> }[] = [];
