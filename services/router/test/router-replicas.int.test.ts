@@ -30,20 +30,65 @@ async function createAgents(h: RouterHarness): Promise<string[]> {
   return ids;
 }
 
+/**
+ * The outbox relay delivers at least once (a replica killed between the broker's ack and its DELETE
+ * commit leaves rows the survivor sends again), and consumers drop repeats by event id: so do these
+ * checks. Returns a predicate true only for the first copy of each event seen on the topic.
+ */
+function firstCopy(): (s: { value: Record<string, unknown> }) => boolean {
+  const first = new Map<unknown, unknown>();
+  return (s) => {
+    const id = s.value.eventId;
+    if (!first.has(id)) first.set(id, s);
+    return first.get(id) === s;
+  };
+}
+
 async function feed(h: RouterHarness): Promise<string[]> {
   const sent = await Promise.all(Array.from({ length: CONVERSATIONS }, (_, i) => h.send(`I forgot my password (${i})`, { thread: `load-${i}` })));
   const ids = new Set(sent.map((s) => s.messageId));
-  const opened = await h.conversations.waitFor((v) => v.type === 'conversation.opened' && ids.has(v.messageId as string), CONVERSATIONS, 200000);
+  const first = firstCopy();
+  const opened = await h.conversations.waitFor((v, s) => v.type === 'conversation.opened' && ids.has(v.messageId as string) && first(s), CONVERSATIONS, 200000);
   return opened.map((o) => o.value.conversationId as string);
+}
+
+/** On failure only: where the conversations that never resolved are stuck (DB state and event trail). */
+async function dumpUnresolved(h: RouterHarness, convs: string[]): Promise<void> {
+  const resolved = new Set(h.conversations.seen.filter((s) => s.value.type === 'conversation.resolved').map((s) => s.value.conversationId as string));
+  const missing = convs.filter((c) => !resolved.has(c));
+  const q = async (sql: string, params: unknown[]) => (await h.world.pool.query(sql, params)).rows;
+  const report = {
+    missing: missing.length,
+    conversations: await q('SELECT id, status, agent_id, last_agent_id, offer_deadline, declined_agents, resolved_at, updated_at FROM router.conversations WHERE id = ANY($1::text[])', [missing]),
+    queue: await q('SELECT * FROM router.queue_entries WHERE conversation_id = ANY($1::text[])', [missing]),
+    outbox: await q(`SELECT id, topic, value->>'type' AS type, key, created_at FROM router.outbox WHERE key = ANY($1::text[])`, [missing]),
+    agents: await q('SELECT id, presence, session_id, seen_at, disconnect_deadline, next_seq, consecutive_timeouts FROM router.agents ORDER BY id', []),
+    agentEvents: await q(`SELECT agent_id, seq, frame->>'type' AS type, frame->>'reason' AS reason, frame->>'at' AS at FROM router.agent_events WHERE frame->>'conversationId' = ANY($1::text[]) ORDER BY agent_id, seq`, [missing]),
+    distinctConversations: new Set(convs).size,
+    redelivered: (() => {
+      const n = new Map<string, number>();
+      for (const s of h.conversations.seen) n.set(s.value.eventId as string, (n.get(s.value.eventId as string) ?? 0) + 1);
+      return h.conversations.seen.filter((s) => n.get(s.value.eventId as string)! > 1).map((s) => `${s.value.type} ${s.value.conversationId} ${s.value.eventId} p${s.partition}@${s.offset}`);
+    })(),
+    topicEvents: missing.map((c) => [c, h.eventTypes(c).join(' ')]),
+  };
+  console.error(`unresolved conversations:\n${JSON.stringify(report, null, 1)}`);
 }
 
 async function checkInvariants(h: RouterHarness, convs: string[]): Promise<void> {
   const set = new Set(convs);
   // Event log: every conversation resolved, assigned exactly once.
-  await h.conversations.waitFor((v) => v.type === 'conversation.resolved' && set.has(v.conversationId as string), CONVERSATIONS, 180000);
+  const first = firstCopy();
+  try {
+    await h.conversations.waitFor((v, s) => v.type === 'conversation.resolved' && set.has(v.conversationId as string) && first(s), CONVERSATIONS, 180000);
+  } catch (err) {
+    await dumpUnresolved(h, convs);
+    throw err;
+  }
   const assigned = new Map<string, number>();
+  const firstAssigned = firstCopy();
   for (const s of h.conversations.seen)
-    if (s.value.type === 'conversation.assigned' && set.has(s.value.conversationId as string))
+    if (s.value.type === 'conversation.assigned' && set.has(s.value.conversationId as string) && firstAssigned(s))
       assigned.set(s.value.conversationId as string, (assigned.get(s.value.conversationId as string) ?? 0) + 1);
   expect(assigned.size).toBe(CONVERSATIONS);
   expect([...assigned.values()].every((n) => n === 1)).toBe(true);
