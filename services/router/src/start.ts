@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { CustomerRecord, InboundMessage } from '@omni/contracts';
+import { CustomerRecord, DeliveryStatus, InboundMessage } from '@omni/contracts';
 import { OutboxRelay, startConsumer } from '@omni/kafka';
 import type { Consumer } from 'kafkajs';
 import type { Logger } from '@omni/logging';
@@ -10,6 +10,7 @@ import { buildApp } from './app';
 import { AgentHub } from './agent-hub';
 import { ephemeralSecret } from './auth/tokens';
 import { handleCustomer } from './consumers/customers';
+import { handleDeliveryStatus } from './consumers/delivery';
 import { handleInboundBatch } from './consumers/inbound';
 import { Matcher } from './store/assignment';
 import { RuleCache, seedDefaultRules } from './store/rule-store';
@@ -79,6 +80,17 @@ export async function start(config: RouterConfig, logger: Logger) {
       publisher: infra.publisher,
       dlqTopic: infra.topics.dlq,
       handle: (msg) => handleCustomer(pool, msg),
+    }),
+  );
+  consumers.push(
+    await startConsumer<DeliveryStatus>({
+      kafka: infra.kafka,
+      groupId: `${config.ROUTER_GROUP_ID}-delivery`,
+      topics: { [infra.topics.delivery]: DeliveryStatus },
+      logger,
+      publisher: infra.publisher,
+      dlqTopic: infra.topics.dlq,
+      handle: (msg) => handleDeliveryStatus(ctx, msg),
     }),
   );
   const url = await app.listen({ port: config.PORT, host: config.HOST });

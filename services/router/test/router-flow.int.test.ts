@@ -10,6 +10,8 @@ import { DEFAULT_RULES } from '../src/domain/default-rules';
 import { RouterHarness } from './support/router-harness';
 import type { AgentClient } from './support/agent-client';
 import { TopicWatcher } from '../../../test/support/infra';
+import { DeliveryStatus } from '@omni/contracts';
+import { Publisher } from '@omni/kafka';
 
 const h = new RouterHarness();
 let outbound: TopicWatcher;
@@ -98,6 +100,49 @@ describe('routing', () => {
     expect(resolved).toMatchObject({ actor: { type: 'agent', id: 'a1' }, agentId: 'a1' });
     const row = await h.world.pool.query('SELECT status FROM router.conversations WHERE id = $1::text', [conv]);
     expect(row.rows[0].status).toBe('resolved');
+  });
+
+  it('tells the agent when a reply could not be delivered, once per delivery event', async () => {
+    const a = await agent('d1', 's11');
+    const { messageId } = await h.send('zz11 my order never arrived', { from: 'dora-11' });
+    const conv = await h.openedBy(messageId);
+    await a.offer(conv);
+    await a.command({ type: 'accept', conversationId: conv });
+    await a.waitFor((f) => f.type === 'assigned' && f.conversationId === conv);
+    const r = await a.command({ type: 'reply', conversationId: conv, text: 'Lo reviso ahora mismo.' });
+    // what the ingest service's delivery worker publishes when the adapter refuses the reply for good
+    const failed: DeliveryStatus = {
+      schema: 'omni.delivery.v1',
+      eventId: `dlv_${r.outboundId as string}_failed`,
+      outboundId: r.outboundId as string,
+      conversationId: conv,
+      channel: 'chat',
+      to: { channel: 'chat', address: 'dora-11' },
+      status: 'failed',
+      attempt: 1,
+      occurredAt: new Date().toISOString(),
+      reason: 'adapter answered 400: recipient blocked',
+    };
+    const publisher = new Publisher(h.world.kafka);
+    await publisher.connect();
+    try {
+      // redelivered twice: the console must still see it once
+      for (let i = 0; i < 2; i++) await publisher.publish([{ topic: h.world.topics.delivery, key: conv, value: failed, schema: DeliveryStatus }]);
+    } finally {
+      await publisher.disconnect();
+    }
+    const [frame] = await a.waitFor((f) => f.type === 'delivery-failed' && f.outboundId === r.outboundId);
+    expect(frame).toMatchObject({ conversationId: conv, channel: 'chat', to: 'dora-11', reason: 'adapter answered 400: recipient blocked' });
+    expect(typeof frame!.seq).toBe('number');
+    // a later event proves the duplicate was consumed (same partition, in order) without a second frame
+    await publisher.connect();
+    try {
+      await publisher.publish([{ topic: h.world.topics.delivery, key: conv, value: { ...failed, eventId: `${failed.eventId}_cb`, status: 'callback-task', reason: 'marker' }, schema: DeliveryStatus }]);
+    } finally {
+      await publisher.disconnect();
+    }
+    await a.waitFor((f) => f.type === 'callback-task' && f.reason === 'marker');
+    expect(a.frames.filter((f) => f.type === 'delivery-failed' && f.outboundId === r.outboundId)).toHaveLength(1);
   });
 
   it('an agent cannot act on a conversation that is not offered or assigned to it', async () => {
