@@ -4,9 +4,8 @@
  * identity), then all of them are redelivered at once.
  */
 import { join } from 'node:path';
-import { Pool } from 'pg';
 import type { InboundMessage, Party } from '@omni/contracts';
-import { migrate } from '@omni/db';
+import { createPool, migrate, type Pool } from '@omni/db';
 import type { Received } from '@omni/kafka';
 import { AppError } from '@omni/service';
 import { handleTimelineBatch } from '@omni/history/src/consumers/timeline';
@@ -20,7 +19,9 @@ describe('handleTimelineBatch under concurrency', () => {
 
   beforeAll(async () => {
     world = await createWorld('historyconsumer');
-    pool = new Pool({ connectionString: world.databaseUrl, max: 16 });
+    // createPool ignores an idle client's error: world.close() force-drops the database, and pool.end()
+    // can resolve before the server has closed every backend
+    pool = createPool(world.databaseUrl, { max: 16 });
     await migrate(pool, 'history', join(__dirname, '..', 'migrations'));
   });
   afterAll(async () => {
