@@ -34,8 +34,8 @@ export const RouterEnv = {
   MATCH_WORKERS: Type.Integer({ default: 2, minimum: 1, maximum: 32 }),
   /** inbound partitions processed concurrently by this replica */
   INBOUND_CONCURRENCY: Type.Integer({ default: 6, minimum: 1, maximum: 64 }),
-  /** threads of one fetched partition batch processed in parallel (each thread stays in order) */
-  INBOUND_THREADS_PARALLEL: Type.Integer({ default: 4, minimum: 1, maximum: 64 }),
+  /** inbound messages of one fetched partition batch routed per transaction (set-based statements) */
+  INBOUND_TX_MAX: Type.Integer({ default: 100, minimum: 1, maximum: 1000 }),
   /** connections in the router's Postgres pool (consumers, matcher, sweeper, every agent console share it) */
   PG_POOL_MAX: Type.Integer({ default: 20, minimum: 2, maximum: 500 }),
   /** consume omni.customers.v1 into router.customer_profiles (VIP and other attributes) */

@@ -67,8 +67,8 @@ export async function start(config: RouterConfig, logger: Logger) {
       publisher: infra.publisher,
       dlqTopic: infra.topics.dlq,
       partitionsConsumedConcurrently: config.INBOUND_CONCURRENCY,
-      // threads within a partition are independent: process them in parallel, each in order
-      handleBatch: (msgs) => handleInboundBatch({ ctx, rules }, msgs, config.INBOUND_THREADS_PARALLEL),
+      // a fetched batch is routed in a few set-based transactions, in order
+      handleBatch: (msgs) => handleInboundBatch({ ctx, rules }, msgs, config.INBOUND_TX_MAX),
     }),
   );
   consumers.push(

@@ -1,8 +1,8 @@
 import { derivedId, type InboundMessage } from '@omni/contracts';
 import type { Received } from '@omni/kafka';
 import { classify } from '../domain/classify';
-import { offerOnArrival } from '../store/assignment';
-import { enqueue } from '../store/queue';
+import { offerOnArrival, type ArrivalOffer } from '../store/assignment';
+import { enqueue, enqueueOpened } from '../store/queue';
 import type { RuleCache } from '../store/rule-store';
 import { CONVERSATION_COLUMNS, runRouting, toConversation, type ConversationRow, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 
@@ -12,42 +12,25 @@ export interface InboundDeps {
 }
 
 /**
- * Handles a fetched batch of one partition: messages of one thread in order, different threads in
- * parallel (up to `parallel` at a time). Each message is still its own idempotent transaction, so a
- * retried batch only redoes what had not committed.
+ * Handles a fetched batch of one partition: up to `txMax` messages per routing transaction, in
+ * order (a thread's messages always share a partition). Set-based statements per transaction, not
+ * per message: the idempotency rows, the threads' conversations, classification inputs, inserts,
+ * and the arrival offers. A redelivered batch changes nothing (processed_events); a batch that fails
+ * is retried message by message by the consumer, so one bad message cannot hold the others back.
  */
-export async function handleInboundBatch(deps: InboundDeps, msgs: Received<InboundMessage>[], parallel: number): Promise<void> {
-  const byThread = new Map<string, Received<InboundMessage>[]>();
-  for (const m of msgs) {
-    const list = byThread.get(m.value.threadKey) ?? [];
-    list.push(m);
-    byThread.set(m.value.threadKey, list);
+export async function handleInboundBatch(deps: InboundDeps, msgs: Received<InboundMessage>[], txMax = 100): Promise<void> {
+  for (let i = 0; i < msgs.length; i += txMax) {
+    const chunk = msgs.slice(i, i + txMax).map((m) => m.value);
+    await runRouting(deps.ctx, (tx) => routeMessages(tx, deps, chunk));
   }
-  const groups = [...byThread.values()];
-  let next = 0;
-  const worker = async () => {
-    while (next < groups.length) {
-      const group = groups[next++]!;
-      for (const m of group) await handleInbound(deps, m);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, groups.length) }, worker));
+}
+
+/** One inbound message on its own (a batch of one). */
+export async function handleInbound(deps: InboundDeps, msg: Received<InboundMessage>): Promise<void> {
+  await handleInboundBatch(deps, [msg]);
 }
 
 const PREVIEW_CHARS = 2000;
-
-async function recordMessage(tx: RoutingTx, conversationId: string, m: InboundMessage): Promise<void> {
-  await tx.query('INSERT INTO router.conversation_messages (message_id, conversation_id, received_at) VALUES ($1::text, $2::text, $3::timestamptz)', [
-    m.messageId,
-    conversationId,
-    m.receivedAt,
-  ]);
-  await tx.query('UPDATE router.conversations SET last_message_id = $2::text, last_text = $3::text, updated_at = now() WHERE id = $1::text', [
-    conversationId,
-    m.messageId,
-    m.text.slice(0, PREVIEW_CHARS),
-  ]);
-}
 
 const messageFrame = (conversationId: string, m: InboundMessage) => ({
   type: 'message',
@@ -60,71 +43,181 @@ const messageFrame = (conversationId: string, m: InboundMessage) => ({
   sentAt: m.sentAt,
 });
 
+/** A conversation opened in this transaction, not inserted yet. */
+interface Opened {
+  conv: ConversationRow;
+  ruleId: string | null;
+  ruleVersion: number;
+}
+
+const isLive = (c: ConversationRow | undefined): boolean => !!c && c.status !== 'resolved' && c.status !== 'closed';
+
 /**
- * Handles one inbound message in one transaction (with the processed-id row, so a redelivery
- * changes nothing): joins the thread's live conversation, reopens a resolved one inside the reopen
- * window (its previous agent first), or opens, classifies and queues a new one.
+ * Routes messages in one transaction, in order: each joins its thread's live conversation, reopens
+ * a resolved one inside the reopen window (its previous agent first), or opens, classifies and
+ * queues a new one; then the conversations queued here are offered together (offerOnArrival).
  */
-export async function handleInbound(deps: InboundDeps, msg: Received<InboundMessage>): Promise<void> {
-  const m = msg.value;
+async function routeMessages(tx: RoutingTx, deps: InboundDeps, batch: InboundMessage[]): Promise<void> {
   const { ctx } = deps;
-  await runRouting(ctx, async (tx) => {
-    const fresh = await tx.query('INSERT INTO router.processed_events (event_id) VALUES ($1::text) ON CONFLICT DO NOTHING', [m.messageId]);
-    if (fresh.rowCount === 0) return;
-    // The thread's live conversation if there is one, else its latest (one locked row either way).
-    const found = await tx.query(
-      `SELECT ${CONVERSATION_COLUMNS} FROM router.conversations WHERE thread_key = $1::text
-        ORDER BY (status IN ('resolved', 'closed')), opened_at DESC LIMIT 1 FOR UPDATE`,
-      [m.threadKey],
+  const fresh = await tx.query<{ event_id: string }>(
+    'INSERT INTO router.processed_events (event_id) SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING event_id',
+    [batch.map((m) => m.messageId)],
+  );
+  const pending = new Set(fresh.rows.map((r) => r.event_id));
+  // first occurrence of each id not seen before (a redelivery or a repeat in the batch is a no-op)
+  const todo = batch.filter((m) => pending.delete(m.messageId));
+  if (todo.length === 0) return;
+
+  // Each thread's live conversation if there is one, else its latest; locked, in thread-key order.
+  const threadKeys = [...new Set(todo.map((m) => m.threadKey))].sort();
+  const found = await tx.query(
+    `SELECT c.* FROM unnest($1::text[]) AS k(thread_key)
+       CROSS JOIN LATERAL (SELECT ${CONVERSATION_COLUMNS} FROM router.conversations x WHERE x.thread_key = k.thread_key
+                            ORDER BY (x.status IN ('resolved', 'closed')), x.opened_at DESC LIMIT 1 FOR UPDATE) c`,
+    [threadKeys],
+  );
+  const current = new Map<string, ConversationRow>();
+  for (const r of found.rows) {
+    const c = toConversation(r);
+    current.set(c.threadKey, c);
+  }
+  const liveIds = [...current.values()].filter(isLive).map((c) => c.id);
+  const collaborators = new Map<string, string[]>();
+  if (liveIds.length) {
+    const { rows } = await tx.query<{ conversation_id: string; agent_id: string }>(
+      'SELECT conversation_id, agent_id FROM router.conversation_participants WHERE conversation_id = ANY($1::text[])',
+      [liveIds],
     );
-    const latest = found.rows[0] ? toConversation(found.rows[0]) : undefined;
-    if (latest && latest.status !== 'resolved' && latest.status !== 'closed') {
-      const conv = latest;
-      await recordMessage(tx, conv.id, m);
-      // The agent working on it sees the message live (and on replay after a reconnect).
-      if (conv.status === 'assigned' && conv.agentId) tx.agentEvent(conv.agentId, messageFrame(conv.id, m));
+    for (const r of rows) collaborators.set(r.conversation_id, [...(collaborators.get(r.conversation_id) ?? []), r.agent_id]);
+  }
+  // Classification inputs for every customer that may open a conversation here, in one read.
+  const openers = [...new Set(todo.filter((m) => !isLive(current.get(m.threadKey))).map((m) => `${m.from.channel}:${m.from.address}`))];
+  const inputs = new Map<string, { attributes: Record<string, unknown> | null; display_name: string | null; n: number }>();
+  if (openers.length) {
+    const { rows } = await tx.query<{ key: string; attributes: Record<string, unknown> | null; display_name: string | null; n: number }>(
+      `SELECT k.key, p.attributes, p.display_name,
+              (SELECT COALESCE(sum(escalations), 0)::int FROM router.conversations WHERE customer_key = k.key AND opened_at > now() - interval '30 days') AS n
+         FROM unnest($1::text[]) AS k(key) LEFT JOIN router.customer_profiles p ON p.identity = k.key`,
+      [openers],
+    );
+    for (const r of rows) inputs.set(r.key, r);
+  }
+
+  const messages: { message_id: string; conversation_id: string; received_at: string }[] = [];
+  const touched = new Map<string, ConversationRow>(); // existing conversations with a new last message
+  const opened: Opened[] = [];
+  const toOffer: ArrivalOffer[] = [];
+  const record = (conv: ConversationRow, m: InboundMessage, isNew: boolean) => {
+    messages.push({ message_id: m.messageId, conversation_id: conv.id, received_at: m.receivedAt });
+    conv.lastMessageId = m.messageId;
+    conv.lastText = m.text.slice(0, PREVIEW_CHARS);
+    if (!isNew) touched.set(conv.id, conv);
+  };
+  const openedIds = new Set<string>();
+  // the active rules, read once per transaction (an edit applies from the next transaction on)
+  let rules: ActiveRules | undefined;
+  const activeRules = async () => (rules ??= await deps.rules.active(tx.client));
+  for (const m of todo) {
+    const latest = current.get(m.threadKey);
+    if (latest && isLive(latest)) {
+      record(latest, m, openedIds.has(latest.id));
+      // The agent working on it sees the message live (and on replay after a reconnect)…
+      if (latest.status === 'assigned' && latest.agentId) tx.agentEvent(latest.agentId, messageFrame(latest.id, m));
       // …and so do collaborators (observers and helpers).
-      const others = await tx.query<{ agent_id: string }>('SELECT agent_id FROM router.conversation_participants WHERE conversation_id = $1::text', [conv.id]);
-      for (const o of others.rows) tx.agentEvent(o.agent_id, messageFrame(conv.id, m));
-      return;
+      for (const a of collaborators.get(latest.id) ?? []) tx.agentEvent(a, messageFrame(latest.id, m));
+      continue;
     }
-    const prev = latest ? { id: latest.id, resolved_at: latest.resolvedAt!, status: latest.status } : undefined;
-    if (prev && prev.status === 'resolved') {
-      const conv = latest!;
-      if (Date.now() - prev.resolved_at.getTime() <= ctx.config.REOPEN_WINDOW_MS) {
-        await recordMessage(tx, conv.id, m);
-        conv.lastText = m.text.slice(0, PREVIEW_CHARS);
-        conv.lastMessageId = m.messageId;
+    if (latest && latest.status === 'resolved') {
+      const conv = latest;
+      if (Date.now() - conv.resolvedAt!.getTime() <= ctx.config.REOPEN_WINDOW_MS) {
+        record(conv, m, false);
         await tx.query('UPDATE router.conversations SET resolved_at = NULL WHERE id = $1::text', [conv.id]);
+        conv.resolvedAt = null;
         tx.conversationEvent(conv, 'conversation.reopened', { type: 'customer', id: m.from.address }, 'customer wrote within the reopen window', {
           messageId: m.messageId,
           ...(conv.lastAgentId ? { data: { previousAgentId: conv.lastAgentId } } : {}),
         });
         await enqueue(tx, conv, { declined: [], preferredAgentId: conv.lastAgentId });
         tx.conversationEvent(conv, 'conversation.queued', { type: 'system' }, `tier ${conv.tier} queue (previous agent first)`);
-        await offerOnArrival(tx, conv, conv.lastAgentId);
-        return;
+        toOffer.push({ conv, preferredAgentId: conv.lastAgentId });
+        continue;
       }
       // Past the window (the sweep had not closed it yet): close it now, then open a new one.
       await tx.query(`UPDATE router.conversations SET status = 'closed', updated_at = now() WHERE id = $1::text`, [conv.id]);
+      conv.status = 'closed';
       tx.conversationEvent(conv, 'conversation.closed', { type: 'system' }, 'reopen window over');
     }
-    await openConversation(tx, deps, m);
-  });
+    const o = openConversation(tx, await activeRules(), m, inputs.get(`${m.from.channel}:${m.from.address}`));
+    const conv = o.conv;
+    current.set(m.threadKey, conv);
+    openedIds.add(conv.id);
+    opened.push(o);
+    messages.push({ message_id: m.messageId, conversation_id: conv.id, received_at: m.receivedAt });
+    toOffer.push({ conv, preferredAgentId: null });
+  }
+
+  if (opened.length) {
+    await tx.query(
+      `INSERT INTO router.conversations (id, thread_key, channel, customer, customer_key, status, tier, category, priority, language, opened_at,
+                                         required_skills, customer_attributes, rule_id, rule_version, waiting_since, last_message_id, last_text)
+       SELECT r.id, r.thread_key, r.channel, r.customer, r.customer_key, 'queued', r.tier, r.category, r.priority, r.language, r.opened_at,
+              r.required_skills, r.customer_attributes, r.rule_id, r.rule_version, r.opened_at, r.last_message_id, r.last_text
+         FROM jsonb_to_recordset($1::jsonb) AS r(id text, thread_key text, channel text, customer jsonb, customer_key text, tier int, category text,
+              priority int, language text, opened_at timestamptz, required_skills text[], customer_attributes jsonb, rule_id text, rule_version int,
+              last_message_id text, last_text text)`,
+      [
+        JSON.stringify(
+          opened.map(({ conv: c, ...o }) => ({
+            id: c.id,
+            thread_key: c.threadKey,
+            channel: c.channel,
+            customer: c.customer,
+            customer_key: c.customerKey,
+            tier: c.tier,
+            category: c.category,
+            priority: c.priority,
+            language: c.language,
+            opened_at: c.openedAt.toISOString(),
+            required_skills: c.requiredSkills,
+            customer_attributes: c.customerAttributes,
+            rule_id: o.ruleId,
+            rule_version: o.ruleVersion,
+            last_message_id: c.lastMessageId,
+            last_text: c.lastText,
+          })),
+        ),
+      ],
+    );
+    await enqueueOpened(tx, opened.map((o) => o.conv));
+  }
+  if (messages.length)
+    await tx.query(
+      `INSERT INTO router.conversation_messages (message_id, conversation_id, received_at)
+       SELECT r.message_id, r.conversation_id, r.received_at FROM jsonb_to_recordset($1::jsonb) AS r(message_id text, conversation_id text, received_at timestamptz)`,
+      [JSON.stringify(messages)],
+    );
+  if (touched.size)
+    await tx.query(
+      `UPDATE router.conversations c SET last_message_id = r.last_message_id, last_text = r.last_text, updated_at = now()
+         FROM jsonb_to_recordset($1::jsonb) AS r(id text, last_message_id text, last_text text) WHERE c.id = r.id`,
+      [JSON.stringify([...touched.values()].map((c) => ({ id: c.id, last_message_id: c.lastMessageId, last_text: c.lastText })))],
+    );
+  await offerOnArrival(tx, toOffer);
 }
 
-async function openConversation(tx: RoutingTx, deps: InboundDeps, m: InboundMessage): Promise<void> {
+type ActiveRules = Awaited<ReturnType<RuleCache['active']>>;
+
+/** Classifies a new conversation and records its opened/classified/queued events (inserted by the caller). */
+function openConversation(
+  tx: RoutingTx,
+  rules: ActiveRules,
+  m: InboundMessage,
+  input: { attributes: Record<string, unknown> | null; display_name: string | null; n: number } | undefined,
+): Opened {
   const customerKey = `${m.from.channel}:${m.from.address}`;
-  const inputs = await tx.query<{ attributes: Record<string, unknown> | null; display_name: string | null; n: number }>(
-    `SELECT p.attributes, p.display_name,
-            (SELECT COALESCE(sum(escalations), 0)::int FROM router.conversations WHERE customer_key = $1::text AND opened_at > now() - interval '30 days') AS n
-       FROM (SELECT 1) one LEFT JOIN router.customer_profiles p ON p.identity = $1::text`,
-    [customerKey],
-  );
-  const attributes = inputs.rows[0]?.attributes ?? {};
-  const displayName = inputs.rows[0]?.display_name ?? null;
-  const recentEscalations = inputs.rows[0]?.n ?? 0;
-  const rules = await deps.rules.active(tx.client);
+  const attributes = input?.attributes ?? {};
+  const displayName = input?.display_name ?? null;
+  const recentEscalations = input?.n ?? 0;
   const c = classify(rules.compiled, {
     channel: m.channel,
     text: m.text,
@@ -136,14 +229,6 @@ async function openConversation(tx: RoutingTx, deps: InboundDeps, m: InboundMess
   const conversationId = derivedId('conv', m.messageId);
   const now = new Date();
   const customer = displayName && !m.from.name ? { ...m.from, name: displayName } : m.from;
-  await tx.query(
-    `WITH c AS (INSERT INTO router.conversations (id, thread_key, channel, customer, customer_key, status, tier, category, priority, language, opened_at,
-                                       required_skills, customer_attributes, rule_id, rule_version, waiting_since, last_message_id, last_text)
-     VALUES ($1::text, $2::text, $3::text, $4::jsonb, $5::text, 'queued', $6::int, $7::text, $8::int, $9::text, $10::timestamptz,
-             $11::text[], $12::jsonb, $13::text, $14::int, $10::timestamptz, $15::text, $16::text) RETURNING id)
-     INSERT INTO router.conversation_messages (message_id, conversation_id, received_at) SELECT $15::text, c.id, $17::timestamptz FROM c`,
-    [conversationId, m.threadKey, m.channel, JSON.stringify(customer), customerKey, c.tier, c.category, c.priority, c.language ?? null, now, c.skills, JSON.stringify(attributes), c.matched.at(-1) ?? null, rules.version, m.messageId, m.text.slice(0, PREVIEW_CHARS), m.receivedAt],
-  );
   const conv: ConversationRow = {
     id: conversationId,
     threadKey: m.threadKey,
@@ -175,7 +260,6 @@ async function openConversation(tx: RoutingTx, deps: InboundDeps, m: InboundMess
     ...base,
     data: { ruleVersion: rules.version, matchedRules: c.matched, requiredSkills: c.skills },
   });
-  await enqueue(tx, conv, { fresh: true });
   tx.conversationEvent(conv, 'conversation.queued', { type: 'system' }, `tier ${c.tier} queue`);
-  await offerOnArrival(tx, conv);
+  return { conv, ruleId: c.matched.at(-1) ?? null, ruleVersion: rules.version };
 }

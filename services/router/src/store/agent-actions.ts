@@ -41,7 +41,8 @@ export async function acceptOffer(ctx: RouterCtx, agentId: string, conversationI
   await runRouting(ctx, async (tx) => {
     const conv = await ownConversation(tx, agentId, conversationId, 'offered');
     await tx.query(`UPDATE router.conversations SET status = 'assigned', offer_deadline = NULL, updated_at = now() WHERE id = $1::text`, [conv.id]);
-    await tx.query('UPDATE router.agents SET consecutive_timeouts = 0 WHERE id = $1::text', [agentId]);
+    // only when there is something to reset: an UPDATE that matches no row takes no row lock
+    await tx.query('UPDATE router.agents SET consecutive_timeouts = 0 WHERE id = $1::text AND consecutive_timeouts <> 0', [agentId]);
     conv.status = 'assigned';
     tx.conversationEvent(conv, 'conversation.accepted', agentActor(agentId), 'offer accepted');
     tx.conversationEvent(conv, 'conversation.assigned', agentActor(agentId), 'assigned after accept');

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
-import { freeCapacity, isEligible, rankAgents, type AgentSnapshot, type WaitingConversation } from '../domain/match';
-import { makeOffer } from './queue';
+import { compareWaiting, freeCapacity, isEligible, rankAgents, type AgentSnapshot, type WaitingConversation } from '../domain/match';
+import { makeOffers } from './queue';
 import { CONVERSATION_COLUMNS, runRouting, toConversation, type ConversationRow, type RouterCtx, type RoutingTx } from './routing-tx';
 
 const LOAD_SQL = `COALESCE((SELECT jsonb_object_agg(channel, n) FROM (
@@ -37,131 +37,141 @@ async function availableAgents(client: Pick<Pool, 'query'>): Promise<AgentSnapsh
 }
 
 /**
- * Locks an agent for this transaction (skipping one another replica is matching right now) and
- * re-reads the load under the lock: the snapshot used for ranking may be stale, the locked one is
- * not, because every path that adds load to an agent holds this same row lock.
+ * Locks these agents for this transaction in id order, skipping any another transaction holds
+ * (another replica or worker matching right now), and re-reads their load under the lock — in a
+ * separate statement, so it sees every commit made before the lock was granted. The snapshot used
+ * for planning may be stale; the locked one is not, because every path that adds load to an agent
+ * holds this same row lock.
  */
-async function lockAgent(client: Pick<Pool, 'query'>, id: string): Promise<AgentSnapshot | undefined> {
+async function lockAgents(client: Pick<Pool, 'query'>, ids: string[]): Promise<AgentSnapshot[]> {
   const { rows } = await client.query<AgentRow>(
     `SELECT a.id, a.tiers, a.skills, a.languages, a.capacity, a.idle_since FROM router.agents a
-      WHERE a.id = $1::text AND a.presence = 'online' AND a.session_id IS NOT NULL FOR UPDATE SKIP LOCKED`,
-    [id],
+      WHERE a.id = ANY($1::text[]) AND a.presence = 'online' AND a.session_id IS NOT NULL ORDER BY a.id FOR UPDATE SKIP LOCKED`,
+    [ids],
   );
-  if (!rows[0]) return undefined;
-  const load = await client.query<{ load: Record<string, number> }>(`SELECT ${LOAD_SQL} AS load FROM router.agents a WHERE a.id = $1::text`, [id]);
-  return toSnapshot({ ...rows[0], load: load.rows[0]?.load ?? {} });
+  if (rows.length === 0) return [];
+  const loads = await client.query<{ id: string; load: Record<string, number> }>(`SELECT a.id, ${LOAD_SQL} AS load FROM router.agents a WHERE a.id = ANY($1::text[])`, [rows.map((r) => r.id)]);
+  const byId = new Map(loads.rows.map((r) => [r.id, r.load]));
+  return rows.map((r) => toSnapshot({ ...r, load: byId.get(r.id) ?? {} }));
 }
 
-interface Candidate {
-  waiting: WaitingConversation;
-}
-
-/** The head of the queues for the tiers that have agents available (a plain read: locks come per offer). */
-async function queueHead(ctx: RouterCtx, tiers: number[]): Promise<Candidate[]> {
-  const { rows } = await ctx.pool.query(
-    `SELECT q.conversation_id, q.priority, q.waiting_since, q.tiers, q.preferred_agent_id, c.channel, c.language, c.required_skills, c.declined_agents
-       FROM router.queue_entries q JOIN router.conversations c ON c.id = q.conversation_id
-      WHERE q.tiers && $1::int[]
-      ORDER BY q.priority DESC, q.waiting_since, q.conversation_id
-      LIMIT $2::int`,
-    [tiers, ctx.config.MATCH_BATCH_SIZE],
-  );
-  return rows.map((r) => ({
-    waiting: {
-      conversationId: r.conversation_id,
-      priority: r.priority,
-      waitingSince: r.waiting_since,
-      tiers: r.tiers,
-      channel: r.channel,
-      language: r.language,
-      requiredSkills: r.required_skills,
-      declined: r.declined_agents,
-      preferredAgentId: r.preferred_agent_id,
-    },
-  }));
+/** A queued conversation, locked by this transaction, and how the matcher sees it. */
+interface Waiting {
+  conv: ConversationRow;
+  w: WaitingConversation;
 }
 
 /**
- * One offer, one transaction: locks the queue entry and its conversation (FOR UPDATE SKIP LOCKED:
- * another replica matching it right now is skipped, not waited for), then the best-ranked agent
- * (SKIP LOCKED too), re-reads that agent's load under the lock, checks eligibility again and writes
- * the offer. Short transactions keep agent rows locked for a few statements only.
+ * Offers locked, queued conversations (in queue order) to the best free agents, in this
+ * transaction. The assignment is planned greedily on a snapshot of the agents; the planned agents
+ * are then locked together (SKIP LOCKED) with their load re-read, and the plan is made again on
+ * what is locked, for up to three rounds; the offers follow the last plan over locked agents only,
+ * so no agent can ever be filled past capacity. With `keepTierOrder`, a conversation left without
+ * an agent holds back the later ones of its tier (arrivals must not jump a queue); otherwise it is
+ * skipped (the matcher: nobody free has its skills, the next may still be served).
  */
-async function offerOne(ctx: RouterCtx, cand: Candidate, agents: AgentSnapshot[]): Promise<AgentSnapshot | undefined | 'gone'> {
-  return runRouting(ctx, async (tx) => {
-    const { rows } = await tx.query(
-      `SELECT q.tiers AS q_tiers, q.preferred_agent_id AS q_preferred, ${CONVERSATION_COLUMNS.split(',').map((c) => `c.${c.trim()}`).join(', ')}
-         FROM router.queue_entries q JOIN router.conversations c ON c.id = q.conversation_id
-        WHERE q.conversation_id = $1::text AND c.status = 'queued'
-        FOR UPDATE OF q, c SKIP LOCKED`,
-      [cand.waiting.conversationId],
-    );
-    if (!rows[0]) return 'gone' as const;
-    const conv = toConversation(rows[0]);
-    // Fresh values under the lock (the candidate list was read without one).
-    const waiting: WaitingConversation = { ...cand.waiting, tiers: rows[0].q_tiers as number[], declined: conv.declinedAgents, requiredSkills: conv.requiredSkills };
-    for (const candidate of rankAgents(agents, waiting)) {
-      const locked = await lockAgent(tx.client, candidate.id);
-      if (!locked || !isEligible(locked, waiting)) continue;
-      await makeOffer(tx, conv, locked.id, waiting.preferredAgentId === locked.id ? 'previous agent of reopened conversation' : `tier ${conv.tier} queue match`);
-      locked.load[conv.channel] = (locked.load[conv.channel] ?? 0) + 1;
-      locked.idleSince = new Date();
-      return locked;
+async function offerToAgents(tx: RoutingTx, waiting: Waiting[], snapshot: AgentSnapshot[], keepTierOrder: boolean, reasonOf: (x: Waiting) => string): Promise<number> {
+  const locked = new Map<string, AgentSnapshot>();
+  const unavailable = new Set<string>();
+  const plan = (lockedOnly: boolean) => {
+    const agents = new Map<string, AgentSnapshot>();
+    if (!lockedOnly) for (const a of snapshot) if (!unavailable.has(a.id)) agents.set(a.id, { ...a, load: { ...a.load } });
+    for (const a of locked.values()) agents.set(a.id, { ...a, load: { ...a.load } });
+    const blocked = new Set<number>();
+    const out: { x: Waiting; agent: AgentSnapshot }[] = [];
+    for (const x of waiting) {
+      if (x.w.tiers.some((t) => blocked.has(t))) continue;
+      const best = rankAgents([...agents.values()], x.w)[0];
+      if (!best) {
+        if (keepTierOrder) for (const t of x.w.tiers) blocked.add(t);
+        continue;
+      }
+      best.load[x.w.channel] = (best.load[x.w.channel] ?? 0) + 1;
+      best.idleSince = new Date();
+      out.push({ x, agent: best });
     }
-    return undefined;
-  });
-}
-
-/**
- * Arrival fast path, inside the transaction that just queued the conversation: when nothing else
- * is waiting for its tier (so queue order cannot be jumped), offer it right away to the best free
- * agent, locked with SKIP LOCKED like any match. Saves a separate match transaction on the hot path;
- * with a backlog the matcher decides, in queue order.
- */
-export async function offerOnArrival(tx: RoutingTx, conv: ConversationRow, preferredAgentId: string | null = null): Promise<boolean> {
-  const other = await tx.query('SELECT 1 FROM router.queue_entries WHERE tiers && ARRAY[$1::int] AND conversation_id <> $2::text LIMIT 1', [conv.tier, conv.id]);
-  if (other.rowCount) return false;
-  const agents = await availableAgents(tx.client);
-  const waiting: WaitingConversation = {
-    conversationId: conv.id,
-    priority: conv.priority,
-    waitingSince: conv.waitingSince ?? new Date(),
-    tiers: [conv.tier],
-    channel: conv.channel,
-    language: conv.language,
-    requiredSkills: conv.requiredSkills,
-    declined: conv.declinedAgents,
-    preferredAgentId,
+    return out;
   };
-  for (const candidate of rankAgents(agents, waiting)) {
-    const locked = await lockAgent(tx.client, candidate.id);
-    if (!locked || !isEligible(locked, waiting)) continue;
-    await makeOffer(tx, conv, locked.id, preferredAgentId === locked.id ? 'previous agent of reopened conversation' : `tier ${conv.tier} immediate match`);
-    tx.needsMatch = false;
-    return true;
+  for (let round = 0; round < 3; round++) {
+    const want = [...new Set(plan(false).map((p) => p.agent.id))].filter((id) => !locked.has(id));
+    if (want.length === 0) break;
+    const got = await lockAgents(tx.client, want);
+    for (const a of got) locked.set(a.id, a);
+    for (const id of want) if (!locked.has(id)) unavailable.add(id);
   }
-  return false;
+  const offers = plan(true).filter(({ x, agent }) => isEligible(locked.get(agent.id) ?? agent, x.w));
+  await makeOffers(tx, offers.map(({ x, agent }) => ({ conv: x.conv, agentId: agent.id, reason: x.w.preferredAgentId === agent.id ? 'previous agent of reopened conversation' : reasonOf(x) })));
+  return offers.length;
+}
+
+/** A conversation queued in the arrival transaction, and its previous agent if it was reopened. */
+export interface ArrivalOffer {
+  conv: ConversationRow;
+  preferredAgentId: string | null;
+}
+
+const waitingOf = (conv: ConversationRow, tiers: number[], preferredAgentId: string | null): WaitingConversation => ({
+  conversationId: conv.id,
+  priority: conv.priority,
+  waitingSince: conv.waitingSince ?? new Date(),
+  tiers,
+  channel: conv.channel,
+  language: conv.language,
+  requiredSkills: conv.requiredSkills,
+  declined: conv.declinedAgents,
+  preferredAgentId,
+});
+
+/**
+ * Arrival fast path, inside the transaction that just queued these conversations: for each tier
+ * nobody else is waiting in (so queue order cannot be jumped), offer them right away, in queue
+ * order, to the best free agents (offerToAgents). Whatever is left stays queued for the matcher,
+ * which is kicked after commit. Saves a match transaction per conversation on the hot path.
+ */
+export async function offerOnArrival(tx: RoutingTx, items: ArrivalOffer[]): Promise<void> {
+  if (items.length === 0) return;
+  const { rows: busy } = await tx.query<{ tier: number }>(
+    `SELECT t AS tier FROM unnest($1::int[]) AS t
+      WHERE EXISTS (SELECT 1 FROM router.queue_entries q WHERE q.tiers && ARRAY[t] AND q.conversation_id <> ALL($2::text[]))`,
+    [[...new Set(items.map((i) => i.conv.tier))], items.map((i) => i.conv.id)],
+  );
+  const backlog = new Set(busy.map((r) => r.tier));
+  const waiting = items
+    .filter((i) => !backlog.has(i.conv.tier))
+    .map((i) => ({ conv: i.conv, w: waitingOf(i.conv, [i.conv.tier], i.preferredAgentId) }))
+    .sort((a, b) => compareWaiting(a.w, b.w));
+  const offered = waiting.length ? await offerToAgents(tx, waiting, await availableAgents(tx.client), true, (x) => `tier ${x.conv.tier} immediate match`) : 0;
+  tx.needsMatch = offered < items.length;
 }
 
 /**
- * One match pass: reads the available agents and the head of the queues, then makes offers in queue
- * order, each in its own transaction. Returns the number of offers made.
+ * One match pass, one transaction: the available agents, then the head of the queues for their
+ * tiers (MATCH_BATCH_SIZE entries in queue order) locked with their conversations — FOR UPDATE SKIP
+ * LOCKED, so entries another replica or worker is matching right now are skipped, not waited for —
+ * then offers in queue order (offerToAgents). Returns the number of offers made.
  */
 export async function matchOnce(ctx: RouterCtx): Promise<number> {
-  let agents = await availableAgents(ctx.pool);
+  const agents = await availableAgents(ctx.pool);
   if (agents.length === 0) return 0;
-  const head = await queueHead(ctx, [...new Set(agents.flatMap((a) => a.tiers))]);
-  let offers = 0;
-  for (const cand of head) {
-    if (agents.length === 0) break;
-    if (rankAgents(agents, cand.waiting).length === 0) continue;
-    const got = await offerOne(ctx, cand, agents);
-    if (got && got !== 'gone') {
-      offers++;
-      agents = agents.map((a) => (a.id === got.id ? got : a)).filter((a) => Object.keys(a.capacity).some((ch) => freeCapacity(a, ch) > 0));
-    }
-  }
-  return offers;
+  return runRouting(ctx, async (tx) => {
+    const { rows } = await tx.query(
+      `SELECT q.tiers AS q_tiers, q.preferred_agent_id AS q_preferred, q.priority AS q_priority, q.waiting_since AS q_since, ${CONVERSATION_COLUMNS.split(',').map((c) => `c.${c.trim()}`).join(', ')}
+         FROM router.queue_entries q JOIN router.conversations c ON c.id = q.conversation_id
+        WHERE q.tiers && $1::int[] AND c.status = 'queued'
+        ORDER BY q.priority DESC, q.waiting_since, q.conversation_id
+        LIMIT $2::int
+        FOR UPDATE OF q, c SKIP LOCKED`,
+      [[...new Set(agents.flatMap((a) => a.tiers))], ctx.config.MATCH_BATCH_SIZE],
+    );
+    if (rows.length === 0) return 0;
+    const waiting = rows.map((r) => {
+      const conv = toConversation(r);
+      const w = waitingOf(conv, r.q_tiers as number[], (r.q_preferred as string | null) ?? null);
+      return { conv, w: { ...w, priority: r.q_priority as number, waitingSince: r.q_since as Date } };
+    });
+    // the locked rows come in queue order; the matcher skips entries nobody free can take
+    return offerToAgents(tx, waiting, agents, false, (x) => `tier ${x.conv.tier} queue match`);
+  });
 }
 
 /**

@@ -157,21 +157,24 @@ export class RoutingTx {
   /** Writes the collected effects inside the transaction (called once, just before COMMIT). */
   async flush(): Promise<void> {
     await enqueueOutbox(this.client, 'router', this.outbox);
-    // Sorted so two transactions numbering the same two agents lock them in the same order.
-    for (const agentId of [...this.agentFrames.keys()].sort()) {
-      const frames = this.agentFrames.get(agentId)!;
-      // One round trip: take the next sequence numbers (row lock on the agent) and store the
-      // numbered frames. Other replicas are told after commit (AgentHub.announce), not by a NOTIFY
-      // in here: Postgres serialises the commits of notifying transactions behind one lock held
-      // across the WAL flush, which capped the whole router at ~1/fsync transactions per second.
-      await this.client.query(
-        `WITH s AS (UPDATE router.agents SET next_seq = next_seq + $2::int WHERE id = $1::text RETURNING next_seq)
-         INSERT INTO router.agent_events (agent_id, seq, frame)
-         SELECT $1::text, s.next_seq - $2::int + t.ord, t.f || jsonb_build_object('seq', s.next_seq - $2::int + t.ord)
-           FROM s, unnest($3::jsonb[]) WITH ORDINALITY AS t(f, ord)`,
-        [agentId, frames.length, frames.map((f) => JSON.stringify(f))],
-      );
-    }
+    const agentIds = [...this.agentFrames.keys()].sort();
+    if (agentIds.length === 0) return;
+    // Other replicas are told after commit (AgentHub.announce), not by a NOTIFY in here: Postgres
+    // serialises the commits of notifying transactions behind one lock held across the WAL flush,
+    // which capped the whole router at ~1/fsync transactions per second.
+    if (agentIds.length > 1)
+      // Locked in id order first, so two transactions numbering the same two agents cannot deadlock.
+      await this.client.query('SELECT 1 FROM router.agents WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [agentIds]);
+    // One round trip: take each agent's next sequence numbers and store the numbered frames.
+    await this.client.query(
+      `WITH i AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS i(agent_id text, frames jsonb)),
+            s AS (UPDATE router.agents a SET next_seq = a.next_seq + jsonb_array_length(i.frames) FROM i WHERE a.id = i.agent_id
+                  RETURNING a.id, a.next_seq - jsonb_array_length(i.frames) AS base, i.frames)
+       INSERT INTO router.agent_events (agent_id, seq, frame)
+       SELECT s.id, s.base + t.ord, t.f || jsonb_build_object('seq', s.base + t.ord)
+         FROM s CROSS JOIN LATERAL jsonb_array_elements(s.frames) WITH ORDINALITY AS t(f, ord)`,
+      [JSON.stringify(agentIds.map((id) => ({ agent_id: id, frames: this.agentFrames.get(id) })))],
+    );
   }
 
   get wroteOutbox(): boolean {
