@@ -1,6 +1,9 @@
 /**
  * Router end to end: chat adapter POST (HTTP 2xx = in Kafka) → router consumes, classifies, queues,
- * matches in Postgres → offer frame on the agent's websocket. Prints assignments/s and the latency
+ * matches in Postgres → offer frame on the agent's websocket. ingest-chat and the router run as
+ * their own processes (as deployed: `node --import tsx services/…/src/main.ts`); this process is
+ * the load generator (node:http, keep-alive) and the agents' consoles, so both ends of each
+ * measurement are on one clock. Prints assignments/s and the latency
  * from each 2xx to its offer frame (p50, p99) at a stated message rate, next to a raw baseline of
  * the same Kafka hop (publish ack → consumer receive) measured in the same run.
  *
@@ -12,18 +15,17 @@
  * offer (and with BENCH_CHURN=1 resolve it at once, so capacity churns); there are enough agents
  * (capacity 100 each) that no conversation waits for a free agent: the figure is routing cost.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { request, Agent } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Pool } from 'pg';
 import pino from 'pino';
 import WebSocket from 'ws';
 import { topicNames, InboundMessage } from '@omni/contracts';
 import { ensureTopics, Publisher, createKafka } from '@omni/kafka';
-import { startIngestService } from '@omni/ingest';
-import * as chatCfg from '../services/ingest-chat/src/config';
-import { start as startChat } from '../services/ingest-chat/src/start';
-import { readConfig } from '../services/router/src/config';
-import { start as startRouter } from '../services/router/src/start';
 import { mintToken } from '../services/router/src/auth/tokens';
 
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -43,6 +45,44 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
 const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
+
+/** A free TCP port on 127.0.0.1 (for the service processes; they print nothing we could parse). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a service's main.ts as its own process and waits until /readyz answers 200. */
+async function startService(name: string, env: Record<string, string>): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'services', name, 'src', 'main.ts')], {
+    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const deadline = Date.now() + 60000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} before it was ready`);
+    const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error(`${name} not ready within 60 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    url,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
 
 /** Calls fn RATE times a second for SECONDS (open loop: a slow answer does not slow the sender). */
 async function atRate(rate: number, seconds: number, fn: (i: number) => Promise<void>): Promise<void> {
@@ -129,10 +169,10 @@ async function main(): Promise<void> {
     await basePub.disconnect();
 
     // --- the router path ---
-    const chat = await startIngestService('chat', chatCfg.readConfig({ ...env, ADAPTER_API_KEYS: 'bench:k-bench' }), logger, startChat);
-    closers.push(chat.close);
-    const router = await startRouter(readConfig({ ...env, JWT_SECRET: SECRET, ROUTER_GROUP_ID: `router-${id}`, OFFER_TIMEOUT_MS: '60000' }), logger);
-    closers.push(router.close);
+    const chat = await startService('ingest-chat', { ...env, ADAPTER_API_KEYS: 'bench:k-bench', CHAT_SESSION_SECRET: 'bench-chat-session-secret' });
+    closers.push(chat.stop);
+    const router = await startService('router', { ...env, JWT_SECRET: SECRET, ROUTER_GROUP_ID: `router-${id}`, OFFER_TIMEOUT_MS: '60000' });
+    closers.push(router.stop);
     const adminToken = mintToken(SECRET, { sub: 'bench', role: 'admin' });
     const offeredAt = new Map<string, number>();
     const sockets: WebSocket[] = [];
@@ -158,11 +198,21 @@ async function main(): Promise<void> {
       sockets.push(ws);
     }
     // warm-up: a few conversations through the whole path before timing
+    // node:http with keep-alive: fetch costs several times the CPU per request on this side
+    const keepAlive = new Agent({ keepAlive: true, maxSockets: 64 });
+    const chatUrl = new URL(chat.url);
     const post = (i: number, tag: string) =>
-      fetch(`${chat.url}/v1/chat/messages`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-api-key': 'k-bench' },
-        body: JSON.stringify({ adapterMessageId: `${tag}-${i}`, channel: 'chat', threadKey: `${tag}-${i}`, from: { address: `v-${tag}-${i}` }, text: `[${tag}${i}] I forgot my password` }),
+      new Promise<{ status: number }>((resolve, reject) => {
+        const body = JSON.stringify({ adapterMessageId: `${tag}-${i}`, channel: 'chat', threadKey: `${tag}-${i}`, from: { address: `v-${tag}-${i}` }, text: `[${tag}${i}] I forgot my password` });
+        const req = request(
+          { host: chatUrl.hostname, port: chatUrl.port, path: '/v1/chat/messages', method: 'POST', agent: keepAlive, headers: { 'content-type': 'application/json', 'x-api-key': 'k-bench', 'content-length': Buffer.byteLength(body) } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
       });
     await Promise.all(Array.from({ length: 20 }, (_, i) => post(i, 'w')));
     const warmDeadline = Date.now() + 30000;
@@ -176,7 +226,6 @@ async function main(): Promise<void> {
         const res = await post(i, 'm');
         if (res.status === 202) okAt.set(`m${i}`, performance.now());
         else errors++;
-        await res.arrayBuffer();
       } catch {
         errors++; // connection refused/reset under overload: counted, not timed
       }
@@ -208,7 +257,7 @@ async function main(): Promise<void> {
     const b = parts.rows[0]!;
 
     const out = [
-      `router bench: ${total} chat messages at ${RATE}/s for ${SECONDS} s, ${AGENTS} agents (accept${CHURN ? ' + resolve' : ' only'}), ${PARTITIONS} partitions (one in-process router, one ingest-chat)`,
+      `router bench: ${total} chat messages at ${RATE}/s for ${SECONDS} s, ${AGENTS} agents (accept${CHURN ? ' + resolve' : ' only'}), ${PARTITIONS} partitions (one router process, one ingest-chat process)`,
       `  HTTP 2xx: ${okAt.size}, errors: ${errors}; offers received: ${offers}; send phase ${fmt((sendEnd - tStart) / 1000)} s`,
       `  assignments/s (offers over first POST → last offer): ${fmt(offers / ((lastOffer - tStart) / 1000))}`,
       `  ingest 2xx → offer frame on agent websocket: p50 ${fmt(pct(lat, 50))} ms, p99 ${fmt(pct(lat, 99))} ms, max ${fmt(Math.max(...lat))} ms`,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, type Pool } from 'pg';
 import type { WebSocket } from 'ws';
 import type { Logger } from '@omni/logging';
+import { lastAgentSeqs } from './store/routing-tx';
 
 interface Session {
   agentId: string;
@@ -147,10 +148,9 @@ export class AgentHub {
     if (this.sessions.size === 0) return;
     try {
       const ids = [...this.sessions.keys()];
-      const { rows } = await this.pool.query<{ id: string; next_seq: string }>('SELECT id, next_seq FROM router.agents WHERE id = ANY($1::text[])', [ids]);
-      for (const r of rows) {
-        const s = this.sessions.get(r.id);
-        if (s && Number(r.next_seq) > s.lastSent) this.flush(s);
+      for (const [id, seq] of await lastAgentSeqs(this.pool, ids)) {
+        const s = this.sessions.get(id);
+        if (s && seq > s.lastSent) this.flush(s);
       }
     } catch (err) {
       this.logger.warn({ err }, 'agent event poll failed');

@@ -62,7 +62,7 @@ async function dumpUnresolved(h: RouterHarness, convs: string[]): Promise<void> 
     conversations: await q('SELECT id, status, agent_id, last_agent_id, offer_deadline, declined_agents, resolved_at, updated_at FROM router.conversations WHERE id = ANY($1::text[])', [missing]),
     queue: await q('SELECT * FROM router.queue_entries WHERE conversation_id = ANY($1::text[])', [missing]),
     outbox: await q(`SELECT id, topic, value->>'type' AS type, key, created_at FROM router.outbox WHERE key = ANY($1::text[])`, [missing]),
-    agents: await q('SELECT id, presence, session_id, seen_at, disconnect_deadline, next_seq, consecutive_timeouts FROM router.agents ORDER BY id', []),
+    agents: await q('SELECT id, presence, session_id, seen_at, disconnect_deadline, consecutive_timeouts FROM router.agents ORDER BY id', []),
     agentEvents: await q(`SELECT agent_id, seq, frame->>'type' AS type, frame->>'reason' AS reason, frame->>'at' AS at FROM router.agent_events WHERE frame->>'conversationId' = ANY($1::text[]) ORDER BY agent_id, seq`, [missing]),
     distinctConversations: new Set(convs).size,
     redelivered: (() => {

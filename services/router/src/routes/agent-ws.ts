@@ -7,7 +7,7 @@ import type { AgentHub } from '../agent-hub';
 import { SESSIONS_CHANNEL } from '../agent-hub';
 import { verifyToken } from '../auth/jwt-auth';
 import { acceptOffer, AgentActionError, escalate, invite, leave, rejectOffer, reply, resolve, setPresence, transfer } from '../store/agent-actions';
-import { runRouting, type RouterCtx } from '../store/routing-tx';
+import { AGENT_SEQ_LOCK, lastAgentSeqs, runRouting, type RouterCtx } from '../store/routing-tx';
 
 const Ref = Type.Optional(Type.String({ maxLength: 128 }));
 const ConvId = Type.String({ minLength: 1, maxLength: 128 });
@@ -132,8 +132,11 @@ export const agentSocketRoutes: FastifyPluginAsync<{ ctx: RouterCtx; hub: AgentH
 async function connect(ctx: RouterCtx, hub: AgentHub, agentId: string, sessionId: string, socket: WebSocket, q: Query): Promise<void> {
   const presence = q.presence ?? 'online';
   const state = await runRouting(ctx, async (tx) => {
-    const { rows } = await tx.query<{ presence: string; next_seq: string }>('SELECT presence, next_seq FROM router.agents WHERE id = $1::text FOR UPDATE', [agentId]);
+    const { rows } = await tx.query<{ presence: string }>('SELECT presence FROM router.agents WHERE id = $1::text FOR UPDATE', [agentId]);
     const before = rows[0]!;
+    // The resume point: no event of this agent can be numbered between this read and the commit.
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1::text))', [AGENT_SEQ_LOCK + agentId]);
+    const fromSeq = (await lastAgentSeqs(tx.client, [agentId])).get(agentId) ?? 0;
     await tx.query(
       `UPDATE router.agents SET session_id = $2::text, seen_at = now(), disconnect_deadline = NULL, presence = $3::text,
               consecutive_timeouts = CASE WHEN $3::text = 'online' THEN 0 ELSE consecutive_timeouts END,
@@ -149,7 +152,7 @@ async function connect(ctx: RouterCtx, hub: AgentHub, agentId: string, sessionId
       `SELECT id, status, offer_deadline FROM router.conversations WHERE agent_id = $1::text AND status IN ('offered', 'assigned') ORDER BY id`,
       [agentId],
     );
-    return { fromSeq: Number(before.next_seq), conversations: open.rows };
+    return { fromSeq, conversations: open.rows };
   });
   // A console claiming more than exists (stale state from another database) resumes from what does.
   const from = q.lastSeq !== undefined ? Math.min(q.lastSeq, state.fromSeq) : state.fromSeq;

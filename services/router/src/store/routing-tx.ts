@@ -5,6 +5,18 @@ import { enqueueOutbox, type OutboxRecord } from '@omni/kafka';
 import type { Logger } from '@omni/logging';
 import type { RouterConfig } from '../config';
 
+/** Prefix of the advisory lock that serialises the numbering of one agent's console events. */
+export const AGENT_SEQ_LOCK = 'router.agent_seq:';
+
+/** The last sequence number given to each of these agents' console events (0 = none yet). */
+export async function lastAgentSeqs(client: Pick<Pool, 'query'>, agentIds: string[]): Promise<Map<string, number>> {
+  const { rows } = await client.query<{ agent_id: string; seq: string }>(
+    'SELECT i.id AS agent_id, (SELECT COALESCE(max(e.seq), 0) FROM router.agent_events e WHERE e.agent_id = i.id) AS seq FROM unnest($1::text[]) AS i(id)',
+    [agentIds],
+  );
+  return new Map(rows.map((r) => [r.agent_id, Number(r.seq)]));
+}
+
 /** What every routing operation needs; one per router process. */
 export interface RouterCtx {
   pool: Pool;
@@ -159,20 +171,24 @@ export class RoutingTx {
     await enqueueOutbox(this.client, 'router', this.outbox);
     const agentIds = [...this.agentFrames.keys()].sort();
     if (agentIds.length === 0) return;
-    // Other replicas are told after commit (AgentHub.announce), not by a NOTIFY in here: Postgres
-    // serialises the commits of notifying transactions behind one lock held across the WAL flush,
-    // which capped the whole router at ~1/fsync transactions per second.
-    if (agentIds.length > 1)
-      // Locked in id order first, so two transactions numbering the same two agents cannot deadlock.
-      await this.client.query('SELECT 1 FROM router.agents WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [agentIds]);
-    // One round trip: take each agent's next sequence numbers and store the numbered frames.
+    // Each agent's numbering is serialised by a transaction-level advisory lock taken here, at the
+    // end (in id order, so two transactions numbering the same agents cannot deadlock), not by the
+    // agent's row: an offer holds that row from its capacity check to commit, and numbering under it
+    // made every accept wait for whole offer transactions. Other replicas are told after commit
+    // (AgentHub.announce), not by a NOTIFY in here: Postgres serialises the commits of notifying
+    // transactions behind one lock held across the WAL flush.
+    await this.client.query('SELECT pg_advisory_xact_lock(hashtext($2::text || id)) FROM unnest($1::text[]) WITH ORDINALITY AS t(id, o) ORDER BY o', [
+      agentIds,
+      AGENT_SEQ_LOCK,
+    ]);
+    // A new statement, so it sees every event committed before the locks were granted.
     await this.client.query(
-      `WITH i AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS i(agent_id text, frames jsonb)),
-            s AS (UPDATE router.agents a SET next_seq = a.next_seq + jsonb_array_length(i.frames) FROM i WHERE a.id = i.agent_id
-                  RETURNING a.id, a.next_seq - jsonb_array_length(i.frames) AS base, i.frames)
-       INSERT INTO router.agent_events (agent_id, seq, frame)
-       SELECT s.id, s.base + t.ord, t.f || jsonb_build_object('seq', s.base + t.ord)
-         FROM s CROSS JOIN LATERAL jsonb_array_elements(s.frames) WITH ORDINALITY AS t(f, ord)`,
+      `INSERT INTO router.agent_events (agent_id, seq, frame)
+       SELECT i.agent_id, b.base + t.ord, t.f || jsonb_build_object('seq', b.base + t.ord)
+         FROM jsonb_to_recordset($1::jsonb) AS i(agent_id text, frames jsonb)
+         JOIN router.agents a ON a.id = i.agent_id
+         CROSS JOIN LATERAL (SELECT COALESCE(max(e.seq), 0) AS base FROM router.agent_events e WHERE e.agent_id = i.agent_id) b
+         CROSS JOIN LATERAL jsonb_array_elements(i.frames) WITH ORDINALITY AS t(f, ord)`,
       [JSON.stringify(agentIds.map((id) => ({ agent_id: id, frames: this.agentFrames.get(id) })))],
     );
   }
