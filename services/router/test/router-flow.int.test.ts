@@ -145,6 +145,43 @@ describe('routing', () => {
     expect(a.frames.filter((f) => f.type === 'delivery-failed' && f.outboundId === r.outboundId)).toHaveLength(1);
   });
 
+  it("a burst routed together: a thread's second message joins its conversation, a repeat is ignored, no agent past capacity", async () => {
+    const b1 = await agent('b1', 's19', { skills: [] });
+    const b2 = await agent('b2', 's19', { skills: [] });
+    // ten threads; threads 0–2 write twice; thread 4's first message arrives twice — all in one produce request
+    const first = Array.from({ length: 10 }, (_, i) => h.envelope(`zz19 olvidé mi contraseña (${i})`, { thread: `burst-${i}` }));
+    const second = [0, 1, 2].map((i) => h.envelope(`zz19 sigo sin poder entrar (${i})`, { thread: `burst-${i}` }));
+    await h.publishInbound([...first.slice(0, 5), first[4]!, ...second, ...first.slice(5)]);
+    const convs = await Promise.all(first.map((m) => h.openedBy(m.messageId)));
+    expect(new Set(convs).size).toBe(10);
+    // capacity is chat: 3 each, so six offers and four conversations left in the queue
+    await h.conversations.waitFor((v) => v.type === 'conversation.offered' && convs.includes(v.conversationId as string), 6);
+    const rows = await h.world.pool.query<{ id: string; status: string; agent_id: string | null; messages: number; queued: boolean }>(
+      `SELECT c.id, c.status, c.agent_id, (SELECT count(*)::int FROM router.conversation_messages m WHERE m.conversation_id = c.id) AS messages,
+              EXISTS (SELECT 1 FROM router.queue_entries q WHERE q.conversation_id = c.id) AS queued
+         FROM router.conversations c WHERE c.id = ANY($1::text[])`,
+      [convs],
+    );
+    const byId = new Map(rows.rows.map((r) => [r.id, r]));
+    expect(convs.map((c) => byId.get(c)!.messages)).toEqual([2, 2, 2, 1, 1, 1, 1, 1, 1, 1]);
+    const offered = rows.rows.filter((r) => r.status === 'offered');
+    expect(offered).toHaveLength(6);
+    expect(offered.filter((r) => r.agent_id === 'b1')).toHaveLength(3);
+    expect(offered.filter((r) => r.agent_id === 'b2')).toHaveLength(3);
+    expect(rows.rows.filter((r) => r.status === 'queued' && r.queued)).toHaveLength(4);
+    // each offered conversation went opened → classified → queued → offered, once
+    for (const r of offered) expect(h.eventTypes(r.id)).toEqual(['opened', 'classified', 'queued', 'offered']);
+    // the consoles got one offer frame per offered conversation, carrying the latest message
+    for (const [client, id] of [[b1, 'b1'], [b2, 'b2']] as const) {
+      for (const r of offered.filter((o) => o.agent_id === id)) await client.offer(r.id);
+    }
+    const withSecond = offered.find((r) => convs.indexOf(r.id) <= 2);
+    if (withSecond) {
+      const client = withSecond.agent_id === 'b1' ? b1 : b2;
+      expect((await client.offer(withSecond.id)).conversation).toMatchObject({ lastText: expect.stringContaining('sigo sin poder entrar') });
+    }
+  });
+
   it('an agent cannot act on a conversation that is not offered or assigned to it', async () => {
     const owner = await agent('o1', 's9');
     const { messageId } = await h.send('zz9 my order never arrived');

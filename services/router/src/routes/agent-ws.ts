@@ -132,7 +132,7 @@ export const agentSocketRoutes: FastifyPluginAsync<{ ctx: RouterCtx; hub: AgentH
 async function connect(ctx: RouterCtx, hub: AgentHub, agentId: string, sessionId: string, socket: WebSocket, q: Query): Promise<void> {
   const presence = q.presence ?? 'online';
   const state = await runRouting(ctx, async (tx) => {
-    const { rows } = await tx.query<{ presence: string }>('SELECT presence FROM router.agents WHERE id = $1::text FOR UPDATE', [agentId]);
+    const { rows } = await tx.query<{ presence: string }>('SELECT presence FROM router.agents WHERE id = $1::text FOR NO KEY UPDATE', [agentId]);
     const before = rows[0]!;
     // The resume point: no event of this agent can be numbered between this read and the commit.
     await tx.query('SELECT pg_advisory_xact_lock(hashtext($1::text))', [AGENT_SEQ_LOCK + agentId]);

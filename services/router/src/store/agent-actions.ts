@@ -190,7 +190,7 @@ export async function transfer(ctx: RouterCtx, agentId: string, conversationId: 
       if (to.agentId === agentId) throw new AgentActionError('AGENT_UNAVAILABLE', 'cannot transfer to yourself');
       const { rows } = await tx.query<{ capacity: Record<string, number>; n: number }>(
         `SELECT a.capacity, (SELECT count(*)::int FROM router.conversations c WHERE c.agent_id = a.id AND c.status IN ('offered', 'assigned') AND c.channel = $2::text) AS n
-           FROM router.agents a WHERE a.id = $1::text AND a.presence = 'online' AND a.session_id IS NOT NULL FOR UPDATE`,
+           FROM router.agents a WHERE a.id = $1::text AND a.presence = 'online' AND a.session_id IS NOT NULL FOR NO KEY UPDATE`,
         [to.agentId, conv.channel],
       );
       const target = rows[0];
@@ -260,7 +260,7 @@ export async function releaseAgentWork(tx: RoutingTx, agentId: string, reason: s
 /** Sets presence; going offline releases the agent's work at once, coming online pulls work. */
 export async function setPresence(ctx: RouterCtx, agentId: string, presence: 'online' | 'away' | 'offline'): Promise<void> {
   await runRouting(ctx, async (tx) => {
-    const { rows } = await tx.query<{ presence: string }>('SELECT presence FROM router.agents WHERE id = $1::text FOR UPDATE', [agentId]);
+    const { rows } = await tx.query<{ presence: string }>('SELECT presence FROM router.agents WHERE id = $1::text FOR NO KEY UPDATE', [agentId]);
     const before = rows[0]?.presence;
     if (!before) throw new AgentActionError('NOT_FOUND', `agent ${agentId} not found`);
     await tx.query(

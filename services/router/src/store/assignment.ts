@@ -46,7 +46,7 @@ async function availableAgents(client: Pick<Pool, 'query'>): Promise<AgentSnapsh
 async function lockAgents(client: Pick<Pool, 'query'>, ids: string[]): Promise<AgentSnapshot[]> {
   const { rows } = await client.query<AgentRow>(
     `SELECT a.id, a.tiers, a.skills, a.languages, a.capacity, a.idle_since FROM router.agents a
-      WHERE a.id = ANY($1::text[]) AND a.presence = 'online' AND a.session_id IS NOT NULL ORDER BY a.id FOR UPDATE SKIP LOCKED`,
+      WHERE a.id = ANY($1::text[]) AND a.presence = 'online' AND a.session_id IS NOT NULL ORDER BY a.id FOR NO KEY UPDATE SKIP LOCKED`,
     [ids],
   );
   if (rows.length === 0) return [];

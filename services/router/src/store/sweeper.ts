@@ -38,7 +38,7 @@ export async function releaseDisconnected(ctx: RouterCtx): Promise<number> {
         WHERE presence <> 'offline'
           AND ((session_id IS NULL AND disconnect_deadline < now())
             OR (session_id IS NOT NULL AND seen_at < now() - make_interval(secs => $1::double precision / 1000)))
-        ORDER BY id LIMIT 20 FOR UPDATE SKIP LOCKED`,
+        ORDER BY id LIMIT 20 FOR NO KEY UPDATE SKIP LOCKED`,
       [ctx.config.DISCONNECT_GRACE_MS],
     );
     for (const { id } of rows) {

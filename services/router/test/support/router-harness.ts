@@ -89,30 +89,38 @@ export class RouterHarness {
     return c;
   }
 
-  /** Publishes a customer message to omni.inbound.v1; returns its message id and thread key. */
-  async send(text: string, opts: { thread?: string; channel?: InboundMessage['channel']; from?: string; name?: string; language?: string } = {}): Promise<{ messageId: string; threadKey: string }> {
+  /** Builds a customer message envelope (a new message id each call) without publishing it. */
+  envelope(text: string, opts: { thread?: string; channel?: InboundMessage['channel']; from?: string; name?: string; language?: string } = {}): InboundMessage {
     const channel = opts.channel ?? 'chat';
     const n = ++this.n;
     const thread = opts.thread ?? `t${n}`;
-    const threadKey = `${channel}:${thread}`;
     const providerMessageId = `${this.world.id}-${n}`;
     const now = new Date().toISOString();
-    const messageId = derivedId('msg', providerMessageId);
-    const value: InboundMessage = {
+    return {
       schema: 'omni.inbound.v1',
-      messageId,
+      messageId: derivedId('msg', providerMessageId),
       channel,
       provider: 'test',
       providerMessageId,
-      threadKey,
+      threadKey: `${channel}:${thread}`,
       from: { channel, address: opts.from ?? `cust-${thread}`, ...(opts.name ? { name: opts.name } : {}) },
       sentAt: now,
       receivedAt: now,
       text,
       ...(opts.language ? { language: opts.language } : {}),
     };
-    await this.publisher.publish([{ topic: this.world.topics.inbound, key: threadKey, value, schema: InboundSchema }]);
-    return { messageId, threadKey };
+  }
+
+  /** Publishes envelopes to omni.inbound.v1 in one produce request, in order. */
+  async publishInbound(values: InboundMessage[]): Promise<void> {
+    await this.publisher.publish(values.map((value) => ({ topic: this.world.topics.inbound, key: value.threadKey, value, schema: InboundSchema })));
+  }
+
+  /** Publishes a customer message to omni.inbound.v1; returns its message id and thread key. */
+  async send(text: string, opts: { thread?: string; channel?: InboundMessage['channel']; from?: string; name?: string; language?: string } = {}): Promise<{ messageId: string; threadKey: string }> {
+    const value = this.envelope(text, opts);
+    await this.publishInbound([value]);
+    return { messageId: value.messageId, threadKey: value.threadKey };
   }
 
   /** The conversation opened by a message (waits for conversation.opened on the topic). */
