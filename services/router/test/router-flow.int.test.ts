@@ -146,8 +146,8 @@ describe('routing', () => {
   });
 
   it("a burst routed together: a thread's second message joins its conversation, a repeat is ignored, no agent past capacity", async () => {
-    const b1 = await agent('b1', 's19', { skills: [] });
-    const b2 = await agent('b2', 's19', { skills: [] });
+    const b1 = await agent('burst1', 's19', { skills: [] });
+    const b2 = await agent('burst2', 's19', { skills: [] });
     // ten threads; threads 0–2 write twice; thread 4's first message arrives twice — all in one produce request
     const first = Array.from({ length: 10 }, (_, i) => h.envelope(`zz19 olvidé mi contraseña (${i})`, { thread: `burst-${i}` }));
     const second = [0, 1, 2].map((i) => h.envelope(`zz19 sigo sin poder entrar (${i})`, { thread: `burst-${i}` }));
@@ -166,18 +166,18 @@ describe('routing', () => {
     expect(convs.map((c) => byId.get(c)!.messages)).toEqual([2, 2, 2, 1, 1, 1, 1, 1, 1, 1]);
     const offered = rows.rows.filter((r) => r.status === 'offered');
     expect(offered).toHaveLength(6);
-    expect(offered.filter((r) => r.agent_id === 'b1')).toHaveLength(3);
-    expect(offered.filter((r) => r.agent_id === 'b2')).toHaveLength(3);
+    expect(offered.filter((r) => r.agent_id === 'burst1')).toHaveLength(3);
+    expect(offered.filter((r) => r.agent_id === 'burst2')).toHaveLength(3);
     expect(rows.rows.filter((r) => r.status === 'queued' && r.queued)).toHaveLength(4);
     // each offered conversation went opened → classified → queued → offered, once
     for (const r of offered) expect(h.eventTypes(r.id)).toEqual(['opened', 'classified', 'queued', 'offered']);
     // the consoles got one offer frame per offered conversation, carrying the latest message
-    for (const [client, id] of [[b1, 'b1'], [b2, 'b2']] as const) {
+    for (const [client, id] of [[b1, 'burst1'], [b2, 'burst2']] as const) {
       for (const r of offered.filter((o) => o.agent_id === id)) await client.offer(r.id);
     }
     const withSecond = offered.find((r) => convs.indexOf(r.id) <= 2);
     if (withSecond) {
-      const client = withSecond.agent_id === 'b1' ? b1 : b2;
+      const client = withSecond.agent_id === 'burst1' ? b1 : b2;
       expect((await client.offer(withSecond.id)).conversation).toMatchObject({ lastText: expect.stringContaining('sigo sin poder entrar') });
     }
   });
