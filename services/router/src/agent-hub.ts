@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, type Pool } from 'pg';
 import type { WebSocket } from 'ws';
 import type { Logger } from '@omni/logging';
-import { lastAgentSeqs } from './store/routing-tx';
+import { lastAgentSeqs, type NumberedAgentEvent } from './store/routing-tx';
 
 interface Session {
   agentId: string;
@@ -125,9 +125,32 @@ export class AgentHub {
     }
   }
 
-  private flush(s: Session): Promise<void> {
+  /**
+   * Events this replica just committed: sent straight to a local socket whose cursor they continue,
+   * without reading them back; otherwise (a gap: another transaction's events are not here yet) the
+   * socket streams from the table as on a wake.
+   */
+  push(events: NumberedAgentEvent[]): void {
+    const byAgent = new Map<string, NumberedAgentEvent[]>();
+    for (const e of events) byAgent.set(e.agentId, [...(byAgent.get(e.agentId) ?? []), e]);
+    for (const [agentId, list] of byAgent) {
+      const s = this.sessions.get(agentId);
+      if (s) this.flush(s, list.sort((a, b) => a.seq - b.seq));
+    }
+  }
+
+  private flush(s: Session, pushed?: NumberedAgentEvent[]): Promise<void> {
     // Flushes of one socket run one after another, so the cursor only moves forward.
     s.chain = s.chain.then(async () => {
+      if (this.sessions.get(s.agentId) !== s || s.socket.readyState !== s.socket.OPEN) return;
+      const fresh = pushed?.filter((e) => e.seq > s.lastSent);
+      if (pushed && (fresh!.length === 0 || fresh![0]!.seq === s.lastSent + 1)) {
+        for (const e of fresh!) {
+          s.socket.send(JSON.stringify(e.frame));
+          s.lastSent = e.seq;
+        }
+        return;
+      }
       for (;;) {
         if (this.sessions.get(s.agentId) !== s || s.socket.readyState !== s.socket.OPEN) return;
         const { rows } = await this.pool.query<{ seq: string; frame: Record<string, unknown> }>(

@@ -36,9 +36,9 @@ export async function start(config: RouterConfig, logger: Logger) {
     config,
     logger,
     kickRelay: () => relay.kick(),
-    wakeAgents: (ids) => {
-      hub.wake(ids);
-      hub.announce(ids);
+    wakeAgents: (events) => {
+      hub.push(events);
+      hub.announce([...new Set(events.map((e) => e.agentId))]);
     },
     kickMatcher: () => matcher.kick(),
   };

@@ -40,9 +40,12 @@ async function ownConversation(tx: RoutingTx, agentId: string, conversationId: s
 export async function acceptOffer(ctx: RouterCtx, agentId: string, conversationId: string): Promise<void> {
   await runRouting(ctx, async (tx) => {
     const conv = await ownConversation(tx, agentId, conversationId, 'offered');
-    await tx.query(`UPDATE router.conversations SET status = 'assigned', offer_deadline = NULL, updated_at = now() WHERE id = $1::text`, [conv.id]);
-    // only when there is something to reset: an UPDATE that matches no row takes no row lock
-    await tx.query('UPDATE router.agents SET consecutive_timeouts = 0 WHERE id = $1::text AND consecutive_timeouts <> 0', [agentId]);
+    // the agent's timeout streak is reset only when there is one: an UPDATE that matches no row takes no row lock
+    await tx.query(
+      `WITH a AS (UPDATE router.agents SET consecutive_timeouts = 0 WHERE id = $2::text AND consecutive_timeouts <> 0)
+       UPDATE router.conversations SET status = 'assigned', offer_deadline = NULL, updated_at = now() WHERE id = $1::text`,
+      [conv.id, agentId],
+    );
     conv.status = 'assigned';
     tx.conversationEvent(conv, 'conversation.accepted', agentActor(agentId), 'offer accepted');
     tx.conversationEvent(conv, 'conversation.assigned', agentActor(agentId), 'assigned after accept');

@@ -5,6 +5,13 @@ import { enqueueOutbox, type OutboxRecord } from '@omni/kafka';
 import type { Logger } from '@omni/logging';
 import type { RouterConfig } from '../config';
 
+/** A console frame as stored in router.agent_events (the frame carries its seq too). */
+export interface NumberedAgentEvent {
+  agentId: string;
+  seq: number;
+  frame: Record<string, unknown>;
+}
+
 /** Prefix of the advisory lock that serialises the numbering of one agent's console events. */
 export const AGENT_SEQ_LOCK = 'router.agent_seq:';
 
@@ -25,8 +32,8 @@ export interface RouterCtx {
   logger: Logger;
   /** after commit: relay the outbox now rather than at the next poll */
   kickRelay: () => void;
-  /** after commit: push new agent events to sockets held by this replica */
-  wakeAgents: (agentIds: string[]) => void;
+  /** after commit: push these newly numbered agent events to sockets held by this replica, tell the others */
+  wakeAgents: (events: NumberedAgentEvent[]) => void;
   /** after commit: run a match pass (capacity or backlog changed) */
   kickMatcher: () => void;
 }
@@ -115,6 +122,8 @@ export type EventExtra = Partial<Pick<ConversationEvent, 'fromTier' | 'toAgentId
 export class RoutingTx {
   private readonly outbox: OutboxRecord[] = [];
   private readonly agentFrames = new Map<string, Record<string, unknown>[]>();
+  /** the agent events as numbered by flush() */
+  numbered: NumberedAgentEvent[] = [];
   needsMatch = false;
 
   constructor(
@@ -162,15 +171,13 @@ export class RoutingTx {
     this.agentFrames.set(agentId, list);
   }
 
-  get touchedAgents(): string[] {
-    return [...this.agentFrames.keys()];
-  }
-
   /** Writes the collected effects inside the transaction (called once, just before COMMIT). */
   async flush(): Promise<void> {
-    await enqueueOutbox(this.client, 'router', this.outbox);
     const agentIds = [...this.agentFrames.keys()].sort();
-    if (agentIds.length === 0) return;
+    if (agentIds.length === 0) {
+      await enqueueOutbox(this.client, 'router', this.outbox);
+      return;
+    }
     // Each agent's numbering is serialised by a transaction-level advisory lock taken here, at the
     // end (in id order, so two transactions numbering the same agents cannot deadlock), not by the
     // agent's row: an offer holds that row from its capacity check to commit, and numbering under it
@@ -181,16 +188,26 @@ export class RoutingTx {
       agentIds,
       AGENT_SEQ_LOCK,
     ]);
-    // A new statement, so it sees every event committed before the locks were granted.
-    await this.client.query(
-      `INSERT INTO router.agent_events (agent_id, seq, frame)
+    // A new statement, so it sees every event committed before the locks were granted; the outbox
+    // rows go in the same round trip.
+    const { rows } = await this.client.query<{ agent_id: string; seq: string; frame: Record<string, unknown> }>(
+      `WITH o AS (INSERT INTO router.outbox (topic, key, schema_id, value) SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[]))
+       INSERT INTO router.agent_events (agent_id, seq, frame)
        SELECT i.agent_id, b.base + t.ord, t.f || jsonb_build_object('seq', b.base + t.ord)
          FROM jsonb_to_recordset($1::jsonb) AS i(agent_id text, frames jsonb)
          JOIN router.agents a ON a.id = i.agent_id
          CROSS JOIN LATERAL (SELECT COALESCE(max(e.seq), 0) AS base FROM router.agent_events e WHERE e.agent_id = i.agent_id) b
-         CROSS JOIN LATERAL jsonb_array_elements(i.frames) WITH ORDINALITY AS t(f, ord)`,
-      [JSON.stringify(agentIds.map((id) => ({ agent_id: id, frames: this.agentFrames.get(id) })))],
+         CROSS JOIN LATERAL jsonb_array_elements(i.frames) WITH ORDINALITY AS t(f, ord)
+       RETURNING agent_id, seq, frame`,
+      [
+        JSON.stringify(agentIds.map((id) => ({ agent_id: id, frames: this.agentFrames.get(id) }))),
+        this.outbox.map((r) => r.topic),
+        this.outbox.map((r) => r.key),
+        this.outbox.map((r) => r.schemaId),
+        this.outbox.map((r) => JSON.stringify(r.value)),
+      ],
     );
+    this.numbered = rows.map((r) => ({ agentId: r.agent_id, seq: Number(r.seq), frame: r.frame }));
   }
 
   get wroteOutbox(): boolean {
@@ -210,7 +227,7 @@ export async function runRouting<T>(ctx: RouterCtx, fn: (tx: RoutingTx) => Promi
   });
   if (last) {
     if (last.wroteOutbox) ctx.kickRelay();
-    if (last.touchedAgents.length) ctx.wakeAgents(last.touchedAgents);
+    if (last.numbered.length) ctx.wakeAgents(last.numbered);
     if (last.needsMatch) ctx.kickMatcher();
   }
   return result;
