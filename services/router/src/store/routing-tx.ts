@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { newId, type Actor, type ConversationEvent, type ConversationEventType, type OutboundMessage, type Party, type TopicNames } from '@omni/contracts';
 import { withTransaction } from '@omni/db';
@@ -44,6 +45,23 @@ export interface HandoffNote {
   agentId: string;
   note: string;
   at: string;
+}
+
+const prepared = new Map<string, string>();
+
+/**
+ * A stable name per SQL text. Unnamed statements are parsed and planned by Postgres on every
+ * execution, which was most of the database's CPU per routed message; node-postgres prepares a
+ * named one once per connection and then only binds it. The routing statements are a fixed set
+ * (their text never carries values), so the names stay few.
+ */
+export function preparedName(sql: string): string {
+  let name = prepared.get(sql);
+  if (!name) {
+    name = `r_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
+    prepared.set(sql, name);
+  }
+  return name;
 }
 
 /** A router.conversations row, camel-cased. */
@@ -131,8 +149,9 @@ export class RoutingTx {
     readonly ctx: RouterCtx,
   ) {}
 
+  /** Runs a statement as a named prepared statement (see preparedName): parsed and planned once per connection. */
   query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params: unknown[] = []) {
-    return this.client.query<R>(sql, params);
+    return this.client.query<R>({ name: preparedName(sql), text: sql, values: params });
   }
 
   /** Records a routing event for omni.conversations.v1 (keyed by conversation). */
