@@ -10,18 +10,18 @@
  * Needs KAFKA_BROKERS and DATABASE_URL (defaults: 127.0.0.1:9092, postgres://postgres@127.0.0.1:5432/postgres).
  * Creates its own database and topics and removes them afterwards.
  */
-import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
-import { Pool } from 'pg';
+import type { Kafka } from 'kafkajs';
+import type { Pool } from 'pg';
 import pino from 'pino';
-import { topicNames, type Party, type TopicNames } from '@omni/contracts';
-import { ensureTopics, Publisher, type OutgoingRecord } from '@omni/kafka';
+import type { Party, TopicNames } from '@omni/contracts';
+import { Publisher, type OutgoingRecord } from '@omni/kafka';
+import { createWorld } from '../test/support/infra';
 import { readConfig } from '../services/history/src/config';
 import { start } from '../services/history/src/start';
 import { Script } from '../services/history/test/support/events';
 
-const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
-const SERVER_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+process.env.KAFKA_BROKERS ??= '127.0.0.1:9092';
+process.env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
 const CONVERSATIONS = Number(process.env.BENCH_CONVERSATIONS ?? 4000);
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 1500);
 const RATE = Number(process.env.BENCH_RATE ?? 2000);
@@ -84,20 +84,8 @@ async function publishAll(publisher: Publisher, records: OutgoingRecord[]) {
 }
 
 async function main() {
-  const id = randomBytes(4).toString('hex');
-  const dbName = `omni_bench_history_${id}`;
-  const admin = new Pool({ connectionString: SERVER_URL, max: 1 });
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const url = new URL(SERVER_URL);
-  url.pathname = `/${dbName}`;
-  const suffix = `.bench${id}`;
-  const topics: TopicNames = topicNames(suffix);
-  const kafka = new Kafka({ brokers: BROKERS.split(','), clientId: `bench-history-${id}`, logLevel: logLevel.NOTHING });
-  await ensureTopics(kafka, topics, PARTITIONS);
-  const pool = new Pool({ connectionString: url.toString(), max: 2 });
-  // DROP DATABASE … WITH (FORCE) at the end ends idle connections: an idle client's error is expected then
-  pool.on('error', () => undefined);
-  admin.on('error', () => undefined);
+  const world = await createWorld('benchhistory', { partitions: PARTITIONS });
+  const { id, topics, kafka, pool } = world;
   const publisher = new Publisher(kafka);
   await publisher.connect();
   const groupId = `history-bench-${id}`;
@@ -114,17 +102,12 @@ async function main() {
     const pubMs = performance.now() - pubStart;
     console.log(`published ${records.length} events (${CONVERSATIONS} conversations, ${CUSTOMERS} customers) in ${(pubMs / 1000).toFixed(1)} s`);
 
-    const cfg = readConfig({
-      KAFKA_BROKERS: BROKERS,
-      DATABASE_URL: url.toString(),
-      KAFKA_TOPIC_SUFFIX: suffix,
-      KAFKA_TOPIC_PARTITIONS: String(PARTITIONS),
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'silent',
-      HISTORY_GROUP_ID: groupId,
-      ...(process.env.HISTORY_PARTITIONS_CONCURRENTLY ? { HISTORY_PARTITIONS_CONCURRENTLY: process.env.HISTORY_PARTITIONS_CONCURRENTLY } : {}),
-    });
+    const cfg = readConfig(
+      world.env({
+        HISTORY_GROUP_ID: groupId,
+        ...(process.env.HISTORY_PARTITIONS_CONCURRENTLY ? { HISTORY_PARTITIONS_CONCURRENTLY: process.env.HISTORY_PARTITIONS_CONCURRENTLY } : {}),
+      }),
+    );
     const drainStart = performance.now();
     service = await start(cfg, pino({ level: 'silent' }));
     let firstRowAt: number | undefined;
@@ -205,13 +188,7 @@ async function main() {
   } finally {
     await service?.close().catch(() => undefined);
     await publisher.disconnect().catch(() => undefined);
-    await pool.end();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
-    const ka = kafka.admin();
-    await ka.connect();
-    await ka.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
-    await ka.disconnect();
+    await world.close();
   }
 }
 

@@ -2,20 +2,18 @@
  * npm run bench:ingest — accept throughput and latency of the four ingest services' adapter routes and
  * the Meta webhook, next to a raw kafkajs producer (acks=-1) on the same broker, in the same run.
  *
- * Each service runs in-process on a fresh database and a unique topic suffix (as createWorld does),
+ * Each service runs in-process on a fresh database and a unique topic suffix (createWorld),
  * so the figures include the HTTP parse, schema validation, the dedupe lookup, the acked publish and
  * the dedupe insert. Env: KAFKA_BROKERS, DATABASE_URL, BENCH_MESSAGES (2000), BENCH_CONCURRENCY (50).
  */
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { Kafka, logLevel } from 'kafkajs';
-import { Pool } from 'pg';
 import pino from 'pino';
-import { topicNames, type ChannelKind } from '@omni/contracts';
+import type { ChannelKind } from '@omni/contracts';
 import { InboundMessage } from '@omni/contracts';
-import { createKafka, ensureTopics, Publisher } from '@omni/kafka';
+import { createKafka, Publisher } from '@omni/kafka';
+import { createWorld } from '../test/support/infra';
 import { startIngestService, type BaseIngestConfig, type IngestAppDeps } from '@omni/ingest';
 import type { FastifyInstance } from 'fastify';
 import * as chat from '@omni/ingest-chat/src/config';
@@ -28,8 +26,9 @@ import * as social from '@omni/ingest-social/src/config';
 import { start as startSocial } from '@omni/ingest-social/src/start';
 import { adapterBody, drive, TEXT, type LoadJob, type LoadResult } from './ingest-load';
 
-const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
-const SERVER_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+process.env.KAFKA_BROKERS ??= '127.0.0.1:9092';
+process.env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
+const BROKERS = process.env.KAFKA_BROKERS;
 const N = Number(process.env.BENCH_MESSAGES ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
 // JIT warm-up matters: without it the first rows measured pay for compilation
@@ -68,25 +67,10 @@ function inWorker(worker: Worker, job: LoadJob): Promise<LoadResult> {
 }
 
 async function main(): Promise<void> {
-  const id = randomBytes(4).toString('hex');
-  const dbName = `omni_bench_${id}`;
-  const admin = new Pool({ connectionString: SERVER_URL, max: 1 });
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const dbUrl = new URL(SERVER_URL);
-  dbUrl.pathname = `/${dbName}`;
-  const suffix = `.bench${id}`;
-  const topics = topicNames(suffix);
-  const kafka = new Kafka({ brokers: BROKERS.split(','), clientId: `bench-${id}`, logLevel: logLevel.NOTHING });
-  await ensureTopics(kafka, topics, PARTITIONS);
+  const world = await createWorld('benchingest', { partitions: PARTITIONS });
+  const { id, topics, kafka } = world;
   const logger = pino({ level: 'silent' });
-  const env: NodeJS.ProcessEnv = {
-    KAFKA_BROKERS: BROKERS,
-    DATABASE_URL: dbUrl.toString(),
-    KAFKA_TOPIC_SUFFIX: suffix,
-    KAFKA_TOPIC_PARTITIONS: String(PARTITIONS),
-    HOST: '127.0.0.1',
-    PORT: '0',
-    LOG_LEVEL: 'silent',
+  const env: NodeJS.ProcessEnv = world.env({
     ADAPTER_API_KEYS: `bench:${API_KEY}`,
     META_APP_SECRET: META_SECRET,
     META_VERIFY_TOKEN: 'bench-verify',
@@ -94,7 +78,7 @@ async function main(): Promise<void> {
     CHAT_WS_GROUP_ID: `bench-chat-ws-${id}`,
     TWILIO_AUTH_TOKEN: 'bench-twilio-token',
     TWILIO_PUBLIC_URL: 'https://bench.example',
-  };
+  });
   type Build<C> = (c: C, d: IngestAppDeps) => Promise<{ app: FastifyInstance; close?: () => Promise<void> }>;
   const services: { kind: ChannelKind; url: string; close: () => Promise<void> }[] = [];
   const startOne = async <C extends BaseIngestConfig>(kind: ChannelKind, read: (e: NodeJS.ProcessEnv) => C, build: Build<C>) => {
@@ -159,12 +143,7 @@ async function main(): Promise<void> {
     worker.postMessage('stop');
     await worker.terminate().catch(() => undefined);
     for (const s of services) await s.close().catch(() => undefined);
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
-    const ka = kafka.admin();
-    await ka.connect();
-    await ka.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
-    await ka.disconnect();
+    await world.close();
   }
 
   console.log(`\ningest bench: ${N} messages per row, concurrency ${CONCURRENCY}, ~${Buffer.byteLength(adapterBody('chat', 'x', 0))} B bodies, broker ${BROKERS}, ${PARTITIONS} partitions`);

@@ -16,20 +16,19 @@
  * (capacity 100 each) that no conversation waits for a free agent: the figure is routing cost.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { request, Agent } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
-import { Pool } from 'pg';
 import pino from 'pino';
 import WebSocket from 'ws';
-import { topicNames, InboundMessage } from '@omni/contracts';
-import { ensureTopics, Publisher, createKafka } from '@omni/kafka';
+import { InboundMessage } from '@omni/contracts';
+import { Publisher, createKafka } from '@omni/kafka';
+import { createWorld } from '../test/support/infra';
 import { mintToken } from '../services/router/src/auth/tokens';
 
-const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
-const SERVER_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+process.env.KAFKA_BROKERS ??= '127.0.0.1:9092';
+process.env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
+const BROKERS = process.env.KAFKA_BROKERS;
 const RATE = Number(process.env.BENCH_RATE ?? 1000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 /** 1 = agents accept and resolve every offer (capacity churns); 0 = they accept and keep it */
@@ -99,27 +98,13 @@ async function atRate(rate: number, seconds: number, fn: (i: number) => Promise<
 }
 
 async function main(): Promise<void> {
-  const id = randomBytes(4).toString('hex');
-  const dbName = `omni_bench_router_${id}`;
-  const admin = new Pool({ connectionString: SERVER_URL, max: 1 });
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const url = new URL(SERVER_URL);
-  url.pathname = `/${dbName}`;
-  const suffix = `.bench${id}`;
-  const topics = topicNames(suffix);
-  const kafka = new Kafka({ brokers: BROKERS.split(','), clientId: `bench-${id}`, logLevel: logLevel.NOTHING });
-  await ensureTopics(kafka, topics, PARTITIONS);
-  const env = {
-    KAFKA_BROKERS: BROKERS,
-    DATABASE_URL: url.toString(),
-    KAFKA_TOPIC_SUFFIX: suffix,
-    KAFKA_TOPIC_PARTITIONS: String(PARTITIONS),
-    HOST: '127.0.0.1',
-    PORT: '0',
+  const world = await createWorld('benchrouter', { partitions: PARTITIONS });
+  const { id, suffix, topics, kafka } = world;
+  const env = world.env({
     LOG_LEVEL: 'warn',
     // router tuning knobs pass through (MATCH_WORKERS, PG_POOL_MAX, INBOUND_CONCURRENCY…)
-    ...Object.fromEntries(['MATCH_WORKERS', 'PG_POOL_MAX', 'INBOUND_CONCURRENCY', 'MATCH_BATCH_SIZE'].filter((k) => process.env[k]).map((k) => [k, process.env[k]!])),
-  };
+    ...Object.fromEntries(['MATCH_WORKERS', 'PG_POOL_MAX', 'INBOUND_CONCURRENCY', 'INBOUND_TX_MAX', 'MATCH_BATCH_SIZE'].filter((k) => process.env[k]).map((k) => [k, process.env[k]!])),
+  }) as Record<string, string>;
   const closers: (() => Promise<void>)[] = [];
   try {
     // --- baseline: the same Kafka hop, publish ack → consumer receive, at the same rate ---
@@ -241,8 +226,7 @@ async function main(): Promise<void> {
     for (const ws of sockets) ws.close();
     // Where the time goes, from the database's own clock: message received by ingest → conversation
     // opened by the router → offer event stored for the agent.
-    const dbPool = new Pool({ connectionString: url.toString(), max: 1 });
-    const parts = await dbPool.query<{ p50_consume: number; p99_consume: number; p50_match: number; p99_match: number }>(
+    const parts = await world.pool.query<{ p50_consume: number; p99_consume: number; p50_match: number; p99_match: number }>(
       `WITH x AS (
          SELECT extract(epoch FROM c.opened_at - m.received_at) * 1000 AS consume_ms,
                 extract(epoch FROM e.created_at - c.opened_at) * 1000 AS match_ms
@@ -253,7 +237,6 @@ async function main(): Promise<void> {
        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY consume_ms) AS p50_consume, percentile_cont(0.99) WITHIN GROUP (ORDER BY consume_ms) AS p99_consume,
               percentile_cont(0.5) WITHIN GROUP (ORDER BY match_ms) AS p50_match, percentile_cont(0.99) WITHIN GROUP (ORDER BY match_ms) AS p99_match FROM x`,
     );
-    await dbPool.end();
     const b = parts.rows[0]!;
 
     const out = [
@@ -271,10 +254,9 @@ async function main(): Promise<void> {
     for (const c of closers.reverse()) await c().catch(() => undefined);
     const ka = kafka.admin();
     await ka.connect();
-    await ka.deleteTopics({ topics: [...Object.values(topics), `bench.router.baseline${suffix}`] }).catch(() => undefined);
+    await ka.deleteTopics({ topics: [`bench.router.baseline${suffix}`] }).catch(() => undefined);
     await ka.disconnect();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await world.close();
   }
 }
 

@@ -32,7 +32,14 @@ export interface TestWorld {
   close: () => Promise<void>;
 }
 
-export async function createWorld(name: string): Promise<TestWorld> {
+export interface WorldOptions {
+  /** partitions of every topic (3 unless given) */
+  partitions?: number;
+}
+
+/** Creates a world (tests, and the benches, which want more partitions). */
+export async function createWorld(name: string, opts: WorldOptions = {}): Promise<TestWorld> {
+  const partitions = opts.partitions ?? 3;
   const id = `${name.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(0, 20)}_${randomBytes(4).toString('hex')}`;
   const serverUrl = required('DATABASE_URL');
   const brokers = required('KAFKA_BROKERS');
@@ -46,7 +53,7 @@ export async function createWorld(name: string): Promise<TestWorld> {
   const suffix = `.t${id}`;
   const topics = topicNames(suffix);
   const kafka = new Kafka({ brokers: brokers.split(','), clientId: `test-${id}`, logLevel: logLevel.NOTHING });
-  await ensureTopics(kafka, topics, 3);
+  await ensureTopics(kafka, topics, partitions);
   const pool = new Pool({ connectionString: databaseUrl, max: 4 });
   // pool.end() resolves before the server has closed every backend, so DROP DATABASE … WITH (FORCE)
   // in close() can still terminate one of them: that error is expected, not a test failure.
@@ -63,7 +70,7 @@ export async function createWorld(name: string): Promise<TestWorld> {
       KAFKA_BROKERS: brokers,
       DATABASE_URL: databaseUrl,
       KAFKA_TOPIC_SUFFIX: suffix,
-      KAFKA_TOPIC_PARTITIONS: '3',
+      KAFKA_TOPIC_PARTITIONS: String(partitions),
       HOST: '127.0.0.1',
       PORT: '0',
       LOG_LEVEL: 'silent',
