@@ -25,11 +25,6 @@ export async function handleInboundBatch(deps: InboundDeps, msgs: Received<Inbou
   }
 }
 
-/** One inbound message on its own (a batch of one). */
-export async function handleInbound(deps: InboundDeps, msg: Received<InboundMessage>): Promise<void> {
-  await handleInboundBatch(deps, [msg]);
-}
-
 const PREVIEW_CHARS = 2000;
 
 const messageFrame = (conversationId: string, m: InboundMessage) => ({

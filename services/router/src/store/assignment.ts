@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { compareWaiting, freeCapacity, isEligible, rankAgents, type AgentSnapshot, type WaitingConversation } from '../domain/match';
+import { compareWaiting, freeCapacity, rankAgents, type AgentSnapshot, type WaitingConversation } from '../domain/match';
 import { makeOffers } from './queue';
 import { CONVERSATION_COLUMNS, runRouting, toConversation, type ConversationRow, type RouterCtx, type RoutingTx } from './routing-tx';
 
@@ -99,7 +99,8 @@ async function offerToAgents(tx: RoutingTx, waiting: Waiting[], snapshot: AgentS
     for (const a of got) locked.set(a.id, a);
     for (const id of want) if (!locked.has(id)) unavailable.add(id);
   }
-  const offers = plan(true).filter(({ x, agent }) => isEligible(locked.get(agent.id) ?? agent, x.w));
+  // planned over locked agents only, with their load read under the lock: each pick is eligible as made
+  const offers = plan(true);
   await makeOffers(tx, offers.map(({ x, agent }) => ({ conv: x.conv, agentId: agent.id, reason: x.w.preferredAgentId === agent.id ? 'previous agent of reopened conversation' : reasonOf(x) })));
   return offers.length;
 }
