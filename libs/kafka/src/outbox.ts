@@ -20,14 +20,23 @@ export interface OutboxRecord {
   value: unknown;
 }
 
+/**
+ * The INSERT that writes records to `<schema>.outbox`, its parameters numbered from `$first` so a
+ * caller can embed it in a larger statement (as a WITH clause) and save a round trip.
+ */
+export function outboxInsert(schema: string, records: OutboxRecord[], first = 1): { sql: string; params: unknown[] } {
+  const [a, b, c, d] = [first, first + 1, first + 2, first + 3];
+  return {
+    sql: `INSERT INTO ${schema}.outbox (topic, key, schema_id, value) SELECT * FROM unnest($${a}::text[], $${b}::text[], $${c}::text[], $${d}::jsonb[])`,
+    params: [records.map((r) => r.topic), records.map((r) => r.key), records.map((r) => r.schemaId), records.map((r) => JSON.stringify(r.value))],
+  };
+}
+
 /** Writes records to `<schema>.outbox` inside the caller's transaction (so they commit with its state). */
 export async function enqueueOutbox(client: PoolClient, schema: string, records: OutboxRecord[]): Promise<void> {
   if (records.length === 0) return;
-  await client.query(
-    `INSERT INTO ${schema}.outbox (topic, key, schema_id, value)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])`,
-    [records.map((r) => r.topic), records.map((r) => r.key), records.map((r) => r.schemaId), records.map((r) => JSON.stringify(r.value))],
-  );
+  const { sql, params } = outboxInsert(schema, records);
+  await client.query(sql, params);
 }
 
 /**

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { newId, type Actor, type ConversationEvent, type ConversationEventType, type OutboundMessage, type Party, type TopicNames } from '@omni/contracts';
 import { withTransaction } from '@omni/db';
-import { enqueueOutbox, type OutboxRecord } from '@omni/kafka';
+import { enqueueOutbox, outboxInsert, type OutboxRecord } from '@omni/kafka';
 import type { Logger } from '@omni/logging';
 import type { RouterConfig } from '../config';
 
@@ -209,8 +209,9 @@ export class RoutingTx {
     ]);
     // A new statement, so it sees every event committed before the locks were granted; the outbox
     // rows go in the same round trip.
+    const outbox = outboxInsert('router', this.outbox, 2);
     const { rows } = await this.client.query<{ agent_id: string; seq: string; frame: Record<string, unknown> }>(
-      `WITH o AS (INSERT INTO router.outbox (topic, key, schema_id, value) SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[]))
+      `WITH o AS (${outbox.sql})
        INSERT INTO router.agent_events (agent_id, seq, frame)
        SELECT i.agent_id, b.base + t.ord, t.f || jsonb_build_object('seq', b.base + t.ord)
          FROM jsonb_to_recordset($1::jsonb) AS i(agent_id text, frames jsonb)
@@ -218,13 +219,7 @@ export class RoutingTx {
          CROSS JOIN LATERAL (SELECT COALESCE(max(e.seq), 0) AS base FROM router.agent_events e WHERE e.agent_id = i.agent_id) b
          CROSS JOIN LATERAL jsonb_array_elements(i.frames) WITH ORDINALITY AS t(f, ord)
        RETURNING agent_id, seq, frame`,
-      [
-        JSON.stringify(agentIds.map((id) => ({ agent_id: id, frames: this.agentFrames.get(id) }))),
-        this.outbox.map((r) => r.topic),
-        this.outbox.map((r) => r.key),
-        this.outbox.map((r) => r.schemaId),
-        this.outbox.map((r) => JSON.stringify(r.value)),
-      ],
+      [JSON.stringify(agentIds.map((id) => ({ agent_id: id, frames: this.agentFrames.get(id) }))), ...outbox.params],
     );
     this.numbered = rows.map((r) => ({ agentId: r.agent_id, seq: Number(r.seq), frame: r.frame }));
   }
