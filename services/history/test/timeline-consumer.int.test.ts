@@ -4,7 +4,7 @@
  * identity), then all of them are redelivered at once.
  */
 import { join } from 'node:path';
-import type { InboundMessage, Party } from '@omni/contracts';
+import type { Party } from '@omni/contracts';
 import { createPool, migrate, type Pool } from '@omni/db';
 import type { Received } from '@omni/kafka';
 import { AppError } from '@omni/service';
@@ -12,6 +12,7 @@ import { handleTimelineBatch } from '@omni/history/src/consumers/timeline';
 import { mergeByRequest } from '@omni/history/src/store/merges';
 import type { HistoryEvent } from '@omni/history/src/domain/timeline-entry';
 import { createWorld, type TestWorld } from '../../../test/support/infra';
+import { inboundEnvelope } from './support/events';
 
 describe('handleTimelineBatch under concurrency', () => {
   let world: TestWorld;
@@ -48,19 +49,7 @@ describe('handleTimelineBatch under concurrency', () => {
     const batches: Received<HistoryEvent>[][] = [0, 1, 2, 3, 4, 5].map((k) =>
       people.flatMap((n) =>
         [0, 1].map((m) => {
-          const from = identitiesOf(n)[k]!;
-          const value: InboundMessage = {
-            schema: 'omni.inbound.v1',
-            messageId: `conc-${n}-${k}-${m}`,
-            channel: from.channel,
-            provider: 'test',
-            providerMessageId: `conc-${n}-${k}-${m}`,
-            threadKey: `${from.channel}:${from.address}`,
-            from,
-            sentAt: `2026-07-01T10:0${k}:0${m}.000Z`,
-            receivedAt: `2026-07-01T10:0${k}:0${m}.000Z`,
-            text: 'hola',
-          };
+          const value = inboundEnvelope(`conc-${n}-${k}-${m}`, identitiesOf(n)[k]!, `2026-07-01T10:0${k}:0${m}.000Z`, 'hola');
           return { topic: world.topics.inbound, partition: k, offset: String(m), key: value.threadKey, value };
         }),
       ),
@@ -95,18 +84,7 @@ describe('handleTimelineBatch under concurrency', () => {
   });
 
   const inbound = (id: string, from: Party, at: string): Received<HistoryEvent> => {
-    const value: InboundMessage = {
-      schema: 'omni.inbound.v1',
-      messageId: id,
-      channel: from.channel,
-      provider: 'test',
-      providerMessageId: id,
-      threadKey: `${from.channel}:${from.address}`,
-      from,
-      sentAt: at,
-      receivedAt: at,
-      text: 'hola',
-    };
+    const value = inboundEnvelope(id, from, at, 'hola');
     return { topic: world.topics.inbound, partition: 0, offset: '0', key: value.threadKey, value };
   };
 

@@ -9,6 +9,22 @@ import {
 } from '@omni/contracts';
 import type { OutgoingRecord } from '@omni/kafka';
 
+/** An inbound envelope as an ingest service publishes it, sent and received at `at`. */
+export function inboundEnvelope(id: string, from: Party, at: string, text: string, threadKey = `${from.channel}:${from.address}`): InboundMessage {
+  return {
+    schema: 'omni.inbound.v1',
+    messageId: id,
+    channel: from.channel,
+    provider: 'test',
+    providerMessageId: id,
+    threadKey,
+    from,
+    sentAt: at,
+    receivedAt: at,
+    text,
+  };
+}
+
 /**
  * Envelopes as the other services publish them (ingest → inbound, router → conversations and
  * outbound, ingest delivery → delivery), with explicit timestamps so a test can script a history.
@@ -19,18 +35,7 @@ export class Script {
   constructor(private readonly topics: TopicNames) {}
 
   inbound(id: string, from: Party, at: string, text: string, threadKey = `${from.channel}:${from.address}`): InboundMessage {
-    const value: InboundMessage = {
-      schema: 'omni.inbound.v1',
-      messageId: id,
-      channel: from.channel,
-      provider: 'test',
-      providerMessageId: id,
-      threadKey,
-      from,
-      sentAt: at,
-      receivedAt: at,
-      text,
-    };
+    const value = inboundEnvelope(id, from, at, text, threadKey);
     this.push({ topic: this.topics.inbound, key: threadKey, value, schema: InboundMessage }, id);
     return value;
   }
