@@ -18,6 +18,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request, Agent } from 'node:http';
 import { createServer } from 'node:net';
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import WebSocket from 'ws';
@@ -58,7 +60,7 @@ function freePort(): Promise<number> {
 }
 
 /** Starts a service's main.ts as its own process and waits until /readyz answers 200. */
-async function startService(name: string, env: Record<string, string>): Promise<{ url: string; stop: () => Promise<void> }> {
+async function startService(name: string, env: Record<string, string>): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'services', name, 'src', 'main.ts')], {
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
@@ -76,11 +78,54 @@ async function startService(name: string, env: Record<string, string>): Promise<
   }
   return {
     url,
+    pid: child.pid!,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
     },
   };
+}
+
+/**
+ * CPU time used so far (ms) by the router and ingest processes, all Postgres processes, the Kafka
+ * broker and this process, read from /proc (Linux; empty elsewhere). Sampled at the start and end
+ * of the measured phase, it says where a message's CPU goes, which on a shared machine is steadier
+ * than latency.
+ */
+function cpuSnapshot(pids: { router: number; ingest: number }): Map<string, number> {
+  const out = new Map<string, number>();
+  const tick = 1000 / 100; // USER_HZ is 100 on Linux
+  const add = (k: string, ms: number) => out.set(k, (out.get(k) ?? 0) + ms);
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return out;
+  }
+  for (const d of entries) {
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = (Number(f[11]) + Number(f[12])) * tick; // utime + stime
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const pid = Number(d);
+      if (pid === pids.router) add('router', ms);
+      else if (pid === pids.ingest) add('ingest-chat', ms);
+      else if (comm === 'postgres') add('postgres', ms);
+      else if (comm === 'java' && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('kafka')) add('kafka', ms);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  const own = process.cpuUsage();
+  add('bench (load + consoles)', (own.user + own.system) / 1000);
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    add('machine idle', ((cpu[3] ?? 0) + (cpu[4] ?? 0)) * tick);
+  } catch {
+    // not Linux
+  }
+  return out;
 }
 
 /** Calls fn RATE times a second for SECONDS (open loop: a slow answer does not slow the sender). */
@@ -205,6 +250,8 @@ async function main(): Promise<void> {
 
     const okAt = new Map<string, number>();
     let errors = 0;
+    const pids = { router: router.pid, ingest: chat.pid };
+    const cpu0 = cpuSnapshot(pids);
     const tStart = performance.now();
     await atRate(RATE, SECONDS, async (i) => {
       try {
@@ -223,6 +270,13 @@ async function main(): Promise<void> {
     const lat = [...okAt].filter(([k]) => offeredAt.has(k)).map(([k, t]) => offeredAt.get(k)! - t);
     const lastOffer = Math.max(...[...okAt.keys()].map((k) => offeredAt.get(k) ?? 0));
     const offers = measured();
+    const cpu1 = cpuSnapshot(pids);
+    const wallMs = performance.now() - tStart;
+    const cpuLine = [...cpu1]
+      .filter(([k]) => k !== 'machine idle')
+      .map(([k, v]) => `${k} ${fmt((v - (cpu0.get(k) ?? 0)) / Math.max(1, offers))}`)
+      .join(', ');
+    const idle = cpu1.has('machine idle') ? (cpu1.get('machine idle')! - cpu0.get('machine idle')!) / (wallMs * cpus().length) : NaN;
     for (const ws of sockets) ws.close();
     // Where the time goes, from the database's own clock: message received by ingest → conversation
     // opened by the router → offer event stored for the agent.
@@ -245,6 +299,7 @@ async function main(): Promise<void> {
       `  assignments/s (offers over first POST → last offer): ${fmt(offers / ((lastOffer - tStart) / 1000))}`,
       `  ingest 2xx → offer frame on agent websocket: p50 ${fmt(pct(lat, 50))} ms, p99 ${fmt(pct(lat, 99))} ms, max ${fmt(Math.max(...lat))} ms`,
       `  breakdown (db clock): ingest receivedAt → conversation opened p50 ${fmt(b.p50_consume)} / p99 ${fmt(b.p99_consume)} ms; opened → offer stored p50 ${fmt(b.p50_match)} / p99 ${fmt(b.p99_match)} ms (≤ 0: offered in the arrival transaction)`,
+      `  CPU ms per routed message (first POST → last offer): ${cpuLine || 'n/a (no /proc)'}; machine ${fmt(100 * (1 - idle))}% busy over ${cpus().length} CPUs`,
       `  raw Kafka hop baseline (publish ack → consumer receive, same rate): p50 ${fmt(pct(baseLat, 50))} ms, p99 ${fmt(pct(baseLat, 99))} ms (${baseLat.length} msgs)`,
       `  goal: p99 <= 25 ms at 1000 msg/s -> ${pct(lat, 99) <= 25 && RATE >= 1000 ? 'met' : 'NOT met'}`,
     ];
