@@ -6,3 +6,4 @@ export * from './ingest-service';
 export * from './email-thread-token';
 export * from './rejection-metrics';
 export * from './delivery';
+export * from './dedupe-retention';

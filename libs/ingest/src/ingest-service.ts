@@ -4,12 +4,13 @@ import { Type } from '@sinclair/typebox';
 import { CommonEnv, parsePairs } from '@omni/config';
 import type { ChannelKind } from '@omni/contracts';
 import { createLogger, type Logger } from '@omni/logging';
-import { connectInfra, createHttpApp, runService, type Infra } from '@omni/service';
+import { connectInfra, createHttpApp, runPeriodically, runService, type Infra } from '@omni/service';
 import { createIngestMetrics, type IngestMetrics } from './ingest-metrics';
 import { registerAdapterRoute } from './adapter-route';
 import type { IngestDeps } from './accept-inbound';
 import { DeliveryEnv, deliverySettings, parseDeliveryTargets, type DeliverySettings } from './delivery/delivery-config';
 import { startDelivery } from './delivery/start-delivery';
+import { DedupeEnv, sweepDedupe, type DedupeSettings } from './dedupe-retention';
 
 /** Env every ingest service reads on top of CommonEnv. */
 export const IngestEnv = {
@@ -17,6 +18,7 @@ export const IngestEnv = {
   ADAPTER_API_KEYS: Type.String({ default: '', description: 'adapterId:key pairs, comma separated' }),
   BODY_LIMIT_BYTES: Type.Integer({ default: 1024 * 1024, minimum: 1024 }),
   ...DeliveryEnv,
+  ...DedupeEnv,
 };
 
 /** Where the shared `ingest` schema's migrations live. */
@@ -59,8 +61,8 @@ export interface BaseIngestConfig {
   SHUTDOWN_GRACE_MS: number;
 }
 
-/** Outbound delivery settings are optional in the type (IngestEnv supplies them with defaults). */
-export type IngestServiceConfig = BaseIngestConfig & Partial<DeliverySettings>;
+/** Delivery and dedupe settings are optional in the type (IngestEnv supplies them with defaults). */
+export type IngestServiceConfig = BaseIngestConfig & Partial<DeliverySettings> & Partial<DedupeSettings>;
 
 /** Connects infrastructure, builds the app and listens; used by main.ts and by tests (PORT=0). */
 export async function startIngestService<C extends IngestServiceConfig>(
@@ -77,12 +79,22 @@ export async function startIngestService<C extends IngestServiceConfig>(
   const built = await build(config, { infra, logger, apiKeys: parsePairs(config.ADAPTER_API_KEYS, 'ADAPTER_API_KEYS'), bodyLimit: config.BODY_LIMIT_BYTES });
   // Every ingest service delivers agent replies for its own channels (docs/delivery-callbacks.md).
   const deliveryRun = await startDelivery({ kind, settings: delivery, topicSuffix: config.KAFKA_TOPIC_SUFFIX, infra, logger, registry: built.app.metrics });
+  const retentionDays = config.DEDUPE_RETENTION_DAYS ?? DedupeEnv.DEDUPE_RETENTION_DAYS.default;
+  const dedupeSweep = runPeriodically(
+    config.DEDUPE_SWEEP_INTERVAL_MS ?? DedupeEnv.DEDUPE_SWEEP_INTERVAL_MS.default,
+    async () => {
+      const deleted = await sweepDedupe(infra.pool, retentionDays);
+      if (deleted > 0) logger.info({ deleted, retentionDays }, 'dedupe rows past retention removed');
+    },
+    (err) => logger.warn({ err: err.message }, 'dedupe sweep failed, retrying next tick'),
+  );
   const url = await built.app.listen({ port: config.PORT, host: config.HOST });
   logger.info(`${name} listening on ${url}`);
   return {
     app: built.app,
     url,
     close: async () => {
+      await dedupeSweep.stop();
       await deliveryRun.close();
       await built.close?.();
       await built.app.close();

@@ -2,3 +2,4 @@ export * from './errors';
 export * from './http-app';
 export * from './run-service';
 export * from './infra';
+export * from './periodic';

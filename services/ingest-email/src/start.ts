@@ -1,4 +1,5 @@
 import type { IngestAppDeps } from '@omni/ingest';
+import { runPeriodically } from '@omni/service';
 import type { EmailConfig } from './config';
 import { buildApp } from './app';
 import { pruneTokens } from './mailgun-tokens';
@@ -15,9 +16,10 @@ export async function start(config: EmailConfig, deps: IngestAppDeps) {
     mailgunClockSkewS: config.MAILGUN_CLOCK_SKEW_S,
   });
   // used Mailgun tokens are only needed while Mailgun may still retry; prune hourly
-  const timer = setInterval(() => {
-    pruneTokens(deps.infra.pool, config.MAILGUN_TOKEN_RETENTION_S).catch((err: Error) => deps.logger.warn({ err: err.message }, 'mailgun token prune failed'));
-  }, 3600_000);
-  timer.unref();
-  return { app, close: async () => clearInterval(timer) };
+  const prune = runPeriodically(
+    3600_000,
+    () => pruneTokens(deps.infra.pool, config.MAILGUN_TOKEN_RETENTION_S),
+    (err) => deps.logger.warn({ err: err.message }, 'mailgun token prune failed'),
+  );
+  return { app, close: prune.stop };
 }

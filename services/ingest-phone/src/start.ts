@@ -1,4 +1,5 @@
 import type { IngestAppDeps } from '@omni/ingest';
+import { runPeriodically } from '@omni/service';
 import type { PhoneConfig } from './config';
 import { buildApp } from './app';
 import { publishOverdueVoicemails } from './voicemails';
@@ -14,14 +15,10 @@ export async function start(config: PhoneConfig, deps: IngestAppDeps) {
   });
   // Voicemails whose transcript never came are published without one; the deadline lives in
   // Postgres, so any replica's sweep picks them up, also after a restart.
-  let sweeping = false;
-  const timer = setInterval(() => {
-    if (sweeping) return;
-    sweeping = true;
-    publishOverdueVoicemails(ingest, config.VOICEMAIL_TRANSCRIPT_WAIT_S)
-      .catch((err: Error) => deps.logger.warn({ err: err.message }, 'voicemail sweep failed, retrying next tick'))
-      .finally(() => (sweeping = false));
-  }, config.VOICEMAIL_SWEEP_INTERVAL_MS);
-  timer.unref();
-  return { app, close: async () => clearInterval(timer) };
+  const sweep = runPeriodically(
+    config.VOICEMAIL_SWEEP_INTERVAL_MS,
+    () => publishOverdueVoicemails(ingest, config.VOICEMAIL_TRANSCRIPT_WAIT_S),
+    (err) => deps.logger.warn({ err: err.message }, 'voicemail sweep failed, retrying next tick'),
+  );
+  return { app, close: sweep.stop };
 }
