@@ -47,7 +47,11 @@ function speaks(a: AgentSnapshot, language: string | null | undefined): boolean 
   return a.languages.includes(language);
 }
 
-/** Eligible = serves one of the conversation's tiers, has every skill, speaks the language, has room on the channel, did not decline it. */
+/**
+ * Eligible = serves one of the conversation's tiers, has every skill, speaks the language, has room
+ * on the channel, did not decline it. matchOnce (store/assignment.ts) mirrors this in SQL to pick
+ * the queue entries somebody can take: change both together.
+ */
 export function isEligible(a: AgentSnapshot, c: WaitingConversation): boolean {
   return (
     a.tiers.some((t) => c.tiers.includes(t)) &&

@@ -146,23 +146,37 @@ export async function offerOnArrival(tx: RoutingTx, items: ArrivalOffer[]): Prom
 }
 
 /**
- * One match pass, one transaction: the available agents, then the head of the queues for their
- * tiers (MATCH_BATCH_SIZE entries in queue order) locked with their conversations — FOR UPDATE SKIP
- * LOCKED, so entries another replica or worker is matching right now are skipped, not waited for —
- * then offers in queue order (offerToAgents). Returns the number of offers made.
+ * One match pass, one transaction: the available agents, then, in queue order, the first
+ * MATCH_BATCH_SIZE entries that one of them could take (the eligibility of domain/match.ts:
+ * tier, skills, language, room on the channel, not declined by them) locked with their
+ * conversations — FOR UPDATE SKIP LOCKED, so entries another replica or worker is matching right
+ * now are skipped, not waited for — then offers in queue order (offerToAgents). Entries nobody
+ * online can take are passed over in SQL: a head of them longer than a batch would otherwise
+ * starve every conversation behind it. Returns the number of offers made.
  */
 export async function matchOnce(ctx: RouterCtx): Promise<number> {
   const agents = await availableAgents(ctx.pool);
   if (agents.length === 0) return 0;
+  const candidates = agents.map((a) => ({
+    id: a.id,
+    tiers: a.tiers,
+    skills: a.skills,
+    languages: a.languages,
+    channels: Object.keys(a.capacity).filter((ch) => freeCapacity(a, ch) > 0),
+  }));
   return runRouting(ctx, async (tx) => {
     const { rows } = await tx.query(
       `SELECT q.tiers AS q_tiers, q.preferred_agent_id AS q_preferred, q.priority AS q_priority, q.waiting_since AS q_since, ${CONVERSATION_COLUMNS.split(',').map((c) => `c.${c.trim()}`).join(', ')}
          FROM router.queue_entries q JOIN router.conversations c ON c.id = q.conversation_id
         WHERE q.tiers && $1::int[] AND c.status = 'queued'
+          AND EXISTS (SELECT 1 FROM jsonb_to_recordset($3::jsonb) AS a(id text, tiers int[], skills text[], languages text[], channels text[])
+                       WHERE a.tiers && q.tiers AND c.required_skills <@ a.skills
+                         AND (c.language IS NULL OR c.language = 'other' OR c.language = ANY(a.languages))
+                         AND c.channel = ANY(a.channels) AND a.id <> ALL(c.declined_agents))
         ORDER BY q.priority DESC, q.waiting_since, q.conversation_id
         LIMIT $2::int
         FOR UPDATE OF q, c SKIP LOCKED`,
-      [[...new Set(agents.flatMap((a) => a.tiers))], ctx.config.MATCH_BATCH_SIZE],
+      [[...new Set(agents.flatMap((a) => a.tiers))], ctx.config.MATCH_BATCH_SIZE, JSON.stringify(candidates)],
     );
     if (rows.length === 0) return 0;
     const waiting = rows.map((r) => {
