@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { CommonEnv, parsePairs } from '@omni/config';
 import type { ChannelKind } from '@omni/contracts';
 import { createLogger, type Logger } from '@omni/logging';
+import { OutboxRelay } from '@omni/kafka';
 import { connectInfra, createHttpApp, runPeriodically, runService, type Infra } from '@omni/service';
 import { createIngestMetrics, type IngestMetrics } from './ingest-metrics';
 import { registerAdapterRoute } from './adapter-route';
@@ -29,6 +30,8 @@ export interface IngestAppDeps {
   logger: Logger;
   apiKeys: Map<string, string>;
   bodyLimit?: number;
+  /** after committing rows to `ingest.outbox`: relay them now (one relay per service) */
+  kickRelay: () => void;
 }
 
 /**
@@ -76,9 +79,13 @@ export async function startIngestService<C extends IngestServiceConfig>(
   const delivery = deliverySettings(config);
   parseDeliveryTargets(delivery.DELIVERY_TARGETS);
   const infra = await connectInfra({ service: name, schema: 'ingest', migrationsDir: INGEST_MIGRATIONS, config, logger });
-  const built = await build(config, { infra, logger, apiKeys: parsePairs(config.ADAPTER_API_KEYS, 'ADAPTER_API_KEYS'), bodyLimit: config.BODY_LIMIT_BYTES });
+  // one relay for the service's `ingest.outbox` rows (delivery statuses, chat delivered receipts)
+  const relay = new OutboxRelay(infra.pool, 'ingest', infra.publisher, logger);
+  relay.start();
+  const kickRelay = () => relay.kick();
+  const built = await build(config, { infra, logger, apiKeys: parsePairs(config.ADAPTER_API_KEYS, 'ADAPTER_API_KEYS'), bodyLimit: config.BODY_LIMIT_BYTES, kickRelay });
   // Every ingest service delivers agent replies for its own channels (docs/delivery-callbacks.md).
-  const deliveryRun = await startDelivery({ kind, settings: delivery, topicSuffix: config.KAFKA_TOPIC_SUFFIX, infra, logger, registry: built.app.metrics });
+  const deliveryRun = await startDelivery({ kind, settings: delivery, topicSuffix: config.KAFKA_TOPIC_SUFFIX, infra, logger, registry: built.app.metrics, kickRelay });
   const retentionDays = config.DEDUPE_RETENTION_DAYS ?? DedupeEnv.DEDUPE_RETENTION_DAYS.default;
   const dedupeSweep = runPeriodically(
     config.DEDUPE_SWEEP_INTERVAL_MS ?? DedupeEnv.DEDUPE_SWEEP_INTERVAL_MS.default,
@@ -98,6 +105,7 @@ export async function startIngestService<C extends IngestServiceConfig>(
       await deliveryRun.close();
       await built.close?.();
       await built.app.close();
+      await relay.stop(); // after everything that writes the outbox
       await infra.close();
     },
   };

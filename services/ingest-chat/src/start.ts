@@ -1,5 +1,5 @@
 import { OutboundMessage } from '@omni/contracts';
-import { createKafka, OutboxRelay, startConsumer } from '@omni/kafka';
+import { createKafka, startConsumer } from '@omni/kafka';
 import type { IngestAppDeps } from '@omni/ingest';
 import type { ChatConfig } from './config';
 import { DEV_CHAT_SESSION_SECRET } from './config';
@@ -9,23 +9,21 @@ import { SessionHub } from './session-hub';
 
 /**
  * Builds ingest-chat from its config and connected infrastructure (called by main.ts and tests):
- * the HTTP app with sessions and the visitor websocket, the reply listener, the outbox relay for
- * delivery statuses and the omni.outbound.v1 consumer for websocket sessions.
+ * the HTTP app with sessions and the visitor websocket, the reply listener and the omni.outbound.v1
+ * consumer for websocket sessions (delivered statuses go through the service's outbox relay).
  */
 export async function start(config: ChatConfig, deps: IngestAppDeps) {
   const { logger } = deps;
   if (config.CHAT_SESSION_SECRET === DEV_CHAT_SESSION_SECRET) logger.warn('CHAT_SESSION_SECRET not set: using the development default; set it in production');
   const hub = new SessionHub(config.DATABASE_URL, logger);
   await hub.start();
-  const relay = new OutboxRelay(deps.infra.pool, 'ingest', deps.infra.publisher, logger);
-  relay.start();
   const built = await buildApp(deps, {
     sessionSecret: config.CHAT_SESSION_SECRET,
     sessionTtlSeconds: config.CHAT_SESSION_TTL_S,
     maxFrameBytes: config.CHAT_WS_MAX_FRAME_BYTES,
     pingIntervalMs: config.CHAT_WS_PING_MS,
     hub,
-    kickRelay: () => relay.kick(),
+    kickRelay: deps.kickRelay,
   });
   // A client of its own: the shared infra exposes only the publisher to ingest apps.
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'ingest-chat-ws', logger });
@@ -43,7 +41,6 @@ export async function start(config: ChatConfig, deps: IngestAppDeps) {
     close: async () => {
       await consumer.disconnect();
       await hub.stop();
-      await relay.stop();
     },
   };
 }

@@ -319,7 +319,7 @@ describe('ingest-email: provider routes', () => {
     // the same app on a publisher that never connected: every publish fails like a broker outage
     const publisher = new Publisher(createKafka({ brokers: world.brokers, clientId: 'down', logger: testLogger }));
     const cfg = readConfig(env());
-    const down = await start(cfg, { infra: { pool: world.pool, publisher, topics: world.topics, readiness: [] }, logger: testLogger, apiKeys: new Map([['relay', API_KEY]]) });
+    const down = await start(cfg, { infra: { pool: world.pool, publisher, topics: world.topics, readiness: [] }, logger: testLogger, apiKeys: new Map([['relay', API_KEY]]), kickRelay: () => undefined });
     const body = { ...fixtureJson('postmark/original.json'), MessageID: 'pm-outage', Headers: [{ Name: 'Message-ID', Value: '<outage-1@cliente.example>' }] };
     // app.inject's cookie dependency is ESM-only under jest: listen on port 0 and use fetch
     const downUrl = await down.app.listen({ port: 0, host: '127.0.0.1' });

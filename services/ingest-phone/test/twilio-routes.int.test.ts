@@ -117,7 +117,7 @@ describe('ingest-phone: Twilio webhooks', () => {
 
   it('answers 503 with Retry-After when Kafka does not ack, and Twilio\'s retry later succeeds', async () => {
     const publisher = new Publisher(createKafka({ brokers: world.brokers, clientId: 'down', logger: testLogger }));
-    const down = await start(readConfig(env()), { infra: { pool: world.pool, publisher, topics: world.topics, readiness: [] }, logger: testLogger, apiKeys: new Map() });
+    const down = await start(readConfig(env()), { infra: { pool: world.pool, publisher, topics: world.topics, readiness: [] }, logger: testLogger, apiKeys: new Map(), kickRelay: () => undefined });
     const params = { ...sms, MessageSid: 'SMoutage000000000000000000000000001', Body: 'outage' };
     // app.inject's cookie dependency is ESM-only under jest: listen on port 0 and use fetch
     const downUrl = await down.app.listen({ port: 0, host: '127.0.0.1' });

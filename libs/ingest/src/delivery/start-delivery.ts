@@ -2,7 +2,7 @@ import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import { KIND_CHANNELS, OutboundMessage, type ChannelKind, type TopicNames } from '@omni/contracts';
-import { OutboxRelay, startConsumer, type Publisher } from '@omni/kafka';
+import { startConsumer, type Publisher } from '@omni/kafka';
 import type { Logger } from '@omni/logging';
 import { acceptOutbound } from './accept-outbound';
 import { parseDeliveryTargets, type DeliverySettings } from './delivery-config';
@@ -22,9 +22,9 @@ export function deliveryGroupId(kind: ChannelKind, settings: Pick<DeliverySettin
 
 /**
  * Starts outbound delivery for one ingest service's channels: the omni.outbound.v1 consumer that
- * persists replies, the delivery loop that POSTs them, and the outbox relay that publishes their
- * statuses and dead letters. Returns the closer (consumer first, so nothing new arrives, then the
- * loop, then the relay that flushes the last statuses).
+ * persists replies and the delivery loop that POSTs them; their statuses and dead letters go
+ * through `ingest.outbox`, relayed by the service's relay (`kickRelay`). Returns the closer
+ * (consumer first, so nothing new arrives, then the loop); the service stops its relay after it.
  */
 export async function startDelivery(opts: {
   kind: ChannelKind;
@@ -33,6 +33,7 @@ export async function startDelivery(opts: {
   infra: DeliveryInfra;
   logger: Logger;
   registry?: Registry;
+  kickRelay: () => void;
 }): Promise<{ close: () => Promise<void> }> {
   const { kind, settings, infra } = opts;
   if (!settings.DELIVERY_ENABLED) return { close: async () => undefined };
@@ -40,8 +41,6 @@ export async function startDelivery(opts: {
   const targets = parseDeliveryTargets(settings.DELIVERY_TARGETS);
   const channels = KIND_CHANNELS[kind];
   const groupId = deliveryGroupId(kind, settings, opts.topicSuffix);
-  const relay = new OutboxRelay(infra.pool, 'ingest', infra.publisher, logger);
-  relay.start();
   const worker = new DeliveryWorker({
     pool: infra.pool,
     topics: infra.topics,
@@ -52,7 +51,7 @@ export async function startDelivery(opts: {
     concurrency: settings.DELIVERY_CONCURRENCY,
     pollMs: settings.DELIVERY_POLL_MS,
     logger,
-    onOutbox: () => relay.kick(),
+    onOutbox: opts.kickRelay,
     registry: opts.registry,
   });
   worker.start();
@@ -71,12 +70,11 @@ export async function startDelivery(opts: {
           msgs,
         );
         if (r.pending > 0) worker.kick();
-        if (r.events > 0) relay.kick();
+        if (r.events > 0) opts.kickRelay();
       },
     });
   } catch (err) {
     await worker.stop();
-    await relay.stop();
     throw err;
   }
   logger.info({ groupId, channels, targets: [...targets.keys()] }, 'outbound delivery started');
@@ -84,7 +82,6 @@ export async function startDelivery(opts: {
     close: async () => {
       await consumer.disconnect();
       await worker.stop();
-      await relay.stop();
     },
   };
 }
