@@ -38,6 +38,9 @@ export const RouterEnv = {
   INBOUND_TX_MAX: Type.Integer({ default: 100, minimum: 1, maximum: 1000 }),
   /** connections in the router's Postgres pool (consumers, matcher, sweeper, every agent console share it) */
   PG_POOL_MAX: Type.Integer({ default: 20, minimum: 2, maximum: 500 }),
+  /** days a processed message/event id is remembered (idempotency); keep above the topics' retention and DEDUPE_RETENTION_DAYS; 0 = forever */
+  PROCESSED_EVENTS_RETENTION_DAYS: Type.Integer({ default: 60, minimum: 0 }),
+  PROCESSED_EVENTS_SWEEP_INTERVAL_MS: Ms(3_600_000, 100),
   /** consume omni.customers.v1 into router.customer_profiles (VIP and other attributes) */
   CUSTOMERS_GROUP_ID: Type.String({ default: '' }),
 };

@@ -3,7 +3,7 @@ import { CustomerRecord, DeliveryStatus, InboundMessage } from '@omni/contracts'
 import { OutboxRelay, startConsumer } from '@omni/kafka';
 import type { Consumer } from 'kafkajs';
 import type { Logger } from '@omni/logging';
-import { connectInfra } from '@omni/service';
+import { connectInfra, runPeriodically } from '@omni/service';
 import { createPool } from '@omni/db';
 import type { RouterConfig } from './config';
 import { buildApp } from './app';
@@ -16,6 +16,7 @@ import { Matcher } from './store/assignment';
 import { RuleCache, seedDefaultRules } from './store/rule-store';
 import type { RouterCtx } from './store/routing-tx';
 import { Sweeper } from './store/sweeper';
+import { pruneProcessedEvents } from './store/retention';
 
 /** Connects, migrates, starts the outbox relay, hub, matcher, sweeper, consumers and the HTTP server (main.ts and tests). */
 export async function start(config: RouterConfig, logger: Logger) {
@@ -50,6 +51,14 @@ export async function start(config: RouterConfig, logger: Logger) {
       await pool.query('UPDATE router.agents SET seen_at = now() WHERE session_id = ANY($1::text[])', [local.map((s) => s.sessionId)]);
   });
   sweeper.start();
+  const pruning = runPeriodically(
+    config.PROCESSED_EVENTS_SWEEP_INTERVAL_MS,
+    async () => {
+      const deleted = await pruneProcessedEvents(pool, config.PROCESSED_EVENTS_RETENTION_DAYS);
+      if (deleted > 0) logger.info({ deleted, retentionDays: config.PROCESSED_EVENTS_RETENTION_DAYS }, 'processed event ids past retention removed');
+    },
+    (err) => logger.warn({ err: err.message }, 'processed_events prune failed, retrying next tick'),
+  );
   let jwtSecret = config.JWT_SECRET;
   if (!jwtSecret) {
     jwtSecret = ephemeralSecret();
@@ -104,6 +113,7 @@ export async function start(config: RouterConfig, logger: Logger) {
     close: async () => {
       for (const c of consumers) await c.disconnect();
       await sweeper.stop();
+      await pruning.stop();
       await matcher.stop();
       await hub.stop();
       await app.close();

@@ -1,7 +1,8 @@
 /**
  * Deadlines kept in Postgres and swept by the router: offer timeouts (re-offer elsewhere, agent set
  * away after repeated lapses), the disconnect grace period (work back to the front of the queue with
- * its original waiting time), and capacity freed pulling the next waiting conversation at once.
+ * its original waiting time), capacity freed pulling the next waiting conversation at once, and
+ * processed message ids forgotten after their retention.
  * Short timeouts via env; the test waits on frames and events, never on sleeps.
  */
 import { DEFAULT_RULES } from '../src/domain/default-rules';
@@ -12,7 +13,14 @@ import { eventually } from '../../../test/support/infra';
 const h = new RouterHarness();
 
 beforeAll(async () => {
-  await h.start('routertimers', { OFFER_TIMEOUT_MS: '2500', DISCONNECT_GRACE_MS: '1500', MAX_CONSECUTIVE_OFFER_TIMEOUTS: '2', WS_PING_INTERVAL_MS: '1000' });
+  await h.start('routertimers', {
+    OFFER_TIMEOUT_MS: '2500',
+    DISCONNECT_GRACE_MS: '1500',
+    MAX_CONSECUTIVE_OFFER_TIMEOUTS: '2',
+    WS_PING_INTERVAL_MS: '1000',
+    PROCESSED_EVENTS_RETENTION_DAYS: '7',
+    PROCESSED_EVENTS_SWEEP_INTERVAL_MS: '200',
+  });
   const isolation = Array.from({ length: 10 }, (_, i) => ({ id: `iso-${i}`, when: { keywords: { any: [`zz${i}`] } }, then: { skills: [`s${i}`] }, continue: true }));
   expect((await h.admin('PUT', '/v1/admin/rules', { rules: [...isolation, ...DEFAULT_RULES] })).status).toBe(201);
 });
@@ -89,4 +97,18 @@ it('a console that stops answering pings is dropped and goes offline after the g
   await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
   expect(await closed).toBe(1006); // terminated by the server, no close handshake
   await eventually(async () => ((await h.world.pool.query(`SELECT presence FROM router.agents WHERE id = 'mute'`)).rows[0].presence === 'offline' ? true : undefined), 'mute agent offline');
+});
+
+it('forgets processed message ids after PROCESSED_EVENTS_RETENTION_DAYS, oldest only', async () => {
+  const old = await h.send('zz9 I forgot my password');
+  const recent = await h.send('zz9 my order has not arrived', { thread: 'retention-2' });
+  await h.openedBy(old.messageId);
+  await h.openedBy(recent.messageId);
+  const ids = [old.messageId, recent.messageId];
+  const present = async () =>
+    (await h.world.pool.query<{ event_id: string }>('SELECT event_id FROM router.processed_events WHERE event_id = ANY($1::text[]) ORDER BY event_id', [ids])).rows.map((r) => r.event_id);
+  expect(await present()).toEqual([...ids].sort());
+  await h.world.pool.query(`UPDATE router.processed_events SET processed_at = now() - interval '8 days' WHERE event_id = $1::text`, [old.messageId]);
+  await eventually(async () => ((await present()).includes(old.messageId) ? undefined : true), 'the old id to be pruned', 30000);
+  expect(await present()).toEqual([recent.messageId]);
 });
