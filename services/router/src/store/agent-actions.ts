@@ -1,6 +1,6 @@
 import { newId, type OutboundMessage } from '@omni/contracts';
 import { enqueue, makeOffer, offerContext } from './queue';
-import { loadConversation, runRouting, type ConversationRow, type HandoffNote, type RouterCtx, type RoutingTx } from './routing-tx';
+import { CONVERSATION_COLUMNS, loadConversation, runRouting, toConversation, type ConversationRow, type HandoffNote, type RouterCtx, type RoutingTx } from './routing-tx';
 import { freeCapacity } from '../domain/match';
 
 /** The closed set of error codes an agent console can receive (docs/agent-protocol.md). */
@@ -39,14 +39,22 @@ async function ownConversation(tx: RoutingTx, agentId: string, conversationId: s
 /** Accepts an offer made to this agent: the conversation is assigned to them. */
 export async function acceptOffer(ctx: RouterCtx, agentId: string, conversationId: string): Promise<void> {
   await runRouting(ctx, async (tx) => {
-    const conv = await ownConversation(tx, agentId, conversationId, 'offered');
-    // the agent's timeout streak is reset only when there is one: an UPDATE that matches no row takes no row lock
-    await tx.query(
+    // One statement on the happy path: the update matches only an offer to this agent (re-checked
+    // after any lock wait) and returns the row. The agent's timeout streak is reset only when there
+    // is one: an UPDATE that matches no row takes no row lock.
+    const { rows } = await tx.query(
       `WITH a AS (UPDATE router.agents SET consecutive_timeouts = 0 WHERE id = $2::text AND consecutive_timeouts <> 0)
-       UPDATE router.conversations SET status = 'assigned', offer_deadline = NULL, updated_at = now() WHERE id = $1::text`,
-      [conv.id, agentId],
+       UPDATE router.conversations SET status = 'assigned', offer_deadline = NULL, updated_at = now()
+        WHERE id = $1::text AND agent_id = $2::text AND status = 'offered'
+       RETURNING ${CONVERSATION_COLUMNS}`,
+      [conversationId, agentId],
     );
-    conv.status = 'assigned';
+    if (!rows[0]) {
+      // not (or no longer) offered to them: the read names why; the transaction rolls back
+      await ownConversation(tx, agentId, conversationId, 'offered');
+      throw new AgentActionError('NOT_OFFERED', `conversation ${conversationId} is not offered to you`);
+    }
+    const conv = toConversation(rows[0]);
     tx.conversationEvent(conv, 'conversation.accepted', agentActor(agentId), 'offer accepted');
     tx.conversationEvent(conv, 'conversation.assigned', agentActor(agentId), 'assigned after accept');
     tx.agentEvent(agentId, { type: 'assigned', conversationId: conv.id });
