@@ -22,6 +22,9 @@ const SESSIONS_CHANNEL = 'router_agent_sessions';
  * socket's rows past its cursor. Any replica's commit wakes it through Postgres LISTEN/NOTIFY, and
  * a periodic poll covers a lost notification or a LISTEN connection being re-established.
  */
+/** how long announcements are gathered into one NOTIFY (one per routing transaction was ~1 statement per routed message) */
+const ANNOUNCE_LINGER_MS = 5;
+
 export class AgentHub {
   private readonly sessions = new Map<string, Session>();
   private listener?: Client;
@@ -97,16 +100,18 @@ export class AgentHub {
   }
 
   /**
-   * Tells the other replicas (after commit) that these agents have new events. Coalesced per tick
-   * into one NOTIFY outside any data transaction, so it never holds the commit path; a lost
-   * announcement is covered by the poll.
+   * Tells the other replicas (after commit) that these agents have new events. Coalesced over
+   * ANNOUNCE_LINGER_MS into one NOTIFY outside any data transaction, so it never holds the commit
+   * path; a lost announcement is covered by the poll. Consoles on this replica do not wait for it
+   * (push); those on other replicas get their events up to the linger later.
    */
   announce(agentIds: string[]): void {
     for (const id of agentIds) this.pendingAnnounce.add(id);
     if (this.announceScheduled || this.stopped) return;
     this.announceScheduled = true;
-    setImmediate(() => {
+    setTimeout(() => {
       this.announceScheduled = false;
+      if (this.stopped) return; // the pool may be closing; the other replicas' poll covers it
       const ids = [...this.pendingAnnounce];
       this.pendingAnnounce.clear();
       // NOTIFY payloads are limited to 8000 bytes: send in chunks.
@@ -114,7 +119,7 @@ export class AgentHub {
         const payload = `${this.replicaId}|${ids.slice(i, i + 50).join(',')}`;
         this.pool.query('SELECT pg_notify($1::text, $2::text)', [EVENTS_CHANNEL, payload]).catch((err) => this.logger.warn({ err }, 'agent event announce failed; the poll covers it'));
       }
-    });
+    }, ANNOUNCE_LINGER_MS);
   }
 
   /** Streams new events to the given agents' sockets if they are attached here. */
