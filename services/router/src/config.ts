@@ -28,8 +28,8 @@ export const RouterEnv = {
   QUEUE_SLA_MS_TIER_5: Ms(1_800_000),
   /** what a queue SLA breach does: widen to agents of the next tier too, or move it one tier up */
   OVERFLOW_MODE: Type.Union([Type.Literal('widen'), Type.Literal('escalate')], { default: 'widen' }),
-  /** queue entries one match pass looks at */
-  MATCH_BATCH_SIZE: Type.Integer({ default: 50, minimum: 1, maximum: 1000 }),
+  /** queue entries (that a free agent could take) one match pass locks and offers; 50 → 200 took bench:router at 1,000 msg/s from ~254 to ~377 assignments/s */
+  MATCH_BATCH_SIZE: Type.Integer({ default: 200, minimum: 1, maximum: 1000 }),
   /** match passes run concurrently per process (each offer is its own locked transaction) */
   MATCH_WORKERS: Type.Integer({ default: 2, minimum: 1, maximum: 32 }),
   /** inbound partitions processed concurrently by this replica */
