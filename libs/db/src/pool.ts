@@ -64,3 +64,17 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
     await pool.end();
   }
 }
+
+/**
+ * Runs a batched DELETE until a batch comes back short, and returns how many rows went. The
+ * statement's last parameter is the batch size (its LIMIT); select the victims `FOR UPDATE SKIP
+ * LOCKED` so that replicas running the same sweep split the rows instead of waiting on each other.
+ */
+export async function deleteInBatches(pool: Pick<Pool, 'query'>, sql: string, params: unknown[], batchSize = 5000): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted = (await pool.query(sql, [...params, batchSize])).rowCount ?? 0;
+    total += deleted;
+    if (deleted < batchSize) return total;
+  }
+}

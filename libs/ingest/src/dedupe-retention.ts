@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { Type } from '@sinclair/typebox';
-import { withTransaction } from '@omni/db';
+import { deleteInBatches } from '@omni/db';
 
 /** Env of the dedupe retention sweep (part of IngestEnv). */
 export const DedupeEnv = {
@@ -22,29 +22,20 @@ export interface DedupeSettings {
  * A row is needed only while the provider may still retry that webhook (hours to a few days), so
  * ids older than the retention are forgotten: a copy arriving later is published again, and the
  * router drops it by message id. Each thread keeps its latest row whatever its age, because
- * outbound delivery reads the thread's provider from it (docs/delivery-callbacks.md). One replica
- * sweeps at a time (advisory lock); the others skip that round.
+ * outbound delivery reads the thread's provider from it (docs/delivery-callbacks.md). Replicas
+ * sweeping at the same time split the rows (SKIP LOCKED).
  */
 export async function sweepDedupe(pool: Pool, retentionDays: number, batchSize = 5000): Promise<number> {
   if (retentionDays <= 0) return 0;
-  let total = 0;
-  for (;;) {
-    const deleted = await withTransaction(pool, async (client) => {
-      const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1::text)) AS ok', ['ingest:dedupe-sweep']);
-      if (!lock.rows[0]?.ok) return -1;
-      const r = await client.query(
-        `DELETE FROM ingest.dedupe WHERE message_id IN (
-           SELECT o.message_id FROM ingest.dedupe o
-            WHERE o.published_at < now() - make_interval(days => $1::int)
-              AND EXISTS (SELECT 1 FROM ingest.dedupe n WHERE n.thread_key = o.thread_key AND n.published_at > o.published_at)
-            ORDER BY o.published_at
-            LIMIT $2::int)`,
-        [retentionDays, batchSize],
-      );
-      return r.rowCount ?? 0;
-    });
-    if (deleted < 0) return total;
-    total += deleted;
-    if (deleted < batchSize) return total;
-  }
+  return deleteInBatches(
+    pool,
+    `DELETE FROM ingest.dedupe WHERE message_id IN (
+       SELECT o.message_id FROM ingest.dedupe o
+        WHERE o.published_at < now() - make_interval(days => $1::int)
+          AND EXISTS (SELECT 1 FROM ingest.dedupe n WHERE n.thread_key = o.thread_key AND n.published_at > o.published_at)
+        ORDER BY o.published_at
+        LIMIT $2::int FOR UPDATE OF o SKIP LOCKED)`,
+    [retentionDays],
+    batchSize,
+  );
 }

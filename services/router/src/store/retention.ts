@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { deleteInBatches } from '@omni/db';
 
 /**
  * Deletes `router.processed_events` rows older than `retentionDays`, oldest first, in batches, and
@@ -9,16 +10,13 @@ import type { Pool } from 'pg';
  */
 export async function pruneProcessedEvents(pool: Pick<Pool, 'query'>, retentionDays: number, batchSize = 5000): Promise<number> {
   if (retentionDays <= 0) return 0;
-  let total = 0;
-  for (;;) {
-    const r = await pool.query(
-      `DELETE FROM router.processed_events WHERE event_id IN (
-         SELECT event_id FROM router.processed_events
-          WHERE processed_at < now() - make_interval(days => $1::int)
-          ORDER BY processed_at LIMIT $2::int FOR UPDATE SKIP LOCKED)`,
-      [retentionDays, batchSize],
-    );
-    total += r.rowCount ?? 0;
-    if ((r.rowCount ?? 0) < batchSize) return total;
-  }
+  return deleteInBatches(
+    pool,
+    `DELETE FROM router.processed_events WHERE event_id IN (
+       SELECT event_id FROM router.processed_events
+        WHERE processed_at < now() - make_interval(days => $1::int)
+        ORDER BY processed_at LIMIT $2::int FOR UPDATE SKIP LOCKED)`,
+    [retentionDays],
+    batchSize,
+  );
 }
