@@ -167,3 +167,39 @@ export async function eventually<T>(fn: () => Promise<T | undefined>, what: stri
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** A service under test: a fresh world, a watcher on omni.inbound.v1 and the service started on that world. */
+export interface ServiceUnderTest {
+  world: TestWorld;
+  inbound: TopicWatcher;
+  url: string;
+  /** stops the service alone (idempotent); close() still tears down the rest */
+  stopService: () => Promise<void>;
+  close: () => Promise<void>;
+}
+
+export async function serviceUnderTest(name: string, startService: (world: TestWorld) => Promise<{ url: string; close: () => Promise<void> }>): Promise<ServiceUnderTest> {
+  const world = await createWorld(name);
+  const inbound = await TopicWatcher.start(world, world.topics.inbound);
+  let s: { url: string; close: () => Promise<void> };
+  try {
+    s = await startService(world);
+  } catch (err) {
+    await inbound.stop();
+    await world.close();
+    throw err;
+  }
+  let stopped: Promise<void> | undefined;
+  const stopService = () => (stopped ??= s.close());
+  return {
+    world,
+    inbound,
+    url: s.url,
+    stopService,
+    close: async () => {
+      await stopService();
+      await inbound.stop();
+      await world.close();
+    },
+  };
+}

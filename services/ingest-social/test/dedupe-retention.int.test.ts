@@ -7,32 +7,29 @@
 import { sweepDedupe, startIngestService } from '@omni/ingest';
 import { readConfig } from '../src/config';
 import { start } from '../src/start';
-import { createWorld, eventually, testLogger, TopicWatcher, type TestWorld } from '../../../test/support/infra';
+import { eventually, serviceUnderTest, testLogger, type ServiceUnderTest, type TestWorld, type TopicWatcher } from '../../../test/support/infra';
 
 const KEY = 'retention-key-0123456789';
 
 describe('ingest dedupe retention', () => {
+  let t: ServiceUnderTest;
   let world: TestWorld;
   let url: string;
-  let close: () => Promise<void>;
   let inbound: TopicWatcher;
 
   beforeAll(async () => {
-    world = await createWorld('dedupe');
-    inbound = await TopicWatcher.start(world, world.topics.inbound);
-    const config = readConfig(
-      world.env({ ADAPTER_API_KEYS: `telegram-bot:${KEY}`, META_APP_SECRET: 'unused-secret', META_VERIFY_TOKEN: 'unused', DEDUPE_RETENTION_DAYS: '7', DEDUPE_SWEEP_INTERVAL_MS: '200' }),
+    t = await serviceUnderTest('dedupe', (w) =>
+      startIngestService(
+        'social',
+        readConfig(w.env({ ADAPTER_API_KEYS: `telegram-bot:${KEY}`, META_APP_SECRET: 'unused-secret', META_VERIFY_TOKEN: 'unused', DEDUPE_RETENTION_DAYS: '7', DEDUPE_SWEEP_INTERVAL_MS: '200' })),
+        testLogger,
+        start,
+      ),
     );
-    const s = await startIngestService('social', config, testLogger, start);
-    url = s.url;
-    close = s.close;
+    ({ world, url, inbound } = t);
   });
 
-  afterAll(async () => {
-    await close?.();
-    await inbound?.stop();
-    await world?.close();
-  });
+  afterAll(() => t?.close());
 
   const post = (id: string, thread: string) =>
     fetch(`${url}/v1/social/messages`, {
@@ -71,8 +68,7 @@ describe('ingest dedupe retention', () => {
     expect((await post('c1', 'tc')).status).toBe(202);
     expect((await post('c2', 'tc')).status).toBe(202);
     // the service stops here, so that only the sweeps called below run
-    await close();
-    close = async () => undefined;
+    await t.stopService();
     await age(['c1'], 400);
     expect(await sweepDedupe(world.pool, 0)).toBe(0);
     expect((await rows()).filter((r) => r.startsWith('c'))).toEqual(['c1', 'c2']);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { startIngestService } from '@omni/ingest';
 import { readConfig } from '../src/config';
 import { start } from '../src/start';
-import { createWorld, testLogger, TopicWatcher, type TestWorld } from '../../../test/support/infra';
+import { serviceUnderTest, testLogger, type ServiceUnderTest, type TopicWatcher } from '../../../test/support/infra';
 
 const SECRET = 'meta-app-secret-int-test';
 const VERIFY = 'verify-me-please';
@@ -24,24 +24,18 @@ interface Accepted {
 }
 
 describe('ingest-social: Meta webhooks', () => {
-  let world: TestWorld;
+  let t: ServiceUnderTest;
   let url: string;
-  let close: () => Promise<void>;
   let inbound: TopicWatcher;
 
   beforeAll(async () => {
-    world = await createWorld('meta');
-    inbound = await TopicWatcher.start(world, world.topics.inbound);
-    const s = await startIngestService('social', readConfig(world.env({ META_APP_SECRET: SECRET, META_VERIFY_TOKEN: VERIFY, BODY_LIMIT_BYTES: '65536' })), testLogger, start);
-    url = s.url;
-    close = s.close;
+    t = await serviceUnderTest('meta', (w) =>
+      startIngestService('social', readConfig(w.env({ META_APP_SECRET: SECRET, META_VERIFY_TOKEN: VERIFY, BODY_LIMIT_BYTES: '65536' })), testLogger, start),
+    );
+    ({ url, inbound } = t);
   });
 
-  afterAll(async () => {
-    await close?.();
-    await inbound?.stop();
-    await world?.close();
-  });
+  afterAll(() => t?.close());
 
   const post = (body: string | Buffer, headers: Record<string, string> = { 'x-hub-signature-256': sign(body) }) =>
     fetch(`${url}/v1/social/meta`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
