@@ -1,18 +1,52 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CHANNELS } from './channels';
+import type { FreeformBounds } from './storable';
 
 const Channel = Type.Union(CHANNELS.map((c) => Type.Literal(c)));
 const DateTime = Type.String({ format: 'date-time' });
-const NonEmpty = (maxLength = 512) => Type.String({ minLength: 1, maxLength });
+/**
+ * An identifier-like string (ids, thread keys, addresses, provider ids): refused when PostgreSQL
+ * cannot store it, limited in code points and, where it lands in an index, in UTF-8 bytes (a btree
+ * entry holds at most 2704 bytes).
+ */
+const Key = (maxLength: number, maxBytes = maxLength * 4, minLength = 0) => Type.String({ ...(minLength ? { minLength } : {}), maxLength, maxBytes, storable: 'refuse' });
+const NonEmpty = (maxLength = 512, maxBytes = maxLength * 4) => Key(maxLength, maxBytes, 1);
+/** Customer or agent text (message text, subject, html, names, reasons): cleaned, never refused for its characters. */
+const Text = (maxLength: number, minLength = 0) => Type.String({ ...(minLength ? { minLength } : {}), maxLength, storable: 'clean' });
+/** An open JSON field (`raw`, `data`, `attributes`): bounded depth, count and size, checked without recursion. */
+const Freeform = (bounds: FreeformBounds) => Type.Record(Type.String(), Type.Unknown(), { freeform: bounds });
+
+/** Every limit of the contract, declared once (code points; bytes where an index stores the value). */
+export const LIMITS = {
+  id: { maxLength: 128 },
+  provider: { maxLength: 64 },
+  providerMessageId: { maxLength: 512, maxBytes: 2048 },
+  threadKey: { maxLength: 1024, maxBytes: 2048 },
+  address: { maxLength: 320, maxBytes: 1024 },
+  name: { maxLength: 256 },
+  phone: { maxLength: 32 },
+  text: { maxLength: 100_000 },
+  subject: { maxLength: 1024 },
+  html: { maxLength: 500_000 },
+  language: { maxLength: 16 },
+  attachments: { maxItems: 100 },
+  attachmentName: { maxLength: 512 },
+  contentType: { maxLength: 256 },
+  url: { maxLength: 4096 },
+  reason: { maxLength: 2048 },
+  handoffNote: { maxLength: 10_000 },
+  raw: { maxDepth: 32, maxNodes: 20_000, maxBytes: 1_048_576 },
+  data: { maxDepth: 16, maxNodes: 5_000, maxBytes: 262_144 },
+} as const;
 
 export const Party = Type.Object(
   {
     channel: Channel,
-    address: NonEmpty(320),
-    name: Type.Optional(Type.String({ maxLength: 256 })),
+    address: NonEmpty(LIMITS.address.maxLength, LIMITS.address.maxBytes),
+    name: Type.Optional(Text(LIMITS.name.maxLength)),
     /** contact details the channel itself supplied (e.g. the e-mail a chat visitor typed in) */
-    email: Type.Optional(Type.String({ maxLength: 320 })),
-    phone: Type.Optional(Type.String({ maxLength: 32 })),
+    email: Type.Optional(Key(LIMITS.address.maxLength, LIMITS.address.maxBytes)),
+    phone: Type.Optional(Key(LIMITS.phone.maxLength)),
   },
   { additionalProperties: false },
 );
@@ -20,11 +54,11 @@ export type Party = Static<typeof Party>;
 
 export const Attachment = Type.Object(
   {
-    name: Type.Optional(Type.String({ maxLength: 512 })),
-    contentType: Type.Optional(Type.String({ maxLength: 256 })),
+    name: Type.Optional(Text(LIMITS.attachmentName.maxLength)),
+    contentType: Type.Optional(Key(LIMITS.contentType.maxLength)),
     size: Type.Optional(Type.Integer({ minimum: 0 })),
-    url: Type.Optional(Type.String({ maxLength: 4096 })),
-    contentId: Type.Optional(Type.String({ maxLength: 512 })),
+    url: Type.Optional(Key(LIMITS.url.maxLength)),
+    contentId: Type.Optional(Key(512)),
   },
   { additionalProperties: false },
 );
@@ -34,22 +68,24 @@ export type Attachment = Static<typeof Attachment>;
 export const InboundMessage = Type.Object(
   {
     schema: Type.Literal('omni.inbound.v1'),
-    messageId: NonEmpty(128),
+    messageId: NonEmpty(LIMITS.id.maxLength),
     channel: Channel,
-    provider: NonEmpty(64),
-    providerMessageId: NonEmpty(512),
-    threadKey: NonEmpty(1024),
+    provider: NonEmpty(LIMITS.provider.maxLength),
+    providerMessageId: NonEmpty(LIMITS.providerMessageId.maxLength, LIMITS.providerMessageId.maxBytes),
+    threadKey: NonEmpty(LIMITS.threadKey.maxLength, LIMITS.threadKey.maxBytes),
     from: Party,
     to: Type.Optional(Party),
     sentAt: DateTime,
     receivedAt: DateTime,
-    text: Type.String({ maxLength: 100_000 }),
-    subject: Type.Optional(Type.String({ maxLength: 1024 })),
-    html: Type.Optional(Type.String({ maxLength: 500_000 })),
-    attachments: Type.Optional(Type.Array(Attachment, { maxItems: 100 })),
-    language: Type.Optional(Type.String({ minLength: 2, maxLength: 16 })),
+    text: Text(LIMITS.text.maxLength),
+    subject: Type.Optional(Text(LIMITS.subject.maxLength)),
+    html: Type.Optional(Text(LIMITS.html.maxLength)),
+    attachments: Type.Optional(Type.Array(Attachment, { maxItems: LIMITS.attachments.maxItems })),
+    language: Type.Optional(Key(LIMITS.language.maxLength, undefined, 2)),
     kind: Type.Optional(Type.Union([Type.Literal('message'), Type.Literal('callback-request'), Type.Literal('voicemail')])),
-    raw: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    raw: Type.Optional(Freeform(LIMITS.raw)),
+    /** JSON pointers of the fields whose NUL or unpaired surrogates were replaced by U+FFFD (e.g. "/text") */
+    cleaned: Type.Optional(Type.Array(Type.String({ maxLength: 1024, storable: 'clean' }), { maxItems: 256 })),
   },
   { $id: 'omni.inbound.v1', additionalProperties: false },
 );
@@ -78,7 +114,8 @@ export type ConversationEventType = (typeof CONVERSATION_EVENT_TYPES)[number];
 export const Actor = Type.Object(
   {
     type: Type.Union([Type.Literal('system'), Type.Literal('agent'), Type.Literal('admin'), Type.Literal('customer')]),
-    id: Type.Optional(Type.String({ maxLength: 128 })),
+    /** an agent or admin id, or a customer's address (so as long as an address) */
+    id: Type.Optional(Key(LIMITS.address.maxLength, LIMITS.address.maxBytes)),
   },
   { additionalProperties: false },
 );
@@ -88,25 +125,25 @@ export type Actor = Static<typeof Actor>;
 export const ConversationEvent = Type.Object(
   {
     schema: Type.Literal('omni.conversations.v1'),
-    eventId: NonEmpty(128),
+    eventId: NonEmpty(LIMITS.id.maxLength),
     type: Type.Union(CONVERSATION_EVENT_TYPES.map((t) => Type.Literal(t))),
-    conversationId: NonEmpty(128),
+    conversationId: NonEmpty(LIMITS.id.maxLength),
     occurredAt: DateTime,
     actor: Actor,
-    reason: Type.Optional(Type.String({ maxLength: 2048 })),
+    reason: Type.Optional(Text(LIMITS.reason.maxLength)),
     channel: Channel,
-    threadKey: NonEmpty(1024),
+    threadKey: NonEmpty(LIMITS.threadKey.maxLength, LIMITS.threadKey.maxBytes),
     customer: Party,
     tier: Type.Integer({ minimum: 1, maximum: 5 }),
     fromTier: Type.Optional(Type.Integer({ minimum: 1, maximum: 5 })),
-    category: Type.Optional(Type.String({ maxLength: 128 })),
+    category: Type.Optional(Key(128)),
     priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
-    language: Type.Optional(Type.String({ maxLength: 16 })),
-    agentId: Type.Optional(Type.String({ maxLength: 128 })),
-    toAgentId: Type.Optional(Type.String({ maxLength: 128 })),
-    messageId: Type.Optional(Type.String({ maxLength: 128 })),
-    handoffNote: Type.Optional(Type.String({ maxLength: 10_000 })),
-    data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    language: Type.Optional(Key(LIMITS.language.maxLength)),
+    agentId: Type.Optional(Key(LIMITS.id.maxLength)),
+    toAgentId: Type.Optional(Key(LIMITS.id.maxLength)),
+    messageId: Type.Optional(Key(LIMITS.id.maxLength)),
+    handoffNote: Type.Optional(Text(LIMITS.handoffNote.maxLength)),
+    data: Type.Optional(Freeform(LIMITS.data)),
   },
   { $id: 'omni.conversations.v1', additionalProperties: false },
 );
@@ -116,17 +153,17 @@ export type ConversationEvent = Static<typeof ConversationEvent>;
 export const OutboundMessage = Type.Object(
   {
     schema: Type.Literal('omni.outbound.v1'),
-    outboundId: NonEmpty(128),
-    conversationId: NonEmpty(128),
+    outboundId: NonEmpty(LIMITS.id.maxLength),
+    conversationId: NonEmpty(LIMITS.id.maxLength),
     channel: Channel,
-    threadKey: NonEmpty(1024),
+    threadKey: NonEmpty(LIMITS.threadKey.maxLength, LIMITS.threadKey.maxBytes),
     to: Party,
-    agentId: NonEmpty(128),
-    text: Type.String({ minLength: 1, maxLength: 100_000 }),
-    subject: Type.Optional(Type.String({ maxLength: 1024 })),
-    inReplyToMessageId: Type.Optional(Type.String({ maxLength: 128 })),
+    agentId: NonEmpty(LIMITS.id.maxLength),
+    text: Text(LIMITS.text.maxLength, 1),
+    subject: Type.Optional(Text(LIMITS.subject.maxLength)),
+    inReplyToMessageId: Type.Optional(Key(LIMITS.id.maxLength)),
     createdAt: DateTime,
-    raw: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    raw: Type.Optional(Freeform(LIMITS.raw)),
   },
   { $id: 'omni.outbound.v1', additionalProperties: false },
 );
@@ -136,16 +173,16 @@ export type OutboundMessage = Static<typeof OutboundMessage>;
 export const DeliveryStatus = Type.Object(
   {
     schema: Type.Literal('omni.delivery.v1'),
-    eventId: NonEmpty(128),
-    outboundId: NonEmpty(128),
-    conversationId: NonEmpty(128),
+    eventId: NonEmpty(LIMITS.id.maxLength),
+    outboundId: NonEmpty(LIMITS.id.maxLength),
+    conversationId: NonEmpty(LIMITS.id.maxLength),
     channel: Channel,
     to: Party,
     status: Type.Union([Type.Literal('delivered'), Type.Literal('retrying'), Type.Literal('failed'), Type.Literal('callback-task')]),
     attempt: Type.Integer({ minimum: 0 }),
     occurredAt: DateTime,
-    reason: Type.Optional(Type.String({ maxLength: 2048 })),
-    providerMessageId: Type.Optional(Type.String({ maxLength: 512 })),
+    reason: Type.Optional(Text(LIMITS.reason.maxLength)),
+    providerMessageId: Type.Optional(Key(LIMITS.providerMessageId.maxLength, LIMITS.providerMessageId.maxBytes)),
   },
   { $id: 'omni.delivery.v1', additionalProperties: false },
 );
@@ -155,12 +192,14 @@ export type DeliveryStatus = Static<typeof DeliveryStatus>;
 export const CustomerRecord = Type.Object(
   {
     schema: Type.Literal('omni.customers.v1'),
-    customerId: NonEmpty(128),
+    customerId: NonEmpty(LIMITS.id.maxLength),
     version: Type.Integer({ minimum: 0 }),
-    displayName: Type.Optional(Type.String({ maxLength: 256 })),
-    identities: Type.Array(Type.Object({ channel: Channel, address: NonEmpty(320) }, { additionalProperties: false })),
-    attributes: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    mergedInto: Type.Optional(Type.String({ maxLength: 128 })),
+    displayName: Type.Optional(Text(LIMITS.name.maxLength)),
+    identities: Type.Array(
+      Type.Object({ channel: Channel, address: NonEmpty(LIMITS.address.maxLength, LIMITS.address.maxBytes) }, { additionalProperties: false }),
+    ),
+    attributes: Type.Optional(Freeform(LIMITS.data)),
+    mergedInto: Type.Optional(Key(LIMITS.id.maxLength)),
     updatedAt: DateTime,
   },
   { $id: 'omni.customers.v1', additionalProperties: false },
@@ -172,9 +211,9 @@ export const DeadLetter = Type.Object(
   {
     schema: Type.Literal('omni.dlq.v1'),
     source: Type.Object({ topic: Type.String(), partition: Type.Integer(), offset: Type.String(), groupId: Type.String() }, { additionalProperties: false }),
-    reason: Type.String({ maxLength: 4096 }),
-    key: Type.Union([Type.String(), Type.Null()]),
-    value: Type.Union([Type.String(), Type.Null()]),
+    reason: Text(4096),
+    key: Type.Union([Text(LIMITS.threadKey.maxLength * 4), Type.Null()]),
+    value: Type.Union([Text(16 * 1024 * 1024), Type.Null()]),
     failedAt: DateTime,
   },
   { $id: 'omni.dlq.v1', additionalProperties: false },

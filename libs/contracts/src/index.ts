@@ -3,3 +3,4 @@ export * from './channels';
 export * from './envelopes';
 export * from './validate';
 export * from './ids';
+export * from './storable';

@@ -1,9 +1,11 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Static, TSchema } from '@sinclair/typebox';
+import { addContractKeywords, cleanBySchema } from './storable';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 addFormats(ajv);
+addContractKeywords(ajv);
 const cache = new WeakMap<TSchema, ValidateFunction>();
 
 /** Formats ajv errors as "path: message" strings naming the field that failed. */
@@ -48,4 +50,19 @@ export function assertValid<S extends TSchema>(schema: S, value: unknown): Stati
   const fn = compiled(schema);
   if (!fn(value)) throw new ContractError(String(schema.$id ?? 'value'), describeErrors(fn.errors));
   return value as Static<S>;
+}
+
+/**
+ * The contract's clean step followed by validation: fields marked 'clean' lose their NUL and unpaired
+ * surrogates (listed in the value's `cleaned` when the schema has that field), free-form fields are
+ * bounded, then the whole value is validated. Every producer goes through this (Publisher.publish).
+ */
+export function prepareForContract<S extends TSchema>(schema: S, value: unknown): Static<S> {
+  const r = cleanBySchema(schema, value);
+  let out = r.value as Record<string, unknown>;
+  if (r.cleaned.length > 0 && (schema.properties as Record<string, unknown> | undefined)?.cleaned) {
+    const before = Array.isArray(out.cleaned) ? (out.cleaned as string[]) : [];
+    out = { ...out, cleaned: [...new Set([...before, ...r.cleaned])] };
+  }
+  return assertValid(schema, out);
 }

@@ -80,10 +80,11 @@ export async function startIngestService<C extends IngestServiceConfig>(
   parseDeliveryTargets(delivery.DELIVERY_TARGETS);
   const infra = await connectInfra({ service: name, schema: 'ingest', migrationsDir: INGEST_MIGRATIONS, config, logger });
   // one relay for the service's `ingest.outbox` rows (delivery statuses, chat delivered receipts)
-  const relay = new OutboxRelay(infra.pool, 'ingest', infra.publisher, logger);
+  const relay = new OutboxRelay(infra.pool, 'ingest', infra.publisher, logger, { dlqTopic: infra.topics.dlq });
   relay.start();
   const kickRelay = () => relay.kick();
   const built = await build(config, { infra, logger, apiKeys: parsePairs(config.ADAPTER_API_KEYS, 'ADAPTER_API_KEYS'), bodyLimit: config.BODY_LIMIT_BYTES, kickRelay });
+  relay.bindMetrics(built.app.metrics);
   // Every ingest service delivers agent replies for its own channels (docs/delivery-callbacks.md).
   const deliveryRun = await startDelivery({ kind, settings: delivery, topicSuffix: config.KAFKA_TOPIC_SUFFIX, infra, logger, registry: built.app.metrics, kickRelay });
   const retentionDays = config.DEDUPE_RETENTION_DAYS ?? DedupeEnv.DEDUPE_RETENTION_DAYS.default;

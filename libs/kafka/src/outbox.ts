@@ -1,7 +1,21 @@
 import type { Pool, PoolClient } from 'pg';
-import { SCHEMAS_BY_ID, type SchemaId } from '@omni/contracts';
+import { Counter, type Registry } from 'prom-client';
+import { DeadLetter, prepareForContract, SCHEMAS_BY_ID, truncateCodePoints, type SchemaId } from '@omni/contracts';
 import type { Logger } from '@omni/logging';
-import type { Publisher } from './publisher';
+import { PublishRejectedError, type Publisher } from './publisher';
+
+export interface RelayOptions {
+  /** where rows that can never be published go (omni.dlq.v1 with the service's topic suffix) */
+  dlqTopic: string;
+  /** registers outbox_dead_lettered_total here */
+  registry?: Registry;
+  pollMs?: number;
+  lingerMs?: number;
+  batchSize?: number;
+}
+
+// what of a dead-lettered row is kept in the DLQ record (a row refused as too large must fit there)
+const DLQ_VALUE_CHARS = 64 * 1024;
 
 /** SQL for a service's outbox table; include it in the service's first migration. */
 export const OUTBOX_DDL = `CREATE TABLE IF NOT EXISTS outbox (
@@ -58,16 +72,39 @@ export class OutboxRelay {
   private again = false;
   private stopped = false;
   private idle?: Promise<void>;
+  private readonly pollMs: number;
+  private readonly lingerMs: number;
+  private readonly batchSize: number;
+  private readonly dlqTopic: string;
+  private deadLettered?: Counter<'outbox' | 'reason'>;
+  /** rows dead-lettered by this relay since it started */
+  deadLetteredRows = 0;
 
   constructor(
     private readonly pool: Pool,
     private readonly schema: string,
     private readonly publisher: Publisher,
     private readonly logger: Logger,
-    private readonly pollMs = 250,
-    private readonly lingerMs = 20,
-    private readonly batchSize = 500,
-  ) {}
+    opts: RelayOptions,
+  ) {
+    this.pollMs = opts.pollMs ?? 250;
+    this.lingerMs = opts.lingerMs ?? 20;
+    this.batchSize = opts.batchSize ?? 500;
+    this.dlqTopic = opts.dlqTopic;
+    if (opts.registry) this.bindMetrics(opts.registry);
+  }
+
+  /** Counts dead-lettered rows in `outbox_dead_lettered_total` of this registry (the service's /metrics). */
+  bindMetrics(registry: Registry): void {
+    this.deadLettered =
+      (registry.getSingleMetric('outbox_dead_lettered_total') as Counter<'outbox' | 'reason'> | undefined) ??
+      new Counter({
+        name: 'outbox_dead_lettered_total',
+        help: 'Outbox rows that could never be published (contract or broker refused them), sent to omni.dlq.v1',
+        labelNames: ['outbox', 'reason'],
+        registers: [registry],
+      });
+  }
 
   start(): void {
     this.timer = setInterval(() => this.kick(), this.pollMs);
@@ -128,7 +165,7 @@ export class OutboxRelay {
         )
       ).rows;
       if (rows.length > 0) {
-        await this.publisher.publish(rows.map((r) => ({ topic: r.topic, key: r.key, value: r.value, schema: SCHEMAS_BY_ID[r.schema_id] })));
+        await this.publishRows(rows);
         await client.query(`DELETE FROM ${this.schema}.outbox WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);
       }
       await client.query('COMMIT');
@@ -138,6 +175,43 @@ export class OutboxRelay {
       throw err;
     } finally {
       client.release();
+    }
+  }
+
+  /**
+   * Publishes the rows, each as its own record so that one the contract or the broker refuses for
+   * good is dead-lettered alone (with the reason, counted, logged at error) and the others go on:
+   * one row can never stop the relay. The publisher still sends them in one request. A broker that
+   * is unavailable throws, and the pass is retried.
+   */
+  private async publishRows(rows: { id: string; topic: string; key: string; schema_id: SchemaId; value: unknown }[]): Promise<void> {
+    const results = await Promise.allSettled(
+      rows.map((r) => {
+        const schema = SCHEMAS_BY_ID[r.schema_id];
+        if (!schema) return Promise.reject(new Error(`unknown schema id ${String(r.schema_id)}`));
+        return this.publisher.publish([{ topic: r.topic, key: r.key, value: r.value, schema }]);
+      }),
+    );
+    const refused: { row: (typeof rows)[number]; reason: string; kind: string }[] = [];
+    for (const [i, res] of results.entries()) {
+      if (res.status === 'fulfilled') continue;
+      const err = res.reason as Error & { code?: string };
+      if (err.code === 'KAFKA_UNAVAILABLE') throw err;
+      refused.push({ row: rows[i]!, reason: err.message, kind: err instanceof PublishRejectedError ? 'kafka-refused' : 'contract' });
+    }
+    for (const { row, reason, kind } of refused) {
+      const value: DeadLetter = {
+        schema: 'omni.dlq.v1',
+        source: { topic: row.topic, partition: -1, offset: row.id, groupId: `outbox:${this.schema}` },
+        reason: truncateCodePoints(`outbox row refused (${kind}): ${reason}`, 4000),
+        key: truncateCodePoints(row.key, 4096),
+        value: truncateCodePoints(JSON.stringify(row.value) ?? 'null', DLQ_VALUE_CHARS),
+        failedAt: new Date().toISOString(),
+      };
+      await this.publisher.publish([{ topic: this.dlqTopic, key: `outbox:${this.schema}:${row.id}`, value, schema: DeadLetter }]);
+      this.deadLetteredRows++;
+      this.deadLettered?.inc({ outbox: this.schema, reason: kind });
+      this.logger.error({ outbox: this.schema, rowId: row.id, topic: row.topic, key: row.key, reason }, 'outbox row dead-lettered: it can never be published');
     }
   }
 }

@@ -1,6 +1,6 @@
 import type { Kafka, Producer, Message, IHeaders } from 'kafkajs';
 import type { TSchema } from '@sinclair/typebox';
-import { assertValid } from '@omni/contracts';
+import { prepareForContract } from '@omni/contracts';
 
 export interface OutgoingRecord {
   topic: string;
@@ -14,8 +14,34 @@ export class PublishUnavailableError extends Error {
   readonly code = 'KAFKA_UNAVAILABLE';
 }
 
+/**
+ * The broker refused these records for good (too large, invalid record): retrying cannot help.
+ * `tooLarge` lets an HTTP route answer 413 instead of 503, so the provider does not retry forever.
+ */
+export class PublishRejectedError extends Error {
+  readonly code = 'KAFKA_REJECTED';
+  constructor(
+    message: string,
+    readonly tooLarge: boolean,
+  ) {
+    super(message);
+  }
+}
+
+// kafkajs error types that a retry of the same record can never fix
+const PERMANENT_TYPES = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE', 'INVALID_REQUIRED_ACKS', 'UNSUPPORTED_FOR_MESSAGE_FORMAT']);
+/** True for a broker answer that means "this record will never be accepted". */
+export function isPermanentKafkaError(err: unknown): boolean {
+  for (let e = err as { type?: string; cause?: unknown; originalError?: unknown } | undefined, i = 0; e && i < 4; i++) {
+    if (e.type && PERMANENT_TYPES.has(e.type)) return true;
+    if (/too large|MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/i.test(String((e as { message?: string }).message ?? ''))) return true;
+    e = (e.originalError ?? e.cause) as typeof e;
+  }
+  return false;
+}
+
 interface Pending {
-  records: OutgoingRecord[];
+  messages: { topic: string; message: Message }[];
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -56,13 +82,27 @@ export class Publisher {
     await this.producer.disconnect();
   }
 
-  /** Validates and sends the records; resolves after acks from all in-sync replicas. */
+  /**
+   * Cleans and validates the records against their contracts (prepareForContract: the clean step,
+   * bounded free-form fields, storable strings, limits) and serialises them, all before anything is
+   * queued, so a bad record fails its own caller synchronously and never the batch it would have
+   * joined. Resolves after acks from all in-sync replicas.
+   */
   publish(records: OutgoingRecord[]): Promise<void> {
-    for (const r of records) assertValid(r.schema, r.value);
+    let messages: Pending['messages'];
+    try {
+      messages = records.map((r) => ({ topic: r.topic, message: { key: r.key, value: JSON.stringify(prepareForContract(r.schema, r.value)), headers: r.headers } }));
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (!this.connected) return Promise.reject(new PublishUnavailableError('producer not connected'));
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ records, resolve, reject });
-      if (!this.flushing) void this.flush();
+      this.queue.push({ messages, resolve, reject });
+      if (!this.flushing) {
+        // start on the next microtask, so records published in the same tick share one sendBatch
+        this.flushing = true;
+        queueMicrotask(() => void this.flush());
+      }
     });
   }
 
@@ -72,27 +112,54 @@ export class Publisher {
       while (this.queue.length > 0) {
         const batch = this.queue;
         this.queue = [];
-        const byTopic = new Map<string, Message[]>();
-        for (const p of batch)
-          for (const r of p.records) {
-            const list = byTopic.get(r.topic) ?? [];
-            list.push({ key: r.key, value: JSON.stringify(r.value), headers: r.headers });
-            byTopic.set(r.topic, list);
-          }
         try {
-          await withTimeout(
-            this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }),
-            this.opts.timeoutMs ?? 10000,
-          );
+          await this.send(batch);
           for (const p of batch) p.resolve();
         } catch (err) {
-          const e = new PublishUnavailableError(`kafka publish failed: ${(err as Error).message}`);
-          for (const p of batch) p.reject(e);
+          if (!isPermanentKafkaError(err) || batch.length === 1) {
+            this.settleFailed(batch, err);
+            continue;
+          }
+          // One caller's record was refused for good (e.g. too large): the coalesced batch failed as a
+          // unit, so each caller is sent alone and only the one the broker refuses fails.
+          for (const p of batch) {
+            try {
+              await this.send([p]);
+              p.resolve();
+            } catch (e) {
+              this.settleFailed([p], e);
+            }
+          }
         }
       }
+    } catch (err) {
+      // nothing above should throw; if it does, fail what is queued rather than leave callers hanging
+      for (const p of this.queue.splice(0)) p.reject(err as Error);
     } finally {
       this.flushing = false;
     }
+  }
+
+  private send(batch: Pending[]): Promise<unknown> {
+    const byTopic = new Map<string, Message[]>();
+    for (const p of batch)
+      for (const { topic, message } of p.messages) {
+        const list = byTopic.get(topic) ?? [];
+        list.push(message);
+        byTopic.set(topic, list);
+      }
+    return withTimeout(
+      this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }),
+      this.opts.timeoutMs ?? 10000,
+    );
+  }
+
+  private settleFailed(batch: Pending[], err: unknown): void {
+    const msg = (err as Error).message;
+    const e = isPermanentKafkaError(err)
+      ? new PublishRejectedError(`kafka refused the record: ${msg}`, /too.?large/i.test(msg) || /TOO_LARGE/.test(String((err as { type?: string }).type)))
+      : new PublishUnavailableError(`kafka publish failed: ${msg}`);
+    for (const p of batch) p.reject(e);
   }
 }
 

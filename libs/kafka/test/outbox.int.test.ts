@@ -29,7 +29,7 @@ describe('outbox relay', () => {
     publisher = new Publisher(world.kafka);
     await publisher.connect();
     watcher = await TopicWatcher.start(world, world.topics.conversations);
-    relay = new OutboxRelay(world.pool, 'box', publisher, testLogger, 100);
+    relay = new OutboxRelay(world.pool, 'box', publisher, testLogger, { dlqTopic: world.topics.dlq, pollMs: 100 });
     relay.start();
   });
   afterAll(async () => {

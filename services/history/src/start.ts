@@ -12,9 +12,10 @@ import type { HistoryEvent } from './domain/timeline-entry';
 export async function start(config: HistoryConfig, logger: Logger) {
   const infra = await connectInfra({ service: 'history', schema: 'history', migrationsDir: join(__dirname, '..', 'migrations'), config, logger });
   // customers.v1 records are written to history.outbox in the same transaction as the change
-  const relay = new OutboxRelay(infra.pool, 'history', infra.publisher, logger);
+  const relay = new OutboxRelay(infra.pool, 'history', infra.publisher, logger, { dlqTopic: infra.topics.dlq });
   relay.start();
   const app = await buildApp({ infra, logger, relay, recontactDays: config.FCR_RECONTACT_DAYS });
+  relay.bindMetrics(app.metrics);
   const t = infra.topics;
   const consumer = await startConsumer<HistoryEvent>({
     kafka: infra.kafka,

@@ -25,7 +25,7 @@ export async function start(config: RouterConfig, logger: Logger) {
   // more than the default 10 (the infra pool stays for migrations and readiness).
   const pool = createPool(config.DATABASE_URL, { max: config.PG_POOL_MAX });
   await seedDefaultRules(pool);
-  const relay = new OutboxRelay(pool, 'router', infra.publisher, logger);
+  const relay = new OutboxRelay(pool, 'router', infra.publisher, logger, { dlqTopic: infra.topics.dlq });
   relay.start();
   const hub = new AgentHub(pool, config.DATABASE_URL, logger);
   await hub.start();
@@ -65,6 +65,7 @@ export async function start(config: RouterConfig, logger: Logger) {
     logger.warn('JWT_SECRET is not set: using a random per-process secret, admin and agent tokens cannot be minted (dev only)');
   }
   const app = await buildApp({ infra: { pool, readiness: infra.readiness }, logger, ctx, hub, jwtSecret });
+  relay.bindMetrics(app.metrics);
   const rules = new RuleCache();
   const consumers: Consumer[] = [];
   consumers.push(
