@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
-import { assertValid, InboundMessage, type TopicNames } from '@omni/contracts';
+import { InboundMessage, prepareForContract, type TopicNames } from '@omni/contracts';
+import type { Logger } from '@omni/logging';
 import type { Publisher } from '@omni/kafka';
 import type { IngestMetrics } from './ingest-metrics';
 
@@ -8,18 +9,33 @@ export interface IngestDeps {
   publisher: Publisher;
   topics: TopicNames;
   metrics: IngestMetrics;
+  /** for errors after a publish (which are logged, not answered) */
+  logger?: Logger;
 }
 
 export type AcceptResult = { status: 'accepted' | 'duplicate'; messageId: string };
+/** The outcome of one envelope: accepted/duplicate, or the error that kept it out of Kafka. */
+export type AcceptOutcome = AcceptResult | { status: 'failed'; messageId: string; error: Error };
 
 /**
  * Publishes envelopes to omni.inbound.v1 unless already published, and resolves only after Kafka
- * acked them (acks=-1). The dedupe row is written after the ack: a crash in between means the
- * provider retries and the copy is dropped by message id downstream — never a lost message.
- * Concurrent calls on the same deps are coalesced (see InboundBatcher); each caller's guarantees
- * are those of a call of its own.
+ * acked them (acks=-1). Each envelope first goes through the contract's clean step and validation
+ * (prepareForContract): customer text loses NUL and lone surrogates (listed in `cleaned`), an id or
+ * key PostgreSQL cannot store is a ContractError (400). The dedupe row is written after the ack: a
+ * crash in between means the provider retries and the copy is dropped by message id downstream —
+ * never a lost message. Concurrent calls on the same deps are coalesced (see InboundBatcher); each
+ * caller's guarantees are those of a call of its own. Rejects with the first failure of the
+ * caller's envelopes (the others, if published, are recorded for dedupe, so a retry publishes no copy).
  */
-export function acceptInbound(deps: IngestDeps, envelopes: InboundMessage[]): Promise<AcceptResult[]> {
+export async function acceptInbound(deps: IngestDeps, envelopes: InboundMessage[]): Promise<AcceptResult[]> {
+  const outcomes = await acceptInboundEach(deps, envelopes);
+  const failed = outcomes.find((o): o is Extract<AcceptOutcome, { status: 'failed' }> => o.status === 'failed');
+  if (failed) throw failed.error;
+  return outcomes as AcceptResult[];
+}
+
+/** acceptInbound with one outcome per envelope: for callers that answer each message on its own (batched webhooks). */
+export function acceptInboundEach(deps: IngestDeps, envelopes: InboundMessage[]): Promise<AcceptOutcome[]> {
   if (envelopes.length === 0) return Promise.resolve([]);
   let batcher = batchers.get(deps);
   if (!batcher) batchers.set(deps, (batcher = new InboundBatcher(deps)));
@@ -30,15 +46,17 @@ const batchers = new WeakMap<IngestDeps, InboundBatcher>();
 
 interface PendingAccept {
   envelopes: InboundMessage[];
-  resolve: (r: AcceptResult[]) => void;
+  resolve: (r: AcceptOutcome[]) => void;
   reject: (err: unknown) => void;
 }
 
 /**
  * Coalesces concurrent accepts: envelopes that arrive while earlier batches are in flight share one
- * dedupe lookup, one publish and one dedupe insert, instead of two database round trips and a
- * publish each. Under light load a call runs at once (no added latency). A failure (broker down)
- * fails every caller of that batch, which all answer 503 and are retried by their providers.
+ * dedupe lookup, one produce request and one dedupe insert, instead of two database round trips and
+ * a publish each. Under light load a call runs at once (no added latency). Failures are per
+ * envelope: one the contract or the broker refuses fails alone; the broker down fails every
+ * envelope of that batch (all answer 503 and are retried); an envelope that was published is never
+ * reported failed, even if its dedupe row could not be written.
  */
 export class InboundBatcher {
   private queue: PendingAccept[] = [];
@@ -50,15 +68,16 @@ export class InboundBatcher {
     private readonly maxBatch = 500,
   ) {}
 
-  accept(envelopes: InboundMessage[]): Promise<AcceptResult[]> {
-    // validated here so that one caller's bad envelope fails that caller only, not its batch
+  accept(envelopes: InboundMessage[]): Promise<AcceptOutcome[]> {
+    // cleaned and validated here so that one caller's bad envelope fails that caller only, not its batch
+    let prepared: InboundMessage[];
     try {
-      for (const e of envelopes) assertValid(InboundMessage, e);
+      prepared = envelopes.map((e) => prepareForContract(InboundMessage, e));
     } catch (err) {
       return Promise.reject(err);
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ envelopes, resolve, reject });
+      this.queue.push({ envelopes: prepared, resolve, reject });
       this.pump();
     });
   }
@@ -89,13 +108,14 @@ export class InboundBatcher {
         i += p.envelopes.length;
       }
     } catch (err) {
+      // only what precedes any publish can land here (the dedupe lookup): nothing was published
       for (const p of batch) p.reject(err);
     }
   }
 }
 
-/** acceptInbound for one batch, without coalescing. */
-export async function acceptInboundUnbatched(deps: IngestDeps, envelopes: InboundMessage[]): Promise<AcceptResult[]> {
+/** acceptInbound for one batch, without coalescing; one outcome per envelope. */
+export async function acceptInboundUnbatched(deps: IngestDeps, envelopes: InboundMessage[]): Promise<AcceptOutcome[]> {
   if (envelopes.length === 0) return [];
   const ids = envelopes.map((e) => e.messageId);
   const seen = new Set(
@@ -108,20 +128,38 @@ export async function acceptInboundUnbatched(deps: IngestDeps, envelopes: Inboun
     batchIds.add(e.messageId);
     fresh.push(e);
   }
-  if (fresh.length > 0) {
-    await deps.publisher.publish(fresh.map((e) => ({ topic: deps.topics.inbound, key: e.threadKey, value: e, schema: InboundMessage })));
-    await deps.pool.query(
-      `INSERT INTO ingest.dedupe (message_id, channel, provider, provider_message_id, thread_key)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-       ON CONFLICT (message_id) DO NOTHING`,
-      [fresh.map((e) => e.messageId), fresh.map((e) => e.channel), fresh.map((e) => e.provider), fresh.map((e) => e.providerMessageId), fresh.map((e) => e.threadKey)],
-    );
-  }
-  const freshIds = new Set(fresh.map((e) => e.messageId));
-  return envelopes.map((e) => {
+  // One publish call per envelope: the publisher still sends them in one request, and one the
+  // broker refuses for good fails alone.
+  const published = await Promise.allSettled(fresh.map((e) => deps.publisher.publish([{ topic: deps.topics.inbound, key: e.threadKey, value: e, schema: InboundMessage }])));
+  const failedIds = new Map<string, Error>();
+  const ok: InboundMessage[] = [];
+  published.forEach((r, i) => (r.status === 'fulfilled' ? ok.push(fresh[i]!) : failedIds.set(fresh[i]!.messageId, r.reason as Error)));
+  if (ok.length > 0) await recordPublished(deps, ok);
+  const freshIds = new Set(ok.map((e) => e.messageId));
+  return envelopes.map((e): AcceptOutcome => {
+    const error = failedIds.get(e.messageId);
+    if (error) return { status: 'failed', messageId: e.messageId, error };
     const status = freshIds.has(e.messageId) ? 'accepted' : 'duplicate';
     (status === 'accepted' ? deps.metrics.accepted : deps.metrics.duplicate).inc({ channel: e.channel, provider: e.provider });
     freshIds.delete(e.messageId); // a second copy inside the same batch counts as duplicate
     return { status, messageId: e.messageId };
   });
+}
+
+const DEDUPE_INSERT = `INSERT INTO ingest.dedupe (message_id, channel, provider, provider_message_id, thread_key)
+   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+   ON CONFLICT (message_id) DO NOTHING`;
+const dedupeParams = (es: InboundMessage[]) => [es.map((e) => e.messageId), es.map((e) => e.channel), es.map((e) => e.provider), es.map((e) => e.providerMessageId), es.map((e) => e.threadKey)];
+
+/**
+ * Writes the dedupe rows of published envelopes. These messages are in Kafka, so whatever happens
+ * here they are answered accepted: a row that cannot be written (database down) only means a
+ * provider retry publishes a copy, which every consumer drops by message id. Logged, never thrown.
+ */
+async function recordPublished(deps: IngestDeps, es: InboundMessage[]): Promise<void> {
+  try {
+    await deps.pool.query(DEDUPE_INSERT, dedupeParams(es));
+  } catch (err) {
+    deps.logger?.error({ err: (err as Error).message, messages: es.length }, 'dedupe rows not written after publish; a retry may publish a copy (dropped downstream by message id)');
+  }
 }

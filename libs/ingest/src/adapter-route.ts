@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { CHANNELS, KIND_CHANNELS, deterministicMessageId, type ChannelKind, type InboundMessage } from '@omni/contracts';
+import { CHANNELS, KIND_CHANNELS, LIMITS, deterministicMessageId, type ChannelKind, type InboundMessage } from '@omni/contracts';
 import { badField } from '@omni/service';
 import { acceptInbound, type IngestDeps } from './accept-inbound';
 import { authenticateAdapter } from './api-key';
@@ -9,41 +9,60 @@ import { authenticateAdapter } from './api-key';
  * The generic adapter format (docs/adapter-api.md): the canonical envelope fields plus the adapter's
  * own message id. Any provider we do not speak natively posts this through a small adapter.
  */
+// Identifier-like fields are refused when PostgreSQL cannot store them (NUL, lone surrogates) and
+// are limited in bytes where an index keeps them; text-like fields are accepted as sent and cleaned
+// by the contract (docs/input-rules.md). Limits come from the contract (LIMITS), less the
+// "<channel>:" the thread key gets.
+const key = (maxLength: number, maxBytes = maxLength * 4, extra: Record<string, unknown> = {}) =>
+  Type.String({ minLength: 1, maxLength, maxBytes, storable: 'refuse', ...extra });
+const THREAD_PREFIX_MAX = 'messenger:'.length;
+
+/**
+ * The generic adapter format (docs/adapter-api.md): the canonical envelope fields plus the adapter's
+ * own message id. Any provider we do not speak natively posts this through a small adapter.
+ */
 export const AdapterMessage = Type.Object(
   {
-    adapterMessageId: Type.String({ minLength: 1, maxLength: 512, description: 'the adapter/provider id of this message; retries must reuse it' }),
+    adapterMessageId: key(LIMITS.providerMessageId.maxLength, LIMITS.providerMessageId.maxBytes, { description: 'the adapter/provider id of this message; retries must reuse it' }),
     channel: Type.Union(CHANNELS.map((c) => Type.Literal(c))),
-    threadKey: Type.String({ minLength: 1, maxLength: 900, description: 'conversation thread within the channel: chat session id, caller number, page+sender id…' }),
+    threadKey: key(LIMITS.threadKey.maxLength - THREAD_PREFIX_MAX, LIMITS.threadKey.maxBytes - THREAD_PREFIX_MAX, {
+      description: 'conversation thread within the channel: chat session id, caller number, page+sender id…',
+    }),
     from: Type.Object(
       {
-        address: Type.String({ minLength: 1, maxLength: 320 }),
-        name: Type.Optional(Type.String({ maxLength: 256 })),
-        email: Type.Optional(Type.String({ maxLength: 320, format: 'email' })),
-        phone: Type.Optional(Type.String({ maxLength: 32, pattern: '^\\+[1-9][0-9]{6,14}$' })),
+        address: key(LIMITS.address.maxLength, LIMITS.address.maxBytes),
+        name: Type.Optional(Type.String({ maxLength: LIMITS.name.maxLength })),
+        email: Type.Optional(key(LIMITS.address.maxLength, LIMITS.address.maxBytes, { format: 'email' })),
+        phone: Type.Optional(Type.String({ maxLength: LIMITS.phone.maxLength, pattern: '^\\+[1-9][0-9]{6,14}$' })),
       },
       { additionalProperties: false },
     ),
-    to: Type.Optional(Type.Object({ address: Type.String({ minLength: 1, maxLength: 320 }), name: Type.Optional(Type.String({ maxLength: 256 })) }, { additionalProperties: false })),
-    text: Type.String({ maxLength: 100_000 }),
+    to: Type.Optional(
+      Type.Object(
+        { address: key(LIMITS.address.maxLength, LIMITS.address.maxBytes), name: Type.Optional(Type.String({ maxLength: LIMITS.name.maxLength })) },
+        { additionalProperties: false },
+      ),
+    ),
+    text: Type.String({ maxLength: LIMITS.text.maxLength }),
     sentAt: Type.Optional(Type.String({ format: 'date-time' })),
-    subject: Type.Optional(Type.String({ maxLength: 1024 })),
-    html: Type.Optional(Type.String({ maxLength: 500_000 })),
-    language: Type.Optional(Type.String({ minLength: 2, maxLength: 16 })),
+    subject: Type.Optional(Type.String({ maxLength: LIMITS.subject.maxLength })),
+    html: Type.Optional(Type.String({ maxLength: LIMITS.html.maxLength })),
+    language: Type.Optional(key(LIMITS.language.maxLength, undefined, { minLength: 2 })),
     attachments: Type.Optional(
       Type.Array(
         Type.Object(
           {
-            name: Type.Optional(Type.String({ maxLength: 512 })),
-            contentType: Type.Optional(Type.String({ maxLength: 256 })),
+            name: Type.Optional(Type.String({ maxLength: LIMITS.attachmentName.maxLength })),
+            contentType: Type.Optional(key(LIMITS.contentType.maxLength)),
             size: Type.Optional(Type.Integer({ minimum: 0 })),
-            url: Type.Optional(Type.String({ maxLength: 4096, format: 'uri' })),
+            url: Type.Optional(key(LIMITS.url.maxLength, undefined, { format: 'uri' })),
           },
           { additionalProperties: false },
         ),
-        { maxItems: 100 },
+        { maxItems: LIMITS.attachments.maxItems },
       ),
     ),
-    raw: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    raw: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { freeform: LIMITS.raw })),
   },
   { $id: 'AdapterMessage', additionalProperties: false },
 );

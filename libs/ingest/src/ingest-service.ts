@@ -45,7 +45,7 @@ export async function buildIngestApp(
 ): Promise<{ app: FastifyInstance; ingest: IngestDeps; metrics: IngestMetrics }> {
   const app = await createHttpApp({ name: `ingest-${kind}`, logger: deps.logger, readiness: deps.infra.readiness, bodyLimit: deps.bodyLimit });
   const metrics = createIngestMetrics(app.metrics);
-  const ingest: IngestDeps = { pool: deps.infra.pool, publisher: deps.infra.publisher, topics: deps.infra.topics, metrics };
+  const ingest: IngestDeps = { pool: deps.infra.pool, publisher: deps.infra.publisher, topics: deps.infra.topics, metrics, logger: deps.logger };
   registerAdapterRoute(app, ingest, kind, deps.apiKeys);
   if (register) await register(app, ingest);
   return { app, ingest, metrics };

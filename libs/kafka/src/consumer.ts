@@ -1,6 +1,7 @@
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { TSchema, Static } from '@sinclair/typebox';
-import { problemsOf, DeadLetter } from '@omni/contracts';
+import { Counter, type Registry } from 'prom-client';
+import { cleanBySchema, problemsOf, DeadLetter, truncateCodePoints } from '@omni/contracts';
 import type { Logger } from '@omni/logging';
 import type { Publisher } from './publisher';
 
@@ -31,6 +32,8 @@ export interface ConsumerSpec<T> {
    * makes batches larger under a steady trickle at the cost of that much latency.
    */
   fetch?: { minBytes?: number; maxWaitTimeInMs?: number };
+  /** counts dead-lettered messages in consumer_dead_lettered_total (the service's /metrics) */
+  registry?: Registry;
   /** attempts for a failing message before it is dead-lettered (infrastructure errors retry forever) */
   attempts?: number;
   /** Process messages one by one, in order… */
@@ -77,12 +80,18 @@ export async function startConsumer<T>(spec: ConsumerSpec<T>): Promise<Consumer>
   const log = spec.logger.child({ consumerGroup: spec.groupId });
   const attempts = spec.attempts ?? 3;
 
+  const dead = spec.registry
+    ? ((spec.registry.getSingleMetric('consumer_dead_lettered_total') as Counter<'group' | 'topic'> | undefined) ??
+      new Counter({ name: 'consumer_dead_lettered_total', help: 'Messages a consumer sent to omni.dlq.v1', labelNames: ['group', 'topic'], registers: [spec.registry] }))
+    : undefined;
   const deadLetter = async (topic: string, partition: number, m: KafkaMessage, reason: string) => {
-    log.warn({ topic, partition, offset: m.offset, reason }, 'message dead-lettered');
+    // an error, not a warning: a dead-lettered message is not processed until someone replays it
+    log.error({ topic, partition, offset: m.offset, reason }, 'message dead-lettered');
+    dead?.inc({ group: spec.groupId, topic });
     const value: DeadLetter = {
       schema: 'omni.dlq.v1',
       source: { topic, partition, offset: m.offset, groupId: spec.groupId },
-      reason: reason.slice(0, 4000),
+      reason: truncateCodePoints(reason, 4000),
       key: m.key?.toString() ?? null,
       value: m.value?.toString() ?? null,
       failedAt: new Date().toISOString(),
@@ -99,9 +108,12 @@ export async function startConsumer<T>(spec: ConsumerSpec<T>): Promise<Consumer>
     }
     const schema = spec.topics[topic];
     if (!schema) return { ok: false, reason: `no schema for topic ${topic}` };
-    const problems = problemsOf(schema, parsed);
+    // A message this consumer can store after the contract's clean step (text with NUL or a lone
+    // surrogate from an older producer) is cleaned, not dead-lettered; ids and keys are not cleaned.
+    const { value } = cleanBySchema(schema, parsed);
+    const problems = problemsOf(schema, value);
     if (problems.length > 0) return { ok: false, reason: `contract violation: ${problems.join('; ')}` };
-    return { ok: true, value: parsed as T };
+    return { ok: true, value: value as T };
   };
 
   const withRetries = async (what: () => Promise<void>): Promise<{ ok: true } | { ok: false; reason: string }> => {

@@ -1,5 +1,7 @@
-import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyBaseLogger, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
+import AjvCompiler from '@fastify/ajv-compiler';
+import { addContractKeywords, ContractError } from '@omni/contracts';
 import { Registry, collectDefaultMetrics, Counter, Histogram } from 'prom-client';
 import type { Logger } from '@omni/logging';
 import { AppError, ERROR_STATUS, type FieldProblem } from './errors';
@@ -35,6 +37,45 @@ const ErrorBody = {
   },
 } as const;
 
+const strictCompilers = AjvCompiler();
+const looseCompilers = AjvCompiler();
+
+/** How much of an oversized body is read and thrown away so the client can read the 413 (see below). */
+const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
+const DRAIN_LIMIT_MS = 10_000;
+
+/**
+ * Reads and discards the rest of a request body (up to a bound). A server that answers 413 and
+ * closes while the client is still sending makes the kernel reset the connection, and the client sees
+ * ECONNRESET instead of the 413 (the usual "lingering close" problem); a client that finishes sending
+ * first reads the answer. Bounded in bytes and time so it cannot be used to hold a connection.
+ */
+function drainBody(req: Pick<FastifyRequest, 'raw'>): Promise<void> {
+  const raw = req.raw;
+  if (raw.complete || raw.destroyed || raw.readableEnded) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => {
+      clearTimeout(timer);
+      raw.off('data', onData);
+      raw.off('end', done);
+      raw.off('error', done);
+      raw.off('close', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > DRAIN_LIMIT_BYTES) done();
+    };
+    const timer = setTimeout(done, DRAIN_LIMIT_MS);
+    raw.on('data', onData);
+    raw.on('end', done);
+    raw.on('error', done);
+    raw.on('close', done);
+    raw.resume();
+  });
+}
+
 /**
  * The fastify instance every service starts from: one error handler with a closed set of codes,
  * /healthz (process alive), /readyz (dependencies answer), /metrics (Prometheus), /openapi.json.
@@ -45,7 +86,19 @@ export async function createHttpApp(opts: HttpAppOptions): Promise<FastifyInstan
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     // per-request info logs would print every webhook URL at info level; metrics cover traffic
     logController: new LogController({ disableRequestLogging: true }),
-    ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true }, plugins: [addContractKeywords as never] },
+    // No type coercion of bodies: `adapterMessageId: true` is a 400, not the string "true" (which made
+    // two unrelated messages collide). Query strings, params and headers are text by nature and keep
+    // ajv's coercion (`?limit=20` → 20). One compiler per kind, from fastify's own ajv compiler.
+    schemaController: {
+      compilersFactory: {
+        buildValidator: ((externalSchemas: never, options: { customOptions?: Record<string, unknown> }) => {
+          const text = looseCompilers(externalSchemas, options as never);
+          const bodies = strictCompilers(externalSchemas, { ...options, customOptions: { ...options.customOptions, coerceTypes: false } } as never);
+          return (route: { httpPart?: string }) => (route.httpPart === 'body' ? bodies : text)(route as never);
+        }) as never,
+      },
+    },
   });
   const registry = new Registry();
   registry.setDefaultLabels({ service: opts.name });
@@ -83,9 +136,25 @@ export async function createHttpApp(opts: HttpAppOptions): Promise<FastifyInstan
       });
       return reply.status(400).send({ error: 'VALIDATION', message: fields.map((f) => `${f.field}: ${f.reason}`).join('; '), fields });
     }
+    if (err instanceof ContractError) {
+      // the input passed the route's schema but the envelope made of it breaks the contract (a limit
+      // the route does not repeat): still the caller's input, so a 400 naming the envelope field
+      const fields = err.problems.map((p) => {
+        const [path, ...rest] = p.split(': ');
+        return { field: `envelope${(path ?? '').replace(/\//g, '.')}`.replace(/\.$/, ''), reason: rest.join(': ') || p };
+      });
+      return reply.status(400).send({ error: 'VALIDATION', message: fields.map((f) => `${f.field}: ${f.reason}`).join('; '), fields });
+    }
+    if ((fe as { code?: string }).code === 'KAFKA_REJECTED') {
+      const tooLarge = (fe as unknown as { tooLarge?: boolean }).tooLarge === true;
+      req.log.error({ err: fe.message }, 'kafka refused the record');
+      return tooLarge
+        ? reply.status(413).send({ error: 'PAYLOAD_TOO_LARGE', message: 'the message is larger than the broker accepts' })
+        : reply.status(422).send({ error: 'UNPROCESSABLE', message: 'the broker refused the message' });
+    }
     switch (fe.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
-        return reply.status(413).send({ error: 'PAYLOAD_TOO_LARGE', message: 'request body exceeds the size limit' });
+        return drainBody(req as unknown as Pick<FastifyRequest, 'raw'>).then(() => reply.status(413).send({ error: 'PAYLOAD_TOO_LARGE', message: 'request body exceeds the size limit' }));
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
         return reply.status(415).send({ error: 'UNSUPPORTED_MEDIA_TYPE', message: `unsupported content-type ${req.headers['content-type'] ?? '(none)'}` });
       case 'FST_ERR_CTP_INVALID_JSON_BODY':

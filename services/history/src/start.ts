@@ -24,6 +24,7 @@ export async function start(config: HistoryConfig, logger: Logger) {
     logger,
     publisher: infra.publisher,
     dlqTopic: t.dlq,
+    registry: app.metrics,
     partitionsConsumedConcurrently: config.HISTORY_PARTITIONS_CONCURRENTLY,
     fetch: { minBytes: config.HISTORY_FETCH_MIN_BYTES, maxWaitTimeInMs: config.HISTORY_FETCH_MAX_WAIT_MS },
     handleBatch: (batch) => handleTimelineBatch({ pool: infra.pool, topics: t, relay }, batch),

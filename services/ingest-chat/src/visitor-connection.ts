@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { Pool } from 'pg';
-import type { TopicNames } from '@omni/contracts';
+import { ContractError, type TopicNames } from '@omni/contracts';
 import { acceptInbound, type IngestDeps } from '@omni/ingest';
 import type { Logger } from '@omni/logging';
 import { envelopeFromVisitor, type ChatSession } from './domain/chat-session';
@@ -153,6 +153,16 @@ export class VisitorConnection implements SessionSocket {
           const [r] = await acceptInbound(this.deps.ingest, [envelopeFromVisitor(this.session, f.clientMessageId, f.text)]);
           return this.send({ type: 'ack', clientMessageId: f.clientMessageId, messageId: r!.messageId, duplicate: r!.status === 'duplicate' });
         } catch (err) {
+          if (err instanceof ContractError) {
+            // the message breaks the contract for good (e.g. a limit): say so, the widget must not re-send it
+            this.reject('malformed');
+            const field = (err.problems[0] ?? '').split(':')[0]!.replace(/^\//, '').replace(/\//g, '.') || 'frame';
+            return this.send({ type: 'error', code: 'VALIDATION', message: err.problems.join('; '), field, clientMessageId: f.clientMessageId });
+          }
+          if ((err as { code?: string }).code === 'KAFKA_REJECTED') {
+            this.reject('too-large');
+            return this.send({ type: 'error', code: 'PAYLOAD_TOO_LARGE', message: 'message too large', field: 'text', clientMessageId: f.clientMessageId });
+          }
           const unavailable = (err as { code?: string }).code === 'KAFKA_UNAVAILABLE';
           if (!unavailable) this.log.error({ err }, 'visitor message failed');
           // not acked: the widget keeps the message and re-sends it with the same clientMessageId

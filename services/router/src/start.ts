@@ -76,6 +76,7 @@ export async function start(config: RouterConfig, logger: Logger) {
       logger,
       publisher: infra.publisher,
       dlqTopic: infra.topics.dlq,
+      registry: app.metrics,
       partitionsConsumedConcurrently: config.INBOUND_CONCURRENCY,
       // a fetched batch is routed in a few set-based transactions, in order
       handleBatch: (msgs) => handleInboundBatch({ ctx, rules }, msgs, config.INBOUND_TX_MAX),
@@ -89,6 +90,7 @@ export async function start(config: RouterConfig, logger: Logger) {
       logger,
       publisher: infra.publisher,
       dlqTopic: infra.topics.dlq,
+      registry: app.metrics,
       handle: (msg) => handleCustomer(pool, msg),
     }),
   );
@@ -100,6 +102,7 @@ export async function start(config: RouterConfig, logger: Logger) {
       logger,
       publisher: infra.publisher,
       dlqTopic: infra.topics.dlq,
+      registry: app.metrics,
       handle: (msg) => handleDeliveryStatus(ctx, msg),
     }),
   );

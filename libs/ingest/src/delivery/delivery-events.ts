@@ -1,4 +1,4 @@
-import { derivedId, type DeadLetter, type DeliveryStatus, type OutboundMessage, type TopicNames } from '@omni/contracts';
+import { derivedId, truncateCodePoints, type DeadLetter, type DeliveryStatus, type OutboundMessage, type TopicNames } from '@omni/contracts';
 import type { OutboxRecord } from '@omni/kafka';
 
 /** Where a reply came from on omni.outbound.v1 (kept with the row for its dead letter). */
@@ -32,8 +32,8 @@ export function statusRecord(
     status,
     attempt,
     occurredAt: now.toISOString(),
-    ...(extra.reason ? { reason: extra.reason.slice(0, 2000) } : {}),
-    ...(extra.providerMessageId ? { providerMessageId: extra.providerMessageId.slice(0, 500) } : {}),
+    ...(extra.reason ? { reason: truncateCodePoints(extra.reason, 2000) } : {}),
+    ...(extra.providerMessageId ? { providerMessageId: truncateCodePoints(extra.providerMessageId, 500) } : {}),
   };
   return { topic: topics.delivery, key: out.conversationId, schemaId: 'omni.delivery.v1', value };
 }
@@ -43,7 +43,7 @@ export function deadLetterRecord(topics: TopicNames, out: OutboundMessage, sourc
   const value: DeadLetter = {
     schema: 'omni.dlq.v1',
     source: { topic: source.topic, partition: source.partition, offset: source.offset, groupId: source.groupId },
-    reason: `delivery failed: ${reason}`.slice(0, 4000),
+    reason: truncateCodePoints(`delivery failed: ${reason}`, 4000),
     key: out.conversationId,
     value: JSON.stringify(out),
     failedAt: now.toISOString(),

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import type { Channel, CustomerRecord } from '@omni/contracts';
+import { CustomerRecord, fitTo, type Channel } from '@omni/contracts';
 import { enqueueOutbox } from '@omni/kafka';
 
 type Db = Pool | PoolClient;
@@ -82,6 +82,11 @@ export async function loadCustomer(db: Db, id: string): Promise<CustomerView | n
  * target's identities and every merged member's mergedInto). Attributes give the router context:
  * how many of the customer's conversations were escalated.
  */
+// An identity as stored can be longer than the contract allows (normalisation may lengthen it, e.g.
+// 'İ' lower-cases to two code points): the record carries it fitted to the contract, so the outbox
+// row is always publishable (router uses identities only to find a profile).
+const IDENTITY_ADDRESS = CustomerRecord.properties.identities.items.properties.address;
+
 export async function enqueueCustomerRecords(client: PoolClient, topic: string, changed: Iterable<string>): Promise<number> {
   const ids = [...new Set(changed)];
   if (ids.length === 0) return 0;
@@ -110,13 +115,13 @@ export async function enqueueCustomerRecords(client: PoolClient, topic: string, 
   const records: CustomerRecord[] = bumped.rows.map((r) => {
     const isRoot = r.root === r.id;
     const members = isRoot ? byRoot.get(r.id)!.map((m) => m.id) : [r.id];
-    const identities = idRows.rows.filter((i) => members.includes(i.customer_id)).map((i) => ({ channel: i.channel, address: i.address }));
+    const identities = idRows.rows.filter((i) => members.includes(i.customer_id)).map((i) => ({ channel: i.channel, address: fitTo(IDENTITY_ADDRESS, i.address) }));
     const displayName = r.display_name ?? (isRoot ? byRoot.get(r.id)!.find((m) => m.display_name)?.display_name : undefined) ?? undefined;
     return {
       schema: 'omni.customers.v1',
       customerId: r.id,
       version: r.version,
-      ...(displayName ? { displayName } : {}),
+      ...(displayName ? { displayName: fitTo(CustomerRecord.properties.displayName, displayName) } : {}),
       identities,
       attributes: {
         escalatedConversations: members.reduce((n, m) => n + (countOf.get(m)?.escalated ?? 0), 0),

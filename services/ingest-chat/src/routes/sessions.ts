@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { newId } from '@omni/contracts';
+import { cleanString, isStorable, LIMITS, newId } from '@omni/contracts';
 import { authenticateAdapter } from '@omni/ingest';
 import { insertSession } from '../session-store';
 import type { Pool } from 'pg';
@@ -8,8 +8,9 @@ import type { Pool } from 'pg';
 export const CreateSessionBody = Type.Object(
   {
     visitorId: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:@-]+$', description: 'the widget\'s stable visitor id; generated when absent' })),
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-    email: Type.Optional(Type.String({ maxLength: 320, format: 'email' })),
+    // a name is the visitor's text: cleaned (NUL and lone surrogates become U+FFFD) when stored
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.name.maxLength })),
+    email: Type.Optional(Type.String({ maxLength: LIMITS.address.maxLength, maxBytes: LIMITS.address.maxBytes, storable: 'refuse', format: 'email' })),
     language: Type.Optional(Type.String({ minLength: 2, maxLength: 16, pattern: '^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$' })),
   },
   { $id: 'CreateChatSession', additionalProperties: false },
@@ -54,7 +55,7 @@ export function registerSessionRoute(app: FastifyInstance, deps: SessionRouteDep
         sessionId,
         adapterId: adapterOf.get(req)!,
         visitorId,
-        ...(req.body.name ? { name: req.body.name } : {}),
+        ...(req.body.name ? { name: isStorable(req.body.name) ? req.body.name : cleanString(req.body.name) } : {}),
         ...(req.body.email ? { email: req.body.email } : {}),
         ...(req.body.language ? { language: req.body.language } : {}),
         expiresAt,

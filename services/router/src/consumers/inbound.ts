@@ -1,4 +1,4 @@
-import { derivedId, type InboundMessage } from '@omni/contracts';
+import { Actor, derivedId, fitTo, truncateCodePoints, type InboundMessage } from '@omni/contracts';
 import type { Received } from '@omni/kafka';
 import { classify } from '../domain/classify';
 import { offerOnArrival, type ArrivalOffer } from '../store/assignment';
@@ -26,6 +26,12 @@ export async function handleInboundBatch(deps: InboundDeps, msgs: Received<Inbou
 }
 
 const PREVIEW_CHARS = 2000;
+
+/**
+ * The customer as the actor of an event, fitted to the contract's actor id (an internal field must
+ * never make the router write an event its own contract refuses: that row would stop the outbox).
+ */
+const customerActor = (m: InboundMessage): Actor => ({ type: 'customer', id: fitTo(Actor.properties.id, m.from.address) });
 
 const messageFrame = (conversationId: string, m: InboundMessage) => ({
   type: 'message',
@@ -105,7 +111,7 @@ async function routeMessages(tx: RoutingTx, deps: InboundDeps, batch: InboundMes
   const record = (conv: ConversationRow, m: InboundMessage, isNew: boolean) => {
     messages.push({ message_id: m.messageId, conversation_id: conv.id, received_at: m.receivedAt });
     conv.lastMessageId = m.messageId;
-    conv.lastText = m.text.slice(0, PREVIEW_CHARS);
+    conv.lastText = truncateCodePoints(m.text, PREVIEW_CHARS);
     if (!isNew) touched.set(conv.id, conv);
   };
   const openedIds = new Set<string>();
@@ -128,7 +134,7 @@ async function routeMessages(tx: RoutingTx, deps: InboundDeps, batch: InboundMes
         record(conv, m, false);
         await tx.query('UPDATE router.conversations SET resolved_at = NULL WHERE id = $1::text', [conv.id]);
         conv.resolvedAt = null;
-        tx.conversationEvent(conv, 'conversation.reopened', { type: 'customer', id: m.from.address }, 'customer wrote within the reopen window', {
+        tx.conversationEvent(conv, 'conversation.reopened', customerActor(m), 'customer wrote within the reopen window', {
           messageId: m.messageId,
           ...(conv.lastAgentId ? { data: { previousAgentId: conv.lastAgentId } } : {}),
         });
@@ -245,12 +251,12 @@ function openConversation(
     escalations: 0,
     lastAgentId: null,
     lastMessageId: m.messageId,
-    lastText: m.text.slice(0, PREVIEW_CHARS),
+    lastText: truncateCodePoints(m.text, PREVIEW_CHARS),
     openedAt: now,
     resolvedAt: null,
   };
   const base = { messageId: m.messageId };
-  tx.conversationEvent(conv, 'conversation.opened', { type: 'customer', id: m.from.address }, 'first message on thread', base);
+  tx.conversationEvent(conv, 'conversation.opened', customerActor(m), 'first message on thread', base);
   tx.conversationEvent(conv, 'conversation.classified', { type: 'system' }, `rules v${rules.version}: ${c.matched.join(', ') || 'default'}`, {
     ...base,
     data: { ruleVersion: rules.version, matchedRules: c.matched, requiredSkills: c.skills },

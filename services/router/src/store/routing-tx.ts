@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import { newId, type Actor, type ConversationEvent, type ConversationEventType, type OutboundMessage, type Party, type TopicNames } from '@omni/contracts';
+import { ConversationEvent, fitTo, newId, type Actor, type ConversationEventType, type OutboundMessage, type Party, type TopicNames } from '@omni/contracts';
 import { withTransaction } from '@omni/db';
 import { enqueueOutbox, outboxInsert, type OutboxRecord } from '@omni/kafka';
 import type { Logger } from '@omni/logging';
@@ -163,7 +163,7 @@ export class RoutingTx {
       conversationId: conv.id,
       occurredAt: new Date().toISOString(),
       actor,
-      ...(reason ? { reason: reason.slice(0, 2048) } : {}),
+      ...(reason ? { reason: fitTo(ConversationEvent.properties.reason, reason) } : {}),
       channel: conv.channel,
       threadKey: conv.threadKey,
       customer: conv.customer,
