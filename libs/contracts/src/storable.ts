@@ -95,6 +95,11 @@ export interface FreeformBounds {
   maxNodes: number;
   /** UTF-8 bytes of every string and key together (an upper bound on the JSON text, less the syntax) */
   maxBytes: number;
+  /**
+   * Set on an input schema whose strings the producer cleans afterwards (an HTTP route's `raw`):
+   * only the bounds are checked there. Envelope schemas leave it unset, so what is published is storable.
+   */
+  cleanedLater?: boolean;
 }
 
 export type FreeformProblem = { path: string; reason: string };
@@ -114,7 +119,7 @@ export function checkFreeform(value: unknown, bounds: FreeformBounds, basePath =
     if (typeof v === 'string') {
       bytes += v.length;
       if (bytes > bounds.maxBytes && (bytes = bytes - v.length + utf8Bytes(v)) > bounds.maxBytes) return { path: basePath, reason: `is larger than ${bounds.maxBytes} bytes` };
-      if (!isStorable(v)) return { path, reason: 'contains NUL or an unpaired surrogate' };
+      if (!bounds.cleanedLater && !isStorable(v)) return { path, reason: 'contains NUL or an unpaired surrogate' };
       continue;
     }
     if (v === null || typeof v === 'number' || typeof v === 'boolean') continue;
@@ -126,7 +131,7 @@ export function checkFreeform(value: unknown, bounds: FreeformBounds, basePath =
       for (const [k, child] of Object.entries(v as Record<string, unknown>)) {
         bytes += utf8Bytes(k);
         if (bytes > bounds.maxBytes) return { path: basePath, reason: `is larger than ${bounds.maxBytes} bytes` };
-        if (!isStorable(k)) return { path: `${path}/${k}`, reason: 'has a key with NUL or an unpaired surrogate' };
+        if (!bounds.cleanedLater && !isStorable(k)) return { path: `${path}/${k}`, reason: 'has a key with NUL or an unpaired surrogate' };
         stack.push([child, depth + 1, `${path}/${k}`]);
       }
     }
@@ -185,8 +190,7 @@ export function cleanBySchema<T>(schema: TSchema, value: T): { value: T; cleaned
   const walk = (s: TSchema, v: unknown, path: string): unknown => {
     const free = (s as { freeform?: FreeformBounds }).freeform;
     if (free) {
-      const problem = checkFreeform(v, { ...free, maxBytes: free.maxBytes }, path);
-      if (problem && !/NUL|surrogate/.test(problem.reason)) return v;
+      if (checkFreeform(v, { ...free, cleanedLater: true }, path)) return v; // out of bounds: validation refuses it
       const r = cleanFreeform(v);
       if (r.changed) cleaned.push(path || '/');
       return r.value;

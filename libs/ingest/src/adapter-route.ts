@@ -62,7 +62,7 @@ export const AdapterMessage = Type.Object(
         { maxItems: LIMITS.attachments.maxItems },
       ),
     ),
-    raw: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { freeform: LIMITS.raw })),
+    raw: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { freeform: { ...LIMITS.raw, cleanedLater: true } })),
   },
   { $id: 'AdapterMessage', additionalProperties: false },
 );
