@@ -12,6 +12,8 @@ export const HistoryEnv = {
   /** the broker waits up to this long to fill HISTORY_FETCH_MIN_BYTES: fewer, larger batch transactions under steady load */
   HISTORY_FETCH_MAX_WAIT_MS: Type.Integer({ default: 100, minimum: 0, maximum: 5000 }),
   HISTORY_FETCH_MIN_BYTES: Type.Integer({ default: 65536, minimum: 1 }),
+  /** ISO 3166-1 alpha-2 region for phone numbers written without a country code ("ES"); empty: such numbers are never guessed */
+  HISTORY_DEFAULT_PHONE_REGION: Type.String({ default: '', pattern: '^([A-Z]{2})?$' }),
 };
 
 /** Validated history configuration; throws naming the bad variable. */

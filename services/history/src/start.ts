@@ -6,10 +6,15 @@ import { connectInfra } from '@omni/service';
 import type { HistoryConfig } from './config';
 import { buildApp } from './app';
 import { handleTimelineBatch } from './consumers/timeline';
+import { configureIdentity } from './domain/identity';
+import { isSupportedCountry, type CountryCode } from 'libphonenumber-js';
 import type { HistoryEvent } from './domain/timeline-entry';
 
 /** Connects, migrates, starts the outbox relay, the timeline consumer and the HTTP server (main.ts and tests). */
 export async function start(config: HistoryConfig, logger: Logger) {
+  const region = config.HISTORY_DEFAULT_PHONE_REGION;
+  if (region && !isSupportedCountry(region)) throw new Error(`HISTORY_DEFAULT_PHONE_REGION: ${region} is not a region libphonenumber knows`);
+  configureIdentity(region ? { defaultPhoneRegion: region as CountryCode } : {});
   const infra = await connectInfra({ service: 'history', schema: 'history', migrationsDir: join(__dirname, '..', 'migrations'), config, logger });
   // customers.v1 records are written to history.outbox in the same transaction as the change
   const relay = new OutboxRelay(infra.pool, 'history', infra.publisher, logger, { dlqTopic: infra.topics.dlq });

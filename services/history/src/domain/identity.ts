@@ -1,4 +1,7 @@
-import type { Channel, Party } from '@omni/contracts';
+import { createHash } from 'node:crypto';
+import { domainToASCII, domainToUnicode } from 'node:url';
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { CustomerRecord, type Channel, type Party } from '@omni/contracts';
 
 /** One way of reaching a customer: a channel plus its normalised address. */
 export interface Identity {
@@ -13,38 +16,160 @@ export interface Evidence {
 }
 
 const PHONE_CHANNELS: readonly Channel[] = ['phone', 'sms', 'whatsapp'];
-const E164 = /^\+[1-9]\d{6,14}$/;
-const EMAIL = /^[^\s@<>()]+@[^\s@<>()]+\.[^\s@<>()]+$/;
 
-/** Lower-cases and trims an e-mail address (also accepts "Name <a@b.c>" and mailto:); null if not one. */
-export function normaliseEmail(raw: string): string | null {
-  let s = raw.trim();
-  const angle = /<([^>]+)>/.exec(s);
-  if (angle) s = angle[1]!.trim();
-  s = s.replace(/^mailto:/i, '').toLowerCase();
-  return EMAIL.test(s) ? s : null;
+/** Identity addresses must fit omni.customers.v1 (history publishes them there): the limit comes from the contract. */
+const IDENTITY_MAX = (CustomerRecord.properties.identities.items.properties.address as { maxLength?: number }).maxLength ?? 320;
+
+/** Normalisation settings (HISTORY_DEFAULT_PHONE_REGION); set once at start-up. */
+export interface IdentityOptions {
+  /** ISO 3166-1 alpha-2 region assumed for phone numbers written without a country code; none: never guessed */
+  defaultPhoneRegion?: CountryCode;
+}
+let options: IdentityOptions = {};
+
+/** Sets the normalisation options for this process (history's start-up calls it from its config). */
+export function configureIdentity(o: IdentityOptions): void {
+  options = { ...o };
+}
+
+const ASCII_WS = /^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g;
+/** Trims ASCII whitespace only: a non-ASCII space is part of what was written, never removed silently. */
+const trimAscii = (s: string): string => s.replace(ASCII_WS, '');
+const isAscii = (s: string): boolean => /^[\x00-\x7f]*$/.test(s);
+const lowerAscii = (s: string): string => s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+
+/**
+ * A non-ASCII character that some Unicode mapping turns into ASCII (the Kelvin sign U+212A → "K"/"k",
+ * fullwidth letters, ligatures, "İ" → "i̇", the Greek question mark → ";"): a look-alike of an ASCII
+ * address. Cyrillic and Greek letters stay themselves under every mapping, so they are not caught
+ * here and are kept distinct simply because they are other characters.
+ */
+function foldsToAscii(ch: string): boolean {
+  if (isAscii(ch)) return false;
+  return /[\x00-\x7f]/.test(ch.normalize('NFKC')) || /[\x00-\x7f]/.test(ch.toLowerCase());
 }
 
 /**
- * A phone number as E.164 ("+34600111222"), or null when it cannot be one without guessing.
- * Separators and tel:/sms:/whatsapp: prefixes go, "00" becomes "+". Bare digits are accepted only
- * when `bareIsInternational` (a WhatsApp wa_id is the international number without "+"); a national
- * number like "0600 11 22 33" is never guessed into a country, because a wrong guess would link two
- * different people.
+ * One domain label in canonical form (lower-case U-label), or null when IDNA would change it in a way
+ * other than case (a compatibility mapping, a look-alike folding onto ASCII, a disallowed character)
+ * or when an A-label ("xn--…") does not round-trip.
  */
-export function normalisePhone(raw: string, bareIsInternational = false): string | null {
-  let s = raw.trim().replace(/^(tel|sms|whatsapp):/i, '').replace(/[\s().\-/]/g, '');
-  if (s.startsWith('00')) s = `+${s.slice(2)}`;
-  if (!s.startsWith('+') && bareIsInternational && /^[1-9]\d{6,14}$/.test(s)) s = `+${s}`;
-  return E164.test(s) ? s : null;
+function canonicalLabel(label: string): string | null {
+  if (label.length === 0) return null;
+  if (isAscii(label)) {
+    const l = label.toLowerCase();
+    if (!l.startsWith('xn--')) return /^[a-z0-9_-]+$/.test(l) ? l : null;
+    const u = domainToUnicode(l);
+    if (!u || domainToASCII(u) !== l || [...u].some(foldsToAscii)) return null;
+    return u;
+  }
+  if ([...label].some(foldsToAscii)) return null;
+  // case-fold the non-ASCII letters (none of them folds onto ASCII, checked above), then NFC
+  const lowered = label.toLowerCase().normalize('NFC');
+  const a = domainToASCII(lowered);
+  if (!a || domainToUnicode(a) !== lowered) return null;
+  return lowered;
 }
 
-/** The canonical address for an identity on a channel (falls back to the trimmed address). */
-export function normaliseAddress(channel: Channel, address: string): string {
-  if (channel === 'email') return normaliseEmail(address) ?? address.trim().toLowerCase();
-  if (PHONE_CHANNELS.includes(channel)) return normalisePhone(address, channel === 'whatsapp') ?? address.trim();
-  return address.trim();
+/** The domain in canonical form: lower-case, A-labels decoded to U-labels (IDNA), one trailing dot dropped. */
+export function normaliseDomain(raw: string): string | null {
+  const d = raw.endsWith('.') ? raw.slice(0, -1) : raw;
+  const labels = d.split('.');
+  if (labels.length < 2) return null;
+  const out: string[] = [];
+  for (const l of labels) {
+    const c = canonicalLabel(l);
+    if (c === null) return null;
+    out.push(c);
+  }
+  return out.join('.');
 }
+
+/**
+ * An e-mail address in canonical form, or null if it is not one we can canonicalise safely.
+ * - "Name <a@b>" and "mailto:" are accepted; only ASCII whitespace is trimmed.
+ * - The domain is case-folded with IDNA (A-labels and U-labels of one domain are the same identity);
+ *   a domain that IDNA would change by anything but case is refused (look-alikes stay distinct).
+ * - The local part is kept exactly as written, with one rule applied: ASCII letters are
+ *   lower-cased. RFC 5321 §2.4 discourages case-sensitive mailboxes and the mailbox providers treat
+ *   ASCII case as one mailbox. Non-ASCII characters of the local part are never case-mapped or
+ *   normalised (the Kelvin sign stays the Kelvin sign). No provider-specific rule (Gmail's dots and
+ *   "+tag") is applied: a split is repaired by a manual merge, a wrong merge would show one person's
+ *   history to another.
+ */
+export function normaliseEmail(raw: string): string | null {
+  let s = trimAscii(raw);
+  const angle = /<([^<>]*)>\s*$/.exec(s);
+  if (angle) s = trimAscii(angle[1]!);
+  s = s.replace(/^mailto:/i, '');
+  const at = s.lastIndexOf('@');
+  if (at <= 0 || at === s.length - 1) return null;
+  const local = s.slice(0, at);
+  if (/[\s<>()@,;:\\"[\]]/.test(local) || /[\x00-\x1f\x7f]/.test(local)) return null;
+  const domain = normaliseDomain(s.slice(at + 1));
+  if (domain === null) return null;
+  return `${lowerAscii(local)}@${domain}`;
+}
+
+/**
+ * A phone number as E.164 ("+34600111222") by libphonenumber, or null when it cannot be one
+ * without guessing. tel:/sms:/whatsapp: prefixes go; only ASCII digits and separators are read (a
+ * fullwidth or other non-ASCII digit is not silently turned into an ASCII one). Bare digits are
+ * international when `bareIsInternational` (a WhatsApp wa_id); otherwise a number without a country
+ * code is read in the configured default region, and with none configured it is never guessed.
+ * Two dialling markers that are not part of the line's number are dropped, so one person is not
+ * split: Mexico's old mobile "1" (+52 1 55… = +52 55…) and Argentina's mobile "9" (+54 9 11… = +54 11…,
+ * the form WhatsApp and callers from abroad use; a fixed line never has the 9 form).
+ */
+export function normalisePhone(raw: string, bareIsInternational = false, region = options.defaultPhoneRegion): string | null {
+  let s = trimAscii(raw).replace(/^(tel|sms|whatsapp):/i, '');
+  if (!isAscii(s) || !/^\+?[\d\s().\-/]+$/.test(s)) return null;
+  s = s.replace(/[\s().\-/]/g, '');
+  if (s.startsWith('00')) s = `+${s.slice(2)}`;
+  if (!s.startsWith('+') && bareIsInternational) s = `+${s}`;
+  if (!s.startsWith('+') && !region) return null;
+  const n = parsePhoneNumberFromString(s, s.startsWith('+') ? undefined : { defaultCountry: region });
+  if (!n) return null;
+  let e164: string = n.number;
+  const mx = /^\+521(\d{10})$/.exec(e164);
+  if (mx) e164 = `+52${mx[1]}`;
+  const ar = /^\+549(\d{10})$/.exec(e164);
+  if (ar) e164 = `+54${ar[1]}`;
+  const final = e164 === n.number ? n : parsePhoneNumberFromString(e164);
+  return final && final.isPossible() ? e164 : null;
+}
+
+/** A cleaned phone string when it is not a number we can read (ASCII separators and prefixes gone). */
+function cleanedPhone(raw: string): string {
+  const t = trimAscii(raw);
+  const s = t.replace(/^(tel|sms|whatsapp):/i, '');
+  if (!isAscii(s)) return t;
+  const c = s.replace(/[\s().\-/]/g, '');
+  return c.length > 0 ? c : t;
+}
+
+/**
+ * The canonical address for an identity on a channel. What cannot be canonicalised is kept as
+ * written (only ASCII whitespace trimmed), so it never joins anyone else. The result always fits the
+ * customers.v1 contract: a canonical form longer than it allows falls back to the address as written
+ * (never longer than the inbound contract allows), and an address that is all whitespace is kept.
+ */
+export function normaliseAddress(channel: Channel, address: string): string {
+  const asWritten = trimAscii(address) || address;
+  let canonical: string;
+  if (channel === 'email') canonical = normaliseEmail(address) ?? asWritten;
+  else if (PHONE_CHANNELS.includes(channel)) canonical = normalisePhone(address, channel === 'whatsapp') ?? cleanedPhone(address);
+  else canonical = asWritten;
+  if (fits(canonical)) return canonical;
+  if (fits(asWritten)) return asWritten;
+  // longer than the contract allows even as written (the inbound and customers contracts disagree):
+  // a deterministic prefix and digest, so it stays distinct and always publishable
+  const digest = createHash('sha256').update(address).digest('hex').slice(0, 32);
+  return `${[...asWritten].slice(0, IDENTITY_MAX - 33).join('')}#${digest}`;
+}
+
+/** True when an identity address satisfies the contract's limit (ajv counts code points). */
+const fits = (s: string): boolean => s.length >= 1 && [...s].length <= IDENTITY_MAX;
 
 export function identityOf(party: Pick<Party, 'channel' | 'address'>): Identity {
   return { channel: party.channel, address: normaliseAddress(party.channel, party.address) };

@@ -122,6 +122,9 @@ async function routeMessages(tx: RoutingTx, deps: InboundDeps, batch: InboundMes
     const latest = current.get(m.threadKey);
     if (latest && isLive(latest)) {
       record(latest, m, openedIds.has(latest.id));
+      // History learns which conversation a follow-up joined only from this event (the inbound
+      // envelope does not carry it). The customer is on the event already: no address as actor id.
+      tx.conversationEvent(latest, 'conversation.message', { type: 'customer' }, undefined, { messageId: m.messageId });
       // The agent working on it sees the message live (and on replay after a reconnect)…
       if (latest.status === 'assigned' && latest.agentId) tx.agentEvent(latest.agentId, messageFrame(latest.id, m));
       // …and so do collaborators (observers and helpers).
