@@ -86,8 +86,13 @@ export async function startConsumer<T>(spec: ConsumerSpec<T>): Promise<Consumer>
     : undefined;
   const deadLetter = async (topic: string, partition: number, m: KafkaMessage, reason: string) => {
     // an error, not a warning: a dead-lettered message is not processed until someone replays it
-    log.error({ topic, partition, offset: m.offset, reason }, 'message dead-lettered');
     dead?.inc({ group: spec.groupId, topic });
+    if (topic === spec.dlqTopic) {
+      // a consumer of the DLQ itself: sending it back would loop; the error log is the record
+      log.error({ topic, partition, offset: m.offset, reason, key: m.key?.toString() }, 'dead letter could not be processed; skipped');
+      return;
+    }
+    log.error({ topic, partition, offset: m.offset, reason }, 'message dead-lettered');
     const value: DeadLetter = {
       schema: 'omni.dlq.v1',
       source: { topic, partition, offset: m.offset, groupId: spec.groupId },
