@@ -82,9 +82,47 @@ const attachment = fc.record(
   { requiredKeys: [] },
 );
 
-/** A body for `POST /v1/<kind>/messages`: mostly the adapter format with hostile fields, sometimes any JSON. */
+/** Sets a dotted path of a (copied) object to a value. */
+function withField(base: Record<string, unknown>, path: string, value: unknown): Record<string, unknown> {
+  const out = structuredClone(base);
+  const keys = path.split('.');
+  let o = out;
+  for (const k of keys.slice(0, -1)) o = (o[k] = typeof o[k] === 'object' && o[k] !== null ? o[k] : {}) as Record<string, unknown>;
+  o[keys.at(-1)!] = value;
+  return out;
+}
+
+/** Any hostile value for one field: Unicode trouble mostly, wrong types, free-form trouble. */
+const hostileValue = fc.oneof({ weight: 6, arbitrary: hostileString }, { weight: 2, arbitrary: wrongType }, { weight: 1, arbitrary: rawField }, { weight: 1, arbitrary: deep }, { weight: 1, arbitrary: huge });
+
+/** A valid adapter message for the channels. */
+function validAdapterMessage(channels: readonly string[]) {
+  return fc.record(
+    {
+      adapterMessageId: ident,
+      channel: fc.constantFrom(...channels),
+      threadKey: ident,
+      from: fc.record({ address: ident, name: fc.string({ maxLength: 20 }), email: fc.emailAddress() }, { requiredKeys: ['address'] }),
+      text: fc.string({ maxLength: 200 }),
+      subject: fc.string({ maxLength: 40 }),
+      language: fc.constantFrom('es', 'en', 'pt-BR'),
+      attachments: fc.array(fc.record({ name: fc.string({ maxLength: 20 }), contentType: fc.constantFrom('image/png', 'application/pdf'), size: fc.nat(), url: fc.webUrl() }, { requiredKeys: [] }), { maxLength: 3 }),
+      raw: fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 4 }),
+    },
+    { requiredKeys: ['adapterMessageId', 'channel', 'threadKey', 'from', 'text'] },
+  );
+}
+
+const ADAPTER_PATHS = ['adapterMessageId', 'channel', 'threadKey', 'from', 'from.address', 'from.name', 'from.email', 'from.phone', 'to.address', 'to.name', 'text', 'subject', 'html', 'language', 'sentAt', 'attachments', 'attachments.0.name', 'attachments.0.url', 'raw', 'raw.k', 'extra'];
+
+/**
+ * A body for `POST /v1/<kind>/messages`: a valid message with one hostile field (most cases, so both
+ * outcomes are exercised: hostile text is cleaned and accepted, a hostile id refused), a message with
+ * every field at random, or any JSON at all.
+ */
 export function adapterBody(channels: readonly string[]): fc.Arbitrary<unknown> {
-  const message = fc.record(
+  const oneBad = fc.tuple(validAdapterMessage(channels), fc.constantFrom(...ADAPTER_PATHS), hostileValue).map(([m, path, v]) => withField(m, path, v));
+  const anyField = fc.record(
     {
       adapterMessageId: field(ident),
       channel: fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...channels) }, { weight: 1, arbitrary: fc.constantFrom('chat', 'email', 'sms', 'fax') }, { weight: 1, arbitrary: wrongType }),
@@ -105,18 +143,21 @@ export function adapterBody(channels: readonly string[]): fc.Arbitrary<unknown> 
     },
     { requiredKeys: ['adapterMessageId', 'channel', 'threadKey', 'from', 'text'] },
   );
-  return fc.oneof({ weight: 12, arbitrary: message }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 4 }) }, { weight: 1, arbitrary: deep });
+  return fc.oneof(
+    { weight: 2, arbitrary: validAdapterMessage(channels) },
+    { weight: 10, arbitrary: oneBad },
+    { weight: 3, arbitrary: anyField },
+    { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 4 }) },
+    { weight: 1, arbitrary: deep },
+  );
 }
 
-/** A body for `POST /v1/chat/sessions`. */
+const validSession = fc.record({ visitorId: ident, name: fc.string({ minLength: 1, maxLength: 30 }), email: fc.emailAddress(), language: fc.constantFrom('es', 'en-GB') }, { requiredKeys: [] });
+
+/** A body for `POST /v1/chat/sessions`: valid, valid with one hostile field, or any JSON. */
 export const sessionBody: fc.Arbitrary<unknown> = fc.oneof(
-  {
-    weight: 8,
-    arbitrary: fc.record(
-      { visitorId: field(ident), name: field(fc.string({ maxLength: 30 })), email: field(fc.emailAddress()), language: field(fc.constantFrom('es', 'en-GB')), extra: fc.jsonValue({ maxDepth: 2 }) },
-      { requiredKeys: [] },
-    ),
-  },
+  { weight: 2, arbitrary: validSession },
+  { weight: 6, arbitrary: fc.tuple(validSession, fc.constantFrom('visitorId', 'name', 'email', 'language', 'extra'), hostileValue).map(([m, p, v]) => withField(m, p, v)) },
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
 );
 
