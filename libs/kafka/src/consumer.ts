@@ -5,6 +5,9 @@ import { cleanBySchema, problemsOf, DeadLetter, truncateCodePoints } from '@omni
 import type { Logger } from '@omni/logging';
 import type { Publisher } from './publisher';
 
+// what of a dead-lettered message's value goes into its DLQ record (escaped JSON can grow 6×)
+const DLQ_VALUE_CHARS = 128 * 1024;
+
 /** A message after JSON parsing and contract validation. */
 export interface Received<T> {
   topic: string;
@@ -86,17 +89,34 @@ export async function startConsumer<T>(spec: ConsumerSpec<T>): Promise<Consumer>
     : undefined;
   const deadLetter = async (topic: string, partition: number, m: KafkaMessage, reason: string) => {
     // an error, not a warning: a dead-lettered message is not processed until someone replays it
-    log.error({ topic, partition, offset: m.offset, reason }, 'message dead-lettered');
     dead?.inc({ group: spec.groupId, topic });
+    if (topic === spec.dlqTopic) {
+      // a consumer of the DLQ itself: sending it back would loop; the error log is the record
+      log.error({ topic, partition, offset: m.offset, reason, key: m.key?.toString() }, 'dead letter could not be processed; skipped');
+      return;
+    }
+    log.error({ topic, partition, offset: m.offset, reason }, 'message dead-lettered');
+    // The record must fit in the DLQ whatever the original was: a value over DLQ_VALUE_CHARS is cut
+    // (the original stays at its topic/partition/offset until retention removes it), and if the broker
+    // still refuses the record it goes without the value: a dead letter that cannot be written would
+    // stop this consumer, the very thing dead-lettering is for.
+    const original = m.value?.toString() ?? null;
+    const cut = original !== null && original.length > DLQ_VALUE_CHARS;
     const value: DeadLetter = {
       schema: 'omni.dlq.v1',
       source: { topic, partition, offset: m.offset, groupId: spec.groupId },
-      reason: truncateCodePoints(reason, 4000),
-      key: m.key?.toString() ?? null,
-      value: m.value?.toString() ?? null,
+      reason: truncateCodePoints(cut ? `${reason} (value cut to ${DLQ_VALUE_CHARS} of ${original.length} characters; the original is at the source offset)` : reason, 4000),
+      key: m.key ? truncateCodePoints(m.key.toString(), 4096) : null,
+      value: cut ? truncateCodePoints(original, DLQ_VALUE_CHARS) : original,
       failedAt: new Date().toISOString(),
     };
-    await spec.publisher.publish([{ topic: spec.dlqTopic, key: `${topic}:${partition}:${m.offset}`, value, schema: DeadLetter }]);
+    const record = (v: DeadLetter) => [{ topic: spec.dlqTopic, key: `${topic}:${partition}:${m.offset}`, value: v, schema: DeadLetter }];
+    try {
+      await spec.publisher.publish(record(value));
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'KAFKA_REJECTED') throw err;
+      await spec.publisher.publish(record({ ...value, value: null, reason: truncateCodePoints(`${value.reason} (value left out: ${(err as Error).message})`, 4000) }));
+    }
   };
 
   const decode = (topic: string, m: KafkaMessage): { ok: true; value: T } | { ok: false; reason: string } => {

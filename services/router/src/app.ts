@@ -8,6 +8,7 @@ import { adminAgentRoutes } from './routes/admin-agents';
 import { adminRuleRoutes } from './routes/admin-rules';
 import { agentSocketRoutes } from './routes/agent-ws';
 import { conversationRoutes } from './routes/conversations';
+import { deadLetterRoutes } from './routes/dead-letters';
 import type { RouterCtx } from './store/routing-tx';
 
 export interface RouterAppDeps {
@@ -18,7 +19,7 @@ export interface RouterAppDeps {
   jwtSecret: string;
 }
 
-/** The router's HTTP app: admin REST (agents, rules, conversations, queues) and the agent console websocket. */
+/** The router's HTTP app: admin REST (agents, rules, conversations, queues, dead letters) and the agent console websocket. */
 export async function buildApp(deps: RouterAppDeps): Promise<FastifyInstance> {
   const app = await createHttpApp({ name: 'router', logger: deps.logger, readiness: deps.infra.readiness, description: 'Conversation routing: tiers, queues, agents' });
   await registerJwt(app, deps.jwtSecret);
@@ -26,6 +27,7 @@ export async function buildApp(deps: RouterAppDeps): Promise<FastifyInstance> {
   await app.register(conversationRoutes, { pool: deps.infra.pool });
   await app.register(adminAgentRoutes, { pool: deps.infra.pool, onChange: deps.ctx.kickMatcher });
   await app.register(adminRuleRoutes, { pool: deps.infra.pool });
+  await app.register(deadLetterRoutes, { pool: deps.infra.pool });
   await app.register(agentSocketRoutes, { ctx: deps.ctx, hub: deps.hub });
   return app;
 }

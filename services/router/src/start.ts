@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { CustomerRecord, DeliveryStatus, InboundMessage } from '@omni/contracts';
+import { CustomerRecord, DeadLetter, DeliveryStatus, InboundMessage } from '@omni/contracts';
 import { OutboxRelay, startConsumer } from '@omni/kafka';
 import type { Consumer } from 'kafkajs';
 import type { Logger } from '@omni/logging';
@@ -17,6 +17,7 @@ import { RuleCache, seedDefaultRules } from './store/rule-store';
 import type { RouterCtx } from './store/routing-tx';
 import { Sweeper } from './store/sweeper';
 import { pruneProcessedEvents } from './store/retention';
+import { storeDeadLetter } from './store/dead-letters';
 
 /** Connects, migrates, starts the outbox relay, hub, matcher, sweeper, consumers and the HTTP server (main.ts and tests). */
 export async function start(config: RouterConfig, logger: Logger) {
@@ -104,6 +105,21 @@ export async function start(config: RouterConfig, logger: Logger) {
       dlqTopic: infra.topics.dlq,
       registry: app.metrics,
       handle: (msg) => handleDeliveryStatus(ctx, msg),
+    }),
+  );
+  // Every service's dead letters land in router.dead_letters for GET /v1/admin/dead-letters and
+  // `npm run dlq:replay` (the router has the admin API and its JWT; omni.dlq.v1 has one partition).
+  // A DLQ record this consumer cannot store would loop back into the DLQ: it is only logged.
+  consumers.push(
+    await startConsumer<DeadLetter>({
+      kafka: infra.kafka,
+      groupId: `${config.ROUTER_GROUP_ID}-dlq`,
+      topics: { [infra.topics.dlq]: DeadLetter },
+      logger,
+      publisher: infra.publisher,
+      dlqTopic: infra.topics.dlq,
+      registry: app.metrics,
+      handle: (msg) => storeDeadLetter(pool, msg),
     }),
   );
   const url = await app.listen({ port: config.PORT, host: config.HOST });
