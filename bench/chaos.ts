@@ -596,7 +596,9 @@ async function main(): Promise<void> {
     let outbound = await readTopic(kafka, topics.outbound);
     let delivery = await readTopic(kafka, topics.delivery);
     const deliveredIds = () => new Set(delivery.filter((d) => d.status === 'delivered').map((d) => d.outboundId as string));
-    while (Date.now() < drainEnd && new Set(outbound.map((o) => o.outboundId)).size > deliveredIds().size) {
+    const failedIds = () => new Set(delivery.filter((d) => d.status === 'failed').map((d) => d.outboundId as string));
+    // a reply is settled once delivered or failed for good
+    while (Date.now() < drainEnd && new Set(outbound.map((o) => o.outboundId)).size > new Set([...deliveredIds(), ...failedIds()]).size) {
       await sleep(3000);
       outbound = await readTopic(kafka, topics.outbound);
       delivery = await readTopic(kafka, topics.delivery);
@@ -623,6 +625,8 @@ async function main(): Promise<void> {
     const repliesAcked = new Set(agents.flatMap((a) => [...a.repliesAcked]));
     const outboundIds = new Set(outbound.map((o) => o.outboundId as string));
     const repliesLost = [...repliesAcked].filter((id) => !outboundIds.has(id));
+    const repliesFailed = [...failedIds()].filter((id) => !deliveredIds().has(id));
+    const failedReasons = delivery.filter((d) => d.status === 'failed' && repliesFailed.includes(d.outboundId as string)).map((d) => `${d.outboundId}: ${d.reason}`);
     const crashes = [...procs.values()].reduce((n, p) => n + p.crashes, 0);
     const statusTotals = new Map<number, number>();
     for (const s of load.sent) for (const [k, v] of s.statuses) statusTotals.set(k, (statusTotals.get(k) ?? 0) + v);
@@ -647,6 +651,7 @@ async function main(): Promise<void> {
       ['replies lost (acknowledged, not published)', repliesLost.length],
       ['replies delivered (omni.delivery.v1 delivered)', deliveredIds().size],
       ['replies received by the adapter endpoint', delivered.size],
+      ['replies failed for good (omni.delivery.v1 failed)', repliesFailed.length],
       ['conversations still open after the drain', last.open],
       ['outbox rows left', last.outboxes],
       ['service processes that exited on their own', crashes],
@@ -660,7 +665,12 @@ async function main(): Promise<void> {
     if (lost.length) process.stdout.write(`\nlost: ${lost.slice(0, 20).join(', ')}${lost.length > 20 ? ' …' : ''}\n`);
     if (assignedTwice.length) process.stdout.write(`assigned twice: ${assignedTwice.slice(0, 20).join(', ')}\n`);
     if (overCapacity.length) process.stdout.write(`over capacity: ${overCapacity.join(', ')}\n`);
-    const failed = lost.length > 0 || assignedTwice.length > 0 || overCapacity.length > 0 || repliesLost.length > 0 || crashes > 0;
+    for (const d of dlq.slice(0, 10)) {
+      const src = d.source as { topic: string; groupId: string };
+      process.stdout.write(`dead-lettered from ${src.topic} (group ${src.groupId}): ${String(d.reason).slice(0, 300)}\n`);
+    }
+    if (failedReasons.length) process.stdout.write(`replies failed: ${failedReasons.slice(0, 10).join('; ')}\n`);
+    const failed = lost.length > 0 || assignedTwice.length > 0 || overCapacity.length > 0 || repliesLost.length > 0 || repliesFailed.length > 0 || crashes > 0;
     process.stdout.write(`\nresult: ${failed ? 'FAILED' : 'ok'} (exit ${failed ? 1 : 0}); logs in ${dir}${KEEP ? '' : ' (removed; CHAOS_KEEP=1 keeps them)'}\n`);
     exitCode = failed ? 1 : 0;
   } finally {
