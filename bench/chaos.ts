@@ -14,7 +14,8 @@
  *   npm run chaos                                  # CHAOS_SECONDS=600 of faults and load
  *   CHAOS_SECONDS=120 npm run chaos                # the short version (CI)
  *   env: CHAOS_RATE (messages/s over the four channels, 8), CHAOS_AGENTS (6), CHAOS_CAPACITY (2 per
- *   channel), CHAOS_DRAIN_S (240), CHAOS_KEEP=1 keeps the temp dirs and logs.
+ *   channel), CHAOS_DRAIN_S (240), CHAOS_KEEP=1 keeps the temp dirs and logs, CHAOS_FAULTS (a subset,
+ *   e.g. "router,history,kafka,postgres").
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -37,6 +38,8 @@ const AGENTS = Number(process.env.CHAOS_AGENTS ?? 6);
 const CAPACITY = Number(process.env.CHAOS_CAPACITY ?? 2);
 const DRAIN_S = Number(process.env.CHAOS_DRAIN_S ?? 240);
 const KEEP = process.env.CHAOS_KEEP === '1';
+/** a subset of faults, comma separated (ingest-chat, …, router, history, kafka, postgres); default all */
+const FAULTS = process.env.CHAOS_FAULTS ?? '';
 const JWT_SECRET = 'chaos-jwt-secret-0123456789abcdef';
 const API_KEY = 'k-chaos';
 const CALLBACK_SECRET = 'chaos-callback-secret';
@@ -522,8 +525,9 @@ async function main(): Promise<void> {
 
     // ---- load with a fault at the start of each phase
     const load = new Load(() => LANES.map(([svc]) => procs.get(svc)!.url));
-    const faults: { name: string; act: () => Promise<void> }[] = [
+    const allFaults: { key: string; name: string; act: () => Promise<void> }[] = [
       ...SERVICES.map((s) => ({
+        key: s,
         name: `SIGKILL ${s}`,
         act: async () => {
           const p = procs.get(s)!;
@@ -533,6 +537,7 @@ async function main(): Promise<void> {
         },
       })),
       {
+        key: 'kafka',
         name: 'restart Kafka broker',
         act: async () => {
           await broker.stop();
@@ -541,6 +546,7 @@ async function main(): Promise<void> {
         },
       },
       {
+        key: 'postgres',
         name: 'crash + restart PostgreSQL',
         act: async () => {
           await pg.crash();
@@ -549,6 +555,9 @@ async function main(): Promise<void> {
         },
       },
     ];
+    const only = FAULTS ? new Set(FAULTS.split(',').map((f) => f.trim())) : null;
+    const faults = only ? allFaults.filter((f) => only.has(f.key)) : allFaults;
+    if (only && faults.length !== only.size) throw new Error(`CHAOS_FAULTS: known faults are ${allFaults.map((f) => f.key).join(', ')}`);
     const phaseMs = (SECONDS * 1000) / (faults.length + 1);
     const faultLog: string[] = [];
     log(`warm-up ${Math.round(phaseMs / 1000)} s`);
