@@ -290,15 +290,22 @@ class SimAgent {
   ws?: WebSocket;
   closed = false;
   readonly repliesAcked = new Set<string>();
-  replyCommands = 0;
   private refs = 0;
-  private readonly handled = new Set<string>();
+  private readonly replied = new Set<string>();
+  /** what the router says is ours: offered or assigned, since when (a command lost to a fault is re-sent) */
+  private readonly mine = new Map<string, { status: 'offered' | 'assigned'; since: number }>();
+  private timer?: NodeJS.Timeout;
   constructor(
     readonly id: string,
     private readonly routerUrl: () => string,
   ) {}
 
   async run(): Promise<void> {
+    // a command answered with an error during a fault (router or database restarting) is sent again
+    this.timer = setInterval(() => {
+      const now = Date.now();
+      for (const [c, m] of this.mine) if (now - m.since > 3000) this.act(c, m.status);
+    }, 3000);
     while (!this.closed) {
       try {
         await this.session();
@@ -307,6 +314,7 @@ class SimAgent {
       }
       if (!this.closed) await sleep(500);
     }
+    clearInterval(this.timer);
   }
 
   private send(cmd: Record<string, unknown>): void {
@@ -325,30 +333,43 @@ class SimAgent {
       ws.on('message', (data) => {
         const f = JSON.parse(String(data)) as { type: string; seq?: number; conversationId?: string; command?: string; outboundId?: string; conversations?: { conversationId: string; status: string }[] };
         if (typeof f.seq === 'number') this.lastSeq = Math.max(this.lastSeq, f.seq);
-        if (f.type === 'welcome') for (const c of f.conversations ?? []) this.work(c.status === 'offered' ? 'offer' : 'assigned', c.conversationId, true);
-        else if (f.type === 'offer' || f.type === 'assigned') this.work(f.type, f.conversationId!, false);
+        const c = f.conversationId;
+        if (f.type === 'welcome') {
+          this.mine.clear();
+          for (const x of f.conversations ?? []) this.hold(x.conversationId, x.status === 'offered' ? 'offered' : 'assigned');
+        } else if ((f.type === 'offer' || f.type === 'assigned') && c) this.hold(c, f.type === 'offer' ? 'offered' : 'assigned');
+        else if ((f.type === 'offer-closed' || f.type === 'unassigned') && c) this.mine.delete(c);
         else if (f.type === 'ack' && f.command === 'reply' && f.outboundId) this.repliesAcked.add(f.outboundId);
       });
     });
   }
 
-  /** accept an offer; on assignment reply once, then resolve (again after a reconnect: the welcome lists it) */
-  private work(kind: 'offer' | 'assigned', conversationId: string, again: boolean): void {
-    if (kind === 'offer') {
+  stop(): void {
+    this.closed = true;
+    clearInterval(this.timer);
+    this.ws?.terminate();
+  }
+
+  private hold(conversationId: string, status: 'offered' | 'assigned'): void {
+    this.mine.set(conversationId, { status, since: Date.now() });
+    if (status === 'offered') this.act(conversationId, status);
+    else setTimeout(() => this.act(conversationId, 'assigned'), 200);
+  }
+
+  /** accept an offer; on an assignment reply once, then resolve */
+  private act(conversationId: string, status: 'offered' | 'assigned'): void {
+    const m = this.mine.get(conversationId);
+    if (!m || m.status !== status) return;
+    m.since = Date.now();
+    if (status === 'offered') {
       this.send({ type: 'accept', conversationId });
       return;
     }
-    const replied = this.handled.has(conversationId);
-    this.handled.add(conversationId);
-    setTimeout(() => {
-      if (!replied || again) {
-        if (!replied) {
-          this.replyCommands++;
-          this.send({ type: 'reply', conversationId, text: `Hola, le ayudo con eso (${conversationId})` });
-        }
-      }
-      setTimeout(() => this.send({ type: 'resolve', conversationId }), 300);
-    }, 200);
+    if (!this.replied.has(conversationId)) {
+      this.replied.add(conversationId);
+      this.send({ type: 'reply', conversationId, text: `Hola, le ayudo con eso (${conversationId})` });
+    }
+    setTimeout(() => this.send({ type: 'resolve', conversationId }), 300);
   }
 }
 
@@ -683,10 +704,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\nresult: ${failed ? 'FAILED' : 'ok'} (exit ${failed ? 1 : 0}); logs in ${dir}${KEEP ? '' : ' (removed; CHAOS_KEEP=1 keeps them)'}\n`);
     exitCode = failed ? 1 : 0;
   } finally {
-    for (const a of agents) {
-      a.closed = true;
-      a.ws?.terminate();
-    }
+    for (const a of agents) a.stop();
     await Promise.all([...procs.values()].map((p) => p.stop().catch(() => undefined)));
     callbacks?.close();
     await broker.stop().catch(() => undefined);
