@@ -8,6 +8,9 @@ export function createPool(databaseUrl: string, extra: PoolConfig = {}): Pool {
   pool.on('error', () => {
     // An idle client lost its connection (server restart); the pool replaces it on next checkout.
   });
+  // A checked-out client whose server goes away between queries (say, while its holder awaits a Kafka
+  // publish) emits 'error' with no listener, which would end the process; its next query fails anyway.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

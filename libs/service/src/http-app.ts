@@ -5,6 +5,7 @@ import { addContractKeywords, ContractError } from '@omni/contracts';
 import { Registry, collectDefaultMetrics, Counter, Histogram } from 'prom-client';
 import type { Logger } from '@omni/logging';
 import { AppError, ERROR_STATUS, type FieldProblem } from './errors';
+import { isDatabaseUnavailable } from '@omni/db';
 
 export interface ReadinessCheck {
   name: string;
@@ -169,6 +170,12 @@ export async function createHttpApp(opts: HttpAppOptions): Promise<FastifyInstan
       req.log.warn({ err: fe.message }, 'kafka unavailable');
       reply.header('retry-after', '5');
       return reply.status(503).send({ error: 'UNAVAILABLE', message: 'message broker unavailable, retry later' });
+    }
+    if (isDatabaseUnavailable(fe)) {
+      // PostgreSQL restarting or unreachable: infrastructure, not a bug; the caller retries
+      req.log.warn({ err: fe.message }, 'database unavailable');
+      reply.header('retry-after', '5');
+      return reply.status(503).send({ error: 'UNAVAILABLE', message: 'database unavailable, retry later' });
     }
     req.log.error({ err }, 'unhandled error');
     return reply.status(500).send({ error: 'INTERNAL', message: 'internal error' });
