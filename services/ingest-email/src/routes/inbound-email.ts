@@ -1,7 +1,7 @@
-import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
 import multipart, { type MultipartFile } from '@fastify/multipart';
-import { authenticateAdapter, countRejections, markRejection, type IngestDeps } from '@omni/ingest';
+import { authenticateAdapter, countRejections, markRejection, markRejectionIfUnset, type IngestDeps } from '@omni/ingest';
 import { AppError } from '@omni/service';
 import { checkBasicAuth } from '../basic-auth';
 import { acceptEmail } from '../email-intake';
@@ -48,6 +48,32 @@ const SendgridForm = {
   properties: Object.fromEntries(['from', 'to', 'cc', 'subject', 'text', 'html', 'headers', 'envelope', 'charsets', 'attachments', 'attachment-info', 'email', 'spam_score', 'SPF', 'dkim'].map((n) => [n, S])),
 };
 
+const PERMANENT_REFUSALS: Record<number, string> = { 400: 'malformed', 413: 'too-large', 415: 'content-type' };
+
+/**
+ * Postmark stops retrying only on 403 and Mailgun only on 406; any other refusal status is retried
+ * for hours (docs/provider-contracts.md). A refusal that no retry can change (malformed, too large,
+ * wrong content type) is therefore answered with that status, the body keeping our error code and
+ * naming the field; 401 (credentials) and 503 (broker) stay retryable on purpose.
+ */
+export function refuseWith(status: 403 | 406, provider: string) {
+  return async (req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    const reason = PERMANENT_REFUSALS[reply.statusCode];
+    if (!reason) return payload;
+    markRejectionIfUnset(req, reason);
+    const original = reply.statusCode;
+    reply.code(status);
+    if (typeof payload !== 'string') return payload;
+    try {
+      const body = JSON.parse(payload) as { message?: string };
+      body.message = `${body.message ?? ''} (status ${status} instead of ${original}: ${provider} does not retry ${status})`;
+      return JSON.stringify(body);
+    } catch {
+      return payload;
+    }
+  };
+}
+
 const isForm = (req: FastifyRequest) => String(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded');
 
 /**
@@ -77,12 +103,20 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
       const length = Number(req.headers['content-length'] ?? 0);
       if (length > s.bodyLimit) throw new AppError('PAYLOAD_TOO_LARGE', `request body of ${length} bytes exceeds ${s.bodyLimit}`);
     });
+    // Marks a request whose body the form/multipart parsers have read: an error before this mark
+    // comes from reading the body (no boundary, a truncated part…), i.e. a malformed request.
+    // Registered after the multipart plugin, so its preValidation hook runs after the parser's.
+    const bodyRead = new WeakSet<object>();
+    scope.addHook('preValidation', async (req) => void bodyRead.add(req));
     // the parsers' own errors, in our closed set of codes; everything else goes to the app's handler
-    scope.setErrorHandler((err: FastifyError) => {
+    scope.setErrorHandler((err: FastifyError, req) => {
       if (err instanceof AppError) throw err;
       if (err.statusCode === 413 || err.code === 'FST_REQ_FILE_TOO_LARGE') throw new AppError('PAYLOAD_TOO_LARGE', `request too large: ${err.message}`);
       if (err.code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') throw new AppError('UNSUPPORTED_MEDIA_TYPE', err.message);
       if (err.code === 'FST_INVALID_JSON_FIELD_ERROR' || err.code === 'FST_PROTO_VIOLATION') throw new AppError('VALIDATION', `body: ${err.message}`, [{ field: 'body', reason: err.message }]);
+      // busboy's "Multipart: Boundary not found", "Unexpected end of multipart data"… are plain Errors
+      if (!bodyRead.has(req) && !err.validation && (err.statusCode === undefined || err.statusCode < 500) && (req.isMultipart() || isForm(req)))
+        throw new AppError('VALIDATION', `body: malformed ${req.isMultipart() ? 'multipart/form-data' : 'form'} body: ${err.message}`, [{ field: 'body', reason: err.message }]);
       throw err;
     });
 
@@ -103,6 +137,7 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
       {
         bodyLimit: s.bodyLimit,
         onRequest: basicAuth('postmark', s.postmarkBasicAuth, 'POSTMARK_BASIC_AUTH'),
+        onSend: refuseWith(403, 'Postmark'),
         preValidation: async (req) => {
           if (!String(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/json'))
             throw reject(req, 'UNSUPPORTED_MEDIA_TYPE', 'content-type', 'Postmark inbound webhooks are application/json');
@@ -111,7 +146,8 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
       },
       async (req, reply) => {
         const r = await acceptEmail(deps, parsePostmark(req.body), 'body.MessageID');
-        return reply.status(r.status === 'accepted' ? 202 : 200).send(r);
+        // Postmark counts only 200 as delivered: 202 would make it retry every message
+        return reply.status(200).send(r);
       },
     );
 
@@ -119,6 +155,7 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
       '/v1/email/inbound/mailgun',
       {
         bodyLimit: s.bodyLimit,
+        onSend: refuseWith(406, 'Mailgun'),
         // multipart bodies are parsed in the plugin's preValidation hook, which runs before this one
         preValidation: async (req) => {
           if (!isForm(req) && !req.isMultipart()) throw reject(req, 'UNSUPPORTED_MEDIA_TYPE', 'content-type', 'Mailgun posts application/x-www-form-urlencoded or multipart/form-data');
@@ -129,7 +166,8 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
       },
       async (req, reply) => {
         const r = await acceptEmail(deps, parseMailgun(req.body), 'body.Message-Id');
-        return reply.status(r.status === 'accepted' ? 202 : 200).send(r);
+        // Mailgun counts only 200 as delivered: 202 would make it retry every message
+        return reply.status(200).send(r);
       },
     );
 
