@@ -1,6 +1,7 @@
 import type { Kafka, Producer, Message, IHeaders } from 'kafkajs';
 import type { TSchema } from '@sinclair/typebox';
 import { assertValid } from '@omni/contracts';
+import { KAFKA_FRAMING_BYTES, KAFKA_MAX_MESSAGE_BYTES, RecordTooLargeError } from './message-size';
 
 export interface OutgoingRecord {
   topic: string;
@@ -14,8 +15,14 @@ export class PublishUnavailableError extends Error {
   readonly code = 'KAFKA_UNAVAILABLE';
 }
 
+interface Serialized {
+  topic: string;
+  message: Message;
+  bytes: number;
+}
+
 interface Pending {
-  records: OutgoingRecord[];
+  records: Serialized[];
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -34,7 +41,7 @@ export class Publisher {
 
   constructor(
     kafka: Kafka,
-    private readonly opts: { timeoutMs?: number } = {},
+    private readonly opts: { timeoutMs?: number; maxMessageBytes?: number } = {},
   ) {
     this.producer = kafka.producer({
       idempotent: true,
@@ -59,11 +66,25 @@ export class Publisher {
   /** Validates and sends the records; resolves after acks from all in-sync replicas. */
   publish(records: OutgoingRecord[]): Promise<void> {
     for (const r of records) assertValid(r.schema, r.value);
+    // serialised once, here, so a record the broker would refuse as too large fails its caller
+    // alone (RecordTooLargeError), before it could share a request with anyone else's records
+    const serialized: Serialized[] = [];
+    for (const r of records) {
+      const value = JSON.stringify(r.value);
+      const bytes = Buffer.byteLength(value) + Buffer.byteLength(r.key);
+      if (bytes > this.recordLimit) return Promise.reject(new RecordTooLargeError(r.topic, bytes, this.recordLimit));
+      serialized.push({ topic: r.topic, message: { key: r.key, value, headers: r.headers }, bytes });
+    }
     if (!this.connected) return Promise.reject(new PublishUnavailableError('producer not connected'));
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ records, resolve, reject });
+      this.queue.push({ records: serialized, resolve, reject });
       if (!this.flushing) void this.flush();
     });
+  }
+
+  /** Bytes one record (and one request: its partition batches are cut to fit) may take. */
+  private get recordLimit(): number {
+    return (this.opts.maxMessageBytes ?? KAFKA_MAX_MESSAGE_BYTES) - KAFKA_FRAMING_BYTES;
   }
 
   private async flush(): Promise<void> {
@@ -72,28 +93,57 @@ export class Publisher {
       while (this.queue.length > 0) {
         const batch = this.queue;
         this.queue = [];
-        const byTopic = new Map<string, Message[]>();
-        for (const p of batch)
-          for (const r of p.records) {
-            const list = byTopic.get(r.topic) ?? [];
-            list.push({ key: r.key, value: JSON.stringify(r.value), headers: r.headers });
-            byTopic.set(r.topic, list);
+        // The broker limits each partition's record batch to the message size: coalesced records
+        // are sent in requests of at most that many bytes, so big envelopes never fail each other.
+        const failed = new Map<Pending, Error>();
+        let outage: Error | undefined;
+        for (const chunk of chunksWithin(batch, this.recordLimit)) {
+          if (outage) {
+            for (const p of chunk.owners) failed.set(p, outage);
+            continue;
           }
-        try {
-          await withTimeout(
-            this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }),
-            this.opts.timeoutMs ?? 10000,
-          );
-          for (const p of batch) p.resolve();
-        } catch (err) {
-          const e = new PublishUnavailableError(`kafka publish failed: ${(err as Error).message}`);
-          for (const p of batch) p.reject(e);
+          const byTopic = new Map<string, Message[]>();
+          for (const r of chunk.records) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r.message]);
+          try {
+            await withTimeout(
+              this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }),
+              this.opts.timeoutMs ?? 10000,
+            );
+          } catch (err) {
+            outage = new PublishUnavailableError(`kafka publish failed: ${(err as Error).message}`);
+            for (const p of chunk.owners) failed.set(p, outage);
+          }
+        }
+        for (const p of batch) {
+          const err = failed.get(p);
+          if (err) p.reject(err);
+          else p.resolve();
         }
       }
     } finally {
       this.flushing = false;
     }
   }
+}
+
+/** Cuts the queued records, in order, into requests of at most `limit` bytes (one record at least). */
+function* chunksWithin(batch: Pending[], limit: number): Generator<{ records: Serialized[]; owners: Set<Pending> }> {
+  let records: Serialized[] = [];
+  let owners = new Set<Pending>();
+  let bytes = 0;
+  for (const p of batch)
+    for (const r of p.records) {
+      if (records.length > 0 && bytes + r.bytes > limit) {
+        yield { records, owners };
+        records = [];
+        owners = new Set();
+        bytes = 0;
+      }
+      records.push(r);
+      owners.add(p);
+      bytes += r.bytes;
+    }
+  if (records.length > 0) yield { records, owners };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

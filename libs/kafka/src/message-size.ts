@@ -1,0 +1,25 @@
+/**
+ * The largest record any topic carries, in bytes — one figure for the broker (`message.max.bytes`
+ * in deploy/kafka/kafka.sh and docker-compose.yml), every topic we create (`max.message.bytes`),
+ * the producer (records and requests are cut to fit) and the consumers (fetch sizes). 8 MiB holds
+ * the largest envelope the contract allows (text 100k + html 500k characters, which JSON-encode to
+ * at most ~6 bytes each, plus attachments metadata and raw) with room to spare, while big parts
+ * (attachments, HTML over the contract's limit) never enter an envelope (docs/provider-contracts.md).
+ */
+export const KAFKA_MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+
+/** Room kept under the limit for Kafka's record-batch and per-record framing. */
+export const KAFKA_FRAMING_BYTES = 64 * 1024;
+
+/** Thrown for a record that can never fit the broker's limit: a permanent refusal, not an outage. */
+export class RecordTooLargeError extends Error {
+  readonly code = 'RECORD_TOO_LARGE';
+  readonly statusCode = 413;
+  constructor(
+    readonly topic: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(`record for ${topic} is ${bytes} bytes, over the ${limit}-byte message limit`);
+  }
+}
