@@ -89,7 +89,18 @@ function toIso(ts: number | string | undefined, now: Date): string {
 
 // Messenger/Instagram attachment types are coarse ("image", "video"…), not MIME types.
 const COARSE_MIME: Record<string, string> = { image: 'image/*', video: 'video/*', audio: 'audio/*', file: 'application/octet-stream' };
-const LABEL: Record<string, string> = { image: 'Image', video: 'Video', audio: 'Audio', file: 'File', sticker: 'Sticker', document: 'Document' };
+const LABEL: Record<string, string> = {
+  image: 'Image',
+  video: 'Video',
+  audio: 'Audio',
+  file: 'File',
+  sticker: 'Sticker',
+  document: 'Document',
+  story_mention: 'Story mention',
+  ig_reel: 'Reel',
+  reel: 'Reel',
+  ig_post: 'Post',
+};
 const label = (type: string) => LABEL[type] ?? `${type.charAt(0).toUpperCase()}${type.slice(1)}`;
 const HTTP_URL = /^https?:\/\//i;
 
