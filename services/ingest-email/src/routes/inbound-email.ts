@@ -8,6 +8,7 @@ import { acceptEmail } from '../email-intake';
 import { mailgunFreshness, validMailgunSignature } from '../domain/mailgun-signature';
 import { normalizeMessageId } from '../domain/message-ids';
 import { claimToken, priorTokenUse } from '../mailgun-tokens';
+import { decodeAs, knownCharset } from '../domain/charsets';
 import { field, type FormFields, type UploadedFile } from '../providers/form-fields';
 import { parseMailgun } from '../providers/mailgun';
 import { parseMime } from '../providers/mime';
@@ -86,6 +87,9 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
     await scope.register(formbody, { bodyLimit: s.bodyLimit });
     await scope.register(multipart, {
       attachFieldsToBody: 'keyValues',
+      // fields are read as latin1 (one char per byte, lossless) and decoded afterwards in the charset
+      // the provider declares (SendGrid's `charsets` field; UTF-8 otherwise), see redecodeFields
+      defCharset: 'latin1',
       limits: { fileSize: s.bodyLimit, fieldSize: s.bodyLimit, files: s.maxAttachments, fields: 500, parts: 1000 },
       // Attachments never reach Kafka: drain each upload, keep its name, type and size.
       onFile: async (part: MultipartFile) => {
@@ -107,7 +111,10 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
     // comes from reading the body (no boundary, a truncated part…), i.e. a malformed request.
     // Registered after the multipart plugin, so its preValidation hook runs after the parser's.
     const bodyRead = new WeakSet<object>();
-    scope.addHook('preValidation', async (req) => void bodyRead.add(req));
+    scope.addHook('preValidation', async (req) => {
+      bodyRead.add(req);
+      if (req.isMultipart() && req.body && typeof req.body === 'object') redecodeFields(req, req.body as FormFields);
+    });
     // the parsers' own errors, in our closed set of codes; everything else goes to the app's handler
     scope.setErrorHandler((err: FastifyError, req) => {
       if (err instanceof AppError) throw err;
@@ -210,7 +217,7 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
         schema: { summary: 'SendGrid Inbound Parse (multipart, parsed or raw mode, HTTP basic auth)', consumes: ['multipart/form-data'], body: SendgridForm, response: responses },
       },
       async (req, reply) => {
-        const parsed = await parseSendgrid(req.body);
+        const parsed = await parseSendgrid(req.body, unknownCharsets.get(req));
         const r = await acceptEmail(deps, parsed, parsed.raw.mode === 'raw' ? 'body.email' : 'body.headers');
         return reply.status(r.status === 'accepted' ? 202 : 200).send(r);
       },
@@ -241,6 +248,41 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
       },
     );
   });
+}
+
+const unknownCharsets = new WeakMap<object, Record<string, string>>();
+
+/**
+ * Decodes each multipart text field (read as latin1 bytes) in its declared charset: SendGrid says
+ * it per field in `charsets` (e.g. {"text":"iso-8859-1","subject":"UTF-8"}), Mailgun posts UTF-8.
+ * SendGrid's raw `email` field stays bytes (as latin1) for mailparser, which honours each MIME
+ * part's charset. A field a part already declared its own charset for (decoded by busboy, so it
+ * holds characters above U+00FF) is kept. An unknown charset is decoded as UTF-8 and remembered.
+ */
+function redecodeFields(req: FastifyRequest, body: FormFields): void {
+  let declared: Record<string, unknown> = {};
+  if (/\/sendgrid$/.test(req.routeOptions.url ?? '') && typeof body.charsets === 'string') {
+    try {
+      const parsed: unknown = JSON.parse(body.charsets);
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) declared = parsed as Record<string, unknown>;
+    } catch {
+      // a charsets field that is not JSON: every field is read as UTF-8
+    }
+  }
+  const unknown: Record<string, string> = {};
+  // eslint-disable-next-line no-control-regex
+  const bytesOnly = (v: string) => !/[^\u0000-\u00ff]/.test(v);
+  const decode = (name: string, v: string) => {
+    const cs = typeof declared[name] === 'string' ? (declared[name] as string) : undefined;
+    if (cs && !knownCharset(cs)) unknown[name] = cs.slice(0, 64);
+    return bytesOnly(v) ? decodeAs(Buffer.from(v, 'latin1'), cs) : v;
+  };
+  for (const [name, v] of Object.entries(body)) {
+    if (name === 'email' && /\/sendgrid$/.test(req.routeOptions.url ?? '')) continue;
+    if (typeof v === 'string') body[name] = decode(name, v);
+    else if (Array.isArray(v)) body[name] = (v as unknown[]).map((x) => (typeof x === 'string' ? decode(name, x) : x)) as FormFields[string];
+  }
+  if (Object.keys(unknown).length) unknownCharsets.set(req, unknown);
 }
 
 function messageIdFromHeaders(b: FormFields): string | undefined {
