@@ -23,3 +23,26 @@ export class RecordTooLargeError extends Error {
     super(`record for ${topic} is ${bytes} bytes, over the ${limit}-byte message limit`);
   }
 }
+
+/**
+ * Cuts items, in order, into groups of at most `limit` bytes (an item bigger than the limit gets a
+ * group of its own): the producer sends each group as one request, so coalesced records never add
+ * up to a partition batch the broker refuses.
+ */
+export function groupsWithin<T>(items: T[], bytesOf: (item: T) => number, limit: number): T[][] {
+  const groups: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const b = bytesOf(item);
+    if (current.length > 0 && bytes + b > limit) {
+      groups.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += b;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}

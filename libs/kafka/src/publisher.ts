@@ -1,7 +1,7 @@
 import type { Kafka, Producer, Message, IHeaders } from 'kafkajs';
 import type { TSchema } from '@sinclair/typebox';
 import { assertValid } from '@omni/contracts';
-import { KAFKA_FRAMING_BYTES, KAFKA_MAX_MESSAGE_BYTES, RecordTooLargeError } from './message-size';
+import { groupsWithin, KAFKA_FRAMING_BYTES, KAFKA_MAX_MESSAGE_BYTES, RecordTooLargeError } from './message-size';
 
 export interface OutgoingRecord {
   topic: string;
@@ -127,23 +127,9 @@ export class Publisher {
 }
 
 /** Cuts the queued records, in order, into requests of at most `limit` bytes (one record at least). */
-function* chunksWithin(batch: Pending[], limit: number): Generator<{ records: Serialized[]; owners: Set<Pending> }> {
-  let records: Serialized[] = [];
-  let owners = new Set<Pending>();
-  let bytes = 0;
-  for (const p of batch)
-    for (const r of p.records) {
-      if (records.length > 0 && bytes + r.bytes > limit) {
-        yield { records, owners };
-        records = [];
-        owners = new Set();
-        bytes = 0;
-      }
-      records.push(r);
-      owners.add(p);
-      bytes += r.bytes;
-    }
-  if (records.length > 0) yield { records, owners };
+function chunksWithin(batch: Pending[], limit: number): { records: Serialized[]; owners: Set<Pending> }[] {
+  const owned = batch.flatMap((p) => p.records.map((r) => ({ r, p })));
+  return groupsWithin(owned, (o) => o.r.bytes, limit).map((g) => ({ records: g.map((o) => o.r), owners: new Set(g.map((o) => o.p)) }));
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
