@@ -61,7 +61,7 @@ export function smsText(p: TwilioParams, attachments: Attachment[]): string {
 /** Inbound SMS/MMS → one `sms` envelope; media URLs become attachments. Thread = the sender's number. */
 export function smsEnvelope(p: TwilioParams, now: Date): InboundMessage {
   const sid = requiredParam(p, 'MessageSid');
-  if (sid.length > 64) throw badField('body.MessageSid', 'must be at most 64 characters (Twilio SIDs are 34)');
+  if (!/^[A-Za-z]{2}[A-Za-z0-9]{1,62}$/.test(sid)) throw badField('body.MessageSid', 'must be a Twilio SID (two letters and up to 62 letters or digits)');
   const from = requiredNumber(p, 'From');
   const to = toE164(param(p, 'To'));
   const declared = Number(param(p, 'NumMedia') ?? '0');

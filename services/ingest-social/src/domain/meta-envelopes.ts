@@ -1,6 +1,7 @@
 import Ajv, { type ValidateFunction } from 'ajv';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { deterministicMessageId, InboundMessage, problemsOf, type Attachment } from '@omni/contracts';
+import { isStorable } from '@omni/ingest';
 import { MessagingEntry, MessagingEvent, MetaWebhookBody, META_OBJECTS, WaContactProfile, WaEntry, WaMessage, WaMessagesValue, type MetaObject } from './meta-schemas';
 
 /** A payload problem naming the field (`body.entry.0.messaging.1.sender.id`). */
@@ -74,6 +75,12 @@ export function metaEnvelopes(body: unknown, now = new Date()): MetaMapping {
 
 /** Adds the envelope, or refuses it when it does not satisfy the contract (naming the field). */
 function push(out: MetaMapping, envelope: InboundMessage, at: string, value: unknown): void {
+  // ids and addresses are stored and indexed as they are: one PostgreSQL cannot store refuses the message
+  for (const [name, v] of [['providerMessageId', envelope.providerMessageId], ['threadKey', envelope.threadKey], ['from.address', envelope.from.address], ['to.address', envelope.to?.address ?? '']] as const)
+    if (!isStorable(v)) {
+      out.refused.push({ field: at, reason: `${name} holds NUL or an unpaired surrogate, which cannot be stored`, value });
+      return;
+    }
   const problems = problemsOf(InboundMessage, envelope);
   if (problems.length === 0) out.envelopes.push(envelope);
   else out.refused.push({ field: at, reason: `envelope does not satisfy omni.inbound.v1: ${problems.join('; ')}`, value });
