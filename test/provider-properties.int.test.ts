@@ -16,6 +16,7 @@ import { start as startPhone } from '@omni/ingest-phone/src/start';
 import { expectedTwilioSignature } from '@omni/ingest-phone/src/domain/twilio-signature';
 import * as emailCfg from '@omni/ingest-email/src/config';
 import { start as startEmail } from '@omni/ingest-email/src/start';
+import { mailgunSignature } from '@omni/ingest-email/src/domain/mailgun-signature';
 import { createWorld, testLogger, TopicWatcher, type TestWorld } from './support/infra';
 
 const RUNS = Number(process.env.FC_RUNS ?? 30);
@@ -23,6 +24,8 @@ const META_SECRET = 'props-meta-secret';
 const TWILIO_TOKEN = 'props-twilio-token';
 const PUBLIC = 'https://support.example.com';
 const POSTMARK = 'pm-props:pm-pass';
+const SENDGRID = 'sg-props:sg-pass';
+const MAILGUN_KEY = 'key-props-mailgun';
 
 type Env = { messageId: string; providerMessageId: string; text: string };
 type ErrorBody = { error: string; message: string; fields?: { field: string; reason: string }[] };
@@ -46,7 +49,16 @@ describe('provider routes under arbitrary input', () => {
   const refused: string[] = [];
   let run = 0;
   /** how often each route published and refused: both must happen, or a property passed vacuously */
-  const outcomes: Record<string, { published: number; refused: number }> = { meta: { published: 0, refused: 0 }, twilio: { published: 0, refused: 0 }, postmark: { published: 0, refused: 0 } };
+  const outcomes: Record<string, { published: number; refused: number }> = {
+    meta: { published: 0, refused: 0 },
+    twilio: { published: 0, refused: 0 },
+    twilioStatus: { published: 0, refused: 0 },
+    postmark: { published: 0, refused: 0 },
+    mailgun: { published: 0, refused: 0 },
+    sendgrid: { published: 0, refused: 0 },
+  };
+  /** strings only (form fields cannot carry types): wrong types arrive as their text */
+  const formValue = fc.oneof(nasty, anyValue.map((v) => (typeof v === 'string' ? v : JSON.stringify(v) ?? '')));
 
   beforeAll(async () => {
     world = await createWorld('provprops');
@@ -54,7 +66,7 @@ describe('provider routes under arbitrary input', () => {
     for (const [name, kind, cfg, start] of [
       ['social', 'social', socialCfg.readConfig(world.env({ META_APP_SECRET: META_SECRET, META_VERIFY_TOKEN: 'v' })), startSocial],
       ['phone', 'phone', phoneCfg.readConfig(world.env({ TWILIO_AUTH_TOKEN: TWILIO_TOKEN, TWILIO_PUBLIC_URL: PUBLIC })), startPhone],
-      ['email', 'email', emailCfg.readConfig(world.env({ POSTMARK_BASIC_AUTH: POSTMARK })), startEmail],
+      ['email', 'email', emailCfg.readConfig(world.env({ POSTMARK_BASIC_AUTH: POSTMARK, SENDGRID_BASIC_AUTH: SENDGRID, MAILGUN_SIGNING_KEY: MAILGUN_KEY })), startEmail],
     ] as const) {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       const s = await startIngestService(kind, cfg as any, testLogger, start as any);
@@ -186,6 +198,112 @@ describe('provider routes under arbitrary input', () => {
           expectNamedField((await res.json()) as ErrorBody);
           refused.push(String(id));
           outcomes.postmark!.refused++;
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('Twilio status callback: arbitrary parameters give 202/200 (published once for a missed call) or 400 naming the field', async () => {
+    const params = fc.record({
+      CallStatus: fc.oneof(fc.constantFrom('no-answer', 'busy', 'failed', 'canceled', 'completed', 'ringing'), nasty),
+      From: fc.oneof(fc.constantFrom('+34600111222', '+15005550006', 'anonymous', ''), fc.string({ maxLength: 20 })),
+      To: fc.oneof(fc.constant('+34910000001'), nasty),
+      Timestamp: fc.oneof(fc.constant('Mon, 23 Nov 2026 09:30:00 +0000'), nasty),
+      CallDuration: formValue,
+    });
+    await fc.assert(
+      fc.asyncProperty(params, async (p) => {
+        const callSid = `CA${(++run).toString(16).padStart(32, '0')}`;
+        const form: Record<string, string> = { ...p, CallSid: callSid, AccountSid: 'AC00112233445566778899aabbccddeeff' };
+        const res = await fetch(`${urls.phone}/v1/phone/twilio/status`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': expectedTwilioSignature(TWILIO_TOKEN, `${PUBLIC}/v1/phone/twilio/status`, form) },
+          body: new URLSearchParams(form).toString(),
+        });
+        expectAllowedStatus(res.status);
+        const body = (await res.json()) as { status?: string } & ErrorBody;
+        if (res.status === 202) {
+          const [m] = await inbound.waitFor((v) => v.providerMessageId === `${callSid}:missed`);
+          expect(m!.value.text).toContain('please call back');
+          published.push(`${callSid}:missed`);
+          outcomes.twilioStatus!.published++;
+        } else if (res.status === 200) {
+          expect(body.status).toBe('ignored');
+          refused.push(`${callSid}:missed`);
+        } else if (res.status !== 503) {
+          expectNamedField(body);
+          refused.push(`${callSid}:missed`);
+          outcomes.twilioStatus!.refused++;
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('Mailgun: arbitrary field values are 200 and published once, or 406 naming the field (Mailgun does not retry it) and not published', async () => {
+    const fields = fc.record({
+      from: fc.oneof(fc.constant('Ana <ana@cliente.example>'), formValue),
+      subject: formValue,
+      'body-plain': formValue,
+      'body-html': formValue,
+      'stripped-text': formValue,
+      References: fc.oneof(fc.constant(''), formValue, fc.array(fc.string({ maxLength: 20 }), { maxLength: 300 }).map((ids) => ids.map((i) => `<${i}@x>`).join(' '))),
+      'message-headers': fc.oneof(fc.constant('[]'), formValue),
+      attachments: fc.oneof(fc.constant('[]'), formValue),
+    });
+    await fc.assert(
+      fc.asyncProperty(fields, async (f) => {
+        const r = ++run;
+        const timestamp = String(Math.floor(Date.now() / 1000));
+        const token = `tok-prop-${r}-${Math.random().toString(16).slice(2)}`;
+        const form = { ...f, 'Message-Id': `<mg-prop-${r}@cliente.example>`, timestamp, token, signature: mailgunSignature(MAILGUN_KEY, timestamp, token) };
+        const res = await fetch(`${urls.email}/v1/email/inbound/mailgun`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+        expectAllowedStatus(res.status);
+        expect(res.status).not.toBe(202);
+        if (res.status === 200) {
+          const [m] = await inbound.waitFor((v) => v.providerMessageId === `mg-prop-${r}@cliente.example`);
+          published.push(m!.value.providerMessageId);
+          outcomes.mailgun!.published++;
+        } else if (res.status !== 503) {
+          expect(res.status).toBe(406);
+          expectNamedField((await res.json()) as ErrorBody);
+          refused.push(`mg-prop-${r}@cliente.example`);
+          outcomes.mailgun!.refused++;
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('SendGrid: arbitrary multipart fields and files are 2xx and published once, or 4xx naming the field and not published', async () => {
+    const fields = fc.record({
+      from: fc.oneof(fc.constant('Ana <ana@cliente.example>'), formValue),
+      subject: formValue,
+      text: formValue,
+      html: formValue,
+      envelope: fc.oneof(fc.constant('{"to":["soporte@support.example"]}'), formValue),
+      charsets: fc.oneof(fc.constant('{"text":"UTF-8"}'), fc.constantFrom('{"text":"iso-8859-1"}', '{"text":"x-nope"}', '{"subject":"windows-1252"}'), formValue),
+      'attachment-info': fc.oneof(fc.constant('{}'), formValue),
+      files: fc.array(fc.record({ name: nasty, type: fc.constantFrom('application/pdf', 'image/png', '', 'text/plain; charset=x'), size: fc.nat({ max: 2000 }) }), { maxLength: 20 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fields, async ({ files, ...f }) => {
+        const r = ++run;
+        const form = new FormData();
+        for (const [k, v] of Object.entries(f)) form.append(k, v);
+        form.append('headers', `Message-ID: <sg-prop-${r}@cliente.example>`);
+        files.forEach((file, i) => form.append(`attachment${i + 1}`, new Blob([Buffer.alloc(file.size, 7)], { type: file.type }), file.name || `f${i}`));
+        const res = await fetch(`${urls.email}/v1/email/inbound/sendgrid`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from(SENDGRID).toString('base64')}` }, body: form });
+        expectAllowedStatus(res.status);
+        if (res.status === 202 || res.status === 200) {
+          const [m] = await inbound.waitFor((v) => v.providerMessageId === `sg-prop-${r}@cliente.example`);
+          published.push(m!.value.providerMessageId);
+          outcomes.sendgrid!.published++;
+        } else if (res.status !== 503) {
+          expectNamedField((await res.json()) as ErrorBody);
+          refused.push(`sg-prop-${r}@cliente.example`);
+          outcomes.sendgrid!.refused++;
         }
       }),
       { numRuns: RUNS },
