@@ -56,6 +56,8 @@ share.coordinator.state.topic.min.isr=1
 # no reason to wait for more members on a dev/test broker
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
+# largest record: one figure with topics, producer and consumers (libs/kafka/src/message-size.ts)
+message.max.bytes=8388608
 PROPS
   local cp="$libs/*"
   local java_opts=(-Xms256m "-Xmx${KAFKA_HEAP:-768m}" -XX:+UseG1GC -Djava.awt.headless=true "-Dlog4j2.configurationFile=$here/log4j2.properties")

@@ -8,6 +8,11 @@ export function markRejection(req: FastifyRequest, reason: string): void {
   reasons.set(req, reason);
 }
 
+/** Names the reason unless a more precise one was already marked. */
+export function markRejectionIfUnset(req: FastifyRequest, reason: string): void {
+  if (!reasons.has(req)) reasons.set(req, reason);
+}
+
 const BY_STATUS: Record<number, string> = { 400: 'malformed', 401: 'unauthenticated', 403: 'forbidden', 404: 'not-found', 413: 'too-large', 415: 'content-type', 503: 'unavailable' };
 
 /**

@@ -4,6 +4,7 @@ import { Counter, type Registry } from 'prom-client';
 import { cleanBySchema, problemsOf, DeadLetter, truncateCodePoints } from '@omni/contracts';
 import type { Logger } from '@omni/logging';
 import type { Publisher } from './publisher';
+import { KAFKA_MAX_MESSAGE_BYTES } from './message-size';
 
 // what of a dead-lettered message's value goes into its DLQ record (escaped JSON can grow 6×)
 const DLQ_VALUE_CHARS = 128 * 1024;
@@ -72,6 +73,10 @@ export async function startConsumer<T>(spec: ConsumerSpec<T>): Promise<Consumer>
     heartbeatInterval: 3000,
     retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 5000, restartOnFailure: async () => !closing },
     allowAutoTopicCreation: false,
+    // a fetch can hold the largest record the topics allow (the broker returns an oversized first
+    // batch anyway, but aligned limits keep one big envelope from starving a partition's fetch)
+    maxBytesPerPartition: KAFKA_MAX_MESSAGE_BYTES,
+    maxBytes: 2 * KAFKA_MAX_MESSAGE_BYTES,
     ...(spec.fetch?.minBytes !== undefined ? { minBytes: spec.fetch.minBytes } : {}),
     ...(spec.fetch?.maxWaitTimeInMs !== undefined ? { maxWaitTimeInMs: spec.fetch.maxWaitTimeInMs } : {}),
   });

@@ -1,6 +1,10 @@
-import type { Kafka, Producer, Message, IHeaders } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer, type Message, type IHeaders } from 'kafkajs';
 import type { TSchema } from '@sinclair/typebox';
 import { prepareForContract } from '@omni/contracts';
+import { groupsWithin, KAFKA_FRAMING_BYTES, KAFKA_MAX_MESSAGE_BYTES, RecordTooLargeError } from './message-size';
+import { PublishRejectedError, PublishUnavailableError } from './publish-errors';
+
+export { PublishRejectedError, PublishUnavailableError } from './publish-errors';
 
 export interface OutgoingRecord {
   topic: string;
@@ -10,28 +14,11 @@ export interface OutgoingRecord {
   headers?: IHeaders;
 }
 
-export class PublishUnavailableError extends Error {
-  readonly code = 'KAFKA_UNAVAILABLE';
-}
-
-/**
- * The broker refused these records for good (too large, invalid record): retrying cannot help.
- * `tooLarge` lets an HTTP route answer 413 instead of 503, so the provider does not retry forever.
- */
-export class PublishRejectedError extends Error {
-  readonly code = 'KAFKA_REJECTED';
-  constructor(
-    message: string,
-    readonly tooLarge: boolean,
-  ) {
-    super(message);
-  }
-}
-
 // kafkajs error types that a retry of the same record can never fix
 const PERMANENT_TYPES = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE', 'INVALID_REQUIRED_ACKS', 'UNSUPPORTED_FOR_MESSAGE_FORMAT']);
 /** True for a broker answer that means "this record will never be accepted". */
 export function isPermanentKafkaError(err: unknown): boolean {
+  if (err instanceof PublishRejectedError) return true;
   for (let e = err as { type?: string; cause?: unknown; originalError?: unknown } | undefined, i = 0; e && i < 4; i++) {
     if (e.type && PERMANENT_TYPES.has(e.type)) return true;
     if (/too large|MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/i.test(String((e as { message?: string }).message ?? ''))) return true;
@@ -40,29 +27,55 @@ export function isPermanentKafkaError(err: unknown): boolean {
   return false;
 }
 
+interface Serialized {
+  topic: string;
+  message: Message;
+  bytes: number;
+}
+
 interface Pending {
-  messages: { topic: string; message: Message }[];
+  records: Serialized[];
   resolve: () => void;
   reject: (err: Error) => void;
 }
 
 /**
- * The one way services write to Kafka. Every record is validated against its contract before it
- * leaves. The producer is idempotent with acks=-1, which in kafkajs means one request in flight per
- * broker; to keep throughput, calls made while a request is in flight are coalesced into the next
- * sendBatch, and each caller's promise settles only when the broker acknowledged its records.
+ * The one way services write to Kafka. Every record is cleaned and validated against its contract
+ * before it leaves. The producer is idempotent with acks=-1, which in kafkajs means one request in
+ * flight per broker; to keep throughput, calls made while a request is in flight are coalesced into
+ * the next sendBatch, and each caller's promise settles only when the broker acknowledged its records.
+ * One caller's bad record never fails another caller: contract and size problems are refused before
+ * queueing, and a batch the broker refuses for good is re-sent caller by caller.
  */
 export class Publisher {
-  private readonly producer: Producer;
+  private producer: Producer;
+  /** set when the producer was replaced after a failure and is not connected yet */
+  private fresh = false;
   private queue: Pending[] = [];
   private flushing = false;
   private connected = false;
+  /** the partition the producer's partitioner chose for each message we handed it */
+  private readonly chosen = new WeakMap<Message, number>();
 
   constructor(
-    kafka: Kafka,
-    private readonly opts: { timeoutMs?: number } = {},
+    private readonly kafka: Kafka,
+    private readonly opts: { timeoutMs?: number; maxMessageBytes?: number } = {},
   ) {
-    this.producer = kafka.producer({
+    this.producer = this.newProducer();
+  }
+
+  private newProducer(): Producer {
+    const chosen = this.chosen;
+    return this.kafka.producer({
+      // the default partitioner, recording its choice (see the check after sendBatch)
+      createPartitioner: () => {
+        const inner = Partitioners.DefaultPartitioner();
+        return (args) => {
+          const partition = inner(args);
+          chosen.set(args.message, partition);
+          return partition;
+        };
+      },
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
@@ -70,6 +83,22 @@ export class Publisher {
       // request that never ends; duplicates this may cause are dropped by message id downstream.
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
     });
+  }
+
+  /**
+   * kafkajs rolls an idempotent producer's sequence numbers back when a produce request fails, also
+   * when the broker may have written the batch (a timeout, a lost connection during a leader move),
+   * and a request abandoned by our timeout can still roll them back later. The next batch then
+   * reuses those numbers, and the broker takes it for a duplicate of the written one: it acknowledges
+   * it and drops it — an acknowledged message lost (npm run cluster:fault showed it). So after any
+   * failure the producer is retired and a new one (a new producer id, sequences from 0) sends the
+   * next batch.
+   */
+  private retireProducer(): void {
+    const old = this.producer;
+    this.producer = this.newProducer();
+    this.fresh = true;
+    void old.disconnect().catch(() => undefined);
   }
 
   async connect(): Promise<void> {
@@ -82,22 +111,32 @@ export class Publisher {
     await this.producer.disconnect();
   }
 
+  /** Bytes one record (and one request: its partition batches are cut to fit) may take. */
+  private get recordLimit(): number {
+    return (this.opts.maxMessageBytes ?? KAFKA_MAX_MESSAGE_BYTES) - KAFKA_FRAMING_BYTES;
+  }
+
   /**
    * Cleans and validates the records against their contracts (prepareForContract: the clean step,
-   * bounded free-form fields, storable strings, limits) and serialises them, all before anything is
-   * queued, so a bad record fails its own caller synchronously and never the batch it would have
-   * joined. Resolves after acks from all in-sync replicas.
+   * bounded free-form fields, storable strings, limits), serialises them once and checks their size,
+   * all before anything is queued, so a bad or oversized record fails its own caller and never the
+   * batch it would have joined. Resolves after acks from all in-sync replicas.
    */
   publish(records: OutgoingRecord[]): Promise<void> {
-    let messages: Pending['messages'];
+    const serialized: Serialized[] = [];
     try {
-      messages = records.map((r) => ({ topic: r.topic, message: { key: r.key, value: JSON.stringify(prepareForContract(r.schema, r.value)), headers: r.headers } }));
+      for (const r of records) {
+        const value = JSON.stringify(prepareForContract(r.schema, r.value));
+        const bytes = Buffer.byteLength(value) + Buffer.byteLength(r.key);
+        if (bytes > this.recordLimit) throw new RecordTooLargeError(r.topic, bytes, this.recordLimit);
+        serialized.push({ topic: r.topic, message: { key: r.key, value, headers: r.headers }, bytes });
+      }
     } catch (err) {
       return Promise.reject(err);
     }
     if (!this.connected) return Promise.reject(new PublishUnavailableError('producer not connected'));
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ messages, resolve, reject });
+      this.queue.push({ records: serialized, resolve, reject });
       if (!this.flushing) {
         // start on the next microtask, so records published in the same tick share one sendBatch
         this.flushing = true;
@@ -112,22 +151,33 @@ export class Publisher {
       while (this.queue.length > 0) {
         const batch = this.queue;
         this.queue = [];
-        try {
-          await this.send(batch);
-          for (const p of batch) p.resolve();
-        } catch (err) {
-          if (!isPermanentKafkaError(err) || batch.length === 1) {
-            this.settleFailed(batch, err);
+        // The broker limits each partition's record batch to the message size: coalesced callers are
+        // sent in requests of at most that many bytes, so big envelopes never fail each other.
+        const groups = groupsWithin(batch, (p) => p.records.reduce((n, r) => n + r.bytes, 0), this.recordLimit);
+        let outage: unknown;
+        for (const group of groups) {
+          if (outage !== undefined) {
+            this.settleFailed(group, outage);
             continue;
           }
-          // One caller's record was refused for good (e.g. too large): the coalesced batch failed as a
-          // unit, so each caller is sent alone and only the one the broker refuses fails.
-          for (const p of batch) {
-            try {
-              await this.send([p]);
-              p.resolve();
-            } catch (e) {
-              this.settleFailed([p], e);
+          try {
+            await this.send(group);
+            for (const p of group) p.resolve();
+          } catch (err) {
+            if (!isPermanentKafkaError(err)) {
+              outage = err;
+              this.settleFailed(group, err);
+              continue;
+            }
+            // One caller's record was refused for good: the request failed as a unit, so each caller is
+            // sent alone and only the one the broker refuses fails.
+            for (const p of group) {
+              try {
+                await this.send([p]);
+                p.resolve();
+              } catch (e) {
+                this.settleFailed([p], e);
+              }
             }
           }
         }
@@ -140,18 +190,48 @@ export class Publisher {
     }
   }
 
-  private send(batch: Pending[]): Promise<unknown> {
+  /** Sends the callers' records in one request; retires the producer after any failure (see retireProducer). */
+  private async send(batch: Pending[]): Promise<void> {
     const byTopic = new Map<string, Message[]>();
     for (const p of batch)
-      for (const { topic, message } of p.messages) {
+      for (const { topic, message } of p.records) {
         const list = byTopic.get(topic) ?? [];
         list.push(message);
         byTopic.set(topic, list);
       }
-    return withTimeout(
-      this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) }),
-      this.opts.timeoutMs ?? 10000,
-    );
+    try {
+      if (this.fresh) {
+        await withTimeout(this.producer.connect(), this.opts.timeoutMs ?? 10000);
+        this.fresh = false;
+      }
+      // kafkajs 2.2.4 can resolve sendBatch without having sent some partitions: when a request to
+      // one broker fails and its partitions move to a broker that already answered for others, the
+      // retry skips that broker (sendMessages keeps brokers with a response). Their messages would
+      // be lost though "acknowledged" (npm run cluster:fault caught it during a broker stop). So
+      // every partition written to must be in the answer; the messages of a missing one are sent
+      // again (same producer: kafkajs rolled their sequence numbers back, so if the failed request
+      // did reach the log, the broker drops the copy), and after three rounds the batch fails.
+      let pending = [...byTopic];
+      for (let round = 1; ; round++) {
+        const acked = await withTimeout(
+          this.producer.sendBatch({ acks: -1, topicMessages: pending.map(([topic, messages]) => ({ topic, messages })) }),
+          this.opts.timeoutMs ?? 10000,
+        );
+        const answered = new Set(acked.map((r) => `${r.topicName}\u0000${r.partition}`));
+        const missing = new Map<string, Message[]>();
+        for (const [topic, messages] of pending)
+          for (const m of messages) {
+            const partition = this.chosen.get(m);
+            if (partition === undefined || !answered.has(`${topic}\u0000${partition}`)) missing.set(topic, [...(missing.get(topic) ?? []), m]);
+          }
+        if (missing.size === 0) return;
+        if (round >= 3) throw new Error(`no acknowledgement for ${[...missing.keys()].join(', ')} after ${round} rounds (leaders moving)`);
+        pending = [...missing];
+      }
+    } catch (err) {
+      if (this.connected) this.retireProducer();
+      throw err;
+    }
   }
 
   private settleFailed(batch: Pending[], err: unknown): void {

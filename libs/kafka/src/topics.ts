@@ -1,5 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import { COMPACTED_TOPICS, type TopicKey, type TopicNames } from '@omni/contracts';
+import { KAFKA_MAX_MESSAGE_BYTES } from './message-size';
 
 /**
  * Creates the system's topics if missing and waits for their leaders. Idempotent, safe to call from
@@ -17,7 +18,11 @@ export async function ensureTopics(kafka: Kafka, names: TopicNames, partitions: 
       topics: keys.map((k) => ({
         topic: names[k],
         numPartitions: k === 'dlq' ? 1 : partitions,
-        configEntries: COMPACTED_TOPICS.includes(k) ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+        configEntries: [
+          ...(COMPACTED_TOPICS.includes(k) ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+          // the topic carries what the producer may send even on a broker left at its 1 MB default
+          { name: 'max.message.bytes', value: String(KAFKA_MAX_MESSAGE_BYTES) },
+        ],
       })),
     });
   } catch (err) {

@@ -57,7 +57,7 @@ describe('ingest-email: provider routes', () => {
   const marker = async () => {
     const id = `marker-${Math.random().toString(16).slice(2)}`;
     const res = await postmark({ ...fixtureJson('postmark/original.json'), MessageID: id, Headers: [{ Name: 'Message-ID', Value: `<${id}@m>` }] });
-    expect(res.status).toBe(202);
+    expect(res.status).toBe(200);
     const { messageId } = (await res.json()) as Accepted;
     await inbound.waitFor((v) => v.messageId === messageId);
   };
@@ -65,17 +65,17 @@ describe('ingest-email: provider routes', () => {
 
   it('threads original (Postmark), reply with only In-Reply-To (Postmark) and reply with only References (Mailgun) into one thread', async () => {
     const original = await postmark(fixtureJson('postmark/original.json'));
-    expect(original.status).toBe(202);
+    expect(original.status).toBe(200);
     const a = (await original.json()) as Accepted;
     expect(a.threadKey).toBe('email:CAK1-original-0001@mail.cliente.example');
 
     const reply = await postmark(fixtureJson('postmark/reply-in-reply-to.json'));
-    expect(reply.status).toBe(202);
+    expect(reply.status).toBe(200);
     const b = (await reply.json()) as Accepted;
 
     const mg = fixtureJson<Record<string, string>>('mailgun/reply-references.json');
     const third = await mailgunForm({ ...mg, ...mailgunSigned(MAILGUN_KEY, nowS()) });
-    expect(third.status).toBe(202);
+    expect(third.status).toBe(200);
     const c = (await third.json()) as Accepted;
 
     const seen = await Promise.all([a, b, c].map(async (x) => (await inbound.waitFor((v) => v.messageId === x.messageId))[0]!));
@@ -116,7 +116,8 @@ describe('ingest-email: provider routes', () => {
   it('answers a redelivered Postmark post 200 duplicate and publishes it once', async () => {
     const body = { ...fixtureJson('postmark/original.json'), MessageID: 'pm-dup-1', Headers: [{ Name: 'Message-ID', Value: '<dup-1@cliente.example>' }] };
     const first = await postmark(body);
-    expect(first.status).toBe(202);
+    expect(first.status).toBe(200);
+    expect(await first.json()).toMatchObject({ status: 'accepted' });
     const second = await postmark(body);
     expect(second.status).toBe(200);
     const dup = (await second.json()) as Accepted;
@@ -125,20 +126,25 @@ describe('ingest-email: provider routes', () => {
     expect(copies((v) => v.messageId === dup.messageId)).toBe(1);
   });
 
-  it('rejects Postmark posts with missing or wrong credentials, wrong content type, malformed or oversized bodies, publishing nothing', async () => {
+  it('rejects Postmark posts: 401 for credentials (Postmark retries), 403 for what no retry can fix (Postmark stops on 403), publishing nothing', async () => {
     const body = { ...fixtureJson('postmark/original.json'), MessageID: 'pm-rejected', Headers: [{ Name: 'Message-ID', Value: '<rejected@cliente.example>' }] };
     const none = await postmark(body, null);
     expect(none.status).toBe(401);
     expect((await postmark(body, basic('postmark-user:wrong'))).status).toBe(401);
-    expect((await postmark(new URLSearchParams({ From: 'a@b' }).toString(), basic(POSTMARK), 'application/x-www-form-urlencoded')).status).toBe(415);
+    const form = await postmark(new URLSearchParams({ From: 'a@b' }).toString(), basic(POSTMARK), 'application/x-www-form-urlencoded');
+    expect(form.status).toBe(403);
+    expect(await form.json()).toMatchObject({ error: 'UNSUPPORTED_MEDIA_TYPE' });
     const { MessageID: _omit, ...noId } = body;
     const malformed = await postmark(noId);
-    expect(malformed.status).toBe(400);
-    expect(((await malformed.json()) as { fields: { field: string }[] }).fields.map((f) => f.field)).toContain('body.MessageID');
+    expect(malformed.status).toBe(403);
+    const malformedBody = (await malformed.json()) as { error: string; fields: { field: string }[] };
+    expect(malformedBody.error).toBe('VALIDATION');
+    expect(malformedBody.fields.map((f) => f.field)).toContain('body.MessageID');
     const notJson = await postmark('{"From": ');
-    expect(notJson.status).toBe(400);
+    expect(notJson.status).toBe(403);
+    expect(await notJson.json()).toMatchObject({ error: 'VALIDATION' });
     const big = await postmark({ ...body, TextBody: 'x'.repeat(LIMIT + 10) });
-    expect(big.status).toBe(413);
+    expect(big.status).toBe(403);
     expect(await big.json()).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });
     await marker();
     expect(copies((v) => v.providerMessageId === 'rejected@cliente.example')).toBe(0);
@@ -151,7 +157,7 @@ describe('ingest-email: provider routes', () => {
     it('takes multipart with attachments as metadata', async () => {
       const form = multipart({ ...withId('mg-multi-1'), 'attachment-count': '1', ...mailgunSigned(MAILGUN_KEY, nowS()) }, [{ field: 'attachment-1', name: 'router.log', type: 'text/plain', content: 'line\n'.repeat(100) }]);
       const res = await fetch(`${url}/v1/email/inbound/mailgun`, { method: 'POST', body: form });
-      expect(res.status).toBe(202);
+      expect(res.status).toBe(200);
       const { messageId } = (await res.json()) as Accepted;
       const [m] = await inbound.waitFor((v) => v.messageId === messageId);
       expect(m!.value.attachments).toEqual([{ name: 'router.log', contentType: 'text/plain', size: 500 }]);
@@ -175,7 +181,7 @@ describe('ingest-email: provider routes', () => {
       expect(await future.json()).toMatchObject({ message: expect.stringContaining('timestamp in the future') });
 
       const signed = mailgunSigned(MAILGUN_KEY, nowS());
-      expect((await mailgunForm({ ...withId('mg-first-use'), ...signed })).status).toBe(202);
+      expect((await mailgunForm({ ...withId('mg-first-use'), ...signed })).status).toBe(200);
       const replay = await mailgunForm({ ...withId('mg-bad-1'), ...signed });
       expect(replay.status).toBe(403);
       expect(await replay.json()).toMatchObject({ message: expect.stringContaining('replayed token') });
@@ -190,7 +196,8 @@ describe('ingest-email: provider routes', () => {
     it("answers Mailgun's retry of the same message (same token and Message-Id) 200 duplicate, even past the freshness window", async () => {
       const fields = { ...withId('mg-retry-1'), ...mailgunSigned(MAILGUN_KEY, nowS() - 120) };
       const first = await mailgunForm(fields);
-      expect(first.status).toBe(202);
+      expect(first.status).toBe(200);
+      expect(await first.clone().json()).toMatchObject({ status: 'accepted' });
       const { messageId } = (await first.json()) as Accepted;
       // a replica with a 60 s window sees the same token again: too old for a first use, but it is
       // Mailgun retrying this very message, so it is answered as the duplicate it is
@@ -206,14 +213,36 @@ describe('ingest-email: provider routes', () => {
       expect(copies((v) => v.messageId === messageId)).toBe(1);
     });
 
-    it('names the missing sender of a signed but malformed post, and refuses an oversized multipart', async () => {
+    it('names the missing sender of a signed but malformed post, and refuses an oversized multipart, both 406 (Mailgun does not retry 406)', async () => {
       const { from: _f, sender: _s, ...noFrom } = withId('mg-malformed');
       const malformed = await mailgunForm({ ...noFrom, ...mailgunSigned(MAILGUN_KEY, nowS()) });
-      expect(malformed.status).toBe(400);
-      expect(await malformed.json()).toMatchObject({ fields: [{ field: 'body.from' }] });
+      expect(malformed.status).toBe(406);
+      expect(await malformed.json()).toMatchObject({ error: 'VALIDATION', fields: [{ field: 'body.from' }] });
       const form = multipart({ ...withId('mg-big'), ...mailgunSigned(MAILGUN_KEY, nowS()) }, [{ field: 'attachment-1', name: 'big.bin', type: 'application/octet-stream', content: Buffer.alloc(LIMIT + 1) }]);
       const big = await fetch(`${url}/v1/email/inbound/mailgun`, { method: 'POST', body: form });
-      expect(big.status).toBe(413);
+      expect(big.status).toBe(406);
+      expect(await big.json()).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });
+    });
+
+    it('multipart/form-data without a boundary, with an unusable one, or with garbage parts is a 4xx JSON error naming the field, never 500, publishing nothing', async () => {
+      const cut = '--b1\r\nContent-Disposition: form-data; name="from"\r\n\r\nmp-cut@cliente.example\r\n--b1\r\nContent-Disposition: form-data; name="subj';
+      const sg = { authorization: basic(SENDGRID) };
+      // [route, headers, body, status, error, field]
+      const cases: [string, Record<string, string>, string, number, string, string][] = [
+        ['mailgun', { 'content-type': 'multipart/form-data' }, cut, 406, 'VALIDATION', 'body'],
+        ['mailgun', { 'content-type': `multipart/form-data; boundary=${'x'.repeat(300)}` }, cut, 406, 'VALIDATION', 'body'],
+        ['mailgun', { 'content-type': 'multipart/form-data; boundary=b1' }, 'no parts at all', 401, 'UNAUTHORIZED', 'body.timestamp'],
+        ['sendgrid', { 'content-type': 'multipart/form-data', ...sg }, cut, 400, 'VALIDATION', 'body'],
+        ['sendgrid', { 'content-type': 'multipart/form-data; boundary="unterminated', ...sg }, cut, 400, 'VALIDATION', 'body.from'],
+        ['sendgrid', { 'content-type': 'multipart/form-data; boundary=b1', ...sg }, 'no parts at all', 400, 'VALIDATION', 'body.from'],
+      ];
+      for (const [route, headers, body, status, error, field] of cases) {
+        const res = await fetch(`${url}/v1/email/inbound/${route}`, { method: 'POST', headers, body });
+        const err = (await res.json()) as { error: string; fields?: { field: string }[] };
+        expect({ route, headers, status: res.status, error: err.error, field: err.fields?.[0]?.field }).toEqual({ route, headers, status, error, field });
+      }
+      await marker();
+      expect(copies((v) => JSON.stringify(v.from).includes('mp-cut@'))).toBe(0);
     });
   });
 
@@ -311,7 +340,7 @@ describe('ingest-email: provider routes', () => {
       body: encoded.body,
       duplex: 'half',
     } as RequestInit);
-    expect(res.status).toBe(413);
+    expect(res.status).toBe(406);
     expect(await res.json()).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });
   });
 
@@ -329,7 +358,7 @@ describe('ingest-email: provider routes', () => {
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBeTruthy();
     const retry = await postmark(body);
-    expect(retry.status).toBe(202);
+    expect(retry.status).toBe(200);
     const { messageId, threadKey } = (await retry.json()) as Accepted;
     expect(threadKey).toBe('email:outage-1@cliente.example');
     await marker();

@@ -66,7 +66,7 @@ describe('provider payloads → ParsedEmail → envelope', () => {
     const p: ParsedEmail = { provider: 'mime', messageId: 'big@x', inReplyTo: [], references: [], from: { address: 'A@X' }, to: [], cc: [], recipients: [], text: 'hi', html: 'x'.repeat(600_000), attachments: [], raw: {} };
     const e = emailEnvelope(p, 'email:big@x', now);
     expect(e.html).toBeUndefined();
-    expect(e.raw?.htmlDropped).toBeDefined();
+    expect(e.raw?.htmlOmitted).toMatchObject({ limit: 500_000 });
     expect(e.from.address).toBe('a@x');
   });
 

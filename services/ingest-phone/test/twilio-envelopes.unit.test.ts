@@ -19,17 +19,22 @@ describe('Twilio payloads → envelopes', () => {
     const p = { MessageSid: 'MM1', From: '+34600111222', To: '+34910000000', Body: 'foto', NumMedia: '2', MediaUrl0: 'https://m/0', MediaContentType0: 'image/jpeg', MediaUrl1: 'https://m/1' };
     const e = smsEnvelope(p, now);
     expect(e).toMatchObject({ channel: 'sms', threadKey: 'sms:+34600111222', from: { address: '+34600111222', phone: '+34600111222' }, text: 'foto' });
-    expect(e.attachments).toEqual([{ url: 'https://m/0', contentType: 'image/jpeg' }, { url: 'https://m/1' }]);
+    expect(e.attachments).toEqual([{ name: 'media-0', url: 'https://m/0', contentType: 'image/jpeg' }, { name: 'media-1', url: 'https://m/1' }]);
     expect(smsEnvelope(p, new Date()).messageId).toBe(e.messageId);
   });
 
-  it('names the missing media URL', () => {
-    try {
-      smsEnvelope({ MessageSid: 'MM2', From: '+34600111222', NumMedia: '1' }, now);
-      throw new Error('expected a throw');
-    } catch (err) {
-      expect((err as AppError).fields).toEqual([{ field: 'body.MediaUrl0', reason: expect.any(String) }]);
-    }
+  it('an MMS without body reaches the agent as a summary of its media; a declared but missing media URL is noted, not refused', () => {
+    const e = smsEnvelope({ MessageSid: 'MM2', From: '+34600111222', NumMedia: '3', MediaUrl0: 'https://m/0', MediaContentType0: 'image/png', MediaUrl2: 'https://m/2', MediaContentType2: 'video/mp4' }, now);
+    expect(e.text).toBe('2 attachments: image/png, video/mp4');
+    expect(e.raw).toMatchObject({ mediaMissing: { declared: 3, missing: [1], read: 2 } });
+    expect(smsEnvelope({ MessageSid: 'MM3', From: '+34600111222', NumMedia: '0' }, now).text).toBe('(empty message)');
+  });
+
+  it('a WhatsApp-through-Twilio location or button reaches the agent as a readable summary', () => {
+    expect(smsEnvelope({ MessageSid: 'MM4', From: '+34600111222', Latitude: '40.4168', Longitude: '-3.7038', Address: 'Puerta del Sol, Madrid', Label: 'Tienda' }, now).text).toBe(
+      'Location: Tienda — Puerta del Sol, Madrid — 40.4168, -3.7038',
+    );
+    expect(smsEnvelope({ MessageSid: 'MM5', From: '+34600111222', ButtonText: 'Sí, confirmar' }, now).text).toBe('Tapped: Sí, confirmar');
   });
 
   it.each([

@@ -70,7 +70,7 @@ describe('ingest-phone: Twilio webhooks', () => {
       from: { channel: 'sms', address: '+34600111222', phone: '+34600111222' },
       to: { address: '+34910000001' },
       text: sms.Body,
-      attachments: [{ url: sms.MediaUrl0, contentType: 'image/jpeg' }],
+      attachments: [{ name: 'media-0', url: sms.MediaUrl0, contentType: 'image/jpeg' }],
     });
   });
 

@@ -1,20 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deterministicMessageId, InboundMessage, problemsOf } from '@omni/contracts';
-import { metaEnvelopes, MetaPayloadError } from '../src/domain/meta-envelopes';
+import { metaEnvelopes } from '../src/domain/meta-envelopes';
 
 const fixture = (name: string): unknown => JSON.parse(readFileSync(join(__dirname, '../../../test/fixtures/meta', name), 'utf8'));
 const now = new Date('2026-11-23T10:00:00.000Z');
-
-function fieldOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof MetaPayloadError) return err.field;
-    throw err;
-  }
-  throw new Error('expected a MetaPayloadError');
-}
 
 describe('Meta payload → canonical envelopes', () => {
   it('maps a Messenger text message', () => {
@@ -44,7 +34,7 @@ describe('Meta payload → canonical envelopes', () => {
     expect(ignored).toBe(3);
     expect(envelopes[1]).toMatchObject({
       threadKey: 'messenger:104857600123456:6620011987765542',
-      text: '',
+      text: 'Image',
       attachments: [{ name: 'image', contentType: 'image/*', url: 'https://scontent.example.net/v/t1/receipt-photo.jpg' }],
     });
   });
@@ -85,13 +75,13 @@ describe('Meta payload → canonical envelopes', () => {
 
   it('counts Messenger standby events and Instagram comment changes as ignored, not as messages', () => {
     const standby = { object: 'page', entry: [{ id: 'p1', time: 1, standby: [{ sender: { id: 's' }, recipient: { id: 'p1' }, message: { mid: 'm_sb', text: 'handled by another app' } }] }] };
-    expect(metaEnvelopes(standby, now)).toEqual({ envelopes: [], ignored: 1 });
+    expect(metaEnvelopes(standby, now)).toEqual({ envelopes: [], ignored: 1, refused: [] });
     const comment = { object: 'instagram', entry: [{ id: 'ig1', time: 1, changes: [{ field: 'comments', value: { id: 'c1', text: 'nice' } }] }] };
-    expect(metaEnvelopes(comment, now)).toEqual({ envelopes: [], ignored: 1 });
+    expect(metaEnvelopes(comment, now)).toEqual({ envelopes: [], ignored: 1, refused: [] });
   });
 
   it('produces nothing for WhatsApp statuses or other change fields', () => {
-    expect(metaEnvelopes(fixture('whatsapp-statuses.json'), now)).toEqual({ envelopes: [], ignored: 2 });
+    expect(metaEnvelopes(fixture('whatsapp-statuses.json'), now)).toEqual({ envelopes: [], ignored: 2, refused: [] });
     expect(metaEnvelopes({ object: 'whatsapp_business_account', entry: [{ id: '1', changes: [{ field: 'account_update', value: {} }] }] }, now).envelopes).toEqual([]);
   });
 
@@ -108,7 +98,17 @@ describe('Meta payload → canonical envelopes', () => {
       { object: 'whatsapp_business_account', entry: [{ id: 'w', changes: [{ field: 'messages', value: { metadata: { phone_number_id: '1' }, messages: [{ from: '+34 6', id: 'x', timestamp: '1', type: 'text' }] } }] }] },
       'body.entry.0.changes.0.value.messages.0.from',
     ],
-  ])('names the field of a malformed payload: %s', (_what, body, field) => {
-    expect(fieldOf(() => metaEnvelopes(body, now))).toBe(field);
+  ])('refuses a malformed part naming its field, publishing nothing of it: %s', (_what, body, field) => {
+    const mapped = metaEnvelopes(body, now);
+    expect(mapped.envelopes).toEqual([]);
+    expect(mapped.refused.map((r) => r.field)).toEqual([field]);
+  });
+
+  it('refuses only the bad message of a batch: the others of the same entry and change still map', () => {
+    const good = (n: number) => ({ sender: { id: `s${n}` }, recipient: { id: 'p' }, timestamp: 1763857299000, message: { mid: `m_${n}`, text: `hola ${n}` } });
+    const body = { object: 'page', entry: [{ id: 'p', messaging: [good(1), { sender: {}, recipient: { id: 'p' }, message: { mid: 'm_bad' } }, good(2), { sender: { id: 's3' }, recipient: { id: 'p' }, message: { mid: 'm_3', text: 42 } }] }] };
+    const mapped = metaEnvelopes(body, now);
+    expect(mapped.envelopes.map((e) => e.providerMessageId)).toEqual(['m_1', 'm_2']);
+    expect(mapped.refused.map((r) => r.field)).toEqual(['body.entry.0.messaging.1.sender.id', 'body.entry.0.messaging.3.message.text']);
   });
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { startIngestService } from '@omni/ingest';
 import { readConfig } from '../src/config';
 import { start } from '../src/start';
-import { serviceUnderTest, testLogger, type ServiceUnderTest, type TopicWatcher } from '../../../test/support/infra';
+import { serviceUnderTest, testLogger, TopicWatcher, type ServiceUnderTest } from '../../../test/support/infra';
 
 const SECRET = 'meta-app-secret-int-test';
 const VERIFY = 'verify-me-please';
@@ -27,15 +27,20 @@ describe('ingest-social: Meta webhooks', () => {
   let t: ServiceUnderTest;
   let url: string;
   let inbound: TopicWatcher;
+  let dlq: TopicWatcher<{ source: { offset: string }; reason: string; value: string | null }>;
 
   beforeAll(async () => {
     t = await serviceUnderTest('meta', (w) =>
-      startIngestService('social', readConfig(w.env({ META_APP_SECRET: SECRET, META_VERIFY_TOKEN: VERIFY, BODY_LIMIT_BYTES: '65536' })), testLogger, start),
+      startIngestService('social', readConfig(w.env({ META_APP_SECRET: SECRET, META_VERIFY_TOKEN: VERIFY, META_BODY_LIMIT_BYTES: '65536' })), testLogger, start),
     );
     ({ url, inbound } = t);
+    dlq = await TopicWatcher.start(t.world, t.world.topics.dlq);
   });
 
-  afterAll(() => t?.close());
+  afterAll(async () => {
+    await dlq?.stop();
+    await t?.close();
+  });
 
   const post = (body: string | Buffer, headers: Record<string, string> = { 'x-hub-signature-256': sign(body) }) =>
     fetch(`${url}/v1/social/meta`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
@@ -120,22 +125,54 @@ describe('ingest-social: Meta webhooks', () => {
     ['Instagram', { object: 'instagram', entry: [{ id: 'ig1', messaging: [{ recipient: { id: 'ig1' }, message: { mid: 'x', text: 'no sender' } }] }] }, 'body.entry.0.messaging.0.sender'],
     ['WhatsApp', { object: 'whatsapp_business_account', entry: [{ id: 'w1', changes: [{ field: 'messages', value: { messages: [] } }] }] }, 'body.entry.0.changes.0.value.metadata'],
     ['unknown object', { object: 'permissions', entry: [] }, 'body.object'],
-  ])('%s: a malformed (but signed) body is 400 naming the field', async (_p, payload, field) => {
+  ])('%s: a malformed (but signed) delivery is answered 200 (Meta retries anything else), refused naming the field and dead-lettered', async (_p, payload, field) => {
     const body = JSON.stringify(payload);
     const res = await post(body);
-    expect(res.status).toBe(400);
-    const err = (await res.json()) as { error: string; fields: { field: string }[] };
-    expect(err.error).toBe('VALIDATION');
-    expect(err.fields.map((f) => f.field)).toEqual([field]);
+    expect(res.status).toBe(200);
+    const ack = (await res.json()) as Accepted & { refused: { field: string; reason: string }[] };
+    expect(ack).toMatchObject({ accepted: 0, messageIds: [] });
+    expect(ack.refused.map((f) => f.field)).toEqual([field]);
+    // the refused part (the message, the change value, or the whole body) with the reason
+    const [dl] = await dlq.waitFor((v) => v.source.offset === field && body.includes(String(v.value)));
+    expect(dl!.value.reason).toContain(field);
   });
 
-  it('rejects invalid JSON with 400 and a non-JSON content type with 415', async () => {
+  it('dead-letters a signed body that is not JSON (200, refused "body"); a non-JSON content type is 415', async () => {
     const body = '{"object":"page","entry":[';
     const res = await post(body);
-    expect(res.status).toBe(400);
-    expect(((await res.json()) as { fields: { field: string }[] }).fields[0]!.field).toBe('body');
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { refused: { field: string }[] }).refused.map((f) => f.field)).toEqual(['body']);
+    await dlq.waitFor((v) => v.value === JSON.stringify(body));
     const form = await fetch(`${url}/v1/social/meta`, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-hub-signature-256': sign('x') }, body: 'x' });
     expect(form.status).toBe(415);
+  });
+
+  it('a delivery of 50 messages with 3 invalid ones publishes exactly 47, answers 200 and reports and dead-letters the 3', async () => {
+    const msg = (n: number) => ({ sender: { id: `cust-${n}` }, recipient: { id: 'page-50' }, timestamp: 1763857299000 + n, message: { mid: `m_fifty_${n}`, text: `mensaje ${n}` } });
+    const events: unknown[] = Array.from({ length: 50 }, (_, n) => msg(n));
+    events[7] = { sender: {}, recipient: { id: 'page-50' }, message: { mid: 'm_fifty_7', text: 'no sender id' } };
+    events[23] = { sender: { id: 'cust-23' }, recipient: { id: 'page-50' }, message: { mid: 'm_fifty_23', text: 23 } };
+    events[41] = { sender: { id: 'cust-41' }, recipient: { id: 'page-50' }, message: { mid: '', text: 'empty mid' } };
+    // Meta batches by entry: spread the 50 over 5 entries of 10
+    const body = JSON.stringify({ object: 'page', entry: [0, 1, 2, 3, 4].map((e) => ({ id: 'page-50', time: 1763857300000, messaging: events.slice(e * 10, e * 10 + 10) })) });
+    const res = await post(body);
+    expect(res.status).toBe(200);
+    const ack = (await res.json()) as Accepted & { refused: { field: string; reason: string }[] };
+    expect(ack.accepted).toBe(47);
+    expect(ack.refused.map((r) => r.field)).toEqual(['body.entry.0.messaging.7.sender.id', 'body.entry.2.messaging.3.message.text', 'body.entry.4.messaging.1.message.mid']);
+    for (const needle of ['"m_fifty_7"', '"m_fifty_23"', '"empty mid"']) await dlq.waitFor((v) => String(v.value).includes(needle));
+    await inbound.waitFor((v) => String(v.providerMessageId).startsWith('m_fifty_'), 47);
+    await marker();
+    const published = inbound.seen.filter((s2) => String(s2.value.providerMessageId).startsWith('m_fifty_')).map((s2) => s2.value.providerMessageId);
+    expect(published).toHaveLength(47);
+    expect(new Set(published).size).toBe(47);
+    expect(published).not.toContain('m_fifty_7');
+    expect(published).not.toContain('m_fifty_23');
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/ingest_messages_rejected_total\{[^}]*reason="refused-message"[^}]*\} ([3-9]|\d\d+)/);
+    // Meta's redelivery of the same batch: the 47 are duplicates, nothing new is published
+    const again = (await (await post(body)).json()) as Accepted;
+    expect(again).toMatchObject({ accepted: 0, duplicate: 47 });
   });
 
   it('rejects an oversized body with 413 before reading it', async () => {

@@ -3,6 +3,7 @@ import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { badField } from '@omni/service';
 import { messageIdList, normalizeMessageId } from '../domain/message-ids';
 import type { EmailProvider, Mailbox, ParsedEmail } from '../domain/parsed-email';
+import { unknownCharsetsIn } from '../domain/charsets';
 
 function mailboxes(a: AddressObject | AddressObject[] | undefined): Mailbox[] {
   const list = Array.isArray(a) ? a : a ? [a] : [];
@@ -54,6 +55,11 @@ export async function parseMime(source: Buffer | string, provider: EmailProvider
       size: a.size,
       ...(a.contentId ? { contentId: a.contentId.replace(/^<|>$/g, '') } : {}),
     })),
-    raw: {},
+    // mailparser decodes each part in its declared charset and falls back to UTF-8 for one it does
+    // not know: the text is kept, and the unknown charsets are named so nobody trusts it blindly
+    raw: (() => {
+      const unknown = unknownCharsetsIn(source);
+      return unknown.length ? { unknownCharsets: unknown } : {};
+    })(),
   };
 }

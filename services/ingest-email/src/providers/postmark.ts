@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { parseAddressHeader } from 'mailparser';
 import { badField } from '@omni/service';
+import { isStorable } from '@omni/ingest';
 import { messageIdList, normalizeMessageId } from '../domain/message-ids';
 import type { Mailbox, ParsedEmail } from '../domain/parsed-email';
 
@@ -55,6 +56,7 @@ function mailboxes(full: { Email: string; Name?: string }[] | undefined, text: s
 
 /** Postmark JSON → ParsedEmail. Postmark's MessageID is its own id; the RFC one is in Headers. */
 export function parsePostmark(b: PostmarkInbound): ParsedEmail {
+  if (!isStorable(b.MessageID)) throw badField('body.MessageID', 'holds NUL or an unpaired surrogate, which cannot be stored');
   const from = b.FromFull?.Email ? { address: b.FromFull.Email, name: b.FromFull.Name || b.FromName } : mailboxes(undefined, b.From)[0];
   if (!from?.address) throw badField('body.From', 'has no e-mail address');
   const to = mailboxes(b.ToFull, b.To);

@@ -43,12 +43,14 @@ function sendgridRaw(b: FormFields, envelope: Envelope | undefined): Record<stri
  * SendGrid Inbound Parse → ParsedEmail. Raw mode posts the whole message in `email` (parsed here
  * with mailparser); parsed mode posts the parts (text, html, headers, attachmentN files).
  */
-export async function parseSendgrid(b: FormFields): Promise<ParsedEmail> {
+export async function parseSendgrid(b: FormFields, unknownCharsets?: Record<string, string>): Promise<ParsedEmail> {
   const envelope = jsonField<Envelope>(b, 'envelope');
   const envelopeTo = Array.isArray(envelope?.to) ? envelope.to.filter((t): t is string => typeof t === 'string') : [];
   const rawEmail = field(b, 'email');
   if (rawEmail !== undefined) {
-    const parsed = await parseMime(rawEmail, 'sendgrid', 'body.email');
+    // the raw message's bytes (the field was read as latin1): mailparser decodes each part's charset
+    const bytes = /[^\u0000-\u00ff]/.test(rawEmail) ? Buffer.from(rawEmail, 'utf8') : Buffer.from(rawEmail, 'latin1');
+    const parsed = await parseMime(bytes, 'sendgrid', 'body.email');
     return { ...parsed, recipients: [...parsed.recipients, ...envelopeTo], raw: { ...parsed.raw, ...sendgridRaw(b, envelope), mode: 'raw' } };
   }
   const headers = parseHeaderBlock(field(b, 'headers') ?? '');
@@ -88,6 +90,6 @@ export async function parseSendgrid(b: FormFields): Promise<ParsedEmail> {
     text: text ?? '',
     ...(field(b, 'html') ? { html: field(b, 'html') } : {}),
     attachments,
-    raw: { ...sendgridRaw(b, envelope), mode: 'parsed' },
+    raw: { ...sendgridRaw(b, envelope), mode: 'parsed', ...(field(b, 'charsets') ? { charsets: field(b, 'charsets')!.slice(0, 1024) } : {}), ...(unknownCharsets ? { unknownCharsets } : {}) },
   };
 }

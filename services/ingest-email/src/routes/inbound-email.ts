@@ -1,13 +1,14 @@
-import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
 import multipart, { type MultipartFile } from '@fastify/multipart';
-import { authenticateAdapter, countRejections, markRejection, type IngestDeps } from '@omni/ingest';
+import { authenticateAdapter, countRejections, markRejection, markRejectionIfUnset, type IngestDeps } from '@omni/ingest';
 import { AppError } from '@omni/service';
 import { checkBasicAuth } from '../basic-auth';
 import { acceptEmail } from '../email-intake';
 import { mailgunFreshness, validMailgunSignature } from '../domain/mailgun-signature';
 import { normalizeMessageId } from '../domain/message-ids';
 import { claimToken, priorTokenUse } from '../mailgun-tokens';
+import { decodeAs, knownCharset } from '../domain/charsets';
 import { field, type FormFields, type UploadedFile } from '../providers/form-fields';
 import { parseMailgun } from '../providers/mailgun';
 import { parseMime } from '../providers/mime';
@@ -48,6 +49,32 @@ const SendgridForm = {
   properties: Object.fromEntries(['from', 'to', 'cc', 'subject', 'text', 'html', 'headers', 'envelope', 'charsets', 'attachments', 'attachment-info', 'email', 'spam_score', 'SPF', 'dkim'].map((n) => [n, S])),
 };
 
+const PERMANENT_REFUSALS: Record<number, string> = { 400: 'malformed', 413: 'too-large', 415: 'content-type' };
+
+/**
+ * Postmark stops retrying only on 403 and Mailgun only on 406; any other refusal status is retried
+ * for hours (docs/provider-contracts.md). A refusal that no retry can change (malformed, too large,
+ * wrong content type) is therefore answered with that status, the body keeping our error code and
+ * naming the field; 401 (credentials) and 503 (broker) stay retryable on purpose.
+ */
+export function refuseWith(status: 403 | 406, provider: string) {
+  return async (req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    const reason = PERMANENT_REFUSALS[reply.statusCode];
+    if (!reason) return payload;
+    markRejectionIfUnset(req, reason);
+    const original = reply.statusCode;
+    reply.code(status);
+    if (typeof payload !== 'string') return payload;
+    try {
+      const body = JSON.parse(payload) as { message?: string };
+      body.message = `${body.message ?? ''} (status ${status} instead of ${original}: ${provider} does not retry ${status})`;
+      return JSON.stringify(body);
+    } catch {
+      return payload;
+    }
+  };
+}
+
 const isForm = (req: FastifyRequest) => String(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded');
 
 /**
@@ -60,6 +87,9 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
     await scope.register(formbody, { bodyLimit: s.bodyLimit });
     await scope.register(multipart, {
       attachFieldsToBody: 'keyValues',
+      // fields are read as latin1 (one char per byte, lossless) and decoded afterwards in the charset
+      // the provider declares (SendGrid's `charsets` field; UTF-8 otherwise), see redecodeFields
+      defCharset: 'latin1',
       limits: { fileSize: s.bodyLimit, fieldSize: s.bodyLimit, files: s.maxAttachments, fields: 500, parts: 1000 },
       // Attachments never reach Kafka: drain each upload, keep its name, type and size.
       onFile: async (part: MultipartFile) => {
@@ -77,12 +107,23 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
       const length = Number(req.headers['content-length'] ?? 0);
       if (length > s.bodyLimit) throw new AppError('PAYLOAD_TOO_LARGE', `request body of ${length} bytes exceeds ${s.bodyLimit}`);
     });
+    // Marks a request whose body the form/multipart parsers have read: an error before this mark
+    // comes from reading the body (no boundary, a truncated part…), i.e. a malformed request.
+    // Registered after the multipart plugin, so its preValidation hook runs after the parser's.
+    const bodyRead = new WeakSet<object>();
+    scope.addHook('preValidation', async (req) => {
+      bodyRead.add(req);
+      if (req.isMultipart() && req.body && typeof req.body === 'object') redecodeFields(req, req.body as FormFields);
+    });
     // the parsers' own errors, in our closed set of codes; everything else goes to the app's handler
-    scope.setErrorHandler((err: FastifyError) => {
+    scope.setErrorHandler((err: FastifyError, req) => {
       if (err instanceof AppError) throw err;
       if (err.statusCode === 413 || err.code === 'FST_REQ_FILE_TOO_LARGE') throw new AppError('PAYLOAD_TOO_LARGE', `request too large: ${err.message}`);
       if (err.code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') throw new AppError('UNSUPPORTED_MEDIA_TYPE', err.message);
       if (err.code === 'FST_INVALID_JSON_FIELD_ERROR' || err.code === 'FST_PROTO_VIOLATION') throw new AppError('VALIDATION', `body: ${err.message}`, [{ field: 'body', reason: err.message }]);
+      // busboy's "Multipart: Boundary not found", "Unexpected end of multipart data"… are plain Errors
+      if (!bodyRead.has(req) && !err.validation && (err.statusCode === undefined || err.statusCode < 500) && (req.isMultipart() || isForm(req)))
+        throw new AppError('VALIDATION', `body: malformed ${req.isMultipart() ? 'multipart/form-data' : 'form'} body: ${err.message}`, [{ field: 'body', reason: err.message }]);
       throw err;
     });
 
@@ -103,6 +144,7 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
       {
         bodyLimit: s.bodyLimit,
         onRequest: basicAuth('postmark', s.postmarkBasicAuth, 'POSTMARK_BASIC_AUTH'),
+        onSend: refuseWith(403, 'Postmark'),
         preValidation: async (req) => {
           if (!String(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/json'))
             throw reject(req, 'UNSUPPORTED_MEDIA_TYPE', 'content-type', 'Postmark inbound webhooks are application/json');
@@ -111,7 +153,8 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
       },
       async (req, reply) => {
         const r = await acceptEmail(deps, parsePostmark(req.body), 'body.MessageID');
-        return reply.status(r.status === 'accepted' ? 202 : 200).send(r);
+        // Postmark counts only 200 as delivered: 202 would make it retry every message
+        return reply.status(200).send(r);
       },
     );
 
@@ -119,6 +162,7 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
       '/v1/email/inbound/mailgun',
       {
         bodyLimit: s.bodyLimit,
+        onSend: refuseWith(406, 'Mailgun'),
         // multipart bodies are parsed in the plugin's preValidation hook, which runs before this one
         preValidation: async (req) => {
           if (!isForm(req) && !req.isMultipart()) throw reject(req, 'UNSUPPORTED_MEDIA_TYPE', 'content-type', 'Mailgun posts application/x-www-form-urlencoded or multipart/form-data');
@@ -129,7 +173,8 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
       },
       async (req, reply) => {
         const r = await acceptEmail(deps, parseMailgun(req.body), 'body.Message-Id');
-        return reply.status(r.status === 'accepted' ? 202 : 200).send(r);
+        // Mailgun counts only 200 as delivered: 202 would make it retry every message
+        return reply.status(200).send(r);
       },
     );
 
@@ -172,7 +217,7 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
         schema: { summary: 'SendGrid Inbound Parse (multipart, parsed or raw mode, HTTP basic auth)', consumes: ['multipart/form-data'], body: SendgridForm, response: responses },
       },
       async (req, reply) => {
-        const parsed = await parseSendgrid(req.body);
+        const parsed = await parseSendgrid(req.body, unknownCharsets.get(req));
         const r = await acceptEmail(deps, parsed, parsed.raw.mode === 'raw' ? 'body.email' : 'body.headers');
         return reply.status(r.status === 'accepted' ? 202 : 200).send(r);
       },
@@ -203,6 +248,41 @@ export async function registerInboundEmailRoutes(app: FastifyInstance, deps: Ing
       },
     );
   });
+}
+
+const unknownCharsets = new WeakMap<object, Record<string, string>>();
+
+/**
+ * Decodes each multipart text field (read as latin1 bytes) in its declared charset: SendGrid says
+ * it per field in `charsets` (e.g. {"text":"iso-8859-1","subject":"UTF-8"}), Mailgun posts UTF-8.
+ * SendGrid's raw `email` field stays bytes (as latin1) for mailparser, which honours each MIME
+ * part's charset. A field a part already declared its own charset for (decoded by busboy, so it
+ * holds characters above U+00FF) is kept. An unknown charset is decoded as UTF-8 and remembered.
+ */
+function redecodeFields(req: FastifyRequest, body: FormFields): void {
+  let declared: Record<string, unknown> = {};
+  if (/\/sendgrid$/.test(req.routeOptions.url ?? '') && typeof body.charsets === 'string') {
+    try {
+      const parsed: unknown = JSON.parse(body.charsets);
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) declared = parsed as Record<string, unknown>;
+    } catch {
+      // a charsets field that is not JSON: every field is read as UTF-8
+    }
+  }
+  const unknown: Record<string, string> = {};
+  // eslint-disable-next-line no-control-regex
+  const bytesOnly = (v: string) => !/[^\u0000-\u00ff]/.test(v);
+  const decode = (name: string, v: string) => {
+    const cs = typeof declared[name] === 'string' ? (declared[name] as string) : undefined;
+    if (cs && !knownCharset(cs)) unknown[name] = cs.slice(0, 64);
+    return bytesOnly(v) ? decodeAs(Buffer.from(v, 'latin1'), cs) : v;
+  };
+  for (const [name, v] of Object.entries(body)) {
+    if (name === 'email' && /\/sendgrid$/.test(req.routeOptions.url ?? '')) continue;
+    if (typeof v === 'string') body[name] = decode(name, v);
+    else if (Array.isArray(v)) body[name] = (v as unknown[]).map((x) => (typeof x === 'string' ? decode(name, x) : x)) as FormFields[string];
+  }
+  if (Object.keys(unknown).length) unknownCharsets.set(req, unknown);
 }
 
 function messageIdFromHeaders(b: FormFields): string | undefined {

@@ -36,19 +36,47 @@ function rawOf(p: TwilioParams, names: string[]): Record<string, unknown> {
 
 const CALL_META = ['AccountSid', 'CallSid', 'CallStatus', 'Direction', 'CallerName', 'FromCity', 'FromState', 'FromCountry', 'ForwardedFrom'];
 
+/** Twilio sends at most 10 media per message (NumMedia, MediaUrl0..9 / MediaContentType0..9). */
+const MAX_MEDIA = 10;
+
+/**
+ * The agent-facing text of an inbound message: its Body, else a readable summary of what it
+ * carries (media, a shared location, a tapped button) — never an empty message.
+ */
+export function smsText(p: TwilioParams, attachments: Attachment[]): string {
+  const body = param(p, 'Body');
+  if (body?.trim()) return body;
+  const lat = param(p, 'Latitude');
+  const long = param(p, 'Longitude');
+  if (lat && long) return `Location: ${[param(p, 'Label'), param(p, 'Address'), `${lat}, ${long}`].filter(Boolean).join(' — ')}`;
+  const button = param(p, 'ButtonText') ?? param(p, 'ButtonPayload');
+  if (button) return `Tapped: ${button}`;
+  if (attachments.length) {
+    const types = attachments.map((a) => a.contentType ?? 'file');
+    return `${attachments.length === 1 ? 'Attachment' : `${attachments.length} attachments`}: ${types.join(', ')}`;
+  }
+  return '(empty message)';
+}
+
 /** Inbound SMS/MMS → one `sms` envelope; media URLs become attachments. Thread = the sender's number. */
 export function smsEnvelope(p: TwilioParams, now: Date): InboundMessage {
   const sid = requiredParam(p, 'MessageSid');
+  if (!/^[A-Za-z]{2}[A-Za-z0-9]{1,62}$/.test(sid)) throw badField('body.MessageSid', 'must be a Twilio SID (two letters and up to 62 letters or digits)');
   const from = requiredNumber(p, 'From');
   const to = toE164(param(p, 'To'));
-  const numMedia = Number(param(p, 'NumMedia') ?? '0');
-  if (!Number.isInteger(numMedia) || numMedia < 0 || numMedia > 100) throw badField('body.NumMedia', 'must be an integer between 0 and 100');
+  const declared = Number(param(p, 'NumMedia') ?? '0');
+  if (!Number.isInteger(declared) || declared < 0) throw badField('body.NumMedia', 'must be a non-negative integer');
+  // NumMedia says how many MediaUrlN/MediaContentTypeN pairs follow; read those that are there
   const attachments: Attachment[] = [];
-  for (let i = 0; i < numMedia; i++) {
+  const missing: number[] = [];
+  for (let i = 0; i < Math.min(declared, MAX_MEDIA); i++) {
     const url = param(p, `MediaUrl${i}`);
-    if (!url) throw badField(`body.MediaUrl${i}`, `is required when NumMedia is ${numMedia}`);
+    if (!url || !/^https?:\/\//i.test(url) || url.length > 4096) {
+      missing.push(i);
+      continue;
+    }
     const contentType = param(p, `MediaContentType${i}`);
-    attachments.push({ url, ...(contentType ? { contentType } : {}) });
+    attachments.push({ name: `media-${i}`, url, ...(contentType && contentType.length <= 256 ? { contentType } : {}) });
   }
   return {
     schema: 'omni.inbound.v1',
@@ -57,15 +85,18 @@ export function smsEnvelope(p: TwilioParams, now: Date): InboundMessage {
     provider: PROVIDER,
     providerMessageId: sid,
     threadKey: `sms:${from}`,
-    from: { channel: 'sms', address: from, phone: from },
+    from: { channel: 'sms', address: from, phone: from, ...(param(p, 'ProfileName') ? { name: param(p, 'ProfileName')!.slice(0, 256) } : {}) },
     ...(to ? { to: { channel: 'sms', address: to, phone: to } } : {}),
     // Twilio's SMS webhook carries no timestamp: the time we received it is the best we have
     sentAt: now.toISOString(),
     receivedAt: now.toISOString(),
-    text: param(p, 'Body') ?? '',
+    text: smsText(p, attachments).slice(0, 100_000),
     kind: 'message',
     ...(attachments.length ? { attachments } : {}),
-    raw: rawOf(p, ['AccountSid', 'MessagingServiceSid', 'NumSegments', 'NumMedia', 'FromCity', 'FromState', 'FromCountry', 'SmsStatus']),
+    raw: {
+      ...rawOf(p, ['AccountSid', 'MessagingServiceSid', 'NumSegments', 'NumMedia', 'FromCity', 'FromState', 'FromCountry', 'SmsStatus', 'Latitude', 'Longitude', 'Address', 'Label', 'ButtonPayload', 'WaId']),
+      ...(missing.length || declared > MAX_MEDIA ? { mediaMissing: { declared, missing, read: attachments.length } } : {}),
+    },
   };
 }
 

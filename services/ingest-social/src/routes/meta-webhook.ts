@@ -1,15 +1,20 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import { createHash } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import { DeadLetter } from '@omni/contracts';
 import { acceptInbound, type IngestDeps } from '@omni/ingest';
 import { AppError, badField } from '@omni/service';
 import { checkMetaSignature } from '../domain/meta-signature';
-import { metaEnvelopes, MetaPayloadError } from '../domain/meta-envelopes';
+import { metaEnvelopes, type MetaRefusal } from '../domain/meta-envelopes';
 import { MetaWebhookBody } from '../domain/meta-schemas';
 
 export interface MetaWebhookOptions {
   verifyToken: string;
   appSecret: string;
+  /** largest POST body (bytes); BODY_LIMIT_BYTES when not given */
+  bodyLimit?: number;
 }
 
 const VerifyQuery = Type.Object({
@@ -19,9 +24,20 @@ const VerifyQuery = Type.Object({
 });
 
 const MetaAccepted = Type.Object(
-  { status: Type.Literal('ok'), accepted: Type.Integer(), duplicate: Type.Integer(), ignored: Type.Integer(), messageIds: Type.Array(Type.String()) },
+  {
+    status: Type.Literal('ok'),
+    accepted: Type.Integer(),
+    duplicate: Type.Integer(),
+    ignored: Type.Integer(),
+    messageIds: Type.Array(Type.String()),
+    refused: Type.Array(Type.Object({ field: Type.String(), reason: Type.String() }), { description: 'messages that could not be read, each dead-lettered on omni.dlq.v1' }),
+  },
   { $id: 'MetaAccepted' },
 );
+
+/** Where a refused part of a Meta delivery is said to come from on omni.dlq.v1 (it never was on a topic). */
+const DLQ_SOURCE = { topic: 'http:POST /v1/social/meta', partition: 0, groupId: 'ingest-social' };
+const DLQ_VALUE_MAX = 1024 * 1024;
 
 const SOCIAL = { channel: 'social', provider: 'meta' };
 
@@ -56,6 +72,7 @@ export async function registerMetaWebhook(parent: FastifyInstance, ingest: Inges
     app.post(
       '/v1/social/meta',
       {
+        ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),
         schema: {
           summary: 'Meta webhook events (object page | instagram | whatsapp_business_account), signed with X-Hub-Signature-256',
           headers: { type: 'object', properties: { 'x-hub-signature-256': { type: 'string', description: 'sha256=<hex HMAC-SHA256 of the raw body with the app secret>' } } },
@@ -76,29 +93,57 @@ export async function registerMetaWebhook(parent: FastifyInstance, ingest: Inges
           if (sig === 'missing') throw new AppError('UNAUTHORIZED', 'missing X-Hub-Signature-256 header', [{ field: 'headers.x-hub-signature-256', reason: 'required' }]);
           throw new AppError('FORBIDDEN', 'X-Hub-Signature-256 does not match the body', [{ field: 'headers.x-hub-signature-256', reason: 'signature mismatch' }]);
         }
+        // Signed, so it is Meta's: from here on the answer is 200 (or 503 while Kafka is down).
+        // Meta retries any other answer for up to 36 hours (7 days on WhatsApp) and may disable the
+        // webhook, which would hold back every valid message behind one it will never send better.
         let parsed: unknown;
+        let unreadable: MetaRefusal | undefined;
         try {
           parsed = JSON.parse(raw.toString('utf8'));
         } catch (err) {
-          ingest.metrics.rejected.inc({ ...SOCIAL, reason: 'malformed' });
-          throw badField('body', `invalid JSON: ${(err as Error).message}`);
+          unreadable = { field: 'body', reason: `invalid JSON: ${(err as Error).message}`, value: raw.toString('utf8') };
         }
-        let mapped;
-        try {
-          mapped = metaEnvelopes(parsed);
-        } catch (err) {
-          if (!(err instanceof MetaPayloadError)) throw err;
-          ingest.metrics.rejected.inc({ ...SOCIAL, reason: 'malformed' });
-          throw badField(err.field, err.reason);
-        }
+        const mapped = unreadable ? { envelopes: [], ignored: 0, refused: [unreadable] } : metaEnvelopes(parsed);
+        // each refused message is dead-lettered (with the reason) before the 200, so none is lost
+        if (mapped.refused.length) await deadLetter(ingest, req.log, mapped.refused);
         // 200 only once every envelope of the batch is acked: a 503 makes Meta redeliver the whole
         // batch, and the ones already published come back as duplicates.
         const results = await acceptInbound(ingest, mapped.envelopes);
         const accepted = results.filter((r) => r.status === 'accepted').length;
-        return reply.status(200).send({ status: 'ok', accepted, duplicate: results.length - accepted, ignored: mapped.ignored, messageIds: results.map((r) => r.messageId) });
+        return reply.status(200).send({
+          status: 'ok',
+          accepted,
+          duplicate: results.length - accepted,
+          ignored: mapped.ignored,
+          messageIds: results.map((r) => r.messageId),
+          refused: mapped.refused.map(({ field, reason }) => ({ field, reason })),
+        });
       },
     );
   });
+}
+
+/** Puts each refused part on omni.dlq.v1 with its reason, counts and logs it. */
+async function deadLetter(ingest: IngestDeps, log: FastifyBaseLogger, refused: MetaRefusal[]): Promise<void> {
+  const failedAt = new Date().toISOString();
+  const records = refused.map((r) => {
+    // JSON text (an unreadable body becomes a JSON string): escapes NUL and lone surrogates
+    const text = JSON.stringify(r.value) ?? 'null';
+    const value: DeadLetter = {
+      schema: 'omni.dlq.v1',
+      source: { ...DLQ_SOURCE, offset: r.field.slice(0, 512) },
+      reason: `refused by ingest-social: ${r.field}: ${r.reason}`.slice(0, 4000),
+      key: null,
+      value: text.length > DLQ_VALUE_MAX ? text.slice(0, DLQ_VALUE_MAX) : text,
+      failedAt,
+    };
+    return { topic: ingest.topics.dlq, key: `meta:${createHash('sha256').update(text).digest('hex').slice(0, 32)}`, value, schema: DeadLetter };
+  });
+  await ingest.publisher.publish(records);
+  for (const r of refused) {
+    ingest.metrics.rejected.inc({ ...SOCIAL, reason: 'refused-message' });
+    log.warn({ field: r.field, reason: r.reason }, 'meta message refused, dead-lettered');
+  }
 }
 
 function safeEqual(a: string, b: string): boolean {
