@@ -91,21 +91,26 @@ start() {
 
 stop() {
   load_state
-  local entry
+  local entry pids=()
+  # TERM all services first, then wait: each drains its consumers within SHUTDOWN_GRACE_MS
   for entry in $(services); do
-    local svc=${entry%%:*} pidfile="$run/${entry%%:*}.pid"
+    local pidfile="$run/${entry%%:*}.pid"
     if alive "$pidfile"; then
       local pid; pid=$(cat "$pidfile")
       kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-      local deadline=$((SECONDS + 15))
-      while kill -0 "$pid" 2>/dev/null; do
-        if [ $SECONDS -ge $deadline ]; then kill -KILL -- "-$pid" 2>/dev/null || true; break; fi
-        sleep 0.2
-      done
-      echo "stack: $svc stopped"
+      pids+=("${entry%%:*}:$pid")
     fi
-    rm -f "$pidfile"
   done
+  local deadline=$((SECONDS + 15)) p
+  for p in "${pids[@]}"; do
+    local svc=${p%%:*} pid=${p##*:}
+    while kill -0 "$pid" 2>/dev/null; do
+      if [ $SECONDS -ge $deadline ]; then kill -KILL -- "-$pid" 2>/dev/null || true; break; fi
+      sleep 0.2
+    done
+    echo "stack: $svc stopped"
+  done
+  for entry in $(services); do rm -f "$run/${entry%%:*}.pid"; done
   if [ -n "${STACK_KAFKA_PORT:-}" ]; then kafka stop; fi
   if [ -n "${STACK_EMBEDDED_PG:-}" ]; then (cd "$root" && node --import tsx deploy/postgres/local-pg.ts stop); fi
   rm -f "$state"
