@@ -32,7 +32,7 @@ const RATE = Number(process.env.FAULT_RATE ?? 40);
 const PHASE_MS = Number(process.env.FAULT_PHASE_S ?? 10) * 1000;
 
 /** phase when the request was sent and when its answer came */
-type Outcome = { phase: string; phaseEnd: string; status: number; messageId?: string; ms: number };
+type Outcome = { phase: string; phaseEnd: string; status: number; messageId?: string; ms: number; at: string };
 const BELOW_MIN_ISR = new Set(['brokers 1 and 3 down', 'brokers returning']);
 
 async function main(): Promise<void> {
@@ -76,9 +76,9 @@ async function main(): Promise<void> {
         signal: AbortSignal.timeout(60000),
       });
       const body = (await res.json().catch(() => ({}))) as { messageId?: string };
-      outcomes.push({ phase: p, phaseEnd: phase, status: res.status, messageId: body.messageId, ms: Date.now() - started });
+      outcomes.push({ phase: p, phaseEnd: phase, status: res.status, messageId: body.messageId, ms: Date.now() - started, at: new Date(started).toISOString().slice(11, 23) });
     } catch {
-      outcomes.push({ phase: p, phaseEnd: phase, status: 0, ms: Date.now() - started });
+      outcomes.push({ phase: p, phaseEnd: phase, status: 0, ms: Date.now() - started, at: new Date(started).toISOString().slice(11, 23) });
     }
   };
   const load = (async () => {
@@ -179,6 +179,10 @@ async function main(): Promise<void> {
   await consumer.disconnect();
   const missing = [...acked].filter((id) => !seen.has(id));
   log(`acknowledged ${acked.size}, on the topic ${seen.size} distinct (${total} records), missing ${missing.length}`);
+  for (const id of missing.slice(0, 10)) {
+    const o = outcomes.find((x) => x.messageId === id)!;
+    log(`missing ${id}: sent ${o.at} during "${o.phase}", answered 202 after ${o.ms} ms during "${o.phaseEnd}"`);
+  }
   if (missing.length) failures.push(`${missing.length} acknowledged messages missing, e.g. ${missing.slice(0, 3).join(', ')}`);
 
   await admin.disconnect();
