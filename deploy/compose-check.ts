@@ -61,8 +61,19 @@ for (const name of folders) {
   for (const v of set) if (!(v in schema)) problems.push(`${name}: compose sets ${v}, which the service does not read`);
   for (const [v, def] of Object.entries(schema)) if (def.default === undefined && !set.includes(v)) problems.push(`${name}: required variable ${v} is not set in compose`);
 }
+// infrastructure: the single broker, the three-broker cluster (profile "cluster"), Postgres, and
+// Prometheus + Grafana (profile "observability")
+const INFRA = ['kafka', 'postgres', 'kafka-1', 'kafka-2', 'kafka-3', 'prometheus', 'grafana'];
 for (const name of Object.keys(services))
-  if (!['kafka', 'postgres'].includes(name) && !folders.includes(name)) problems.push(`compose service ${name} has no folder under services/`);
+  if (!INFRA.includes(name) && !folders.includes(name)) problems.push(`compose service ${name} has no folder under services/`);
+for (const node of ['kafka-1', 'kafka-2', 'kafka-3']) {
+  const s = services[node] as ComposeService & { profiles?: string[] };
+  if (!s || !s.profiles?.includes('cluster')) problems.push(`${node} must exist in profile "cluster"`);
+  else if (!s.healthcheck?.test) problems.push(`${node} has no healthcheck`);
+}
+// files the observability profile mounts
+for (const f of ['deploy/observability/prometheus.yml', 'deploy/observability/alerts.yml', 'deploy/observability/grafana-dashboard.json', 'deploy/observability/grafana/provisioning/datasources/prometheus.yml', 'deploy/observability/grafana/provisioning/dashboards/omni.yml'])
+  if (!existsSync(join(root, f))) problems.push(`${f} (mounted by the observability profile) does not exist`);
 
 if (problems.length > 0) {
   console.error(`compose-check: ${problems.length} problem(s)\n- ${problems.join('\n- ')}`);

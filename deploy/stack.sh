@@ -1,15 +1,28 @@
 #!/usr/bin/env bash
-# Starts or stops the whole system locally without Docker: the Kafka broker (deploy/kafka/kafka.sh),
-# the local PostgreSQL, then all six services, each waited on until /readyz answers 200.
+# Starts or stops the whole system locally without Docker: PostgreSQL (the one configured, the one
+# answering on LOCAL_PG_ADDRESS, or the embedded one from npm), the Kafka broker or cluster
+# (deploy/kafka/kafka.sh) unless KAFKA_BROKERS names one, then all six services, each waited on until
+# /readyz answers 200.
 #
 #   deploy/stack.sh start | stop | status
 #
-# Settings come from deploy/dev.env, overridden by the environment. Logs: .run/stack/<service>.log
+# Settings come from deploy/dev.env, overridden by the environment. Ports: STACK_PORT_BASE (8081) and
+# the next five; KAFKA_PORT (9092), KAFKA_NODES (1, or 3 for a cluster); EMBEDDED_PG_PORT (54329).
+# Logs: .run/stack/<service>.log. What start started is kept in .run/stack/state.env, so stop stops
+# exactly that.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 run="$root/.run/stack"
-SERVICES=(ingest-chat:8081 ingest-email:8082 ingest-phone:8083 ingest-social:8084 router:8085 history:8086)
+state="$run/state.env"
+NAMES=(ingest-chat ingest-email ingest-phone ingest-social router history)
+
+load_state() { if [ -f "$state" ]; then set -a; . "$state"; set +a; fi; return 0; }
+
+services() {
+  local base=${STACK_PORT_BASE:-8081} i=0 n
+  for n in "${NAMES[@]}"; do echo "$n:$((base + i))"; i=$((i + 1)); done
+}
 
 load_env() {
   while IFS='=' read -r k v; do
@@ -21,18 +34,41 @@ load_env() {
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+kafka() { KAFKA_PORT="$STACK_KAFKA_PORT" KAFKA_NODES="$STACK_KAFKA_NODES" bash "$here/kafka/kafka.sh" "$@"; }
+
 start() {
-  load_env
   mkdir -p "$run"
   [ -d "$root/node_modules" ] || (cd "$root" && npm ci --no-audit --no-fund)
-  KAFKA_PORT="${KAFKA_BROKERS##*:}" bash "$here/kafka/kafka.sh" start
-  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
-    echo "stack: starting local PostgreSQL"
-    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
-  fi
   cd "$root"
+  export STACK_PORT_BASE=${STACK_PORT_BASE:-8081}
+  : >"$state.new"
+  echo "STACK_PORT_BASE=$STACK_PORT_BASE" >>"$state.new"
+  # A DATABASE_URL from the environment always wins; otherwise local-pg.ts picks or starts one.
+  if [ -z "${DATABASE_URL:-}" ]; then
+    local server; server=$(node --import tsx deploy/postgres/local-pg.ts url)
+    export DATABASE_URL="${server%/*}/omni"
+    echo "STACK_EMBEDDED_PG=1" >>"$state.new"
+  fi
+  # Likewise KAFKA_BROKERS: when set, that cluster is used and no broker is started.
+  if [ -z "${KAFKA_BROKERS:-}" ]; then
+    export STACK_KAFKA_PORT=${KAFKA_PORT:-9092} STACK_KAFKA_NODES=${KAFKA_NODES:-1}
+    printf 'STACK_KAFKA_PORT=%s\nSTACK_KAFKA_NODES=%s\n' "$STACK_KAFKA_PORT" "$STACK_KAFKA_NODES" >>"$state.new"
+    mv "$state.new" "$state"
+    kafka start
+    KAFKA_BROKERS=$(kafka brokers)
+    export KAFKA_BROKERS
+    if [ "$STACK_KAFKA_NODES" -ge 3 ]; then
+      export KAFKA_REPLICATION_FACTOR=${KAFKA_REPLICATION_FACTOR:-3} KAFKA_MIN_INSYNC_REPLICAS=${KAFKA_MIN_INSYNC_REPLICAS:-2}
+    fi
+  else
+    mv "$state.new" "$state"
+  fi
+  export TWILIO_PUBLIC_URL=${TWILIO_PUBLIC_URL:-http://127.0.0.1:$((STACK_PORT_BASE + 2))}
+  load_env
+  echo "stack: KAFKA_BROKERS=$KAFKA_BROKERS DATABASE_URL=$DATABASE_URL"
   node --import tsx deploy/migrate-all.ts
-  for entry in "${SERVICES[@]}"; do
+  local entry
+  for entry in $(services); do
     local svc=${entry%%:*} port=${entry##*:}
     local pidfile="$run/$svc.pid"
     if alive "$pidfile"; then echo "stack: $svc already running (pid $(cat "$pidfile"))"; continue; fi
@@ -41,7 +77,7 @@ start() {
     echo $! >"$pidfile"
   done
   local deadline=$((SECONDS + ${STACK_START_TIMEOUT_S:-120})) failed=0
-  for entry in "${SERVICES[@]}"; do
+  for entry in $(services); do
     local svc=${entry%%:*} port=${entry##*:}
     until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
       if ! alive "$run/$svc.pid"; then echo "stack: $svc exited; last log lines:" >&2; tail -5 "$run/$svc.log" >&2; failed=1; break; fi
@@ -54,35 +90,45 @@ start() {
 }
 
 stop() {
-  for entry in "${SERVICES[@]}"; do
-    local svc=${entry%%:*} pidfile="$run/${entry%%:*}.pid"
+  load_state
+  local entry pids=()
+  # TERM all services first, then wait: each drains its consumers within SHUTDOWN_GRACE_MS
+  for entry in $(services); do
+    local pidfile="$run/${entry%%:*}.pid"
     if alive "$pidfile"; then
       local pid; pid=$(cat "$pidfile")
       kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-      local deadline=$((SECONDS + 15))
-      while kill -0 "$pid" 2>/dev/null; do
-        if [ $SECONDS -ge $deadline ]; then kill -KILL -- "-$pid" 2>/dev/null || true; break; fi
-        sleep 0.2
-      done
-      echo "stack: $svc stopped"
+      pids+=("${entry%%:*}:$pid")
     fi
-    rm -f "$pidfile"
   done
-  load_env
-  KAFKA_PORT="${KAFKA_BROKERS##*:}" bash "$here/kafka/kafka.sh" stop
+  local deadline=$((SECONDS + 15)) p
+  for p in "${pids[@]}"; do
+    local svc=${p%%:*} pid=${p##*:}
+    while kill -0 "$pid" 2>/dev/null; do
+      if [ $SECONDS -ge $deadline ]; then kill -KILL -- "-$pid" 2>/dev/null || true; break; fi
+      sleep 0.2
+    done
+    echo "stack: $svc stopped"
+  done
+  for entry in $(services); do rm -f "$run/${entry%%:*}.pid"; done
+  if [ -n "${STACK_KAFKA_PORT:-}" ]; then kafka stop; fi
+  if [ -n "${STACK_EMBEDDED_PG:-}" ]; then (cd "$root" && node --import tsx deploy/postgres/local-pg.ts stop); fi
+  rm -f "$state"
 }
 
 status() {
-  load_env
+  load_state
   printf '%-14s %-6s %-8s %s\n' SERVICE PORT STATE URL
-  for entry in "${SERVICES[@]}"; do
+  local entry
+  for entry in $(services); do
     local svc=${entry%%:*} port=${entry##*:} state=down
     if alive "$run/$svc.pid"; then
       state=$(curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && echo ready || echo starting)
     fi
     printf '%-14s %-6s %-8s %s\n' "$svc" "$port" "$state" "http://127.0.0.1:$port"
   done
-  KAFKA_PORT="${KAFKA_BROKERS##*:}" bash "$here/kafka/kafka.sh" status || true
+  if [ -n "${STACK_KAFKA_PORT:-}" ]; then kafka status || true; fi
+  if [ -n "${STACK_EMBEDDED_PG:-}" ]; then (cd "$root" && node --import tsx deploy/postgres/local-pg.ts status); fi
 }
 
 case "${1:-}" in

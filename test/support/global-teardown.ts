@@ -1,3 +1,6 @@
+/** Stops what global-setup.ts started (containers, the local broker, the embedded PostgreSQL). */
 export default async function globalTeardown(): Promise<void> {
-  for (const c of globalThis.__omniContainers ?? []) await c.stop();
+  const started = globalThis.__omniContainers ?? [];
+  globalThis.__omniContainers = [];
+  for (const s of started.reverse()) await s.stop();
 }

@@ -35,6 +35,9 @@ export interface TestWorld {
 export interface WorldOptions {
   /** partitions of every topic (3 unless given) */
   partitions?: number;
+  /** replication of every topic (1 and 1 unless given; the cluster fault test uses 3 and 2) */
+  replicationFactor?: number;
+  minInsyncReplicas?: number;
 }
 
 /** Creates a world (tests, and the benches, which want more partitions). */
@@ -53,7 +56,9 @@ export async function createWorld(name: string, opts: WorldOptions = {}): Promis
   const suffix = `.t${id}`;
   const topics = topicNames(suffix);
   const kafka = new Kafka({ brokers: brokers.split(','), clientId: `test-${id}`, logLevel: logLevel.NOTHING });
-  await ensureTopics(kafka, topics, partitions);
+  const replicationFactor = opts.replicationFactor ?? 1;
+  const minInsyncReplicas = opts.minInsyncReplicas ?? 1;
+  await ensureTopics(kafka, topics, partitions, { replicationFactor, minInsyncReplicas });
   const pool = new Pool({ connectionString: databaseUrl, max: 4 });
   // pool.end() resolves before the server has closed every backend, so DROP DATABASE … WITH (FORCE)
   // in close() can still terminate one of them: that error is expected, not a test failure.
@@ -71,6 +76,8 @@ export async function createWorld(name: string, opts: WorldOptions = {}): Promis
       DATABASE_URL: databaseUrl,
       KAFKA_TOPIC_SUFFIX: suffix,
       KAFKA_TOPIC_PARTITIONS: String(partitions),
+      KAFKA_REPLICATION_FACTOR: String(replicationFactor),
+      KAFKA_MIN_INSYNC_REPLICAS: String(minInsyncReplicas),
       HOST: '127.0.0.1',
       PORT: '0',
       LOG_LEVEL: 'silent',

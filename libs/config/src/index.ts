@@ -9,6 +9,10 @@ export const CommonEnv = {
   HOST: Type.String({ default: '0.0.0.0' }),
   KAFKA_TOPIC_SUFFIX: Type.String({ default: '' }),
   KAFKA_TOPIC_PARTITIONS: Type.Integer({ default: 6, minimum: 1 }),
+  // Replication of the topics created at start-up: 1/1 for one dev broker; production (3 brokers) 3/2,
+  // so a topic stays writable (acks=all) with one broker down and loses nothing acknowledged.
+  KAFKA_REPLICATION_FACTOR: Type.Integer({ default: 1, minimum: 1 }),
+  KAFKA_MIN_INSYNC_REPLICAS: Type.Integer({ default: 1, minimum: 1 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ default: 10000, minimum: 100 }),
 };
 

@@ -5,7 +5,7 @@ import { CommonEnv, parsePairs } from '@omni/config';
 import type { ChannelKind } from '@omni/contracts';
 import { createLogger, type Logger } from '@omni/logging';
 import { OutboxRelay } from '@omni/kafka';
-import { connectInfra, createHttpApp, runPeriodically, runService, type Infra } from '@omni/service';
+import { connectInfra, createHttpApp, registerKafkaMetrics, runPeriodically, runService, type Infra } from '@omni/service';
 import { createIngestMetrics, type IngestMetrics } from './ingest-metrics';
 import { registerAdapterRoute } from './adapter-route';
 import type { IngestDeps } from './accept-inbound';
@@ -72,7 +72,7 @@ export async function startIngestService<C extends IngestServiceConfig>(
   kind: ChannelKind,
   config: C,
   logger: Logger,
-  build: (config: C, deps: IngestAppDeps) => Promise<{ app: FastifyInstance; close?: () => Promise<void> }>,
+  build: (config: C, deps: IngestAppDeps) => Promise<{ app: FastifyInstance; close?: () => Promise<void>; consumerGroups?: string[] }>,
 ): Promise<{ app: FastifyInstance; url: string; close: () => Promise<void> }> {
   const name = `ingest-${kind}`;
   // validate delivery settings before connecting anything: a bad DELIVERY_TARGETS fails fast, by name
@@ -87,6 +87,9 @@ export async function startIngestService<C extends IngestServiceConfig>(
   relay.bindMetrics(built.app.metrics);
   // Every ingest service delivers agent replies for its own channels (docs/delivery-callbacks.md).
   const deliveryRun = await startDelivery({ kind, settings: delivery, topicSuffix: config.KAFKA_TOPIC_SUFFIX, infra, logger, registry: built.app.metrics, kickRelay });
+  const kafkaMetrics = registerKafkaMetrics(built.app.metrics, infra.kafka, infra.topics, {
+    groups: [...(deliveryRun.groupId ? [deliveryRun.groupId] : []), ...(built.consumerGroups ?? [])],
+  });
   const retentionDays = config.DEDUPE_RETENTION_DAYS ?? DedupeEnv.DEDUPE_RETENTION_DAYS.default;
   const dedupeSweep = runPeriodically(
     config.DEDUPE_SWEEP_INTERVAL_MS ?? DedupeEnv.DEDUPE_SWEEP_INTERVAL_MS.default,
@@ -106,6 +109,7 @@ export async function startIngestService<C extends IngestServiceConfig>(
       await deliveryRun.close();
       await built.close?.();
       await built.app.close();
+      await kafkaMetrics.close();
       await relay.stop(); // after everything that writes the outbox
       await infra.close();
     },
@@ -116,7 +120,7 @@ export async function startIngestService<C extends IngestServiceConfig>(
 export function runIngestService<C extends IngestServiceConfig>(
   kind: ChannelKind,
   readConfig: () => C,
-  build: (config: C, deps: IngestAppDeps) => Promise<{ app: FastifyInstance; close?: () => Promise<void> }>,
+  build: (config: C, deps: IngestAppDeps) => Promise<{ app: FastifyInstance; close?: () => Promise<void>; consumerGroups?: string[] }>,
 ): void {
   const logger = createLogger(`ingest-${kind}`);
   void runService(`ingest-${kind}`, logger, 10000, () => startIngestService(kind, readConfig(), logger, build));

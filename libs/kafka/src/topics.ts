@@ -2,11 +2,25 @@ import type { Kafka } from 'kafkajs';
 import { COMPACTED_TOPICS, type TopicKey, type TopicNames } from '@omni/contracts';
 import { KAFKA_MAX_MESSAGE_BYTES } from './message-size';
 
+export interface TopicOptions {
+  /** create only these topics */
+  only?: TopicKey[];
+  /** replicas per partition (KAFKA_REPLICATION_FACTOR; 1 on a dev broker, 3 in production) */
+  replicationFactor?: number;
+  /** min.insync.replicas of each topic (KAFKA_MIN_INSYNC_REPLICAS; 2 in production) */
+  minInsyncReplicas?: number;
+}
+
 /**
  * Creates the system's topics if missing and waits for their leaders. Idempotent, safe to call from
- * every service at start-up. Replication factor follows the broker default (1 on the dev broker).
+ * every service at start-up. Replication factor and min.insync.replicas come from configuration
+ * (a topic that already exists keeps its own settings).
  */
-export async function ensureTopics(kafka: Kafka, names: TopicNames, partitions: number, only?: TopicKey[]): Promise<void> {
+export async function ensureTopics(kafka: Kafka, names: TopicNames, partitions: number, opts: TopicOptions = {}): Promise<void> {
+  const { only, replicationFactor = 1, minInsyncReplicas = 1 } = opts;
+  if (minInsyncReplicas > replicationFactor) {
+    throw new Error(`min.insync.replicas (${minInsyncReplicas}) cannot exceed the replication factor (${replicationFactor})`);
+  }
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -18,7 +32,9 @@ export async function ensureTopics(kafka: Kafka, names: TopicNames, partitions: 
       topics: keys.map((k) => ({
         topic: names[k],
         numPartitions: k === 'dlq' ? 1 : partitions,
+        replicationFactor,
         configEntries: [
+          { name: 'min.insync.replicas', value: String(minInsyncReplicas) },
           ...(COMPACTED_TOPICS.includes(k) ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
           // the topic carries what the producer may send even on a broker left at its 1 MB default
           { name: 'max.message.bytes', value: String(KAFKA_MAX_MESSAGE_BYTES) },

@@ -3,3 +3,4 @@ export * from './http-app';
 export * from './run-service';
 export * from './infra';
 export * from './periodic';
+export * from './kafka-metrics';

@@ -11,6 +11,8 @@ export interface InfraConfig {
   DATABASE_URL: string;
   KAFKA_TOPIC_SUFFIX: string;
   KAFKA_TOPIC_PARTITIONS: number;
+  KAFKA_REPLICATION_FACTOR?: number;
+  KAFKA_MIN_INSYNC_REPLICAS?: number;
 }
 
 /** Connections every service holds: its pool (own schema migrated), the Kafka client and publisher. */
@@ -47,7 +49,10 @@ export async function connectInfra(opts: { service: string; schema: string; migr
   const topics = topicNames(config.KAFKA_TOPIC_SUFFIX);
   const publisher = new Publisher(kafka);
   try {
-    await ensureTopics(kafka, topics, config.KAFKA_TOPIC_PARTITIONS);
+    await ensureTopics(kafka, topics, config.KAFKA_TOPIC_PARTITIONS, {
+      replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+      minInsyncReplicas: config.KAFKA_MIN_INSYNC_REPLICAS,
+    });
     await publisher.connect();
   } catch (err) {
     await pool.end();

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { ConversationEvent, DeliveryStatus, InboundMessage, OutboundMessage } from '@omni/contracts';
 import { OutboxRelay, startConsumer } from '@omni/kafka';
 import type { Logger } from '@omni/logging';
-import { connectInfra } from '@omni/service';
+import { connectInfra, registerKafkaMetrics } from '@omni/service';
 import type { HistoryConfig } from './config';
 import { buildApp } from './app';
 import { handleTimelineBatch } from './consumers/timeline';
@@ -34,6 +34,7 @@ export async function start(config: HistoryConfig, logger: Logger) {
     fetch: { minBytes: config.HISTORY_FETCH_MIN_BYTES, maxWaitTimeInMs: config.HISTORY_FETCH_MAX_WAIT_MS },
     handleBatch: (batch) => handleTimelineBatch({ pool: infra.pool, topics: t, relay }, batch),
   });
+  const kafkaMetrics = registerKafkaMetrics(app.metrics, infra.kafka, t, { groups: [config.HISTORY_GROUP_ID] });
   const url = await app.listen({ port: config.PORT, host: config.HOST });
   logger.info(`history listening on ${url}`);
   return {
@@ -43,6 +44,7 @@ export async function start(config: HistoryConfig, logger: Logger) {
     close: async () => {
       await consumer.disconnect();
       await app.close();
+      await kafkaMetrics.close();
       await relay.stop();
       await infra.close();
     },

@@ -38,6 +38,7 @@ export async function start(config: ChatConfig, deps: IngestAppDeps) {
   });
   return {
     app: built.app,
+    consumerGroups: [config.CHAT_WS_GROUP_ID],
     close: async () => {
       await consumer.disconnect();
       await hub.stop();

@@ -3,7 +3,7 @@ import { CustomerRecord, DeadLetter, DeliveryStatus, InboundMessage } from '@omn
 import { OutboxRelay, startConsumer } from '@omni/kafka';
 import type { Consumer } from 'kafkajs';
 import type { Logger } from '@omni/logging';
-import { connectInfra, runPeriodically } from '@omni/service';
+import { connectInfra, registerKafkaMetrics, runPeriodically } from '@omni/service';
 import { createPool } from '@omni/db';
 import type { RouterConfig } from './config';
 import { buildApp } from './app';
@@ -122,6 +122,10 @@ export async function start(config: RouterConfig, logger: Logger) {
       handle: (msg) => storeDeadLetter(pool, msg),
     }),
   );
+  sweeper.observe(app.metrics);
+  const kafkaMetrics = registerKafkaMetrics(app.metrics, infra.kafka, infra.topics, {
+    groups: [config.ROUTER_GROUP_ID, config.CUSTOMERS_GROUP_ID || `${config.ROUTER_GROUP_ID}-customers`, `${config.ROUTER_GROUP_ID}-delivery`],
+  });
   const url = await app.listen({ port: config.PORT, host: config.HOST });
   // Work left waiting by a previous run (or another replica) starts moving without a new message.
   matcher.kick();
@@ -137,6 +141,7 @@ export async function start(config: RouterConfig, logger: Logger) {
       await matcher.stop();
       await hub.stop();
       await app.close();
+      await kafkaMetrics.close();
       await relay.stop();
       await pool.end().catch(() => undefined);
       await infra.close();

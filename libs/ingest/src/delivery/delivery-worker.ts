@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { newId, type TopicNames } from '@omni/contracts';
 import type { Logger } from '@omni/logging';
 import { callbackHeaders } from './callback-signature';
@@ -52,6 +52,28 @@ export class DeliveryWorker {
         labelNames: ['channel'],
         buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
         registers: [deps.registry],
+      });
+      const pool = deps.pool;
+      const channels = deps.channels;
+      new Gauge({
+        name: 'delivery_retry_oldest_age_seconds',
+        help: 'Age of the oldest reply still pending after at least one failed attempt (0 when none)',
+        labelNames: ['channel'],
+        registers: [deps.registry],
+        async collect() {
+          // the database's trouble must not break /metrics: the last values stay
+          const rows = await pool
+            .query<{ channel: string; age: number }>(
+              `SELECT channel, extract(epoch FROM now() - min(created_at))::float8 AS age FROM ingest.deliveries
+                WHERE status = 'pending' AND attempts > 0 AND channel = ANY($1::text[]) GROUP BY channel`,
+              [channels],
+            )
+            .then((r) => r.rows)
+            .catch(() => undefined);
+          if (!rows) return;
+          this.reset();
+          for (const c of channels) this.set({ channel: c }, rows.find((r) => r.channel === c)?.age ?? 0);
+        },
       });
     }
   }

@@ -34,7 +34,7 @@ export async function startDelivery(opts: {
   logger: Logger;
   registry?: Registry;
   kickRelay: () => void;
-}): Promise<{ close: () => Promise<void> }> {
+}): Promise<{ groupId?: string; close: () => Promise<void> }> {
   const { kind, settings, infra } = opts;
   if (!settings.DELIVERY_ENABLED) return { close: async () => undefined };
   const logger = opts.logger.child({ component: 'delivery' });
@@ -79,6 +79,7 @@ export async function startDelivery(opts: {
   }
   logger.info({ groupId, channels, targets: [...targets.keys()] }, 'outbound delivery started');
   return {
+    groupId,
     close: async () => {
       await consumer.disconnect();
       await worker.stop();

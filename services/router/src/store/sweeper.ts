@@ -1,3 +1,4 @@
+import { Counter, type Registry } from 'prom-client';
 import { releaseAgentWork, withdrawOffer } from './agent-actions';
 import { CONVERSATION_COLUMNS, runRouting, toConversation, type RouterCtx } from './routing-tx';
 
@@ -133,6 +134,7 @@ export class Sweeper {
   private heartbeatTimer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private beating = false;
+  private counters?: { expired: Counter; breaches: Counter };
 
   constructor(
     private readonly ctx: RouterCtx,
@@ -155,13 +157,21 @@ export class Sweeper {
     this.heartbeatTimer.unref();
   }
 
+  /** Counts what the sweeps find on the service's /metrics (offers expired, queue SLA breaches). */
+  observe(registry: Registry): void {
+    this.counters = {
+      expired: new Counter({ name: 'router_offers_expired_total', help: 'Offers withdrawn because the agent did not answer in time', registers: [registry] }),
+      breaches: new Counter({ name: 'router_queue_sla_breaches_total', help: 'Queued conversations whose tier SLA passed (widened or escalated)', registers: [registry] }),
+    };
+  }
+
   async sweep(): Promise<void> {
     if (this.running) return this.running;
     this.running = (async () => {
       try {
-        await expireOffers(this.ctx);
+        this.counters?.expired.inc(await expireOffers(this.ctx));
         await releaseDisconnected(this.ctx);
-        await overflowQueues(this.ctx);
+        this.counters?.breaches.inc(await overflowQueues(this.ctx));
         await closeResolved(this.ctx);
         this.ctx.kickMatcher();
       } catch (err) {
