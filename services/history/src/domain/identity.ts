@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { domainToASCII, domainToUnicode } from 'node:url';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
-import { CustomerRecord, type Channel, type Party } from '@omni/contracts';
+import { CustomerRecord, cleanString, isStorable, limitOf, truncateCodePoints, utf8Bytes, type Channel, type Party } from '@omni/contracts';
 
 /** One way of reaching a customer: a channel plus its normalised address. */
 export interface Identity {
@@ -17,8 +17,8 @@ export interface Evidence {
 
 const PHONE_CHANNELS: readonly Channel[] = ['phone', 'sms', 'whatsapp'];
 
-/** Identity addresses must fit omni.customers.v1 (history publishes them there): the limit comes from the contract. */
-const IDENTITY_MAX = (CustomerRecord.properties.identities.items.properties.address as { maxLength?: number }).maxLength ?? 320;
+/** Identity addresses must fit omni.customers.v1 (history publishes them there): the limits come from the contract. */
+const IDENTITY_LIMIT = limitOf(CustomerRecord.properties.identities.items.properties.address);
 
 /** Normalisation settings (HISTORY_DEFAULT_PHONE_REGION); set once at start-up. */
 export interface IdentityOptions {
@@ -122,7 +122,7 @@ export function normaliseEmail(raw: string): string | null {
  * the form WhatsApp and callers from abroad use; a fixed line never has the 9 form).
  */
 export function normalisePhone(raw: string, bareIsInternational = false, region = options.defaultPhoneRegion): string | null {
-  let s = trimAscii(raw).replace(/^(tel|sms|whatsapp):/i, '');
+  let s = trimAscii(raw).replace(/^(?:(?:tel|sms|whatsapp):)+/i, '');
   if (!isAscii(s) || !/^\+?[\d\s().\-/]+$/.test(s)) return null;
   s = s.replace(/[\s().\-/]/g, '');
   if (s.startsWith('00')) s = `+${s.slice(2)}`;
@@ -142,7 +142,7 @@ export function normalisePhone(raw: string, bareIsInternational = false, region 
 /** A cleaned phone string when it is not a number we can read (ASCII separators and prefixes gone). */
 function cleanedPhone(raw: string): string {
   const t = trimAscii(raw);
-  const s = t.replace(/^(tel|sms|whatsapp):/i, '');
+  const s = t.replace(/^(?:(?:tel|sms|whatsapp):)+/i, '');
   if (!isAscii(s)) return t;
   const c = s.replace(/[\s().\-/]/g, '');
   return c.length > 0 ? c : t;
@@ -165,11 +165,11 @@ export function normaliseAddress(channel: Channel, address: string): string {
   // longer than the contract allows even as written (the inbound and customers contracts disagree):
   // a deterministic prefix and digest, so it stays distinct and always publishable
   const digest = createHash('sha256').update(address).digest('hex').slice(0, 32);
-  return `${[...asWritten].slice(0, IDENTITY_MAX - 33).join('')}#${digest}`;
+  return `${truncateCodePoints(cleanString(asWritten), IDENTITY_LIMIT.maxLength - 33, IDENTITY_LIMIT.maxBytes - 33)}#${digest}`;
 }
 
-/** True when an identity address satisfies the contract's limit (ajv counts code points). */
-const fits = (s: string): boolean => s.length >= 1 && [...s].length <= IDENTITY_MAX;
+/** True when an identity address satisfies the contract: storable, within its limits (code points, as ajv counts, and UTF-8 bytes). */
+const fits = (s: string): boolean => s.length >= 1 && isStorable(s) && [...s].length <= IDENTITY_LIMIT.maxLength && utf8Bytes(s) <= IDENTITY_LIMIT.maxBytes;
 
 export function identityOf(party: Pick<Party, 'channel' | 'address'>): Identity {
   return { channel: party.channel, address: normaliseAddress(party.channel, party.address) };
