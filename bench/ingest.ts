@@ -14,7 +14,7 @@ import type { ChannelKind } from '@omni/contracts';
 import { InboundMessage } from '@omni/contracts';
 import { createKafka, Publisher } from '@omni/kafka';
 import { createWorld } from '../test/support/infra';
-import { startIngestService, type BaseIngestConfig, type IngestAppDeps } from '@omni/ingest';
+import { startIngestService, type IngestServiceConfig, type IngestAppDeps } from '@omni/ingest';
 import type { FastifyInstance } from 'fastify';
 import * as chat from '@omni/ingest-chat/src/config';
 import { start as startChat } from '@omni/ingest-chat/src/start';
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
   });
   type Build<C> = (c: C, d: IngestAppDeps) => Promise<{ app: FastifyInstance; close?: () => Promise<void> }>;
   const services: { kind: ChannelKind; url: string; close: () => Promise<void> }[] = [];
-  const startOne = async <C extends BaseIngestConfig>(kind: ChannelKind, read: (e: NodeJS.ProcessEnv) => C, build: Build<C>) => {
+  const startOne = async <C extends IngestServiceConfig>(kind: ChannelKind, read: (e: NodeJS.ProcessEnv) => C, build: Build<C>) => {
     try {
       const s = await startIngestService(kind, read(env), logger, build);
       services.push({ kind, url: s.url, close: s.close });

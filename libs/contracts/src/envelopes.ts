@@ -107,6 +107,8 @@ export const ConversationEvent = Type.Object(
     messageId: Type.Optional(Type.String({ maxLength: 128 })),
     handoffNote: Type.Optional(Type.String({ maxLength: 10_000 })),
     data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    /** on conversation.resolved: the signed, single-use, expiring token the channel sends the customer to answer CSAT (POST /v1/csat on history) */
+    csatToken: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
   },
   { $id: 'omni.conversations.v1', additionalProperties: false },
 );

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TopicNames } from '@omni/contracts';
 import type { OutboxRelay } from '@omni/kafka';
+import { registerAuditRoute, type ServiceAuth } from '@omni/auth';
 import type { Logger } from '@omni/logging';
 import { createHttpApp, type Infra } from '@omni/service';
 import { customerRoutes } from './routes/customers';
@@ -13,15 +14,19 @@ export interface HistoryAppDeps {
   logger: Logger;
   relay?: Pick<OutboxRelay, 'kick'>;
   recontactDays: number;
+  auth: ServiceAuth['http'];
+  /** the HS256 key in use (derives the CSAT token key) */
+  jwtSecret: string;
 }
 
-/** The history service's HTTP app: customers, merges, the unified timeline, transcripts, KPIs, CSAT. */
+/** The history service's HTTP app: customers, merges, the unified timeline, transcripts, KPIs, CSAT, the audit trail (roles per route: docs/access-control.md). */
 export async function buildApp(deps: HistoryAppDeps): Promise<FastifyInstance> {
-  const app = await createHttpApp({ name: 'history', logger: deps.logger, readiness: deps.infra.readiness, description: 'Customers, unified timeline, KPIs' });
+  const app = await createHttpApp({ name: 'history', logger: deps.logger, readiness: deps.infra.readiness, description: 'Customers, unified timeline, KPIs', ...deps.auth });
   const routeDeps = { pool: deps.infra.pool, customersTopic: deps.infra.topics.customers, ...(deps.relay ? { relay: deps.relay } : {}) };
   await app.register(customerRoutes, routeDeps);
   await app.register(mergeRoutes, routeDeps);
-  await app.register(conversationRoutes, { pool: deps.infra.pool });
+  await app.register(conversationRoutes, { pool: deps.infra.pool, jwtSecret: deps.jwtSecret });
   await app.register(kpiRoutes, { pool: deps.infra.pool, recontactDays: deps.recontactDays });
+  registerAuditRoute(app, deps.infra.pool, 'history');
   return app;
 }

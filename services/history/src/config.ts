@@ -1,8 +1,11 @@
 import { Type } from '@sinclair/typebox';
+import { AuthEnv } from '@omni/auth';
 import { CommonEnv, loadConfig } from '@omni/config';
 
 export const HistoryEnv = {
   ...CommonEnv,
+  /** JWT_SECRET (the same key as the router's: it verifies their tokens and CSAT tokens), OIDC_*, METRICS_AUTH… (libs/auth) */
+  ...AuthEnv,
   PORT: Type.Integer({ default: 8086 }),
   HISTORY_GROUP_ID: Type.String({ default: 'history', minLength: 1 }),
   /** a resolved conversation followed by another from the same customer within this many days is not a first-contact resolution */

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { ConversationEvent, DeliveryStatus, InboundMessage, OutboundMessage } from '@omni/contracts';
 import { OutboxRelay, startConsumer } from '@omni/kafka';
 import type { Logger } from '@omni/logging';
+import { serviceAuth } from '@omni/auth';
 import { connectInfra } from '@omni/service';
 import type { HistoryConfig } from './config';
 import { buildApp } from './app';
@@ -10,11 +11,12 @@ import type { HistoryEvent } from './domain/timeline-entry';
 
 /** Connects, migrates, starts the outbox relay, the timeline consumer and the HTTP server (main.ts and tests). */
 export async function start(config: HistoryConfig, logger: Logger) {
+  const auth = serviceAuth(config, logger);
   const infra = await connectInfra({ service: 'history', schema: 'history', migrationsDir: join(__dirname, '..', 'migrations'), config, logger });
   // customers.v1 records are written to history.outbox in the same transaction as the change
   const relay = new OutboxRelay(infra.pool, 'history', infra.publisher, logger);
   relay.start();
-  const app = await buildApp({ infra, logger, relay, recontactDays: config.FCR_RECONTACT_DAYS });
+  const app = await buildApp({ infra, logger, relay, recontactDays: config.FCR_RECONTACT_DAYS, auth: auth.http, jwtSecret: auth.jwtSecret });
   const t = infra.topics;
   const consumer = await startConsumer<HistoryEvent>({
     kafka: infra.kafka,

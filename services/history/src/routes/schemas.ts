@@ -73,3 +73,13 @@ export function decodeCursor(cursor: string): { at: string; seq: string } | null
     return null;
   }
 }
+
+/**
+ * A timeline item as staff may see it: without the customer's CSAT token (carried on
+ * conversation.resolved), which would let whoever reads the timeline answer for the customer.
+ */
+export function redactItem<T extends { payload: Record<string, unknown> }>(item: T): T {
+  if (!('csatToken' in item.payload)) return item;
+  const { csatToken: _hidden, ...payload } = item.payload;
+  return { ...item, payload };
+}
