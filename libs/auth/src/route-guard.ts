@@ -11,6 +11,10 @@ declare module 'fastify' {
     /** who may call this route: every route must say (libs/auth routeGuard refuses it otherwise) */
     auth?: RouteAuth;
   }
+  interface FastifyInstance {
+    /** every route registered so far with its auth declaration (the access matrix test walks it) */
+    routeAccess: RouteAccess[];
+  }
   interface FastifyRequest {
     /** the verified caller of a route declared with roles; null on public routes */
     principal: Principal | null;
@@ -18,6 +22,14 @@ declare module 'fastify' {
 }
 
 const DEFAULT_AUTH = Symbol.for('omni.auth.default');
+const GUARD_HOOK = Symbol.for('omni.auth.hook');
+
+export interface RouteAccess {
+  method: string;
+  url: string;
+  auth: RouteAuth;
+  websocket: boolean;
+}
 
 /**
  * Declares the auth of every route registered later in this encapsulated scope (and its children)
@@ -74,6 +86,8 @@ export function publicCallerKey(req: FastifyRequest): string {
 export function routeGuard(opts: RouteGuardOptions) {
   return async (app: FastifyInstance): Promise<void> => {
     app.decorateRequest('principal', null);
+    const table: RouteAccess[] = [];
+    app.decorate('routeAccess', table);
     const limited = new Counter({
       name: 'http_rate_limited_total',
       help: 'Requests refused with 429 by a rate limit, by route and limit',
@@ -96,11 +110,15 @@ export function routeGuard(opts: RouteGuardOptions) {
       const auth = route.config?.auth ?? (this as unknown as Record<symbol, RouteAuth | undefined>)[DEFAULT_AUTH];
       if (!auth) throw new Error(`route ${String(route.method)} ${route.url} declares no config.auth: every route must say who may call it (libs/auth)`);
       route.config = { ...(route.config ?? {}), auth };
+      for (const method of [route.method].flat()) table.push({ method: String(method), url: route.url, auth, websocket: !!(route as { websocket?: boolean }).websocket });
       const existing = route.onRequest ? (Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]) : [];
+      // fastify derives HEAD routes from GET ones with the same hooks: check once
+      if (existing.some((h) => (h as unknown as Record<symbol, boolean>)[GUARD_HOOK])) return;
+      const mark = <T extends object>(h: T): T => Object.assign(h, { [GUARD_HOOK]: true });
       if ('public' in auth) {
         // probes are polled by the orchestrator; the rest of the public surface is limited per caller
         const probe = route.url === '/healthz' || route.url === '/readyz';
-        route.onRequest = probe ? existing : [publicLimit(route.url, auth.rateLimit) as onRequestHookHandler, ...existing];
+        route.onRequest = probe ? existing : [mark(publicLimit(route.url, auth.rateLimit) as onRequestHookHandler), ...existing];
         return;
       }
       const check: onRequestHookHandler = async (req) => {
@@ -115,7 +133,7 @@ export function routeGuard(opts: RouteGuardOptions) {
         if (!allows(auth, principal)) throw new AppError('FORBIDDEN', `this needs one of the roles ${['admin', ...auth.roles].join(', ')}${auth.scopes?.length ? ` (service scope ${auth.scopes.join(' or ')})` : ''}`);
         req.principal = principal;
       };
-      route.onRequest = [check, ...existing];
+      route.onRequest = [mark(check), ...existing];
     });
   };
 }
