@@ -116,7 +116,7 @@ export function registerAuditRoute(app: FastifyInstance, pool: Pool, schema: str
       if (q.from && q.to && Date.parse(q.from) >= Date.parse(q.to)) throw badField('querystring.to', 'must be after from');
       const action = q.action?.endsWith('.') ? { op: 'LIKE', v: `${q.action.replace(/[\\%_]/g, (c) => `\\${c}`)}%` } : q.action ? { op: '=', v: q.action } : null;
       const { rows } = await pool.query(
-        `SELECT seq::text, at, actor_sub, actor_role, actor_issuer, action, outcome, target_type, target_id, before, after, origin_ip, user_agent, request_id
+        `SELECT seq::text AS position, at, actor_sub, actor_role, actor_issuer, action, outcome, target_type, target_id, before, after, origin_ip, user_agent, request_id
            FROM ${schema}.audit_log
           WHERE ($1::text IS NULL OR actor_sub = $1::text)
             AND ($2::text IS NULL OR ($3::text = '=' AND action = $2::text) OR ($3::text = 'LIKE' AND action LIKE $2::text))
@@ -126,14 +126,14 @@ export function registerAuditRoute(app: FastifyInstance, pool: Pool, schema: str
             AND ($7::timestamptz IS NULL OR at >= $7::timestamptz)
             AND ($8::timestamptz IS NULL OR at < $8::timestamptz)
             AND ($9::bigint IS NULL OR seq < $9::bigint)
-          ORDER BY seq DESC LIMIT $10::int`,
+          ORDER BY seq DESC LIMIT $10::int`, // seq: the bigint column (the text output is named position so it does not shadow it)
         [q.actor ?? null, action?.v ?? null, action?.op ?? null, q.targetType ?? null, q.targetId ?? null, q.outcome ?? null, q.from ?? null, q.to ?? null, q.cursor ?? null, q.limit + 1],
       );
       const more = rows.length > q.limit;
       const page = rows.slice(0, q.limit);
       return {
         items: page.map((r) => ({
-          seq: r.seq,
+          seq: r.position,
           at: (r.at as Date).toISOString(),
           actor: r.actor_sub === null ? null : { sub: r.actor_sub, role: r.actor_role, issuer: r.actor_issuer },
           action: r.action,
@@ -143,7 +143,7 @@ export function registerAuditRoute(app: FastifyInstance, pool: Pool, schema: str
           after: r.after,
           origin: { ip: r.origin_ip, userAgent: r.user_agent, requestId: r.request_id },
         })),
-        nextCursor: more ? page[page.length - 1]!.seq : null,
+        nextCursor: more ? page[page.length - 1]!.position : null,
       };
     },
   );
