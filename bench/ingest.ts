@@ -78,6 +78,9 @@ async function main(): Promise<void> {
     CHAT_WS_GROUP_ID: `bench-chat-ws-${id}`,
     TWILIO_AUTH_TOKEN: 'bench-twilio-token',
     TWILIO_PUBLIC_URL: 'https://bench.example',
+    // the load generator is one IP posting provider webhooks at full speed: measure throughput, not the per-IP limit
+    PUBLIC_RATE_LIMIT_PER_MINUTE: '100000000',
+    CREDENTIAL_RATE_LIMIT_PER_MINUTE: '100000000',
   });
   type Build<C> = (c: C, d: IngestAppDeps) => Promise<{ app: FastifyInstance; close?: () => Promise<void> }>;
   const services: { kind: ChannelKind; url: string; close: () => Promise<void> }[] = [];

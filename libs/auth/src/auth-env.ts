@@ -23,8 +23,10 @@ export const AuthEnv = {
   /** who may read /metrics and /openapi.json: public, or token (admin, supervisor, service token with metrics:read / openapi:read) */
   METRICS_AUTH: Type.Union([Type.Literal('public'), Type.Literal('token')], { default: 'public' }),
   OPENAPI_AUTH: Type.Union([Type.Literal('public'), Type.Literal('token')], { default: 'public' }),
-  /** requests per minute one caller (API key, session token, else IP) may make to a public route of one replica */
-  PUBLIC_RATE_LIMIT_PER_MINUTE: Type.Integer({ default: 600, minimum: 1 }),
+  /** requests per minute one IP may make to one public route of one replica (callers without an API key or session token; providers' webhooks come from few IPs) */
+  PUBLIC_RATE_LIMIT_PER_MINUTE: Type.Integer({ default: 6000, minimum: 1 }),
+  /** requests per minute one adapter API key or visitor session token may make to one public route of one replica */
+  CREDENTIAL_RATE_LIMIT_PER_MINUTE: Type.Integer({ default: 120_000, minimum: 1 }),
 };
 
 export interface AuthConfig {
@@ -38,6 +40,7 @@ export interface AuthConfig {
   METRICS_AUTH: 'public' | 'token';
   OPENAPI_AUTH: 'public' | 'token';
   PUBLIC_RATE_LIMIT_PER_MINUTE: number;
+  CREDENTIAL_RATE_LIMIT_PER_MINUTE: number;
 }
 
 /** Parses OIDC_* into settings (undefined when OIDC_ISSUER is empty); throws ConfigError naming the variable. */
@@ -81,7 +84,7 @@ export function serviceAuth(c: AuthConfig, logger: Pick<Logger, 'warn'>, env: No
     jwtSecret,
     verifier,
     http: {
-      guard: routeGuard({ verifier, publicRateLimit: { max: c.PUBLIC_RATE_LIMIT_PER_MINUTE, timeWindowMs: 60_000 } }),
+      guard: routeGuard({ verifier, publicRateLimit: { max: c.PUBLIC_RATE_LIMIT_PER_MINUTE, maxPerCredential: c.CREDENTIAL_RATE_LIMIT_PER_MINUTE, timeWindowMs: 60_000 } }),
       metricsAuth: restrictable(c.METRICS_AUTH, 'Prometheus scrape', 'metrics:read'),
       openapiAuth: restrictable(c.OPENAPI_AUTH, 'API description', 'openapi:read'),
     },

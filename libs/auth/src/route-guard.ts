@@ -40,8 +40,10 @@ export function declareRouteAuth(scope: FastifyInstance, auth: RouteAuth): void 
 }
 
 export interface PublicRateLimit {
-  /** requests per window per caller on public routes (a caller = its API key or session token if it shows one, else its IP) */
+  /** requests per window per IP on public routes, for callers that show no API key or session token */
   max: number;
+  /** requests per window per API key or session token (adapters post at volume from few IPs) */
+  maxPerCredential: number;
   timeWindowMs: number;
 }
 
@@ -100,7 +102,7 @@ export function routeGuard(opts: RouteGuardOptions) {
     });
     const publicLimit = (url: string, own?: { max: number; timeWindowMs: number; by?: 'ip' | 'caller' }) =>
       app.rateLimit({
-        max: own?.max ?? opts.publicRateLimit.max,
+        max: own ? own.max : (_req: FastifyRequest, key: string) => (key.startsWith('ip:') ? opts.publicRateLimit.max : opts.publicRateLimit.maxPerCredential),
         timeWindow: own?.timeWindowMs ?? opts.publicRateLimit.timeWindowMs,
         keyGenerator: own?.by === 'ip' ? (req) => `ip:${req.ip}` : publicCallerKey,
         onExceeded: () => limited.inc({ route: url, limit: own ? 'route' : 'public' }),

@@ -143,7 +143,7 @@ describe('route guard', () => {
   });
   test('a scope default declares its routes; roles routes answer 401/403/200', async () => {
     const verifier = new TokenVerifier(SECRET);
-    const app = await createHttpApp({ name: 't', logger, guard: routeGuard({ verifier, publicRateLimit: { max: 3, timeWindowMs: 60_000 } }) });
+    const app = await createHttpApp({ name: 't', logger, guard: routeGuard({ verifier, publicRateLimit: { max: 3, maxPerCredential: 5, timeWindowMs: 60_000 } }) });
     await app.register(async (s) => {
       declareRouteAuth(s, publicRoute('test'));
       s.get('/open', async () => ({ ok: true }));
@@ -167,8 +167,10 @@ describe('route guard', () => {
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     expect(limited.body).toMatchObject({ error: 'TOO_MANY_REQUESTS' });
     expect(await app.metrics.metrics()).toMatch(/http_rate_limited_total\{route="\/open",limit="public",service="t"\} 1/);
-    // another caller (an API key) has its own budget
-    expect((await call('/open', { 'x-api-key': 'k1' })).statusCode).toBe(200);
+    // an API key is its own caller, with the credential budget
+    for (let i = 0; i < 5; i++) expect((await call('/open', { 'x-api-key': 'k1' })).statusCode).toBe(200);
+    expect((await call('/open', { 'x-api-key': 'k1' })).statusCode).toBe(429);
+    expect((await call('/open', { 'x-api-key': 'k2' })).statusCode).toBe(200);
     await app.close();
   });
 });
