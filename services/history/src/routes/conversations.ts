@@ -7,7 +7,7 @@ import { agentServedConversation, isScoped } from '../store/access';
 import { loadConversation } from '../store/conversations';
 import { recordCsat } from '../store/csat';
 import { conversationRows } from '../store/timeline';
-import { ErrorRef, IdParams, redactItem, TimelineItem } from './schemas';
+import { ErrorRef, IdParams, NO_NUL, redactItem, TimelineItem } from './schemas';
 
 const NullableStr = Type.Union([Type.String(), Type.Null()]);
 const NullableInt = Type.Union([Type.Integer(), Type.Null()]);
@@ -126,7 +126,7 @@ export const conversationRoutes: FastifyPluginAsync<{ pool: Pool; jwtSecret: str
           {
             token: Type.String({ minLength: 1, maxLength: 2048, description: 'csatToken from the conversation.resolved event' }),
             score: Type.Integer({ minimum: 1, maximum: 5 }),
-            comment: Type.Optional(Type.String({ maxLength: 2000 })),
+            comment: Type.Optional(Type.String({ maxLength: 2000, pattern: NO_NUL })),
           },
           { additionalProperties: false },
         ),

@@ -10,7 +10,7 @@ import { identityKey, parseIdentityKey } from '../domain/identity';
 import { loadCustomer, subtreeOf } from '../store/customers';
 import { mergeByRequest, mergesOf } from '../store/merges';
 import { readTimeline } from '../store/timeline';
-import { ChannelParam, CustomerView, decodeCursor, encodeCursor, ErrorRef, IdParams, MergeView, redactItem, TimelineItem } from './schemas';
+import { ChannelParam, CustomerView, NO_NUL, decodeCursor, encodeCursor, ErrorRef, IdParams, MergeView, redactItem, TimelineItem } from './schemas';
 
 export interface CustomerRouteDeps {
   pool: Pool;
@@ -19,10 +19,10 @@ export interface CustomerRouteDeps {
 }
 
 const TimelineQuery = Type.Object({
-  cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  cursor: Type.Optional(Type.String({ maxLength: 200, pattern: NO_NUL })),
   limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
   channel: Type.Optional(ChannelParam),
-  conversation: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  conversation: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: NO_NUL })),
   from: Type.Optional(Type.String({ format: 'date-time', description: 'inclusive' })),
   to: Type.Optional(Type.String({ format: 'date-time', description: 'exclusive' })),
 });
@@ -30,8 +30,8 @@ type TimelineQueryT = { cursor?: string; limit: number; channel?: string; conver
 
 const MergeBody = Type.Object(
   {
-    from: Type.String({ minLength: 1, maxLength: 128, description: 'the customer merged into the one in the path' }),
-    reason: Type.String({ minLength: 1, maxLength: 2000 }),
+    from: Type.String({ minLength: 1, maxLength: 128, pattern: NO_NUL, description: 'the customer merged into the one in the path' }),
+    reason: Type.String({ minLength: 1, maxLength: 2000, pattern: NO_NUL }),
     actor: Type.Optional(Type.String({ maxLength: 128, description: 'ignored: the merge is recorded as made by the signed-in caller (role:subject)' })),
   },
   { additionalProperties: false },
@@ -63,7 +63,7 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (app,
       config: readers,
       schema: {
         description: 'Look a customer up by any identity; answers the top-level customer it belongs to.',
-        querystring: Type.Object({ identity: Type.String({ minLength: 3, maxLength: 400, description: 'channel:address, e.g. whatsapp:34600112233' }) }),
+        querystring: Type.Object({ identity: Type.String({ minLength: 3, maxLength: 400, pattern: NO_NUL, description: 'channel:address, e.g. whatsapp:34600112233' }) }),
         response: { 200: CustomerView, '4xx': ErrorRef },
       },
     },

@@ -4,9 +4,9 @@ import { originOf, principalOf, recordAudit } from '@omni/auth';
 import { AppError } from '@omni/service';
 import { getMerge, unmerge } from '../store/merges';
 import { actorName, mergers, type CustomerRouteDeps } from './customers';
-import { ErrorRef, MergeView } from './schemas';
+import { ErrorRef, MergeView, NO_NUL } from './schemas';
 
-const MergeParams = Type.Object({ mergeId: Type.String({ minLength: 1, maxLength: 128 }) });
+const MergeParams = Type.Object({ mergeId: Type.String({ minLength: 1, maxLength: 128, pattern: NO_NUL }) });
 
 /** Reading and undoing merges (manual or automatic). */
 export const mergeRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (app, deps) => {
@@ -27,7 +27,7 @@ export const mergeRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (app, de
         description: 'Undo a merge: both customers get back exactly their own identities and timelines; the pair is never auto-merged again.',
         params: MergeParams,
         body: Type.Object(
-          { actor: Type.Optional(Type.String({ maxLength: 128, description: 'ignored: recorded as the signed-in caller' })), reason: Type.Optional(Type.String({ maxLength: 2000 })) },
+          { actor: Type.Optional(Type.String({ maxLength: 128, description: 'ignored: recorded as the signed-in caller' })), reason: Type.Optional(Type.String({ maxLength: 2000, pattern: NO_NUL })) },
           { additionalProperties: false },
         ),
         response: { 200: MergeView, '4xx': ErrorRef },

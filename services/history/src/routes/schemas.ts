@@ -55,7 +55,9 @@ export const MergeView = Type.Object(
   },
 );
 
-export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
+/** PostgreSQL text cannot hold NUL: refuse it at the edge (400 naming the field) rather than fail the query. */
+export const NO_NUL = '^[^\\u0000]*$';
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, pattern: NO_NUL }) });
 
 /** The cursor is the position (occurred_at, seq) of the last item returned, opaque to clients. */
 export function encodeCursor(c: { at: string; seq: string }): string {

@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { Type, type Static } from '@sinclair/typebox';
 import { HUMAN_ROLES, originOf, principalOf } from '@omni/auth';
 import { AppError } from '@omni/service';
+import { NO_NUL } from './auth';
 import { createAccount, getAccount, listAccounts, resetPassword, updateAccount } from '../store/accounts';
 
 const HumanRole = Type.Union(HUMAN_ROLES.map((r) => Type.Literal(r)));
@@ -22,7 +23,7 @@ const Account = Type.Object(
   { $id: 'Account' },
 );
 const CreateBody = Type.Object(
-  { id: AccountId.properties.id, username: Type.String({ minLength: 1, maxLength: 320 }), role: HumanRole, password: Password },
+  { id: AccountId.properties.id, username: Type.String({ minLength: 1, maxLength: 320, pattern: NO_NUL }), role: HumanRole, password: Password },
   { additionalProperties: false },
 );
 const PatchBody = Type.Object({ role: Type.Optional(HumanRole), disabled: Type.Optional(Type.Boolean()) }, { additionalProperties: false, minProperties: 1 });

@@ -5,6 +5,9 @@ import { originOf } from '@omni/auth';
 import { AppError } from '@omni/service';
 import { refresh, signIn, signOut, type SessionSettings } from '../store/accounts';
 
+/** PostgreSQL text cannot hold NUL: refuse it at the edge (400 naming the field). */
+export const NO_NUL = '^[^\\u0000]*$';
+
 const Session = Type.Object(
   {
     accessToken: Type.String(),
@@ -16,10 +19,10 @@ const Session = Type.Object(
   { $id: 'AuthSession' },
 );
 const SignInBody = Type.Object(
-  { username: Type.String({ minLength: 1, maxLength: 320 }), password: Type.String({ minLength: 1, maxLength: 1024 }) },
+  { username: Type.String({ minLength: 1, maxLength: 320, pattern: NO_NUL }), password: Type.String({ minLength: 1, maxLength: 1024 }) },
   { additionalProperties: false },
 );
-const RefreshBody = Type.Object({ refreshToken: Type.String({ minLength: 16, maxLength: 256 }) }, { additionalProperties: false });
+const RefreshBody = Type.Object({ refreshToken: Type.String({ minLength: 16, maxLength: 256, pattern: '^[A-Za-z0-9_-]+$' }) }, { additionalProperties: false });
 
 export interface AuthRouteOptions {
   pool: Pool;

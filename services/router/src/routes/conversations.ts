@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Pool } from 'pg';
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '@omni/service';
+import { NO_NUL } from './auth';
 
 const Conversation = Type.Object(
   {
@@ -25,7 +26,7 @@ export const conversationRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app
     '/v1/conversations/:id',
     {
       config: { auth: { roles: ['supervisor', 'service'], scopes: ['conversations:read'] } },
-      schema: { params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }), response: { 200: Conversation, '4xx': { $ref: 'ErrorBody#' } } },
+      schema: { params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, pattern: NO_NUL }) }), response: { 200: Conversation, '4xx': { $ref: 'ErrorBody#' } } },
     },
     async (req) => {
       const { rows } = await pool.query(

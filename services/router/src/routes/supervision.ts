@@ -4,6 +4,7 @@ import { originOf, principalOf, recordAudit } from '@omni/auth';
 import { AppError, type ErrorCode } from '@omni/service';
 import { AgentActionError, setPresence, transfer } from '../store/agent-actions';
 import type { RouterCtx } from '../store/routing-tx';
+import { NO_NUL } from './auth';
 
 const STATUS_OF: Record<string, ErrorCode> = {
   NOT_FOUND: 'NOT_FOUND',
@@ -19,12 +20,12 @@ function mapActionError(err: unknown): never {
 }
 
 const AgentParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._@-]+$' }) });
-const PresenceBody = Type.Object({ status: Type.Union([Type.Literal('online'), Type.Literal('away'), Type.Literal('offline')]), reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
+const PresenceBody = Type.Object({ status: Type.Union([Type.Literal('online'), Type.Literal('away'), Type.Literal('offline')]), reason: Type.Optional(Type.String({ maxLength: 500, pattern: NO_NUL })) }, { additionalProperties: false });
 const TransferBody = Type.Object(
   {
-    toAgentId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    toAgentId: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: NO_NUL })),
     toTier: Type.Optional(Type.Integer({ minimum: 1, maximum: 5 })),
-    note: Type.Optional(Type.String({ maxLength: 10_000, description: 'handoff note; required to move up a tier' })),
+    note: Type.Optional(Type.String({ maxLength: 10_000, pattern: NO_NUL, description: 'handoff note; required to move up a tier' })),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -62,7 +63,7 @@ export const supervisionRoutes: FastifyPluginAsync<{ ctx: RouterCtx }> = async (
       config: supervisor,
       schema: {
         summary: 'Move an assigned conversation to another agent or tier (as its assignee would)',
-        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }),
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, pattern: NO_NUL }) }),
         body: TransferBody,
         response: { 200: Type.Object({ conversationId: Type.String(), fromAgentId: Type.String() }), '4xx': { $ref: 'ErrorBody#' } },
       },
