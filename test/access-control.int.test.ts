@@ -74,6 +74,7 @@ const POLICY: Record<string, string | string[]> = {
   'history GET /v1/customers/:id/timeline': [A, S, G, 'service:customers:read'],
   'history GET /v1/customers/:id/merges': [A, S, G, 'service:customers:read'],
   'history POST /v1/customers/:id/merge': [A, S],
+  'history POST /v1/customers/:id/erase': [A],
   'history GET /v1/merges/:mergeId': [A, S],
   'history POST /v1/merges/:mergeId/unmerge': [A, S],
   'history GET /v1/conversations/:id': [A, S, G, 'service:conversations:read'],

@@ -8,6 +8,8 @@ import { customerRoutes } from './routes/customers';
 import { mergeRoutes } from './routes/merges';
 import { conversationRoutes } from './routes/conversations';
 import { kpiRoutes } from './routes/kpis';
+import { erasureRoutes } from './routes/erasure';
+import type { ErasureDeps } from './store/erasure';
 
 export interface HistoryAppDeps {
   infra: Pick<Infra, 'pool' | 'readiness'> & { topics: Pick<TopicNames, 'customers'> };
@@ -17,6 +19,8 @@ export interface HistoryAppDeps {
   auth: ServiceAuth['http'];
   /** the HS256 key in use (derives the CSAT token key) */
   jwtSecret: string;
+  /** publishes tombstones on the compacted customers topic (erasure); absent = no erase route */
+  tombstone?: ErasureDeps['tombstone'];
 }
 
 /** The history service's HTTP app: customers, merges, the unified timeline, transcripts, KPIs, CSAT, the audit trail (roles per route: docs/access-control.md). */
@@ -27,6 +31,7 @@ export async function buildApp(deps: HistoryAppDeps): Promise<FastifyInstance> {
   await app.register(mergeRoutes, routeDeps);
   await app.register(conversationRoutes, { pool: deps.infra.pool, jwtSecret: deps.jwtSecret });
   await app.register(kpiRoutes, { pool: deps.infra.pool, recontactDays: deps.recontactDays });
+  if (deps.tombstone) await app.register(erasureRoutes, { pool: deps.infra.pool, customersTopic: deps.infra.topics.customers, tombstone: deps.tombstone });
   registerAuditRoute(app, deps.infra.pool, 'history');
   return app;
 }

@@ -8,6 +8,7 @@ import type { HistoryConfig } from './config';
 import { buildApp } from './app';
 import { handleTimelineBatch } from './consumers/timeline';
 import type { HistoryEvent } from './domain/timeline-entry';
+import { pendingErasures, runErasure, type ErasureDeps } from './store/erasure';
 
 /** Connects, migrates, starts the outbox relay, the timeline consumer and the HTTP server (main.ts and tests). */
 export async function start(config: HistoryConfig, logger: Logger) {
@@ -16,7 +17,19 @@ export async function start(config: HistoryConfig, logger: Logger) {
   // customers.v1 records are written to history.outbox in the same transaction as the change
   const relay = new OutboxRelay(infra.pool, 'history', infra.publisher, logger);
   relay.start();
-  const app = await buildApp({ infra, logger, relay, recontactDays: config.FCR_RECONTACT_DAYS, auth: auth.http, jwtSecret: auth.jwtSecret });
+  // Tombstones (null values) are outside the envelope contracts, so they go through a plain producer;
+  // an erasure records its step only after they are acknowledged, and resends them on resume.
+  const tombstones = infra.kafka.producer({ allowAutoTopicCreation: false });
+  await tombstones.connect();
+  const tombstone: ErasureDeps['tombstone'] = async (topic, keys) => {
+    await tombstones.send({ topic, acks: -1, messages: keys.map((key) => ({ key, value: null })) });
+  };
+  const app = await buildApp({ infra, logger, relay, recontactDays: config.FCR_RECONTACT_DAYS, auth: auth.http, jwtSecret: auth.jwtSecret, tombstone });
+  // erasures a crash interrupted are finished before anything else is served
+  for (const id of await pendingErasures(infra.pool)) {
+    const e = await runErasure({ pool: infra.pool, customersTopic: infra.topics.customers, tombstone }, id);
+    logger.info({ erasureId: id, customers: e.members.length }, 'resumed an interrupted erasure');
+  }
   const t = infra.topics;
   const consumer = await startConsumer<HistoryEvent>({
     kafka: infra.kafka,
@@ -38,6 +51,7 @@ export async function start(config: HistoryConfig, logger: Logger) {
     close: async () => {
       await consumer.disconnect();
       await app.close();
+      await tombstones.disconnect().catch(() => undefined);
       await relay.stop();
       await infra.close();
     },

@@ -147,7 +147,8 @@ export const customerRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (app,
         action: 'customer.merge',
         target: { type: 'customer', id: req.params.id },
         before: { source: { id: req.body.from, mergedInto: null } },
-        after: { mergeId: merge.id, source: { id: merge.sourceId, mergedInto: merge.targetId }, reason: merge.reason },
+        // ids only: free text (the reason) may name the person, and the trail cannot be erased
+        after: { mergeId: merge.id, source: { id: merge.sourceId, mergedInto: merge.targetId } },
         origin: originOf(req),
       });
       return reply.status(201).send({ merge, customer: await loadCustomer(pool, req.params.id) });

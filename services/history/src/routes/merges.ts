@@ -42,8 +42,9 @@ export const mergeRoutes: FastifyPluginAsync<CustomerRouteDeps> = async (app, de
         actor: who,
         action: 'customer.unmerge',
         target: { type: 'merge', id: m.id },
-        before: before ?? null,
-        after: m,
+        // ids only: free text (reasons) may name the person, and the trail cannot be erased
+        before: before ? { mergeId: before.id, source: { id: before.sourceId, mergedInto: before.targetId } } : null,
+        after: { mergeId: m.id, source: { id: m.sourceId, mergedInto: null } },
         origin: originOf(req),
       });
       return m;
