@@ -15,6 +15,9 @@ export const HistoryEnv = {
   /** the broker waits up to this long to fill HISTORY_FETCH_MIN_BYTES: fewer, larger batch transactions under steady load */
   HISTORY_FETCH_MAX_WAIT_MS: Type.Integer({ default: 100, minimum: 0, maximum: 5000 }),
   HISTORY_FETCH_MIN_BYTES: Type.Integer({ default: 65536, minimum: 1 }),
+  /** days message content (text, html, subject, attachments, raw) stays on the timeline; 0 = forever */
+  HISTORY_CONTENT_RETENTION_DAYS: Type.Integer({ default: 0, minimum: 0 }),
+  HISTORY_CONTENT_SWEEP_INTERVAL_MS: Type.Integer({ default: 3_600_000, minimum: 100 }),
 };
 
 /** Validated history configuration; throws naming the bad variable. */

@@ -3,7 +3,8 @@ import { ConversationEvent, DeliveryStatus, InboundMessage, OutboundMessage } fr
 import { OutboxRelay, startConsumer } from '@omni/kafka';
 import type { Logger } from '@omni/logging';
 import { serviceAuth } from '@omni/auth';
-import { connectInfra } from '@omni/service';
+import { connectInfra, runPeriodically } from '@omni/service';
+import { sweepMessageContent } from './store/content-retention';
 import type { HistoryConfig } from './config';
 import { buildApp } from './app';
 import { handleTimelineBatch } from './consumers/timeline';
@@ -42,6 +43,14 @@ export async function start(config: HistoryConfig, logger: Logger) {
     fetch: { minBytes: config.HISTORY_FETCH_MIN_BYTES, maxWaitTimeInMs: config.HISTORY_FETCH_MAX_WAIT_MS },
     handleBatch: (batch) => handleTimelineBatch({ pool: infra.pool, topics: t, relay }, batch),
   });
+  const contentSweep = runPeriodically(
+    config.HISTORY_CONTENT_SWEEP_INTERVAL_MS,
+    async () => {
+      const swept = await sweepMessageContent(infra.pool, config.HISTORY_CONTENT_RETENTION_DAYS);
+      if (swept > 0) logger.info({ swept, retentionDays: config.HISTORY_CONTENT_RETENTION_DAYS }, 'message content past retention removed');
+    },
+    (err) => logger.warn({ err: err.message }, 'content retention sweep failed, retrying next tick'),
+  );
   const url = await app.listen({ port: config.PORT, host: config.HOST });
   logger.info(`history listening on ${url}`);
   return {
@@ -50,6 +59,7 @@ export async function start(config: HistoryConfig, logger: Logger) {
     pool: infra.pool,
     close: async () => {
       await consumer.disconnect();
+      await contentSweep.stop();
       await app.close();
       await tombstones.disconnect().catch(() => undefined);
       await relay.stop();

@@ -11,6 +11,7 @@ import { Publisher } from '@omni/kafka';
 import * as historyCfg from '@omni/history/src/config';
 import { start as startHistory } from '@omni/history/src/start';
 import { requestErasure, runErasure } from '@omni/history/src/store/erasure';
+import { sweepMessageContent } from '@omni/history/src/store/content-retention';
 import { createWorld, eventually, testLogger, TopicWatcher, type TestWorld } from '../../../test/support/infra';
 import { bearer, TEST_JWT_SECRET } from '../../../test/support/tokens';
 import { Script } from './support/events';
@@ -119,5 +120,23 @@ describe('history: erasure of a customer', () => {
     for (const id of carol.ids) await customers.waitFor((v, seen) => v === null && seen.key === id);
     // running a finished erasure again changes nothing
     await expect(runErasure({ pool: history.pool, customersTopic: world.topics.customers, tombstone: async () => undefined }, erasure.id)).resolves.toMatchObject({ done: true });
+  });
+
+  it('removes message content past the retention period, in batches, keeping the rows', async () => {
+    script.inbound('dave-new', { channel: 'email', address: 'dave@example.com' }, new Date().toISOString(), 'DAVE-RECENT-TEXT');
+    await publishAndWait();
+    expect(await dump()).toContain('BOB-SECRET-TEXT');
+    const rowsBefore = (await world.pool.query('SELECT count(*)::int AS n FROM history.timeline')).rows[0].n;
+    const swept = await sweepMessageContent(history.pool, 30, 2); // batches of 2: the loop must reach every old row
+    expect(swept).toBeGreaterThanOrEqual(3); // bob's two messages and reply
+    expect(await sweepMessageContent(history.pool, 30, 2)).toBe(0); // nothing left: idempotent
+    const after = await dump();
+    for (const text of ['BOB-SECRET-TEXT one', 'BOB-SECRET-TEXT two', 'BOB-SECRET-TEXT reply']) expect({ text, found: after.includes(text) }).toEqual({ text, found: false });
+    expect(after).toContain('BOB-SECRET-TEXT same person'); // a merge reason is not message content
+    expect(after).toContain('DAVE-RECENT-TEXT');
+    expect((await world.pool.query('SELECT count(*)::int AS n FROM history.timeline')).rows[0].n).toBe(rowsBefore);
+    const bob = await lookup('email:bob@example.com');
+    const items = (await call('GET', `/v1/customers/${bob}/timeline`, 'supervisor')).body.items as { kind: string; payload: Record<string, unknown> }[];
+    expect(items.filter((i) => i.kind.startsWith('message.')).every((i) => i.payload.contentRemoved === true && i.payload.text === undefined)).toBe(true);
   });
 });
