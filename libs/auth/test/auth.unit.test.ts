@@ -102,6 +102,17 @@ describe('production secrets', () => {
     ['aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'distinct'],
   ])('%j %s', (v, why) => expect(secretProblem(v)).toContain(why));
   test('a random 32-byte hex secret passes', () => expect(secretProblem('9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08')).toBeUndefined());
+  test('services refuse to start in production with a development secret (router/history serviceAuth, ingest-chat config)', async () => {
+    const { serviceAuth, AuthEnv } = await import('@omni/auth');
+    const { readConfig: chatConfig } = await import('@omni/ingest-chat/src/config');
+    const defaults = Object.fromEntries(Object.entries(AuthEnv).map(([k, v]) => [k, (v as { default: unknown }).default])) as never as Parameters<typeof serviceAuth>[0];
+    const silent = { warn: () => undefined };
+    expect(() => serviceAuth({ ...defaults, JWT_SECRET: 'dev-router-jwt-secret-change-me' }, silent, { NODE_ENV: 'production' })).toThrow(/JWT_SECRET is shorter than 32/);
+    expect(() => serviceAuth({ ...defaults, JWT_SECRET: '' }, silent, { OMNI_PRODUCTION: 'true' })).toThrow(/JWT_SECRET is not set/);
+    expect(() => serviceAuth({ ...defaults, JWT_SECRET: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822c' }, silent, { NODE_ENV: 'production' })).not.toThrow();
+    expect(() => chatConfig({ NODE_ENV: 'production', JWT_SECRET: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822c' })).toThrow(/CHAT_SESSION_SECRET/);
+    expect(() => chatConfig({})).not.toThrow();
+  });
   test('only production mode refuses', () => {
     expect(() => assertProductionSecrets({ JWT_SECRET: 'x' }, {})).not.toThrow();
     expect(() => assertProductionSecrets({ JWT_SECRET: 'x' }, { NODE_ENV: 'production' })).toThrow(/JWT_SECRET is shorter/);
