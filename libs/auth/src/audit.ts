@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Pool, PoolClient } from 'pg';
 import { Type } from '@sinclair/typebox';
-import { AppError, badField } from '@omni/service';
+import { badField } from '@omni/service';
 import type { Principal } from './roles';
 
 // The table itself (<schema>.audit_log, append-only by trigger) is created by each service's own
@@ -147,9 +147,4 @@ export function registerAuditRoute(app: FastifyInstance, pool: Pool, schema: str
       };
     },
   );
-}
-
-/** Throws the 404 an agent gets for something that is not theirs (indistinguishable from a missing one). */
-export function notFound(what: string, id: string, field = 'params.id'): AppError {
-  return new AppError('NOT_FOUND', `${what} ${id} not found`, [{ field, reason: `unknown ${what}` }]);
 }
