@@ -27,6 +27,8 @@ export const AuthEnv = {
   PUBLIC_RATE_LIMIT_PER_MINUTE: Type.Integer({ default: 6000, minimum: 1 }),
   /** requests per minute one adapter API key or visitor session token may make to one public route of one replica */
   CREDENTIAL_RATE_LIMIT_PER_MINUTE: Type.Integer({ default: 120_000, minimum: 1 }),
+  /** behind a load balancer: the proxies' addresses/CIDRs ("10.0.0.0/8,127.0.0.1") whose X-Forwarded-For is believed; empty = none, req.ip is the peer (fastify ignores hop counts: they cannot validate the peer) */
+  TRUST_PROXY: Type.String({ default: '' }),
 };
 
 export interface AuthConfig {
@@ -41,6 +43,7 @@ export interface AuthConfig {
   OPENAPI_AUTH: 'public' | 'token';
   PUBLIC_RATE_LIMIT_PER_MINUTE: number;
   CREDENTIAL_RATE_LIMIT_PER_MINUTE: number;
+  TRUST_PROXY: string;
 }
 
 /** Parses OIDC_* into settings (undefined when OIDC_ISSUER is empty); throws ConfigError naming the variable. */
@@ -64,7 +67,7 @@ export interface ServiceAuth {
   jwtSecret: string;
   verifier: TokenVerifier;
   /** createHttpApp's `guard`, `metricsAuth`, `openapiAuth` */
-  http: { guard: ReturnType<typeof routeGuard>; metricsAuth: RouteAuth; openapiAuth: RouteAuth };
+  http: { guard: ReturnType<typeof routeGuard>; metricsAuth: RouteAuth; openapiAuth: RouteAuth; trustProxy?: string[] };
 }
 
 /**
@@ -87,6 +90,7 @@ export function serviceAuth(c: AuthConfig, logger: Pick<Logger, 'warn'>, env: No
       guard: routeGuard({ verifier, publicRateLimit: { max: c.PUBLIC_RATE_LIMIT_PER_MINUTE, maxPerCredential: c.CREDENTIAL_RATE_LIMIT_PER_MINUTE, timeWindowMs: 60_000 } }),
       metricsAuth: restrictable(c.METRICS_AUTH, 'Prometheus scrape', 'metrics:read'),
       openapiAuth: restrictable(c.OPENAPI_AUTH, 'API description', 'openapi:read'),
+      ...(c.TRUST_PROXY ? { trustProxy: splitList(c.TRUST_PROXY) } : {}),
     },
   };
 }

@@ -185,3 +185,22 @@ describe('route guard', () => {
     await app.close();
   });
 });
+
+describe('behind a proxy', () => {
+  test('TRUST_PROXY=<proxy address> makes X-Forwarded-For the client IP for per-IP limits; without it the peer is', async () => {
+    const logger = pino({ level: 'silent' });
+    const { AuthEnv, serviceAuth } = await import('@omni/auth');
+    const defaults = Object.fromEntries(Object.entries(AuthEnv).map(([k, v]) => [k, (v as { default: unknown }).default])) as never as Parameters<typeof serviceAuth>[0];
+    const ipSeen = async (trust: string) => {
+      const app = await createHttpApp({ name: 't', logger, ...serviceAuth({ ...defaults, TRUST_PROXY: trust }, logger, {}).http });
+      app.get('/ip', { config: { auth: publicRoute('test') } }, async (req) => ({ ip: req.ip }));
+      const base = await app.listen({ port: 0, host: '127.0.0.1' });
+      const body = (await (await fetch(`${base}/ip`, { headers: { 'x-forwarded-for': '203.0.113.9' } })).json()) as { ip: string };
+      await app.close();
+      return body.ip;
+    };
+    expect(await ipSeen('127.0.0.1')).toBe('203.0.113.9');
+    expect(await ipSeen('10.0.0.0/8')).toBe('127.0.0.1'); // a peer that is not a trusted proxy cannot spoof
+    expect(await ipSeen('')).toBe('127.0.0.1');
+  });
+});

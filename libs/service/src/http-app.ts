@@ -24,6 +24,8 @@ export interface HttpAppOptions {
   /** who may read /metrics and /openapi.json (route `config.auth` declarations; default public) */
   metricsAuth?: unknown;
   openapiAuth?: unknown;
+  /** fastify trustProxy: addresses/CIDRs of the proxies whose X-Forwarded-For gives the client IP (per-IP limits, audit origin) */
+  trustProxy?: string[];
 }
 
 declare module 'fastify' {
@@ -51,6 +53,7 @@ export async function createHttpApp(opts: HttpAppOptions): Promise<FastifyInstan
   const app = Fastify({
     loggerInstance: opts.logger as unknown as FastifyBaseLogger,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    trustProxy: opts.trustProxy ?? false,
     // per-request info logs would print every webhook URL at info level; metrics cover traffic
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
