@@ -14,7 +14,7 @@ import type { ChannelKind } from '@omni/contracts';
 import { InboundMessage } from '@omni/contracts';
 import { createKafka, Publisher } from '@omni/kafka';
 import { createWorld } from '../test/support/infra';
-import { startIngestService, type BaseIngestConfig, type IngestAppDeps } from '@omni/ingest';
+import { startIngestService, type IngestServiceConfig, type IngestAppDeps } from '@omni/ingest';
 import type { FastifyInstance } from 'fastify';
 import * as chat from '@omni/ingest-chat/src/config';
 import { start as startChat } from '@omni/ingest-chat/src/start';
@@ -78,10 +78,13 @@ async function main(): Promise<void> {
     CHAT_WS_GROUP_ID: `bench-chat-ws-${id}`,
     TWILIO_AUTH_TOKEN: 'bench-twilio-token',
     TWILIO_PUBLIC_URL: 'https://bench.example',
+    // the load generator is one IP posting provider webhooks at full speed: measure throughput, not the per-IP limit
+    PUBLIC_RATE_LIMIT_PER_MINUTE: '100000000',
+    CREDENTIAL_RATE_LIMIT_PER_MINUTE: '100000000',
   });
   type Build<C> = (c: C, d: IngestAppDeps) => Promise<{ app: FastifyInstance; close?: () => Promise<void> }>;
   const services: { kind: ChannelKind; url: string; close: () => Promise<void> }[] = [];
-  const startOne = async <C extends BaseIngestConfig>(kind: ChannelKind, read: (e: NodeJS.ProcessEnv) => C, build: Build<C>) => {
+  const startOne = async <C extends IngestServiceConfig>(kind: ChannelKind, read: (e: NodeJS.ProcessEnv) => C, build: Build<C>) => {
     try {
       const s = await startIngestService(kind, read(env), logger, build);
       services.push({ kind, url: s.url, close: s.close });

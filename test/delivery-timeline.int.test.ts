@@ -10,6 +10,7 @@ import * as chatCfg from '@omni/ingest-chat/src/config';
 import { start as startChat } from '@omni/ingest-chat/src/start';
 import * as historyCfg from '@omni/history/src/config';
 import { start as startHistory } from '@omni/history/src/start';
+import { bearer, TEST_JWT_SECRET } from './support/tokens';
 import { AdapterStub } from './support/adapter-stub';
 import { createWorld, eventually, testLogger, type TestWorld } from './support/infra';
 
@@ -35,7 +36,7 @@ describe('delivery statuses on the customer timeline', () => {
     );
     chatUrl = chat.url;
     closers.push(chat.close);
-    const h = await startHistory(historyCfg.readConfig(world.env({ HISTORY_GROUP_ID: world.groupId('history') })), testLogger);
+    const h = await startHistory(historyCfg.readConfig(world.env({ HISTORY_GROUP_ID: world.groupId('history'), JWT_SECRET: TEST_JWT_SECRET })), testLogger);
     historyUrl = h.url;
     closers.push(h.close);
   });
@@ -61,11 +62,11 @@ describe('delivery statuses on the customer timeline', () => {
     await publisher.publish([ok, refused].map((m) => ({ topic: world.topics.outbound, key: m.conversationId, value: m, schema: OutboundMessage })));
 
     const customer = await eventually(async () => {
-      const r = await fetch(`${historyUrl}/v1/customers?identity=${encodeURIComponent('chat:visitor-tl')}`);
+      const r = await fetch(`${historyUrl}/v1/customers?identity=${encodeURIComponent('chat:visitor-tl')}`, { headers: bearer('supervisor') });
       return r.status === 200 ? ((await r.json()) as { id: string }) : undefined;
     }, 'customer in history');
     const timeline = await eventually(async () => {
-      const r = await fetch(`${historyUrl}/v1/customers/${customer.id}/timeline`);
+      const r = await fetch(`${historyUrl}/v1/customers/${customer.id}/timeline`, { headers: bearer('supervisor') });
       const body = (await r.json()) as { items: { kind: string; conversationId: string | null; payload: Record<string, unknown> }[] };
       return body.items.some((i) => i.kind === 'delivery.failed') && body.items.some((i) => i.kind === 'delivery.delivered') ? body : undefined;
     }, 'delivery statuses on the timeline');

@@ -9,6 +9,7 @@ import * as routerCfg from '@omni/router/src/config';
 import { start as startRouter } from '@omni/router/src/start';
 import * as historyCfg from '@omni/history/src/config';
 import { start as startHistory } from '@omni/history/src/start';
+import { bearer, TEST_JWT_SECRET } from './support/tokens';
 import { createWorld, eventually, testLogger, TopicWatcher, type TestWorld } from './support/infra';
 
 describe('walking skeleton: chat → router → history', () => {
@@ -28,7 +29,7 @@ describe('walking skeleton: chat → router → history', () => {
     closers.push(c.close);
     const r = await startRouter(routerCfg.readConfig(world.env({ ROUTER_GROUP_ID: world.groupId('router') })), testLogger);
     closers.push(r.close);
-    const h = await startHistory(historyCfg.readConfig(world.env({ HISTORY_GROUP_ID: world.groupId('history') })), testLogger);
+    const h = await startHistory(historyCfg.readConfig(world.env({ HISTORY_GROUP_ID: world.groupId('history'), JWT_SECRET: TEST_JWT_SECRET })), testLogger);
     historyUrl = h.url;
     closers.push(h.close);
   });
@@ -62,11 +63,11 @@ describe('walking skeleton: chat → router → history', () => {
     expect(row.rows).toEqual([{ tier: 1 }]);
 
     const customer = await eventually(async () => {
-      const r = await fetch(`${historyUrl}/v1/customers?identity=${encodeURIComponent('chat:visitor-9')}`);
+      const r = await fetch(`${historyUrl}/v1/customers?identity=${encodeURIComponent('chat:visitor-9')}`, { headers: bearer('supervisor') });
       return r.status === 200 ? ((await r.json()) as { id: string }) : undefined;
     }, 'customer in history');
     const timeline = await eventually(async () => {
-      const r = await fetch(`${historyUrl}/v1/customers/${customer.id}/timeline`);
+      const r = await fetch(`${historyUrl}/v1/customers/${customer.id}/timeline`, { headers: bearer('supervisor') });
       const body = (await r.json()) as { items: { kind: string; eventId: string; conversationId: string | null }[] };
       return body.items.some((i) => i.kind === 'conversation.opened') ? body : undefined;
     }, 'opened event on the timeline');

@@ -144,6 +144,8 @@ export const ConversationEvent = Type.Object(
     messageId: Type.Optional(Key(LIMITS.id.maxLength)),
     handoffNote: Type.Optional(Text(LIMITS.handoffNote.maxLength)),
     data: Type.Optional(Freeform(LIMITS.data)),
+    /** on conversation.resolved: the signed, single-use, expiring token the channel sends the customer to answer CSAT (POST /v1/conversations/:id/csat on history) */
+    csatToken: Type.Optional(Key(2048, 2048, 1)),
   },
   { $id: 'omni.conversations.v1', additionalProperties: false },
 );

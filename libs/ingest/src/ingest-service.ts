@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { CommonEnv, parsePairs } from '@omni/config';
+import { AuthEnv, assertProductionSecrets, defaultServiceAuth, declareRouteAuth, publicRoute, serviceAuth, type AuthConfig, type ServiceAuth } from '@omni/auth';
 import type { ChannelKind } from '@omni/contracts';
 import { createLogger, type Logger } from '@omni/logging';
 import { OutboxRelay } from '@omni/kafka';
@@ -16,6 +17,7 @@ import { DedupeEnv, sweepDedupe, type DedupeSettings } from './dedupe-retention'
 /** Env every ingest service reads on top of CommonEnv. */
 export const IngestEnv = {
   ...CommonEnv,
+  ...AuthEnv,
   ADAPTER_API_KEYS: Type.String({ default: '', description: 'adapterId:key pairs, comma separated' }),
   BODY_LIMIT_BYTES: Type.Integer({ default: 1024 * 1024, minimum: 1024 }),
   ...DeliveryEnv,
@@ -32,6 +34,8 @@ export interface IngestAppDeps {
   bodyLimit?: number;
   /** after committing rows to `ingest.outbox`: relay them now (one relay per service) */
   kickRelay: () => void;
+  /** access control (libs/auth); absent (tests building an app by hand) = a random key, so only public routes answer */
+  auth?: ServiceAuth['http'];
 }
 
 /**
@@ -43,10 +47,15 @@ export async function buildIngestApp(
   deps: IngestAppDeps,
   register?: (app: FastifyInstance, ingest: IngestDeps) => Promise<void> | void,
 ): Promise<{ app: FastifyInstance; ingest: IngestDeps; metrics: IngestMetrics }> {
-  const app = await createHttpApp({ name: `ingest-${kind}`, logger: deps.logger, readiness: deps.infra.readiness, bodyLimit: deps.bodyLimit });
+  const app = await createHttpApp({ name: `ingest-${kind}`, logger: deps.logger, readiness: deps.infra.readiness, bodyLimit: deps.bodyLimit, ...(deps.auth ?? defaultServiceAuth(deps.logger).http) });
   const metrics = createIngestMetrics(app.metrics);
   const ingest: IngestDeps = { pool: deps.infra.pool, publisher: deps.infra.publisher, topics: deps.infra.topics, metrics, logger: deps.logger };
-  registerAdapterRoute(app, ingest, kind, deps.apiKeys);
+  // The adapter route checks the adapter's API key itself (onRequest, before the body is read);
+  // as a public route it is rate-limited per API key.
+  await app.register(async (scope) => {
+    declareRouteAuth(scope, publicRoute('channel adapter: X-Api-Key checked by the route, limited per key'));
+    registerAdapterRoute(scope, ingest, kind, deps.apiKeys);
+  });
   if (register) await register(app, ingest);
   return { app, ingest, metrics };
 }
@@ -65,7 +74,7 @@ export interface BaseIngestConfig {
 }
 
 /** Delivery and dedupe settings are optional in the type (IngestEnv supplies them with defaults). */
-export type IngestServiceConfig = BaseIngestConfig & Partial<DeliverySettings> & Partial<DedupeSettings>;
+export type IngestServiceConfig = BaseIngestConfig & AuthConfig & Partial<DeliverySettings> & Partial<DedupeSettings>;
 
 /** Connects infrastructure, builds the app and listens; used by main.ts and by tests (PORT=0). */
 export async function startIngestService<C extends IngestServiceConfig>(
@@ -77,13 +86,20 @@ export async function startIngestService<C extends IngestServiceConfig>(
   const name = `ingest-${kind}`;
   // validate delivery settings before connecting anything: a bad DELIVERY_TARGETS fails fast, by name
   const delivery = deliverySettings(config);
-  parseDeliveryTargets(delivery.DELIVERY_TARGETS);
+  const targets = parseDeliveryTargets(delivery.DELIVERY_TARGETS);
+  // production mode refuses short or placeholder secrets (JWT_SECRET, adapter keys, callback signing secrets) before connecting
+  const apiKeys = parsePairs(config.ADAPTER_API_KEYS, 'ADAPTER_API_KEYS');
+  assertProductionSecrets({
+    ...Object.fromEntries([...apiKeys].map(([id, key]) => [`ADAPTER_API_KEYS[${id}]`, key])),
+    ...Object.fromEntries([...targets.values()].map((t) => [`DELIVERY_TARGETS[${t.provider}]`, t.secret])),
+  });
+  const auth = serviceAuth(config, logger);
   const infra = await connectInfra({ service: name, schema: 'ingest', migrationsDir: INGEST_MIGRATIONS, config, logger });
   // one relay for the service's `ingest.outbox` rows (delivery statuses, chat delivered receipts)
   const relay = new OutboxRelay(infra.pool, 'ingest', infra.publisher, logger, { dlqTopic: infra.topics.dlq });
   relay.start();
   const kickRelay = () => relay.kick();
-  const built = await build(config, { infra, logger, apiKeys: parsePairs(config.ADAPTER_API_KEYS, 'ADAPTER_API_KEYS'), bodyLimit: config.BODY_LIMIT_BYTES, kickRelay });
+  const built = await build(config, { infra, logger, apiKeys, bodyLimit: config.BODY_LIMIT_BYTES, kickRelay, auth: auth.http });
   relay.bindMetrics(built.app.metrics);
   // Every ingest service delivers agent replies for its own channels (docs/delivery-callbacks.md).
   const deliveryRun = await startDelivery({ kind, settings: delivery, topicSuffix: config.KAFKA_TOPIC_SUFFIX, infra, logger, registry: built.app.metrics, kickRelay });

@@ -19,6 +19,16 @@ export interface HttpAppOptions {
   bodyLimit?: number;
   /** OpenAPI info for @fastify/swagger */
   description?: string;
+  /**
+   * Installed before any route is added (libs/auth's routeGuard): it must refuse a route registered
+   * without a `config.auth` declaration, so an undeclared route fails closed at start-up.
+   */
+  guard: (app: FastifyInstance) => Promise<void> | void;
+  /** who may read /metrics and /openapi.json (route `config.auth` declarations; default public) */
+  metricsAuth?: unknown;
+  openapiAuth?: unknown;
+  /** fastify trustProxy: addresses/CIDRs of the proxies whose X-Forwarded-For gives the client IP (per-IP limits, audit origin) */
+  trustProxy?: string[];
 }
 
 declare module 'fastify' {
@@ -85,6 +95,7 @@ export async function createHttpApp(opts: HttpAppOptions): Promise<FastifyInstan
   const app = Fastify({
     loggerInstance: opts.logger as unknown as FastifyBaseLogger,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    trustProxy: opts.trustProxy ?? false,
     // per-request info logs would print every webhook URL at info level; metrics cover traffic
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true }, plugins: [addContractKeywords as never] },
@@ -105,6 +116,7 @@ export async function createHttpApp(opts: HttpAppOptions): Promise<FastifyInstan
   registry.setDefaultLabels({ service: opts.name });
   collectDefaultMetrics({ register: registry });
   app.decorate('metrics', registry);
+  await opts.guard(app);
   const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
   const latency = new Histogram({
     name: 'http_request_duration_seconds',
@@ -182,8 +194,9 @@ export async function createHttpApp(opts: HttpAppOptions): Promise<FastifyInstan
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
 
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+  const open = { auth: { public: 'liveness and readiness probes' } as never };
+  app.get('/healthz', { schema: { hide: true }, config: open }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true }, config: open }, async (_req, reply) => {
     const results: Record<string, string> = {};
     let ok = true;
     await Promise.all(
@@ -199,10 +212,10 @@ export async function createHttpApp(opts: HttpAppOptions): Promise<FastifyInstan
     );
     return reply.status(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not-ready', checks: results });
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+  app.get('/metrics', { schema: { hide: true }, config: { auth: (opts.metricsAuth ?? { public: 'Prometheus scrape (METRICS_AUTH restricts it)' }) as never } }, async (_req, reply) => {
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: { hide: true }, config: { auth: (opts.openapiAuth ?? { public: 'API description (OPENAPI_AUTH restricts it)' }) as never } }, async () => app.swagger());
   return app;
 }

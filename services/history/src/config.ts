@@ -1,8 +1,11 @@
 import { Type } from '@sinclair/typebox';
+import { AuthEnv } from '@omni/auth';
 import { CommonEnv, loadConfig } from '@omni/config';
 
 export const HistoryEnv = {
   ...CommonEnv,
+  /** JWT_SECRET (the same key as the router's: it verifies their tokens and CSAT tokens), OIDC_*, METRICS_AUTH… (libs/auth) */
+  ...AuthEnv,
   PORT: Type.Integer({ default: 8086 }),
   HISTORY_GROUP_ID: Type.String({ default: 'history', minLength: 1 }),
   /** a resolved conversation followed by another from the same customer within this many days is not a first-contact resolution */
@@ -14,6 +17,9 @@ export const HistoryEnv = {
   HISTORY_FETCH_MIN_BYTES: Type.Integer({ default: 65536, minimum: 1 }),
   /** ISO 3166-1 alpha-2 region for phone numbers written without a country code ("ES"); empty: such numbers are never guessed */
   HISTORY_DEFAULT_PHONE_REGION: Type.String({ default: '', pattern: '^([A-Z]{2})?$' }),
+  /** days message content (text, html, subject, attachments, raw) stays on the timeline; 0 = forever */
+  HISTORY_CONTENT_RETENTION_DAYS: Type.Integer({ default: 0, minimum: 0 }),
+  HISTORY_CONTENT_SWEEP_INTERVAL_MS: Type.Integer({ default: 3_600_000, minimum: 100 }),
 };
 
 /** Validated history configuration; throws naming the bad variable. */

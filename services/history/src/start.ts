@@ -2,24 +2,40 @@ import { join } from 'node:path';
 import { ConversationEvent, DeliveryStatus, InboundMessage, OutboundMessage } from '@omni/contracts';
 import { OutboxRelay, startConsumer } from '@omni/kafka';
 import type { Logger } from '@omni/logging';
-import { connectInfra, registerKafkaMetrics } from '@omni/service';
+import { serviceAuth } from '@omni/auth';
+import { connectInfra, registerKafkaMetrics, runPeriodically } from '@omni/service';
+import { sweepMessageContent } from './store/content-retention';
 import type { HistoryConfig } from './config';
 import { buildApp } from './app';
 import { handleTimelineBatch } from './consumers/timeline';
 import { configureIdentity } from './domain/identity';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js';
 import type { HistoryEvent } from './domain/timeline-entry';
+import { pendingErasures, runErasure, type ErasureDeps } from './store/erasure';
 
 /** Connects, migrates, starts the outbox relay, the timeline consumer and the HTTP server (main.ts and tests). */
 export async function start(config: HistoryConfig, logger: Logger) {
   const region = config.HISTORY_DEFAULT_PHONE_REGION;
   if (region && !isSupportedCountry(region)) throw new Error(`HISTORY_DEFAULT_PHONE_REGION: ${region} is not a region libphonenumber knows`);
   configureIdentity(region ? { defaultPhoneRegion: region as CountryCode } : {});
+  const auth = serviceAuth(config, logger);
   const infra = await connectInfra({ service: 'history', schema: 'history', migrationsDir: join(__dirname, '..', 'migrations'), config, logger });
   // customers.v1 records are written to history.outbox in the same transaction as the change
   const relay = new OutboxRelay(infra.pool, 'history', infra.publisher, logger, { dlqTopic: infra.topics.dlq });
   relay.start();
-  const app = await buildApp({ infra, logger, relay, recontactDays: config.FCR_RECONTACT_DAYS });
+  // Tombstones (null values) are outside the envelope contracts, so they go through a plain producer;
+  // an erasure records its step only after they are acknowledged, and resends them on resume.
+  const tombstones = infra.kafka.producer({ allowAutoTopicCreation: false });
+  await tombstones.connect();
+  const tombstone: ErasureDeps['tombstone'] = async (topic, keys) => {
+    await tombstones.send({ topic, acks: -1, messages: keys.map((key) => ({ key, value: null })) });
+  };
+  const app = await buildApp({ infra, logger, relay, recontactDays: config.FCR_RECONTACT_DAYS, auth: auth.http, jwtSecret: auth.jwtSecret, tombstone });
+  // erasures a crash interrupted are finished before anything else is served
+  for (const id of await pendingErasures(infra.pool)) {
+    const e = await runErasure({ pool: infra.pool, customersTopic: infra.topics.customers, tombstone }, id);
+    logger.info({ erasureId: id, customers: e.members.length }, 'resumed an interrupted erasure');
+  }
   relay.bindMetrics(app.metrics);
   const t = infra.topics;
   const consumer = await startConsumer<HistoryEvent>({
@@ -35,6 +51,14 @@ export async function start(config: HistoryConfig, logger: Logger) {
     handleBatch: (batch) => handleTimelineBatch({ pool: infra.pool, topics: t, relay }, batch),
   });
   const kafkaMetrics = registerKafkaMetrics(app.metrics, infra.kafka, t, { groups: [config.HISTORY_GROUP_ID] });
+  const contentSweep = runPeriodically(
+    config.HISTORY_CONTENT_SWEEP_INTERVAL_MS,
+    async () => {
+      const swept = await sweepMessageContent(infra.pool, config.HISTORY_CONTENT_RETENTION_DAYS);
+      if (swept > 0) logger.info({ swept, retentionDays: config.HISTORY_CONTENT_RETENTION_DAYS }, 'message content past retention removed');
+    },
+    (err) => logger.warn({ err: err.message }, 'content retention sweep failed, retrying next tick'),
+  );
   const url = await app.listen({ port: config.PORT, host: config.HOST });
   logger.info(`history listening on ${url}`);
   return {
@@ -43,8 +67,10 @@ export async function start(config: HistoryConfig, logger: Logger) {
     pool: infra.pool,
     close: async () => {
       await consumer.disconnect();
+      await contentSweep.stop();
       await app.close();
       await kafkaMetrics.close();
+      await tombstones.disconnect().catch(() => undefined);
       await relay.stop();
       await infra.close();
     },

@@ -3,12 +3,17 @@
  * topics as ingest and the router would publish them; the service consumes, links identities,
  * writes the timeline and the conversations projection, and answers on its HTTP API.
  */
+import { csatKey, mintCsatToken } from '@omni/auth';
 import type { Party } from '@omni/contracts';
 import { Publisher } from '@omni/kafka';
 import * as historyCfg from '@omni/history/src/config';
 import { start as startHistory } from '@omni/history/src/start';
 import { createWorld, eventually, testLogger, TopicWatcher, type TestWorld } from '../../../test/support/infra';
 import { Script } from './support/events';
+import { bearer, TEST_JWT_SECRET } from '../../../test/support/tokens';
+
+/** The token the router puts on conversation.resolved for the customer's CSAT answer. */
+const csatToken = (conversationId: string) => mintCsatToken(csatKey(TEST_JWT_SECRET), conversationId, `evt-res-${conversationId}`, new Date(), 3600);
 
 interface Item {
   eventId: string;
@@ -37,7 +42,7 @@ describe('history: customers, identities, timeline, merges, KPIs, CSAT', () => {
   beforeAll(async () => {
     world = await createWorld('history');
     customersTopic = await TopicWatcher.start(world, world.topics.customers);
-    const h = await startHistory(historyCfg.readConfig(world.env({ HISTORY_GROUP_ID: world.groupId('history'), FCR_RECONTACT_DAYS: '7' })), testLogger);
+    const h = await startHistory(historyCfg.readConfig(world.env({ HISTORY_GROUP_ID: world.groupId('history'), FCR_RECONTACT_DAYS: '7', JWT_SECRET: TEST_JWT_SECRET })), testLogger);
     baseUrl = h.url;
     close = h.close;
     publisher = new Publisher(world.kafka);
@@ -66,9 +71,11 @@ describe('history: customers, identities, timeline, merges, KPIs, CSAT', () => {
 
   /** HTTP over the real socket (light-my-request's ESM cookie dependency does not load under jest on Node 20). */
   async function call(method: 'GET' | 'POST', url: string, payload?: object): Promise<{ statusCode: number; body: string; json: () => unknown }> {
+    // as supervisor maria: reads everything, merges and unmerges (roles: docs/access-control.md)
     const res = await fetch(baseUrl + url, {
       method,
-      ...(payload ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) } : {}),
+      headers: { ...bearer('supervisor', 'maria'), ...(payload ? { 'content-type': 'application/json' } : {}) },
+      ...(payload ? { body: JSON.stringify(payload) } : {}),
     });
     const body = await res.text();
     return { statusCode: res.status, body, json: () => JSON.parse(body) };
@@ -203,7 +210,7 @@ describe('history: customers, identities, timeline, merges, KPIs, CSAT', () => {
       { from: cy.id, reason: 'same person, confirmed by phone', actor: 'agent:maria' },
       201,
     );
-    expect(merged.merge).toMatchObject({ sourceId: cy.id, targetId: cx.id, actor: 'agent:maria', reason: 'same person, confirmed by phone' });
+    expect(merged.merge).toMatchObject({ sourceId: cy.id, targetId: cx.id, actor: 'supervisor:maria', reason: 'same person, confirmed by phone' });
     expect(merged.customer.members).toEqual([cy.id]);
     const both = await fullTimeline(cx.id);
     expect(both.map((i) => i.eventId)).toEqual(['mx-1', 'mx-open', 'my-1', 'mx-out', 'mx-dlv', 'my-2']);
@@ -212,7 +219,7 @@ describe('history: customers, identities, timeline, merges, KPIs, CSAT', () => {
     await customersTopic.waitFor((v) => v.customerId === cy.id && v.mergedInto === cx.id);
 
     const undone = await post<{ undoneAt: string | null; undoneBy: string }>(`/v1/merges/${merged.merge.id}/unmerge`, { actor: 'agent:maria', reason: 'different people after all' }, 200);
-    expect(undone.undoneBy).toBe('agent:maria');
+    expect(undone.undoneBy).toBe('supervisor:maria');
     expect(undone.undoneAt).not.toBeNull();
     expect(await fullTimeline(cx.id)).toEqual(beforeX);
     expect(await fullTimeline(cy.id)).toEqual(beforeY);
@@ -385,8 +392,8 @@ describe('history: customers, identities, timeline, merges, KPIs, CSAT', () => {
     await publishAndWait();
     expect((await lookup('phone:+34611000001')).id).toBe((await lookup('whatsapp:34611000001')).id);
 
-    await post('/v1/conversations/kA/csat', { score: 5, comment: 'rápido' }, 201);
-    await post('/v1/conversations/kB/csat', { score: 3 }, 201);
+    await post('/v1/conversations/kA/csat', { token: csatToken('kA'), score: 5, comment: 'rápido' }, 201);
+    await post('/v1/conversations/kB/csat', { token: csatToken('kB'), score: 3 }, 201);
 
     const q = `from=${encodeURIComponent('2026-01-01T00:00:00.000Z')}&to=${encodeURIComponent('2026-01-02T00:00:00.000Z')}`;
     const k = await get<Record<string, unknown>>(`/v1/kpis?${q}`);
@@ -522,7 +529,7 @@ describe('history: customers, identities, timeline, merges, KPIs, CSAT', () => {
     script.conv('bad-open-2', 'conversation.opened', { conversationId: 'crated', customer: r, tier: 1, at: '2026-05-01T10:00:01.000Z' });
     script.conv('bad-res-2', 'conversation.resolved', { conversationId: 'crated', customer: r, tier: 1, at: '2026-05-01T10:30:00.000Z' });
     await publishAndWait();
-    await post('/v1/conversations/crated/csat', { score: 4 }, 201);
+    await post('/v1/conversations/crated/csat', { token: csatToken('crated'), score: 4 }, 201);
     const cp = await lookup('telegram:tg-77');
     const cq = await lookup('telegram:tg-78');
     const cr = await lookup('telegram:tg-79');
@@ -552,10 +559,15 @@ describe('history: customers, identities, timeline, merges, KPIs, CSAT', () => {
     await expectError('GET', '/v1/customers?identity=nochannel', undefined, 400, 'querystring.identity');
     await expectError('GET', '/v1/customers?identity=telegram:tg-unknown', undefined, 404);
     await expectError('GET', '/v1/conversations/nope', undefined, 404, 'params.id');
-    await expectError('POST', '/v1/conversations/cbad/csat', { score: 7 }, 400, 'body.score');
-    await expectError('POST', '/v1/conversations/cbad/csat', { score: 4 }, 409, 'params.id'); // not resolved yet
-    await expectError('POST', '/v1/conversations/nope/csat', { score: 4 }, 404);
-    await expectError('POST', '/v1/conversations/crated/csat', { score: 1 }, 409, 'params.id'); // already rated
+    await expectError('POST', '/v1/conversations/cbad/csat', { token: csatToken('cbad'), score: 7 }, 400, 'body.score');
+    await expectError('POST', '/v1/conversations/cbad/csat', { token: csatToken('cbad'), score: 4 }, 409, 'params.id'); // not resolved yet
+    await expectError('POST', '/v1/conversations/nope/csat', { token: csatToken('nope'), score: 4 }, 404);
+    await expectError('POST', '/v1/conversations/crated/csat', { token: csatToken('crated'), score: 1 }, 409, 'params.id'); // already rated
+    // CSAT needs the customer's token: none, forged, or issued for another conversation is refused
+    await expectError('POST', '/v1/conversations/cbad/csat', { score: 4 }, 400, 'body.token');
+    await expectError('POST', '/v1/conversations/crated/csat', { token: csatToken('crated').slice(0, -2) + 'xx', score: 4 }, 401, 'body.token');
+    await expectError('POST', '/v1/conversations/crated/csat', { token: mintCsatToken(csatKey('another-secret-0123456789abcdefghij'), 'crated', 'e', new Date(), 60), score: 4 }, 401, 'body.token');
+    await expectError('POST', '/v1/conversations/crated/csat', { token: csatToken('cbad'), score: 4 }, 403, 'body.token');
     await expectError('POST', `/v1/customers/${cp.id}/merge`, { from: cp.id, reason: 'x', actor: 'admin:root' }, 400, 'body.from');
     await expectError('POST', '/v1/customers/cus_nobody/merge', { from: cp.id, reason: 'x', actor: 'admin:root' }, 404, 'params.id');
     await expectError('POST', `/v1/customers/${cp.id}/merge`, { from: 'cus_nobody', reason: 'x', actor: 'admin:root' }, 404, 'body.from');

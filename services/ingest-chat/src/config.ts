@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { assertProductionSecrets } from '@omni/auth';
 import { loadConfig } from '@omni/config';
 import { IngestEnv } from '@omni/ingest';
 
@@ -17,6 +18,9 @@ export const ChatEnv = {
 
 /** Validated ingest-chat configuration; throws naming the bad variable. */
 export function readConfig(env: NodeJS.ProcessEnv = process.env) {
-  return loadConfig(ChatEnv, env);
+  const config = loadConfig(ChatEnv, env);
+  // production mode (NODE_ENV=production or OMNI_PRODUCTION) refuses the development default or a short key
+  assertProductionSecrets({ CHAT_SESSION_SECRET: config.CHAT_SESSION_SECRET }, env);
+  return config;
 }
 export type ChatConfig = ReturnType<typeof readConfig>;

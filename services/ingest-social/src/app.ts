@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { declareRouteAuth, publicRoute } from '@omni/auth';
 import { buildIngestApp, type IngestAppDeps } from '@omni/ingest';
 import { registerMetaWebhook, type MetaWebhookOptions } from './routes/meta-webhook';
 
@@ -6,7 +7,11 @@ import { registerMetaWebhook, type MetaWebhookOptions } from './routes/meta-webh
 export async function buildApp(deps: IngestAppDeps, meta?: MetaWebhookOptions): Promise<{ app: FastifyInstance }> {
   return buildIngestApp('social', deps, async (app, ingest) => {
     // Without an app secret no Meta POST could be verified: leave the routes out (404) rather than accept unsigned traffic.
-    if (meta?.appSecret) await registerMetaWebhook(app, ingest, meta);
+    if (meta?.appSecret)
+      await app.register(async (scope) => {
+        declareRouteAuth(scope, publicRoute('Meta webhook: hub.verify_token / X-Hub-Signature-256 checked by the routes'));
+        await registerMetaWebhook(scope, ingest, meta);
+      });
     else deps.logger.warn('META_APP_SECRET not set: Meta webhook routes disabled');
   });
 }

@@ -1,14 +1,26 @@
 import { Type } from '@sinclair/typebox';
+import { AuthEnv } from '@omni/auth';
 import { CommonEnv, loadConfig } from '@omni/config';
 
 const Ms = (def: number, min = 1) => Type.Integer({ default: def, minimum: min });
 
 export const RouterEnv = {
   ...CommonEnv,
+  /** JWT_SECRET (HS256 key of every access token; empty = random per process, dev only), OIDC_*, METRICS_AUTH… (libs/auth) */
+  ...AuthEnv,
   PORT: Type.Integer({ default: 8085 }),
   ROUTER_GROUP_ID: Type.String({ default: 'router', minLength: 1 }),
-  /** HS256 secret for admin and agent JWTs; empty = a random per-process secret (dev only, logged). */
-  JWT_SECRET: Type.String({ default: '' }),
+  /** access token lifetime: short, because a signed-out person keeps a valid access token until it expires */
+  ACCESS_TOKEN_TTL_S: Type.Integer({ default: 900, minimum: 30, maximum: 86_400 }),
+  /** refresh token lifetime (each refresh issues the next one) */
+  REFRESH_TOKEN_TTL_S: Type.Integer({ default: 7 * 86_400, minimum: 60 }),
+  /** failed sign-ins in a row that lock an account, and for how long */
+  SIGNIN_MAX_FAILURES: Type.Integer({ default: 5, minimum: 1, maximum: 100 }),
+  SIGNIN_LOCKOUT_MS: Ms(15 * 60_000, 1_000),
+  /** sign-in attempts per IP per minute on one replica */
+  SIGNIN_RATE_LIMIT_PER_MINUTE: Type.Integer({ default: 20, minimum: 1 }),
+  /** how long the CSAT token issued on resolve stays valid */
+  CSAT_TOKEN_TTL_S: Type.Integer({ default: 14 * 86_400, minimum: 60 }),
   /** how long an agent has to accept an offer */
   OFFER_TIMEOUT_MS: Ms(20_000, 100),
   /** offers timing out in a row before the agent is set away */

@@ -8,7 +8,7 @@ import { createPool } from '@omni/db';
 import type { RouterConfig } from './config';
 import { buildApp } from './app';
 import { AgentHub } from './agent-hub';
-import { ephemeralSecret } from './auth/tokens';
+import { csatKey, serviceAuth } from '@omni/auth';
 import { handleCustomer } from './consumers/customers';
 import { handleDeliveryStatus } from './consumers/delivery';
 import { handleInboundBatch } from './consumers/inbound';
@@ -21,6 +21,8 @@ import { storeDeadLetter } from './store/dead-letters';
 
 /** Connects, migrates, starts the outbox relay, hub, matcher, sweeper, consumers and the HTTP server (main.ts and tests). */
 export async function start(config: RouterConfig, logger: Logger) {
+  // before connecting anything: production mode refuses a missing, short or placeholder JWT_SECRET
+  const auth = serviceAuth(config, logger);
   const infra = await connectInfra({ service: 'router', schema: 'router', migrationsDir: join(__dirname, '..', 'migrations'), config, logger });
   // The router's own pool: offers, agent commands and console streams all need connections at once,
   // more than the default 10 (the infra pool stays for migrations and readiness).
@@ -43,6 +45,7 @@ export async function start(config: RouterConfig, logger: Logger) {
       hub.announce([...new Set(events.map((e) => e.agentId))]);
     },
     kickMatcher: () => matcher.kick(),
+    csatKey: csatKey(auth.jwtSecret),
   };
   matcher = new Matcher(() => ctx, config.MATCH_WORKERS);
   const sweeper = new Sweeper(ctx, async () => {
@@ -60,12 +63,21 @@ export async function start(config: RouterConfig, logger: Logger) {
     },
     (err) => logger.warn({ err: err.message }, 'processed_events prune failed, retrying next tick'),
   );
-  let jwtSecret = config.JWT_SECRET;
-  if (!jwtSecret) {
-    jwtSecret = ephemeralSecret();
-    logger.warn('JWT_SECRET is not set: using a random per-process secret, admin and agent tokens cannot be minted (dev only)');
-  }
-  const app = await buildApp({ infra: { pool, readiness: infra.readiness }, logger, ctx, hub, jwtSecret });
+  const app = await buildApp({
+    infra: { pool, readiness: infra.readiness },
+    logger,
+    ctx,
+    hub,
+    auth: auth.http,
+    session: {
+      jwtSecret: auth.jwtSecret,
+      accessTtlSeconds: config.ACCESS_TOKEN_TTL_S,
+      refreshTtlSeconds: config.REFRESH_TOKEN_TTL_S,
+      maxFailures: config.SIGNIN_MAX_FAILURES,
+      lockoutMs: config.SIGNIN_LOCKOUT_MS,
+    },
+    signInPerMinute: config.SIGNIN_RATE_LIMIT_PER_MINUTE,
+  });
   relay.bindMetrics(app.metrics);
   const rules = new RuleCache();
   const consumers: Consumer[] = [];

@@ -1,11 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Pool } from 'pg';
 import { Type } from '@sinclair/typebox';
+import { csatKey as deriveCsatKey, principalOf, verifyCsatToken } from '@omni/auth';
 import { AppError } from '@omni/service';
+import { agentServedConversation, isScoped } from '../store/access';
 import { loadConversation } from '../store/conversations';
 import { recordCsat } from '../store/csat';
 import { conversationRows } from '../store/timeline';
-import { ErrorRef, IdParams, TimelineItem } from './schemas';
+import { ErrorRef, IdParams, NO_NUL, redactItem, TimelineItem } from './schemas';
 
 const NullableStr = Type.Union([Type.String(), Type.Null()]);
 const NullableInt = Type.Union([Type.Integer(), Type.Null()]);
@@ -52,11 +54,16 @@ const Transcript = Type.Object({
   events: Type.Array(TimelineItem),
 });
 
-/** Conversation transcripts and CSAT. */
-export const conversationRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app, { pool }) => {
+/**
+ * Conversation transcripts (supervisors, agents who served it, services with conversations:read) and
+ * CSAT (the customer, with the token issued on resolve).
+ */
+export const conversationRoutes: FastifyPluginAsync<{ pool: Pool; jwtSecret: string }> = async (app, { pool, jwtSecret }) => {
+  const csatKey = deriveCsatKey(jwtSecret);
   app.get<{ Params: { id: string } }>(
     '/v1/conversations/:id',
     {
+      config: { auth: { roles: ['supervisor', 'agent', 'service'], scopes: ['conversations:read'] } },
       schema: {
         description: 'Transcript: messages in both directions in order, the tier path, handoff notes, agents, status and every event.',
         params: IdParams,
@@ -64,7 +71,8 @@ export const conversationRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app
       },
     },
     async (req) => {
-      const c = await loadConversation(pool, req.params.id);
+      const who = principalOf(req);
+      const c = (!isScoped(who) || (await agentServedConversation(pool, who.sub, req.params.id))) && (await loadConversation(pool, req.params.id));
       if (!c) throw new AppError('NOT_FOUND', `conversation ${req.params.id} not found`, [{ field: 'params.id', reason: 'unknown conversation' }]);
       const rows = await conversationRows(pool, c.id, c.messageIds);
       const messages = rows
@@ -100,19 +108,26 @@ export const conversationRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app
           csat: c.csatScore !== null && c.csatAt ? { score: c.csatScore, comment: c.csatComment, at: c.csatAt } : null,
         },
         messages,
-        events: rows.filter((r) => r.kind !== 'message.inbound' && r.kind !== 'message.outbound'),
+        events: rows.filter((r) => r.kind !== 'message.inbound' && r.kind !== 'message.outbound').map(redactItem),
       };
     },
   );
 
-  app.post<{ Params: { id: string }; Body: { score: number; comment?: string } }>(
+  app.post<{ Params: { id: string }; Body: { token: string; score: number; comment?: string } }>(
     '/v1/conversations/:id/csat',
     {
+      // No staff token: the customer proves the right to answer with the signed token the router put on
+      // conversation.resolved (expiring; single use because a conversation takes one answer).
+      config: { auth: { public: 'customer CSAT: the csat token (issued on resolve) is the credential, checked by the route' } },
       schema: {
-        description: 'Customer satisfaction (1–5) for a resolved conversation; once per conversation.',
+        description: 'Customer satisfaction (1–5) for a resolved conversation; once per conversation, with the token issued on resolve.',
         params: IdParams,
         body: Type.Object(
-          { score: Type.Integer({ minimum: 1, maximum: 5 }), comment: Type.Optional(Type.String({ maxLength: 2000 })) },
+          {
+            token: Type.String({ minLength: 1, maxLength: 2048, description: 'csatToken from the conversation.resolved event' }),
+            score: Type.Integer({ minimum: 1, maximum: 5 }),
+            comment: Type.Optional(Type.String({ maxLength: 2000, pattern: NO_NUL })),
+          },
           { additionalProperties: false },
         ),
         response: {
@@ -121,6 +136,15 @@ export const conversationRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app
         },
       },
     },
-    async (req, reply) => reply.status(201).send(await recordCsat(pool, req.params.id, req.body.score, req.body.comment)),
+    async (req, reply) => {
+      let conversationId: string;
+      try {
+        conversationId = await verifyCsatToken(csatKey, req.body.token);
+      } catch {
+        throw new AppError('UNAUTHORIZED', 'invalid or expired CSAT token', [{ field: 'body.token', reason: 'invalid or expired' }]);
+      }
+      if (conversationId !== req.params.id) throw new AppError('FORBIDDEN', 'this CSAT token is for another conversation', [{ field: 'body.token', reason: 'issued for another conversation' }]);
+      return reply.status(201).send(await recordCsat(pool, req.params.id, req.body.score, req.body.comment));
+    },
   );
 };

@@ -61,7 +61,7 @@ export const kpiRoutes: FastifyPluginAsync<{ pool: Pool; recontactDays: number }
 
   app.get<{ Querystring: KpiQueryT }>(
     '/v1/kpis',
-    { schema: { description: 'FCR, first response and resolution times, escalations, queue waits, tier-1 share, CSAT.', querystring: KpiQuery, response: { 200: KpiBody, '4xx': ErrorRef } } },
+    { config: { auth: { roles: ['supervisor', 'service'], scopes: ['kpis:read'] } }, schema: { description: 'FCR, first response and resolution times, escalations, queue waits, tier-1 share, CSAT.', querystring: KpiQuery, response: { 200: KpiBody, '4xx': ErrorRef } } },
     async (req) => {
       const w = window(req.query, recontactDays);
       return { window: w, ...computeKpis(await facts(w)) };
@@ -70,6 +70,7 @@ export const kpiRoutes: FastifyPluginAsync<{ pool: Pool; recontactDays: number }
   app.get<{ Querystring: KpiQueryT }>(
     '/v1/kpis/categories',
     {
+      config: { auth: { roles: ['supervisor', 'service'], scopes: ['kpis:read'] } },
       schema: {
         description: 'Recurring problems: categories by volume, escalation rate and recontact rate.',
         querystring: KpiQuery,

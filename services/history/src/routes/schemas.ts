@@ -55,7 +55,9 @@ export const MergeView = Type.Object(
   },
 );
 
-export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
+/** PostgreSQL text cannot hold NUL: refuse it at the edge (400 naming the field) rather than fail the query. */
+export const NO_NUL = '^[^\\u0000]*$';
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, pattern: NO_NUL }) });
 
 /** The cursor is the position (occurred_at, seq) of the last item returned, opaque to clients. */
 export function encodeCursor(c: { at: string; seq: string }): string {
@@ -72,4 +74,14 @@ export function decodeCursor(cursor: string): { at: string; seq: string } | null
   } catch {
     return null;
   }
+}
+
+/**
+ * A timeline item as staff may see it: without the customer's CSAT token (carried on
+ * conversation.resolved), which would let whoever reads the timeline answer for the customer.
+ */
+export function redactItem<T extends { payload: Record<string, unknown> }>(item: T): T {
+  if (!('csatToken' in item.payload)) return item;
+  const { csatToken: _hidden, ...payload } = item.payload;
+  return { ...item, payload };
 }

@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import { Type, type Static } from '@sinclair/typebox';
 import { CHANNELS } from '@omni/contracts';
 import { AppError } from '@omni/service';
-import { requireRole } from '../auth/jwt-auth';
+import { originOf, principalOf, recordAudit } from '@omni/auth';
 
 const Tier = Type.Integer({ minimum: 1, maximum: 5 });
 const AgentProfile = Type.Object(
@@ -43,15 +43,14 @@ const SELECT_AGENTS = `SELECT a.id, a.name, a.tiers, a.skills, a.languages, a.ca
     WHERE c.agent_id = a.id AND c.status IN ('offered', 'assigned') GROUP BY c.channel) x), '{}'::jsonb) AS load
   FROM router.agents a`;
 
-/** Admin REST for agents: create or update a profile (tiers, skills, languages, capacity), list, read. */
+/** Agents: admins create or update a profile (tiers, skills, languages, capacity, audited); supervisors list and read. */
 export const adminAgentRoutes: FastifyPluginAsync<{ pool: Pool; onChange: () => void }> = async (app, { pool, onChange }) => {
-  app.addHook('onRequest', requireRole('admin'));
-
   app.put<{ Params: Static<typeof AgentId>; Body: AgentProfile }>(
     '/v1/admin/agents/:id',
     {
+      config: { auth: { roles: [] } },
       schema: {
-        summary: 'Create or replace an agent profile',
+        summary: 'Create or replace an agent profile (admins)',
        
         params: AgentId,
         body: AgentProfile,
@@ -60,6 +59,7 @@ export const adminAgentRoutes: FastifyPluginAsync<{ pool: Pool; onChange: () => 
     },
     async (req, reply) => {
       const b = req.body;
+      const before = (await pool.query(`${SELECT_AGENTS} WHERE a.id = $1::text`, [req.params.id])).rows[0];
       const { rows } = await pool.query<{ inserted: boolean }>(
         `INSERT INTO router.agents (id, name, tiers, skills, languages, capacity)
          VALUES ($1::text, $2::text, $3::int[], $4::text[], $5::text[], $6::jsonb)
@@ -71,18 +71,20 @@ export const adminAgentRoutes: FastifyPluginAsync<{ pool: Pool; onChange: () => 
       // More capacity or a new tier may let waiting conversations through right away.
       onChange();
       const agent = (await pool.query(`${SELECT_AGENTS} WHERE a.id = $1::text`, [req.params.id])).rows[0];
+      const profile = (a: Record<string, unknown> | undefined) => a && { name: a.name, tiers: a.tiers, skills: a.skills, languages: a.languages, capacity: a.capacity };
+      await recordAudit(pool, 'router', { actor: principalOf(req), action: before ? 'agent.update' : 'agent.create', target: { type: 'agent', id: req.params.id }, before: profile(before) ?? null, after: profile(agent), origin: originOf(req) });
       return reply.status(rows[0]!.inserted ? 201 : 200).send(agent);
     },
   );
 
-  app.get('/v1/admin/agents', { schema: { summary: 'List agents with presence and load', response: { 200: Type.Object({ agents: Type.Array(Agent) }) } } }, async () => {
+  app.get('/v1/admin/agents', { config: { auth: { roles: ['supervisor'] } }, schema: { summary: 'List agents with presence and load', response: { 200: Type.Object({ agents: Type.Array(Agent) }) } } }, async () => {
     const { rows } = await pool.query(`${SELECT_AGENTS} ORDER BY a.id`);
     return { agents: rows };
   });
 
   app.get<{ Params: Static<typeof AgentId> }>(
     '/v1/admin/agents/:id',
-    { schema: { summary: 'One agent', params: AgentId, response: { 200: Agent, '4xx': { $ref: 'ErrorBody#' } } } },
+    { config: { auth: { roles: ['supervisor'] } }, schema: { summary: 'One agent', params: AgentId, response: { 200: Agent, '4xx': { $ref: 'ErrorBody#' } } } },
     async (req) => {
       const { rows } = await pool.query(`${SELECT_AGENTS} WHERE a.id = $1::text`, [req.params.id]);
       if (!rows[0]) throw new AppError('NOT_FOUND', `agent ${req.params.id} not found`);

@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import { Type, type Static } from '@sinclair/typebox';
 import { withTransaction } from '@omni/db';
 import { AppError } from '@omni/service';
-import { claimsOf, requireRole } from '../auth/jwt-auth';
+import { originOf, principalOf, recordAudit } from '@omni/auth';
 import { Rule, RuleList, ruleProblems } from '../domain/rules';
 import { activateRuleSet, activeRuleSet, listRuleSets, replaceRules } from '../store/rule-store';
 
@@ -17,12 +17,11 @@ const RuleSetMeta = {
 const RuleSetBody = Type.Object({ ...RuleSetMeta, rules: Type.Array(Type.Ref(Rule)) }, { $id: 'RuleSet' });
 const ReplaceBody = Type.Object({ rules: RuleList, note: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
 
-/** Admin REST for classification rules: read the active set, replace it (new version), list and re-activate versions. */
+/** Classification rules: supervisors read them; admins replace them (new version) and re-activate versions (audited). */
 export const adminRuleRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app, { pool }) => {
-  app.addHook('onRequest', requireRole('admin'));
   app.addSchema(Rule);
 
-  app.get('/v1/admin/rules', { schema: { summary: 'The active rule set', response: { 200: RuleSetBody, '4xx': { $ref: 'ErrorBody#' } } } }, async () => {
+  app.get('/v1/admin/rules', { config: { auth: { roles: ['supervisor'] } }, schema: { summary: 'The active rule set', response: { 200: RuleSetBody, '4xx': { $ref: 'ErrorBody#' } } } }, async () => {
     const set = await activeRuleSet(pool);
     if (!set) throw new AppError('NOT_FOUND', 'no active rule set');
     return set;
@@ -30,33 +29,46 @@ export const adminRuleRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app, {
 
   app.put<{ Body: Static<typeof ReplaceBody> }>(
     '/v1/admin/rules',
-    { schema: { summary: 'Replace the rules (stored as a new active version)', body: ReplaceBody, response: { 201: RuleSetBody, '4xx': { $ref: 'ErrorBody#' } } } },
+    { config: { auth: { roles: [] } }, schema: { summary: 'Replace the rules (stored as a new active version; admins)', body: ReplaceBody, response: { 201: RuleSetBody, '4xx': { $ref: 'ErrorBody#' } } } },
     async (req, reply) => {
       const problems = ruleProblems(req.body.rules);
       if (problems.length) throw new AppError('VALIDATION', problems.map((p) => `${p.field}: ${p.reason}`).join('; '), problems);
-      const set = await withTransaction(pool, (c) => replaceRules(c, req.body.rules, claimsOf(req).sub, req.body.note));
+      const actor = principalOf(req);
+      const set = await withTransaction(pool, async (c) => {
+        const before = await activeRuleSet(c);
+        const created = await replaceRules(c, req.body.rules, actor.sub, req.body.note);
+        await recordAudit(c, 'router', { actor, action: 'rules.replace', target: { type: 'rule-set', id: String(created.version) }, before: before ? { version: before.version, rules: before.rules } : null, after: { version: created.version, rules: created.rules, note: created.note }, origin: originOf(req) });
+        return created;
+      });
       return reply.status(201).send(set);
     },
   );
 
   app.get(
     '/v1/admin/rules/versions',
-    { schema: { summary: 'Every rule-set version, newest first', response: { 200: Type.Object({ versions: Type.Array(Type.Object(RuleSetMeta)) }) } } },
+    { config: { auth: { roles: ['supervisor'] } }, schema: { summary: 'Every rule-set version, newest first', response: { 200: Type.Object({ versions: Type.Array(Type.Object(RuleSetMeta)) }) } } },
     async () => ({ versions: await listRuleSets(pool) }),
   );
 
   app.post<{ Params: { version: number } }>(
     '/v1/admin/rules/versions/:version/activate',
     {
+      config: { auth: { roles: [] } },
       schema: {
-        summary: 'Make an earlier version active again',
+        summary: 'Make an earlier version active again (admins)',
        
         params: Type.Object({ version: Type.Integer({ minimum: 1 }) }),
         response: { 200: RuleSetBody, '4xx': { $ref: 'ErrorBody#' } },
       },
     },
     async (req) => {
-      const set = await withTransaction(pool, (c) => activateRuleSet(c, req.params.version));
+      const set = await withTransaction(pool, async (c) => {
+        const before = await activeRuleSet(c);
+        const activated = await activateRuleSet(c, req.params.version);
+        if (activated)
+          await recordAudit(c, 'router', { actor: principalOf(req), action: 'rules.activate', target: { type: 'rule-set', id: String(activated.version) }, before: before ? { version: before.version } : null, after: { version: activated.version }, origin: originOf(req) });
+        return activated;
+      });
       if (!set) throw new AppError('NOT_FOUND', `rule set version ${req.params.version} not found`);
       return set;
     },

@@ -5,7 +5,7 @@ import { newId, problemsOf } from '@omni/contracts';
 import { AppError } from '@omni/service';
 import type { AgentHub } from '../agent-hub';
 import { SESSIONS_CHANNEL } from '../agent-hub';
-import { verifyToken } from '../auth/jwt-auth';
+import { principalOf } from '@omni/auth';
 import { acceptOffer, AgentActionError, escalate, invite, leave, rejectOffer, reply, resolve, setPresence, transfer } from '../store/agent-actions';
 import { AGENT_SEQ_LOCK, lastAgentSeqs, runRouting, type RouterCtx } from '../store/routing-tx';
 
@@ -71,11 +71,13 @@ export const agentSocketRoutes: FastifyPluginAsync<{ ctx: RouterCtx; hub: AgentH
     '/v1/agents/ws',
     {
       websocket: true,
+      // the token may come in the query string: browsers cannot set headers on a websocket upgrade
+      config: { auth: { roles: ['agent'], tokenQuery: 'token' } },
       schema: { summary: 'Agent console websocket (see docs/agent-protocol.md)', querystring: Query },
-      // Authenticate before the upgrade: a bad token is a plain HTTP 401/403, never a socket.
+      // Authenticated before the upgrade (libs/auth, onRequest): a bad token is a plain HTTP 401/403, never a socket.
       preValidation: async (req) => {
-        const q = req.query as Partial<Query>;
-        const claims = verifyToken(app, q.token, 'agent');
+        const claims = principalOf(req);
+        if (claims.role !== 'agent') throw new AppError('FORBIDDEN', 'the agent console needs an agent token (sub = agent id)');
         const found = await ctx.pool.query('SELECT 1 FROM router.agents WHERE id = $1::text', [claims.sub]);
         if (found.rowCount === 0) throw new AppError('FORBIDDEN', `agent ${claims.sub} is not registered`);
         agentOf.set(req, claims.sub);

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Pool } from 'pg';
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '@omni/service';
-import { requireRole } from '../auth/jwt-auth';
+import { NO_NUL } from './auth';
 
 const Conversation = Type.Object(
   {
@@ -20,12 +20,14 @@ const Conversation = Type.Object(
 );
 const QueueDepth = Type.Object({ tiers: Type.Array(Type.Object({ tier: Type.Integer(), waiting: Type.Integer(), oldestWaitingSince: Type.Union([Type.String(), Type.Null()]) })) });
 
-/** Read-only views of routing state for admins and dashboards (admin JWT). */
+/** Read-only views of routing state for supervisors, admins and dashboards (service scope queues:read). */
 export const conversationRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app, { pool }) => {
-  app.addHook('onRequest', requireRole('admin'));
   app.get<{ Params: { id: string } }>(
     '/v1/conversations/:id',
-    { schema: { params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }), response: { 200: Conversation, '4xx': { $ref: 'ErrorBody#' } } } },
+    {
+      config: { auth: { roles: ['supervisor', 'service'], scopes: ['conversations:read'] } },
+      schema: { params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, pattern: NO_NUL }) }), response: { 200: Conversation, '4xx': { $ref: 'ErrorBody#' } } },
+    },
     async (req) => {
       const { rows } = await pool.query(
         `SELECT id, thread_key, channel, status, tier, category, priority, agent_id, opened_at FROM router.conversations WHERE id = $1::text`,
@@ -46,7 +48,7 @@ export const conversationRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app
       } satisfies Static<typeof Conversation>;
     },
   );
-  app.get('/v1/queues', { schema: { response: { 200: QueueDepth, '4xx': { $ref: 'ErrorBody#' } } } }, async () => {
+  app.get('/v1/queues', { config: { auth: { roles: ['supervisor', 'service'], scopes: ['queues:read'] } }, schema: { response: { 200: QueueDepth, '4xx': { $ref: 'ErrorBody#' } } } }, async () => {
     const { rows } = await pool.query<{ tier: number; waiting: string; oldest: Date | null }>(
       `SELECT t.tier, count(q.conversation_id) AS waiting, min(q.waiting_since) AS oldest
          FROM generate_series(1, 5) AS t(tier) LEFT JOIN router.queue_entries q ON q.tier = t.tier

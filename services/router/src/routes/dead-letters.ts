@@ -2,7 +2,6 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Pool } from 'pg';
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '@omni/service';
-import { requireRole } from '../auth/jwt-auth';
 import { getDeadLetter, listDeadLetters } from '../store/dead-letters';
 
 const DeadLetterView = Type.Object(
@@ -37,10 +36,9 @@ const view = (r: Awaited<ReturnType<typeof getDeadLetter>> & object): Static<typ
  * consumer or an outbox relay gave up on is silently lost; each carries its replay command.
  */
 export const deadLetterRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app, { pool }) => {
-  app.addHook('onRequest', requireRole('admin'));
   app.get<{ Querystring: Static<typeof ListQuery> }>(
     '/v1/admin/dead-letters',
-    { schema: { querystring: ListQuery, response: { 200: Type.Object({ items: Type.Array(DeadLetterView) }), '4xx': { $ref: 'ErrorBody#' } } } },
+    { config: { auth: { roles: [] } }, schema: { querystring: ListQuery, response: { 200: Type.Object({ items: Type.Array(DeadLetterView) }), '4xx': { $ref: 'ErrorBody#' } } } },
     async (req) => {
       const rows = await listDeadLetters(pool, {
         limit: req.query.limit ?? 50,
@@ -53,7 +51,7 @@ export const deadLetterRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app, 
   );
   app.get<{ Params: { id: string } }>(
     '/v1/admin/dead-letters/:id',
-    { schema: { params: Type.Object({ id: Type.String({ pattern: '^[0-9]{1,18}$' }) }), response: { 200: DeadLetterView, '4xx': { $ref: 'ErrorBody#' } } } },
+    { config: { auth: { roles: [] } }, schema: { params: Type.Object({ id: Type.String({ pattern: '^[0-9]{1,18}$' }) }), response: { 200: DeadLetterView, '4xx': { $ref: 'ErrorBody#' } } } },
     async (req) => {
       const row = await getDeadLetter(pool, req.params.id);
       if (!row) throw new AppError('NOT_FOUND', `dead letter ${req.params.id} not found`);

@@ -1,3 +1,4 @@
+import { mintCsatToken } from '@omni/auth';
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { ConversationEvent, fitTo, newId, type Actor, type ConversationEventType, type OutboundMessage, type Party, type TopicNames } from '@omni/contracts';
@@ -37,6 +38,8 @@ export interface RouterCtx {
   wakeAgents: (events: NumberedAgentEvent[]) => void;
   /** after commit: run a match pass (capacity or backlog changed) */
   kickMatcher: () => void;
+  /** key of the CSAT tokens put on conversation.resolved (libs/auth csatKey); absent = none issued */
+  csatKey?: Uint8Array;
 }
 
 export interface HandoffNote {
@@ -174,6 +177,9 @@ export class RoutingTx {
       ...(conv.agentId ? { agentId: conv.agentId } : {}),
       ...extra,
     };
+    // The customer's CSAT credential, derived from this event (no clock read, no randomness of its own).
+    if (type === 'conversation.resolved' && this.ctx.csatKey)
+      event.csatToken = mintCsatToken(this.ctx.csatKey, conv.id, event.eventId, new Date(event.occurredAt), this.ctx.config.CSAT_TOKEN_TTL_S);
     this.outbox.push({ topic: this.ctx.topics.conversations, key: conv.id, schemaId: 'omni.conversations.v1', value: event });
     return event;
   }

@@ -49,7 +49,7 @@ export class RuleCache {
   }
 }
 
-export async function activeRuleSet(pool: Pool): Promise<RuleSet | undefined> {
+export async function activeRuleSet(pool: Pick<Pool, 'query'>): Promise<RuleSet | undefined> {
   const { rows } = await pool.query('SELECT version, rules, active, created_by, note, created_at FROM router.rule_sets WHERE active');
   return rows[0] ? toRuleSet(rows[0]) : undefined;
 }

@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import { derivedId, type InboundMessage } from '@omni/contracts';
 import { Publisher, createKafka } from '@omni/kafka';
 import { readConfig } from '@omni/router/src/config';
@@ -27,6 +28,8 @@ export class RouterHarness {
   conversations!: TopicWatcher;
   publisher!: Publisher;
   private closers: (() => Promise<void>)[] = [];
+  /** the running replicas' fastify apps (their route tables, for the access-control test) */
+  readonly apps: FastifyInstance[] = [];
   private clients: AgentClient[] = [];
   private n = 0;
   readonly adminToken = mintToken(JWT_SECRET, { sub: 'test-admin', role: 'admin' });
@@ -48,6 +51,7 @@ export class RouterHarness {
   async startRouter(env: Record<string, string> = {}): Promise<string> {
     const r = await start(readConfig(this.routerEnv(env)), testLogger);
     this.closers.push(r.close);
+    this.apps.push(r.app);
     return r.url;
   }
 

@@ -1,0 +1,89 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { originOf, principalOf, recordAudit } from '@omni/auth';
+import { AppError, type ErrorCode } from '@omni/service';
+import { AgentActionError, setPresence, transfer } from '../store/agent-actions';
+import type { RouterCtx } from '../store/routing-tx';
+import { NO_NUL } from './auth';
+
+const STATUS_OF: Record<string, ErrorCode> = {
+  NOT_FOUND: 'NOT_FOUND',
+  NOT_ASSIGNED: 'CONFLICT',
+  NOT_OFFERED: 'CONFLICT',
+  AGENT_UNAVAILABLE: 'CONFLICT',
+  HANDOFF_NOTE_REQUIRED: 'VALIDATION',
+  INVALID_TIER: 'VALIDATION',
+};
+function mapActionError(err: unknown): never {
+  if (err instanceof AgentActionError) throw new AppError(STATUS_OF[err.code] ?? 'CONFLICT', err.message);
+  throw err;
+}
+
+const AgentParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._@-]+$' }) });
+const PresenceBody = Type.Object({ status: Type.Union([Type.Literal('online'), Type.Literal('away'), Type.Literal('offline')]), reason: Type.Optional(Type.String({ maxLength: 500, pattern: NO_NUL })) }, { additionalProperties: false });
+const TransferBody = Type.Object(
+  {
+    toAgentId: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: NO_NUL })),
+    toTier: Type.Optional(Type.Integer({ minimum: 1, maximum: 5 })),
+    note: Type.Optional(Type.String({ maxLength: 10_000, pattern: NO_NUL, description: 'handoff note; required to move up a tier' })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+/** Supervisors (and admins) steer live work: force an agent's presence, move an assigned conversation. Both audited. */
+export const supervisionRoutes: FastifyPluginAsync<{ ctx: RouterCtx }> = async (app, { ctx }) => {
+  const supervisor = { auth: { roles: ['supervisor'] } } as const;
+
+  app.put<{ Params: Static<typeof AgentParams>; Body: Static<typeof PresenceBody> }>(
+    '/v1/agents/:id/presence',
+    {
+      config: supervisor,
+      schema: { summary: 'Set an agent\'s presence (offline returns their work to the queue)', params: AgentParams, body: PresenceBody, response: { 200: Type.Object({ agentId: Type.String(), presence: Type.String() }), '4xx': { $ref: 'ErrorBody#' } } },
+    },
+    async (req) => {
+      const before = (await ctx.pool.query<{ presence: string }>('SELECT presence FROM router.agents WHERE id = $1::text', [req.params.id])).rows[0];
+      if (!before) throw new AppError('NOT_FOUND', `agent ${req.params.id} not found`);
+      await setPresence(ctx, req.params.id, req.body.status).catch(mapActionError);
+      await recordAudit(ctx.pool, 'router', {
+        actor: principalOf(req),
+        action: 'agent.presence-force',
+        target: { type: 'agent', id: req.params.id },
+        before: { presence: before.presence },
+        after: { presence: req.body.status, ...(req.body.reason ? { reason: req.body.reason } : {}) },
+        origin: originOf(req),
+      });
+      ctx.kickMatcher();
+      return { agentId: req.params.id, presence: req.body.status };
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: Static<typeof TransferBody> }>(
+    '/v1/conversations/:id/transfer',
+    {
+      config: supervisor,
+      schema: {
+        summary: 'Move an assigned conversation to another agent or tier (as its assignee would)',
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, pattern: NO_NUL }) }),
+        body: TransferBody,
+        response: { 200: Type.Object({ conversationId: Type.String(), fromAgentId: Type.String() }), '4xx': { $ref: 'ErrorBody#' } },
+      },
+    },
+    async (req) => {
+      const conv = (await ctx.pool.query<{ agent_id: string | null; status: string; tier: number }>('SELECT agent_id, status, tier FROM router.conversations WHERE id = $1::text', [req.params.id])).rows[0];
+      if (!conv) throw new AppError('NOT_FOUND', `conversation ${req.params.id} not found`);
+      if (conv.status !== 'assigned' || !conv.agent_id) throw new AppError('CONFLICT', `conversation ${req.params.id} is ${conv.status}, not assigned: only assigned work can be moved`);
+      const to = { ...(req.body.toAgentId ? { agentId: req.body.toAgentId } : {}), ...(req.body.toTier ? { tier: req.body.toTier } : {}) };
+      await transfer(ctx, conv.agent_id, req.params.id, to, req.body.note).catch(mapActionError);
+      await recordAudit(ctx.pool, 'router', {
+        actor: principalOf(req),
+        action: 'conversation.transfer',
+        target: { type: 'conversation', id: req.params.id },
+        before: { agentId: conv.agent_id, tier: conv.tier },
+        after: to,
+        origin: originOf(req),
+      });
+      ctx.kickMatcher();
+      return { conversationId: req.params.id, fromAgentId: conv.agent_id };
+    },
+  );
+};
