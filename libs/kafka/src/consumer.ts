@@ -44,6 +44,12 @@ export interface ConsumerSpec<T> {
   handle?: (msg: Received<T>) => Promise<void>;
   /** …or a whole fetched batch of one partition at once (must be idempotent as a unit). */
   handleBatch?: (msgs: Received<T>[]) => Promise<void>;
+  /**
+   * A record with a null value is a tombstone (a compacted topic's "this key is gone", e.g. an erased
+   * customer): it is outside every contract, so it is given here by key and never dead-lettered;
+   * without this handler it is skipped.
+   */
+  handleTombstone?: (key: string) => Promise<void>;
 }
 
 // Errors that say "the database or broker is not there right now", not "this message is bad".
@@ -141,6 +147,13 @@ export async function startConsumer<T>(spec: ConsumerSpec<T>): Promise<Consumer>
     return { ok: true, value: value as T };
   };
 
+  const tombstone = async (topic: string, partition: number, m: KafkaMessage): Promise<void> => {
+    const key = m.key?.toString();
+    if (!spec.handleTombstone || !key) return;
+    const r = await withRetries(() => spec.handleTombstone!(key));
+    if (!r.ok) await deadLetter(topic, partition, m, r.reason);
+  };
+
   const withRetries = async (what: () => Promise<void>): Promise<{ ok: true } | { ok: false; reason: string }> => {
     for (let i = 1; ; i++) {
       try {
@@ -170,7 +183,12 @@ export async function startConsumer<T>(spec: ConsumerSpec<T>): Promise<Consumer>
       };
       try {
         if (spec.handleBatch) {
+          const tombstones: KafkaMessage[] = [];
           for (const m of batch.messages) {
+            if (m.value === null) {
+              tombstones.push(m);
+              continue;
+            }
             const d = decode(topic, m);
             if (d.ok) good.push({ topic, partition, offset: m.offset, key: m.key?.toString() ?? null, value: d.value });
             else await deadLetter(topic, partition, m, d.reason);
@@ -185,6 +203,8 @@ export async function startConsumer<T>(spec: ConsumerSpec<T>): Promise<Consumer>
               }
             }
           }
+          // after the batch: a key's tombstone is its last word, so it must not be undone by an older record
+          for (const m of tombstones) await tombstone(topic, partition, m);
           const lastMsg = batch.messages[batch.messages.length - 1];
           if (lastMsg) {
             resolveOffset(lastMsg.offset);
@@ -193,8 +213,9 @@ export async function startConsumer<T>(spec: ConsumerSpec<T>): Promise<Consumer>
         } else {
           for (const m of batch.messages) {
             if (!isRunning() || isStale()) break;
-            const d = decode(topic, m);
-            if (!d.ok) await deadLetter(topic, partition, m, d.reason);
+            const d = m.value === null ? undefined : decode(topic, m);
+            if (!d) await tombstone(topic, partition, m);
+            else if (!d.ok) await deadLetter(topic, partition, m, d.reason);
             else {
               const r = await withRetries(() =>
                 spec.handle!({ topic, partition, offset: m.offset, key: m.key?.toString() ?? null, value: d.value }),

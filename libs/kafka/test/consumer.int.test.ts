@@ -74,6 +74,41 @@ describe('startConsumer on the real broker', () => {
     expect(await committed(groupId, topic)).toBe(4);
   });
 
+  it('gives tombstones (null values) to handleTombstone by key, in order, and never dead-letters them', async () => {
+    const topic = world.topics.customers; // the compacted topic that carries erasure tombstones
+    const order: string[] = [];
+    let done!: () => void;
+    const finished = new Promise<void>((r) => (done = r));
+    const groupId = world.groupId('tomb');
+    consumers.push(
+      await startConsumer<Ping>({
+        kafka: world.kafka,
+        groupId,
+        topics: { [topic]: Ping },
+        logger: testLogger,
+        publisher,
+        dlqTopic: world.topics.dlq,
+        handle: async (m: Received<Ping>) => {
+          order.push(`value:${m.value.n}`);
+          if (m.value.n === 2) done();
+        },
+        handleTombstone: async (key) => {
+          order.push(`tombstone:${key}`);
+        },
+      }),
+    );
+    const p = world.kafka.producer();
+    await p.connect();
+    await p.send({ topic, acks: -1, messages: [{ key: 't1', value: JSON.stringify({ n: 1 }) }, { key: 't1', value: null }, { key: 't1', value: JSON.stringify({ n: 2 }) }] });
+    await p.disconnect();
+    await finished;
+    expect(order).toEqual(['value:1', 'tombstone:t1', 'value:2']);
+    const deadline = Date.now() + 30000;
+    while ((await committed(groupId, topic)) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(await committed(groupId, topic)).toBe(3);
+    expect(dlq.seen.filter((v) => (v.value.source as { topic: string }).topic === topic)).toHaveLength(0);
+  });
+
   it('retries a failing handler, dead-letters after the attempts, and keeps going', async () => {
     const topic = world.topics.outbound;
     const attempts = new Map<number, number>();

@@ -9,7 +9,7 @@ import type { RouterConfig } from './config';
 import { buildApp } from './app';
 import { AgentHub } from './agent-hub';
 import { csatKey, serviceAuth } from '@omni/auth';
-import { handleCustomer } from './consumers/customers';
+import { forgetCustomer, handleCustomer } from './consumers/customers';
 import { handleDeliveryStatus } from './consumers/delivery';
 import { handleInboundBatch } from './consumers/inbound';
 import { Matcher } from './store/assignment';
@@ -105,6 +105,7 @@ export async function start(config: RouterConfig, logger: Logger) {
       dlqTopic: infra.topics.dlq,
       registry: app.metrics,
       handle: (msg) => handleCustomer(pool, msg),
+      handleTombstone: (customerId) => forgetCustomer(pool, customerId),
     }),
   );
   consumers.push(

@@ -21,3 +21,11 @@ export async function handleCustomer(pool: Pool, msg: Received<CustomerRecord>):
     [identities, c.customerId, c.displayName ?? null, JSON.stringify(c.attributes ?? {}), c.version],
   );
 }
+
+/**
+ * A tombstone on omni.customers.v1 (history erased the customer): the router forgets the profile it
+ * kept for each of that customer's identities. Idempotent.
+ */
+export async function forgetCustomer(pool: Pool, customerId: string): Promise<void> {
+  await pool.query('DELETE FROM router.customer_profiles WHERE customer_id = $1::text', [customerId]);
+}
