@@ -249,8 +249,9 @@ describe('provider routes under arbitrary input', () => {
       'body-html': formValue,
       'stripped-text': formValue,
       References: fc.oneof(fc.constant(''), formValue, fc.array(fc.string({ maxLength: 20 }), { maxLength: 300 }).map((ids) => ids.map((i) => `<${i}@x>`).join(' '))),
-      'message-headers': fc.oneof(fc.constant('[]'), formValue),
-      attachments: fc.oneof(fc.constant('[]'), formValue),
+      'message-headers': fc.oneof(fc.constant('[]'), formValue, fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v))),
+      attachments: fc.oneof(fc.constant('[]'), formValue, fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)), fc.array(fc.record({ name: anyValue, 'content-type': anyValue, size: anyValue, url: anyValue })).map((a) => JSON.stringify(a))),
+      'content-id-map': fc.oneof(fc.constant('{}'), fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v))),
     });
     await fc.assert(
       fc.asyncProperty(fields, async (f) => {
@@ -284,7 +285,7 @@ describe('provider routes under arbitrary input', () => {
       html: formValue,
       envelope: fc.oneof(fc.constant('{"to":["soporte@support.example"]}'), formValue),
       charsets: fc.oneof(fc.constant('{"text":"UTF-8"}'), fc.constantFrom('{"text":"iso-8859-1"}', '{"text":"x-nope"}', '{"subject":"windows-1252"}'), formValue),
-      'attachment-info': fc.oneof(fc.constant('{}'), formValue),
+      'attachment-info': fc.oneof(fc.constant('{}'), formValue, fc.dictionary(fc.constantFrom('attachment1', 'attachment2'), fc.record({ filename: anyValue, type: anyValue, 'content-id': anyValue })).map((d) => JSON.stringify(d))),
       files: fc.array(fc.record({ name: nasty, type: fc.constantFrom('application/pdf', 'image/png', '', 'text/plain; charset=x'), size: fc.nat({ max: 2000 }) }), { maxLength: 20 }),
     });
     await fc.assert(
