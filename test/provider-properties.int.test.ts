@@ -53,6 +53,7 @@ describe('provider routes under arbitrary input', () => {
     meta: { published: 0, refused: 0 },
     twilio: { published: 0, refused: 0 },
     twilioStatus: { published: 0, refused: 0 },
+    twilioVoicemail: { published: 0, refused: 0 },
     postmark: { published: 0, refused: 0 },
     mailgun: { published: 0, refused: 0 },
     sendgrid: { published: 0, refused: 0 },
@@ -235,6 +236,49 @@ describe('provider routes under arbitrary input', () => {
           expectNamedField(body);
           refused.push(`${callSid}:missed`);
           outcomes.twilioStatus!.refused++;
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('Twilio voice, recording and transcription: arbitrary parameters are 2xx (the voicemail published once) or 400 naming the field, never 5xx', async () => {
+    const params = fc.record({
+      From: fc.oneof(fc.constantFrom('+34600111222', 'anonymous', ''), fc.string({ maxLength: 20 })),
+      RecordingUrl: fc.oneof(fc.constant('https://api.twilio.com/Recordings/RE1'), nasty),
+      RecordingDuration: formValue,
+      RecordingStatus: fc.oneof(fc.constantFrom('completed', 'absent', 'failed'), nasty),
+      TranscriptionStatus: fc.oneof(fc.constantFrom('completed', 'failed'), nasty),
+      TranscriptionText: nasty,
+      Bad: fc.boolean(),
+    });
+    const signedPost = (path: string, form: Record<string, string>) =>
+      fetch(`${urls.phone}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': expectedTwilioSignature(TWILIO_TOKEN, `${PUBLIC}${path}`, form) },
+        body: new URLSearchParams(form).toString(),
+      });
+    await fc.assert(
+      fc.asyncProperty(params, async ({ Bad, ...p }) => {
+        const r = ++run;
+        const callSid = Bad ? '' : `CA${r.toString(16).padStart(32, 'a')}`;
+        const recordingSid = `RE${r.toString(16).padStart(32, '0')}`;
+        const voice = await signedPost('/v1/phone/twilio/voice', { CallSid: callSid, From: p.From, To: '+34910000001', CallStatus: 'ringing' });
+        expectAllowedStatus(voice.status);
+        const rec = await signedPost('/v1/phone/twilio/recording', { CallSid: callSid, RecordingSid: recordingSid, RecordingUrl: p.RecordingUrl, RecordingDuration: p.RecordingDuration, RecordingStatus: p.RecordingStatus });
+        expectAllowedStatus(rec.status);
+        const tr = await signedPost('/v1/phone/twilio/transcription', { CallSid: callSid, RecordingSid: recordingSid, TranscriptionStatus: p.TranscriptionStatus, TranscriptionText: p.TranscriptionText, RecordingUrl: p.RecordingUrl });
+        expectAllowedStatus(tr.status);
+        for (const res of [voice, rec, tr]) if (res.status >= 400 && res.status !== 503) expectNamedField((await res.json()) as ErrorBody);
+        const id = `${recordingSid}:voicemail`;
+        if (tr.status === 202 || tr.status === 200) {
+          const [m] = await inbound.waitFor((v) => v.providerMessageId === id);
+          expect(m!.value.text.length).toBeGreaterThan(0);
+          published.push(id);
+          outcomes.twilioVoicemail!.published++;
+        } else if (tr.status !== 503) {
+          refused.push(id);
+          outcomes.twilioVoicemail!.refused++;
         }
       }),
       { numRuns: RUNS },
