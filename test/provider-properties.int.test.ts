@@ -53,6 +53,7 @@ describe('provider routes under arbitrary input', () => {
     meta: { published: 0, refused: 0 },
     twilio: { published: 0, refused: 0 },
     twilioStatus: { published: 0, refused: 0 },
+    twilioVoicemail: { published: 0, refused: 0 },
     postmark: { published: 0, refused: 0 },
     mailgun: { published: 0, refused: 0 },
     sendgrid: { published: 0, refused: 0 },
@@ -241,6 +242,49 @@ describe('provider routes under arbitrary input', () => {
     );
   });
 
+  it('Twilio voice, recording and transcription: arbitrary parameters are 2xx (the voicemail published once) or 400 naming the field, never 5xx', async () => {
+    const params = fc.record({
+      From: fc.oneof(fc.constantFrom('+34600111222', 'anonymous', ''), fc.string({ maxLength: 20 })),
+      RecordingUrl: fc.oneof(fc.constant('https://api.twilio.com/Recordings/RE1'), nasty),
+      RecordingDuration: formValue,
+      RecordingStatus: fc.oneof(fc.constantFrom('completed', 'absent', 'failed'), nasty),
+      TranscriptionStatus: fc.oneof(fc.constantFrom('completed', 'failed'), nasty),
+      TranscriptionText: nasty,
+      Bad: fc.boolean(),
+    });
+    const signedPost = (path: string, form: Record<string, string>) =>
+      fetch(`${urls.phone}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': expectedTwilioSignature(TWILIO_TOKEN, `${PUBLIC}${path}`, form) },
+        body: new URLSearchParams(form).toString(),
+      });
+    await fc.assert(
+      fc.asyncProperty(params, async ({ Bad, ...p }) => {
+        const r = ++run;
+        const callSid = Bad ? '' : `CA${r.toString(16).padStart(32, 'a')}`;
+        const recordingSid = `RE${r.toString(16).padStart(32, '0')}`;
+        const voice = await signedPost('/v1/phone/twilio/voice', { CallSid: callSid, From: p.From, To: '+34910000001', CallStatus: 'ringing' });
+        expectAllowedStatus(voice.status);
+        const rec = await signedPost('/v1/phone/twilio/recording', { CallSid: callSid, RecordingSid: recordingSid, RecordingUrl: p.RecordingUrl, RecordingDuration: p.RecordingDuration, RecordingStatus: p.RecordingStatus });
+        expectAllowedStatus(rec.status);
+        const tr = await signedPost('/v1/phone/twilio/transcription', { CallSid: callSid, RecordingSid: recordingSid, TranscriptionStatus: p.TranscriptionStatus, TranscriptionText: p.TranscriptionText, RecordingUrl: p.RecordingUrl });
+        expectAllowedStatus(tr.status);
+        for (const res of [voice, rec, tr]) if (res.status >= 400 && res.status !== 503) expectNamedField((await res.json()) as ErrorBody);
+        const id = `${recordingSid}:voicemail`;
+        if (tr.status === 202 || tr.status === 200) {
+          const [m] = await inbound.waitFor((v) => v.providerMessageId === id);
+          expect(m!.value.text.length).toBeGreaterThan(0);
+          published.push(id);
+          outcomes.twilioVoicemail!.published++;
+        } else if (tr.status !== 503) {
+          refused.push(id);
+          outcomes.twilioVoicemail!.refused++;
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   it('Mailgun: arbitrary field values are 200 and published once, or 406 naming the field (Mailgun does not retry it) and not published', async () => {
     const fields = fc.record({
       from: fc.oneof(fc.constant('Ana <ana@cliente.example>'), formValue),
@@ -249,8 +293,9 @@ describe('provider routes under arbitrary input', () => {
       'body-html': formValue,
       'stripped-text': formValue,
       References: fc.oneof(fc.constant(''), formValue, fc.array(fc.string({ maxLength: 20 }), { maxLength: 300 }).map((ids) => ids.map((i) => `<${i}@x>`).join(' '))),
-      'message-headers': fc.oneof(fc.constant('[]'), formValue),
-      attachments: fc.oneof(fc.constant('[]'), formValue),
+      'message-headers': fc.oneof(fc.constant('[]'), formValue, fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v))),
+      attachments: fc.oneof(fc.constant('[]'), formValue, fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)), fc.array(fc.record({ name: anyValue, 'content-type': anyValue, size: anyValue, url: anyValue })).map((a) => JSON.stringify(a))),
+      'content-id-map': fc.oneof(fc.constant('{}'), fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v))),
     });
     await fc.assert(
       fc.asyncProperty(fields, async (f) => {
@@ -284,7 +329,7 @@ describe('provider routes under arbitrary input', () => {
       html: formValue,
       envelope: fc.oneof(fc.constant('{"to":["soporte@support.example"]}'), formValue),
       charsets: fc.oneof(fc.constant('{"text":"UTF-8"}'), fc.constantFrom('{"text":"iso-8859-1"}', '{"text":"x-nope"}', '{"subject":"windows-1252"}'), formValue),
-      'attachment-info': fc.oneof(fc.constant('{}'), formValue),
+      'attachment-info': fc.oneof(fc.constant('{}'), formValue, fc.dictionary(fc.constantFrom('attachment1', 'attachment2'), fc.record({ filename: anyValue, type: anyValue, 'content-id': anyValue })).map((d) => JSON.stringify(d))),
       files: fc.array(fc.record({ name: nasty, type: fc.constantFrom('application/pdf', 'image/png', '', 'text/plain; charset=x'), size: fc.nat({ max: 2000 }) }), { maxLength: 20 }),
     });
     await fc.assert(

@@ -8,7 +8,9 @@ import iconv from 'iconv-lite';
 import { startIngestService } from '@omni/ingest';
 import { readConfig } from '../src/config';
 import { start } from '../src/start';
-import { createWorld, testLogger, TopicWatcher, type TestWorld } from '../../../test/support/infra';
+import * as historyCfg from '@omni/history/src/config';
+import { start as startHistory } from '@omni/history/src/start';
+import { createWorld, eventually, testLogger, TopicWatcher, type TestWorld } from '../../../test/support/infra';
 import { basic } from './email-support';
 
 const SENDGRID = 'sg-user:sg-charsets';
@@ -37,6 +39,10 @@ describe('ingest-email: declared charsets', () => {
   let inbound: TopicWatcher<Env>;
   let url: string;
   let close: () => Promise<void>;
+  let historyUrl: string;
+  let closeHistory: () => Promise<void>;
+  /** every text published, by sender: each must end on that customer's timeline */
+  const expectedBySender = new Map<string, string[]>();
 
   beforeAll(async () => {
     world = await createWorld('charsets');
@@ -44,8 +50,12 @@ describe('ingest-email: declared charsets', () => {
     const s = await startIngestService('email', readConfig(world.env({ SENDGRID_BASIC_AUTH: SENDGRID, ADAPTER_API_KEYS: `relay:${API_KEY}` })), testLogger, start);
     url = s.url;
     close = s.close;
+    const h = await startHistory(historyCfg.readConfig(world.env({ HISTORY_GROUP_ID: world.groupId('history') })), testLogger);
+    historyUrl = h.url;
+    closeHistory = h.close;
   });
   afterAll(async () => {
+    await closeHistory?.();
     await close?.();
     await inbound?.stop();
     await world?.close();
@@ -58,14 +68,17 @@ describe('ingest-email: declared charsets', () => {
     const { messageId } = (await res.json()) as { messageId: string };
     const [m] = await inbound.waitFor((v) => v.messageId === messageId);
     expect(inbound.seen.filter((s) => s.value.messageId === messageId)).toHaveLength(1);
+    remember(m!.value);
     return m!.value;
   };
+  const remember = (e: Env & { from?: { address: string } }) => expectedBySender.set(e.from!.address, [...(expectedBySender.get(e.from!.address) ?? []), e.text]);
   const mime = async (raw: Buffer) => {
     const res = await fetch(`${url}/v1/email/inbound/mime`, { method: 'POST', headers: { 'content-type': 'message/rfc822', 'x-api-key': API_KEY }, body: raw });
     expect(res.status).toBe(202);
     const { messageId } = (await res.json()) as { messageId: string };
     const [m] = await inbound.waitFor((v) => v.messageId === messageId);
     expect(inbound.seen.filter((s) => s.value.messageId === messageId)).toHaveLength(1);
+    remember(m!.value);
     return m!.value;
   };
 
@@ -128,5 +141,20 @@ describe('ingest-email: declared charsets', () => {
     const env = await mime(message('mime-cs-unknown', 'x-unknown-cs', '8bit', Buffer.from('hola, ¿qué tal?', 'utf8'), '=?x-unknown-cs?Q?Hola?='));
     expect(env.text).toContain('hola');
     expect(env.raw.unknownCharsets).toEqual(['x-unknown-cs']);
+  });
+
+  it('every decoded text is on its customer\'s timeline in history, once', async () => {
+    expect(expectedBySender.size).toBeGreaterThan(0);
+    for (const [address, texts] of expectedBySender) {
+      const onTimeline = await eventually(async () => {
+        const c = await fetch(`${historyUrl}/v1/customers?identity=${encodeURIComponent(`email:${address}`)}`);
+        if (c.status !== 200) return undefined;
+        const { id } = (await c.json()) as { id: string };
+        const t = (await (await fetch(`${historyUrl}/v1/customers/${id}/timeline?limit=100`)).json()) as { items: { kind: string; payload?: { text?: string } }[] };
+        const got = t.items.filter((i) => i.kind === 'message.inbound').map((i) => i.payload?.text ?? '');
+        return got.length >= texts.length ? got : undefined;
+      }, `${texts.length} messages of ${address} on the timeline`);
+      expect([...onTimeline].sort()).toEqual([...texts].sort());
+    }
   });
 });

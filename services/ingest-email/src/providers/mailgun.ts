@@ -17,8 +17,10 @@ function header(b: FormFields, name: string, headers: [string, string][]): strin
 
 /** Mailgun route (forward / store-and-notify) fields → ParsedEmail. */
 export function parseMailgun(b: FormFields): ParsedEmail {
-  const headers = jsonField<[string, string][]>(b, 'message-headers') ?? [];
-  if (!Array.isArray(headers)) throw badField('body.message-headers', 'must be a JSON array of [name, value] pairs');
+  const headerList = jsonField<unknown>(b, 'message-headers') ?? [];
+  if (!Array.isArray(headerList)) throw badField('body.message-headers', 'must be a JSON array of [name, value] pairs');
+  // pairs of strings only: anything else in the list is not a header we can read
+  const headers = headerList.filter((h): h is [string, string] => Array.isArray(h) && typeof h[0] === 'string' && typeof h[1] === 'string');
   const fromText = field(b, 'from') ?? header(b, 'From', headers) ?? field(b, 'sender');
   const from = addresses(fromText)[0] ?? (field(b, 'sender') ? { address: field(b, 'sender')! } : undefined);
   if (!from) throw badField('body.from', 'is required (an address)');
@@ -26,11 +28,21 @@ export function parseMailgun(b: FormFields): ParsedEmail {
   const cc = addresses(header(b, 'Cc', headers));
   const recipient = field(b, 'recipient');
   // forward mode uploads attachment-1..N; store-and-notify gives a JSON list with URLs instead
-  const stored = (jsonField<{ url?: string; 'content-type'?: string; name?: string; size?: number }[]>(b, 'attachments') ?? []).map(
-    (a): Attachment => ({ ...(a.name ? { name: a.name } : {}), ...(a['content-type'] ? { contentType: a['content-type'] } : {}), ...(typeof a.size === 'number' ? { size: a.size } : {}), ...(a.url ? { url: a.url } : {}) }),
+  const storedList = jsonField<unknown>(b, 'attachments') ?? [];
+  if (!Array.isArray(storedList)) throw badField('body.attachments', 'must be a JSON array of attachment objects');
+  const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+  const stored = storedList
+    .filter((a): a is Record<string, unknown> => typeof a === 'object' && a !== null && !Array.isArray(a))
+    .map((a): Attachment => {
+      const [name, contentType, url] = [str(a.name), str(a['content-type']), str(a.url)];
+      return { ...(name ? { name } : {}), ...(contentType ? { contentType } : {}), ...(Number.isSafeInteger(a.size) && (a.size as number) >= 0 ? { size: a.size as number } : {}), ...(url ? { url } : {}) };
+    });
+  const contentIds = jsonField<unknown>(b, 'content-id-map');
+  const cidOf = new Map(
+    Object.entries(contentIds && typeof contentIds === 'object' && !Array.isArray(contentIds) ? contentIds : {})
+      .filter((e): e is [string, string] => typeof e[1] === 'string')
+      .map(([cid, fieldName]) => [fieldName, cid.replace(/^<|>$/g, '')]),
   );
-  const contentIds = jsonField<Record<string, string>>(b, 'content-id-map') ?? {};
-  const cidOf = new Map(Object.entries(contentIds).map(([cid, fieldName]) => [fieldName, cid.replace(/^<|>$/g, '')]));
   const uploaded = uploadedAttachments(b, /^attachment-\d+$/).map((u) => (cidOf.has(u.field) ? { ...u.attachment, contentId: cidOf.get(u.field)! } : u.attachment));
   const dateText = header(b, 'Date', headers);
   const date = dateText ? new Date(dateText) : field(b, 'timestamp') ? new Date(Number(field(b, 'timestamp')) * 1000) : undefined;

@@ -59,9 +59,13 @@ export async function parseSendgrid(b: FormFields, unknownCharsets?: Record<stri
   if (!from) throw badField('body.from', 'is required (an address)');
   const to = addresses(field(b, 'to') ?? header('To'));
   const cc = addresses(field(b, 'cc') ?? header('Cc'));
-  const info = jsonField<Record<string, { filename?: string; name?: string; type?: string; 'content-id'?: string }>>(b, 'attachment-info') ?? {};
+  const infoValue = jsonField<unknown>(b, 'attachment-info');
+  const info = (infoValue && typeof infoValue === 'object' && !Array.isArray(infoValue) ? infoValue : {}) as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
   const attachments = uploadedAttachments(b, /^attachment\d+$/).map(({ field: name, attachment }) => {
-    const i = info[name];
+    const entry = info[name];
+    const e = (entry && typeof entry === 'object' ? entry : {}) as Record<string, unknown>;
+    const i = { filename: str(e.filename), name: str(e.name), type: str(e.type), 'content-id': str(e['content-id']) };
     return {
       ...attachment,
       ...(i?.filename || i?.name ? { name: i.filename ?? i.name } : {}),

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
-import { acceptInbound, AcceptedBody, countRejections, markRejection, type IngestDeps } from '@omni/ingest';
-import { AppError } from '@omni/service';
+import { acceptInbound, AcceptedBody, countRejections, isStorable, markRejection, type IngestDeps } from '@omni/ingest';
+import { AppError, badField } from '@omni/service';
 import { validTwilioSignature, type TwilioParams } from '../domain/twilio-signature';
 import { missedCallEnvelope, param, smsEnvelope, voicemailEnvelope } from '../domain/twilio-envelopes';
 import { EMPTY_TWIML, voicemailTwiml } from '../domain/twiml';
@@ -16,6 +16,9 @@ export interface TwilioSettings {
   language: string;
   maxLengthS: number;
 }
+
+const SID = /^[A-Za-z]{2}[A-Za-z0-9]{1,62}$/;
+const SID_PARAMS = ['CallSid', 'RecordingSid', 'MessageSid', 'AccountSid', 'TranscriptionSid', 'MessagingServiceSid'];
 
 /** Twilio adds parameters without notice, so bodies are open objects; only what we use is required. */
 const form = (required: string[], props: Record<string, object> = {}) => ({
@@ -52,6 +55,16 @@ export async function registerTwilioRoutes(app: FastifyInstance, deps: IngestDep
       // Twilio signs the URL it called: our public base URL + the path and query as received
       if (!validTwilioSignature(s.authToken, signature, urlOf(req.url), (req.body ?? {}) as TwilioParams))
         throw reject('FORBIDDEN', 'bad-signature', 'X-Twilio-Signature does not match the request');
+      // what is stored or used as an id must be what Twilio documents (SIDs: two letters and
+      // letters/digits; recording URLs: http(s)), so nothing unstorable is written or published
+      const body = (req.body ?? {}) as TwilioParams;
+      for (const name of SID_PARAMS) {
+        const v = param(body, name);
+        if (v !== undefined && v !== '' && !SID.test(v)) throw badField(`body.${name}`, 'must be a Twilio SID (two letters and up to 62 letters or digits)');
+      }
+      const recordingUrl = param(body, 'RecordingUrl');
+      if (recordingUrl !== undefined && recordingUrl !== '' && !(/^https?:\/\/[^\s\u0000]+$/i.test(recordingUrl) && recordingUrl.length <= 2048 && isStorable(recordingUrl)))
+        throw badField('body.RecordingUrl', 'must be an http(s) URL of at most 2048 characters');
     });
 
     scope.post<{ Body: TwilioParams }>(
