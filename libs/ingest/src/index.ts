@@ -7,4 +7,3 @@ export * from './email-thread-token';
 export * from './rejection-metrics';
 export * from './delivery';
 export * from './dedupe-retention';
-export * from './storable-text';

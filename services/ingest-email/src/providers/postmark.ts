@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { parseAddressHeader } from 'mailparser';
 import { badField } from '@omni/service';
-import { isStorable } from '@omni/ingest';
+import { isStorable } from '@omni/contracts';
 import { messageIdList, normalizeMessageId } from '../domain/message-ids';
 import type { Mailbox, ParsedEmail } from '../domain/parsed-email';
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
-import { acceptInbound, AcceptedBody, countRejections, isStorable, markRejection, type IngestDeps } from '@omni/ingest';
+import { isStorable } from '@omni/contracts';
+import { acceptInbound, AcceptedBody, countRejections, markRejection, type IngestDeps } from '@omni/ingest';
 import { AppError, badField } from '@omni/service';
 import { validTwilioSignature, type TwilioParams } from '../domain/twilio-signature';
 import { missedCallEnvelope, param, smsEnvelope, voicemailEnvelope } from '../domain/twilio-envelopes';

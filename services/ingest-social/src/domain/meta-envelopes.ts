@@ -1,7 +1,7 @@
 import Ajv, { type ValidateFunction } from 'ajv';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { deterministicMessageId, InboundMessage, problemsOf, type Attachment } from '@omni/contracts';
-import { isStorable } from '@omni/ingest';
+import { isStorable } from '@omni/contracts';
 import { MessagingEntry, MessagingEvent, MetaWebhookBody, META_OBJECTS, WaContactProfile, WaEntry, WaMessage, WaMessagesValue, type MetaObject } from './meta-schemas';
 
 /** A payload problem naming the field (`body.entry.0.messaging.1.sender.id`). */
