@@ -17,6 +17,7 @@ import { expectedTwilioSignature } from '@omni/ingest-phone/src/domain/twilio-si
 import * as historyCfg from '@omni/history/src/config';
 import { start as startHistory } from '@omni/history/src/start';
 import { createWorld, eventually, testLogger, TopicWatcher, type TestWorld } from './support/infra';
+import { bearer } from './support/tokens';
 
 const META_SECRET = 'fixtures-meta-secret';
 const TWILIO_TOKEN = 'fixtures-twilio-token';
@@ -92,10 +93,10 @@ describe('every documented provider payload shape reaches the agent with content
 
   const timelineTexts = async (identity: string, expected: number) =>
     eventually(async () => {
-      const c = await fetch(`${historyUrl}/v1/customers?identity=${encodeURIComponent(identity)}`);
+      const c = await fetch(`${historyUrl}/v1/customers?identity=${encodeURIComponent(identity)}`, { headers: bearer('supervisor') });
       if (c.status !== 200) return undefined;
       const { id } = (await c.json()) as { id: string };
-      const t = (await (await fetch(`${historyUrl}/v1/customers/${id}/timeline?limit=100`)).json()) as { items: { kind: string; payload?: { text?: string } }[] };
+      const t = (await (await fetch(`${historyUrl}/v1/customers/${id}/timeline?limit=100`, { headers: bearer('supervisor') })).json()) as { items: { kind: string; payload?: { text?: string } }[] };
       const texts = t.items.filter((i) => i.kind === 'message.inbound').map((i) => i.payload?.text ?? '');
       return texts.length >= expected ? texts : undefined;
     }, `${expected} messages of ${identity} on the timeline`);

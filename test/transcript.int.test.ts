@@ -20,6 +20,7 @@ import type { HistoryEvent } from '@omni/history/src/domain/timeline-entry';
 import { readTimeline } from '@omni/history/src/store/timeline';
 import { Script } from '../services/history/test/support/events';
 import { createWorld, eventually, testLogger, TopicWatcher, type TestWorld } from './support/infra';
+import { bearer } from './support/tokens';
 
 interface Transcript {
   conversation: { id: string };
@@ -74,7 +75,7 @@ describe('a conversation of 20 customer messages (chat → router → history)',
     expect(followUps.map((f) => f.value.messageId).sort()).toEqual(ids.slice(1).sort());
 
     const transcript = await eventually(async () => {
-      const r = await fetch(`${historyUrl}/v1/conversations/${conversationId}`);
+      const r = await fetch(`${historyUrl}/v1/conversations/${conversationId}`, { headers: bearer('supervisor') });
       if (r.status !== 200) return undefined;
       const t = (await r.json()) as Transcript;
       return t.messages.filter((m) => m.direction === 'inbound').length === 20 ? t : undefined;
@@ -82,13 +83,13 @@ describe('a conversation of 20 customer messages (chat → router → history)',
     expect(transcript.messages.map((m) => m.eventId)).toEqual(ids);
     expect(transcript.messages.map((m) => m.text)).toEqual(ids.map((_, i) => `mensaje ${i + 1}: no puedo entrar`));
 
-    const customer = (await (await fetch(`${historyUrl}/v1/customers?identity=${encodeURIComponent('chat:visitor-20')}`)).json()) as { id: string };
-    const timeline = (await (await fetch(`${historyUrl}/v1/customers/${customer.id}/timeline?limit=200`)).json()) as TimelinePage;
+    const customer = (await (await fetch(`${historyUrl}/v1/customers?identity=${encodeURIComponent('chat:visitor-20')}`, { headers: bearer('supervisor') })).json()) as { id: string };
+    const timeline = (await (await fetch(`${historyUrl}/v1/customers/${customer.id}/timeline?limit=200`, { headers: bearer('supervisor') })).json()) as TimelinePage;
     const inbound = timeline.items.filter((i) => i.kind === 'message.inbound');
     expect(inbound.map((i) => i.eventId)).toEqual(ids);
     for (const item of timeline.items) expect({ eventId: item.eventId, conversationId: item.conversationId }).toEqual({ eventId: item.eventId, conversationId });
     // …and the conversation filter returns them all
-    const filtered = (await (await fetch(`${historyUrl}/v1/customers/${customer.id}/timeline?limit=200&conversation=${conversationId}`)).json()) as TimelinePage;
+    const filtered = (await (await fetch(`${historyUrl}/v1/customers/${customer.id}/timeline?limit=200&conversation=${conversationId}`, { headers: bearer('supervisor') })).json()) as TimelinePage;
     expect(filtered.items.filter((i) => i.kind === 'message.inbound')).toHaveLength(20);
   });
 });

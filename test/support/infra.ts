@@ -4,6 +4,7 @@ import { Pool } from 'pg';
 import pino from 'pino';
 import { topicNames, type TopicNames } from '@omni/contracts';
 import { ensureTopics } from '@omni/kafka';
+import { TEST_JWT_SECRET } from './tokens';
 
 /** A logger for services under test: silent unless TEST_LOG_LEVEL is set. */
 export const testLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -81,6 +82,8 @@ export async function createWorld(name: string, opts: WorldOptions = {}): Promis
       HOST: '127.0.0.1',
       PORT: '0',
       LOG_LEVEL: 'silent',
+      // the key router and history verify staff tokens with (test/support/tokens.ts mints them)
+      JWT_SECRET: TEST_JWT_SECRET,
       ...extra,
     }),
     groupId: (n: string) => `${n}-${id}-${randomBytes(3).toString('hex')}`,
