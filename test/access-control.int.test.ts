@@ -65,6 +65,8 @@ const POLICY: Record<string, string | string[]> = {
   // the console socket is an agent's: an admin token passes the role check but is refused as not an agent
   'router GET /v1/agents/ws': [G],
   'router GET /v1/audit': [A],
+  'router GET /v1/admin/dead-letters': [A],
+  'router GET /v1/admin/dead-letters/:id': [A],
   'history GET /healthz': PUBLIC,
   'history GET /readyz': PUBLIC,
   'history GET /metrics': PUBLIC,

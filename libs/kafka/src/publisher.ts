@@ -151,35 +151,46 @@ export class Publisher {
       while (this.queue.length > 0) {
         const batch = this.queue;
         this.queue = [];
-        // The broker limits each partition's record batch to the message size: coalesced callers are
-        // sent in requests of at most that many bytes, so big envelopes never fail each other.
-        const groups = groupsWithin(batch, (p) => p.records.reduce((n, r) => n + r.bytes, 0), this.recordLimit);
+        // The broker limits each partition's record batch to the message size: the coalesced records
+        // are sent in requests of at most that many bytes, so big envelopes never fail each other.
+        const items = batch.flatMap((p) => p.records.map((r) => ({ p, r })));
+        const failed = new Map<Pending, unknown>();
         let outage: unknown;
-        for (const group of groups) {
+        for (const group of groupsWithin(items, (x) => x.r.bytes, this.recordLimit)) {
+          const live = group.filter((x) => !failed.has(x.p));
+          const owners = [...new Set(live.map((x) => x.p))];
+          if (owners.length === 0) continue;
           if (outage !== undefined) {
-            this.settleFailed(group, outage);
+            for (const p of owners) failed.set(p, outage);
             continue;
           }
           try {
-            await this.send(group);
-            for (const p of group) p.resolve();
+            await this.send(live.map((x) => x.r));
           } catch (err) {
-            if (!isPermanentKafkaError(err)) {
-              outage = err;
-              this.settleFailed(group, err);
+            if (!isPermanentKafkaError(err) || owners.length === 1) {
+              if (!isPermanentKafkaError(err)) outage = err;
+              for (const p of owners) failed.set(p, err);
               continue;
             }
-            // One caller's record was refused for good: the request failed as a unit, so each caller is
-            // sent alone and only the one the broker refuses fails.
-            for (const p of group) {
+            // One caller's record was refused for good: the request failed as a unit, so each caller's
+            // records are sent alone and only the caller the broker refuses fails.
+            for (const p of owners) {
+              if (outage !== undefined) {
+                failed.set(p, outage);
+                continue;
+              }
               try {
-                await this.send([p]);
-                p.resolve();
+                await this.send(live.filter((x) => x.p === p).map((x) => x.r));
               } catch (e) {
-                this.settleFailed([p], e);
+                failed.set(p, e);
+                if (!isPermanentKafkaError(e)) outage = e;
               }
             }
           }
+        }
+        for (const p of batch) {
+          if (failed.has(p)) this.settleFailed([p], failed.get(p));
+          else p.resolve();
         }
       }
     } catch (err) {
@@ -190,15 +201,14 @@ export class Publisher {
     }
   }
 
-  /** Sends the callers' records in one request; retires the producer after any failure (see retireProducer). */
-  private async send(batch: Pending[]): Promise<void> {
+  /** Sends the records in one request; retires the producer after any failure (see retireProducer). */
+  private async send(records: Serialized[]): Promise<void> {
     const byTopic = new Map<string, Message[]>();
-    for (const p of batch)
-      for (const { topic, message } of p.records) {
-        const list = byTopic.get(topic) ?? [];
-        list.push(message);
-        byTopic.set(topic, list);
-      }
+    for (const { topic, message } of records) {
+      const list = byTopic.get(topic) ?? [];
+      list.push(message);
+      byTopic.set(topic, list);
+    }
     try {
       if (this.fresh) {
         await withTimeout(this.producer.connect(), this.opts.timeoutMs ?? 10000);
