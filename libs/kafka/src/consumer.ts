@@ -184,6 +184,7 @@ export async function startConsumer<T>(spec: ConsumerSpec<T>): Promise<Consumer>
       try {
         if (spec.handleBatch) {
           const tombstones: KafkaMessage[] = [];
+          const bad: Promise<void>[] = [];
           for (const m of batch.messages) {
             if (m.value === null) {
               tombstones.push(m);
@@ -191,15 +192,23 @@ export async function startConsumer<T>(spec: ConsumerSpec<T>): Promise<Consumer>
             }
             const d = decode(topic, m);
             if (d.ok) good.push({ topic, partition, offset: m.offset, key: m.key?.toString() ?? null, value: d.value });
-            else await deadLetter(topic, partition, m, d.reason);
+            else bad.push(deadLetter(topic, partition, m, d.reason));
           }
+          // all of a batch's dead letters in one produce request (the publisher coalesces them): a
+          // batch full of poison must not outlast the session timeout, or the group evicts this
+          // member, the batch is never committed and is fetched again for ever (found by the decode
+          // property with hundreds of refused messages)
+          await Promise.all(bad);
+          await heartbeat();
           if (good.length > 0) {
             const r = await withRetries(() => spec.handleBatch!(good));
+            await heartbeat();
             if (!r.ok) {
               // The batch as a unit failed: fall back to one-by-one so only the bad message is dead-lettered.
               for (const g of good) {
                 const one = await withRetries(() => spec.handleBatch!([g]));
                 if (!one.ok) await deadLetter(topic, partition, batch.messages.find((m) => m.offset === g.offset)!, one.reason);
+                await heartbeat();
               }
             }
           }
