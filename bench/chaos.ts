@@ -523,6 +523,8 @@ async function main(): Promise<void> {
       DELIVERY_MAX_BACKOFF_MS: '3000',
       DELIVERY_MAX_ATTEMPTS: '40',
       SHUTDOWN_GRACE_MS: '5000',
+      // dev.env leaves it to deploy/stack.sh (it follows the stack's ports); the load uses the adapter route
+      TWILIO_PUBLIC_URL: 'http://127.0.0.1',
     };
     // migrations race if six processes run them at once on a fresh database: start one first
     for (const name of SERVICES) procs.set(name, new Proc(name, env, join(dir, `${name}.log`)));
