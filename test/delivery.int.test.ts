@@ -69,6 +69,7 @@ describe('outbound delivery to channel adapters', () => {
           EMAIL_MESSAGE_ID_DOMAIN: 'replies.example.com',
           EMAIL_REPLY_TO_ADDRESS: 'support@example.com',
           DELIVERY_TIMEOUT_MS: '1000',
+          DELIVERY_MAX_ATTEMPTS: '60',
         }),
       ),
       testLogger,
@@ -246,6 +247,31 @@ describe('outbound delivery to channel adapters', () => {
     expect(dlq.seen.filter((d) => d.value.value !== null && (d.value.value.includes(out.outboundId) || d.value.value.includes(later.outboundId)))).toEqual([]);
     const rows = await world.pool.query<{ status: string; provider: string }>('SELECT status, provider FROM ingest.deliveries WHERE conversation_id = $1::text ORDER BY seq', ['conv-race']);
     expect(rows.rows).toEqual([{ status: 'delivered', provider: 'adapter:web' }, { status: 'delivered', provider: 'adapter:web' }]);
+  });
+
+  it('an email reply accepted before its thread is known gets its threading headers when the provider is found, in reply order', async () => {
+    const thread = 'email:<root-race@customer.example>';
+    const to = { address: 'eva@customer.example' };
+    const first = reply('conv-mail-race', 'email', thread, to, { subject: 'Re: factura' });
+    const second = reply('conv-mail-race', 'email', thread, to, { subject: 'Re: factura' });
+    await publish(first, second);
+    await delivery.waitFor((v) => v.outboundId === first.outboundId && v.status === 'retrying');
+    // no Message-ID is recorded for a reply whose body is not built yet
+    const before = await world.pool.query('SELECT 1 FROM ingest.email_message_ids WHERE thread_key = $1::text', [thread]);
+    expect(before.rowCount).toBe(0);
+    // the customer's mail as ingest-email's threading records it, then its dedupe row (the provider)
+    await world.pool.query(`INSERT INTO ingest.email_message_ids (message_id, thread_key, direction) VALUES ('<root-race@customer.example>', $1::text, 'inbound')`, [thread]);
+    await inbound(emailUrl, 'email', 'k-mail', 'email', '<root-race@customer.example>', to);
+    await delivery.waitFor((v) => v.outboundId === second.outboundId && v.status === 'delivered');
+    const [a, ...moreA] = stub.of(first.outboundId);
+    const [b, ...moreB] = stub.of(second.outboundId);
+    expect([moreA, moreB]).toEqual([[], []]);
+    const ea = a!.body.email as { messageId: string; inReplyTo: string; references: string[] };
+    const eb = b!.body.email as typeof ea;
+    expect(a!.body.provider).toBe('adapter:mail');
+    expect(ea.inReplyTo).toBe('<root-race@customer.example>');
+    expect(eb.inReplyTo).toBe(ea.messageId);
+    expect(eb.references).toEqual(['<root-race@customer.example>', ea.messageId]);
   });
 
   it('gives up on a thread whose provider never becomes known only after DELIVERY_MAX_ATTEMPTS look-ups, with a dead letter', async () => {
