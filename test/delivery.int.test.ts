@@ -14,7 +14,7 @@ import { start as startEmail } from '@omni/ingest-email/src/start';
 import * as phoneCfg from '@omni/ingest-phone/src/config';
 import { start as startPhone } from '@omni/ingest-phone/src/start';
 import { AdapterStub } from './support/adapter-stub';
-import { createWorld, testLogger, TopicWatcher, type TestWorld } from './support/infra';
+import { createWorld, eventually, testLogger, TopicWatcher, type TestWorld } from './support/infra';
 
 const SECRETS = { '/web': 'web-secret-0123', '/mail': 'mail-secret-4567', '/sms': 'sms-secret-8901', '/down': 'down-secret-2345' };
 
@@ -69,6 +69,7 @@ describe('outbound delivery to channel adapters', () => {
           EMAIL_MESSAGE_ID_DOMAIN: 'replies.example.com',
           EMAIL_REPLY_TO_ADDRESS: 'support@example.com',
           DELIVERY_TIMEOUT_MS: '1000',
+          DELIVERY_MAX_ATTEMPTS: '60',
         }),
       ),
       testLogger,
@@ -213,6 +214,74 @@ describe('outbound delivery to channel adapters', () => {
     const [failed] = await delivery.waitFor((v) => v.outboundId === out.outboundId && v.status === 'failed');
     expect(failed!.value).toMatchObject({ conversationId: 'conv-orphan', attempt: 0, reason: 'no delivery target for provider adapter:orphan' });
     await dlq.waitFor((v) => v.value !== null && v.value.includes(out.outboundId));
+  });
+
+  // docs/chaos.md finding 3: an ingest process killed after publishing an inbound message but before
+  // committing its dedupe row; the agent's reply arrives before the provider's retry records the thread.
+  it('keeps a reply whose thread has no known provider yet pending, then delivers it once when the inbound message is recorded', async () => {
+    const out = reply('conv-race', 'chat', 'chat:sess-race', { address: 'visitor-12' });
+    const later = reply('conv-race', 'chat', 'chat:sess-race', { address: 'visitor-12' });
+    await publish(out, out); // the duplicated event too
+    const [retrying] = await delivery.waitFor((v) => v.outboundId === out.outboundId && v.status === 'retrying', 2);
+    expect(retrying!.value.reason).toMatch(/^no delivery target yet: thread chat:sess-race has no known provider/);
+    // a later reply of the conversation, accepted while the first still waits, keeps its place behind it
+    await publish(later);
+    await eventually(async () => ((await world.pool.query('SELECT 1 FROM ingest.deliveries WHERE outbound_id = $1::text', [later.outboundId])).rowCount ? true : undefined), 'the later reply accepted');
+    expect(stub.of(out.outboundId)).toEqual([]);
+    const waiting = await world.pool.query<{ status: string; provider: string }>('SELECT status, provider FROM ingest.deliveries WHERE conversation_id = $1::text ORDER BY seq', ['conv-race']);
+    expect(waiting.rows).toEqual([{ status: 'pending', provider: '' }, { status: 'pending', provider: '' }]);
+    // the provider's retry reaches ingest and records the thread
+    await inbound(chatUrl, 'chat', 'k-web', 'chat', 'sess-race', { address: 'visitor-12' });
+    await delivery.waitFor((v) => v.outboundId === out.outboundId && v.status === 'delivered');
+    await delivery.waitFor((v) => v.outboundId === later.outboundId && v.status === 'delivered');
+    const [req] = stub.of(out.outboundId);
+    expect(stub.of(out.outboundId)).toHaveLength(1);
+    expect(req!.path).toBe('/web');
+    expect(req!.verified).toBe(true);
+    expect(req!.body).toMatchObject({ outboundId: out.outboundId, provider: 'adapter:web', threadKey: 'chat:sess-race', text: out.text });
+    expect(stub.of(later.outboundId)).toHaveLength(1);
+    expect(stub.requests.map((r) => r.body.outboundId).filter((id) => id === out.outboundId || id === later.outboundId)).toEqual([out.outboundId, later.outboundId]);
+    const statuses = statusesOf(out.outboundId);
+    expect(statuses.filter((s) => s.startsWith('delivered'))).toHaveLength(1);
+    expect(statuses.filter((s) => s.startsWith('failed'))).toEqual([]);
+    expect(dlq.seen.filter((d) => d.value.value !== null && (d.value.value.includes(out.outboundId) || d.value.value.includes(later.outboundId)))).toEqual([]);
+    const rows = await world.pool.query<{ status: string; provider: string }>('SELECT status, provider FROM ingest.deliveries WHERE conversation_id = $1::text ORDER BY seq', ['conv-race']);
+    expect(rows.rows).toEqual([{ status: 'delivered', provider: 'adapter:web' }, { status: 'delivered', provider: 'adapter:web' }]);
+  });
+
+  it('an email reply accepted before its thread is known gets its threading headers when the provider is found, in reply order', async () => {
+    const thread = 'email:<root-race@customer.example>';
+    const to = { address: 'eva@customer.example' };
+    const first = reply('conv-mail-race', 'email', thread, to, { subject: 'Re: factura' });
+    const second = reply('conv-mail-race', 'email', thread, to, { subject: 'Re: factura' });
+    await publish(first, second);
+    await delivery.waitFor((v) => v.outboundId === first.outboundId && v.status === 'retrying');
+    // no Message-ID is recorded for a reply whose body is not built yet
+    const before = await world.pool.query('SELECT 1 FROM ingest.email_message_ids WHERE thread_key = $1::text', [thread]);
+    expect(before.rowCount).toBe(0);
+    // the customer's mail as ingest-email's threading records it, then its dedupe row (the provider)
+    await world.pool.query(`INSERT INTO ingest.email_message_ids (message_id, thread_key, direction) VALUES ('<root-race@customer.example>', $1::text, 'inbound')`, [thread]);
+    await inbound(emailUrl, 'email', 'k-mail', 'email', '<root-race@customer.example>', to);
+    await delivery.waitFor((v) => v.outboundId === second.outboundId && v.status === 'delivered');
+    const [a, ...moreA] = stub.of(first.outboundId);
+    const [b, ...moreB] = stub.of(second.outboundId);
+    expect([moreA, moreB]).toEqual([[], []]);
+    const ea = a!.body.email as { messageId: string; inReplyTo: string; references: string[] };
+    const eb = b!.body.email as typeof ea;
+    expect(a!.body.provider).toBe('adapter:mail');
+    expect(ea.inReplyTo).toBe('<root-race@customer.example>');
+    expect(eb.inReplyTo).toBe(ea.messageId);
+    expect(eb.references).toEqual(['<root-race@customer.example>', ea.messageId]);
+  });
+
+  it('gives up on a thread whose provider never becomes known only after DELIVERY_MAX_ATTEMPTS look-ups, with a dead letter', async () => {
+    const out = reply('conv-never', 'sms', 'sms:+34600999000', { address: '+34600999000' });
+    await publish(out);
+    const [failed] = await delivery.waitFor((v) => v.outboundId === out.outboundId && v.status === 'failed');
+    expect(failed!.value.reason).toMatch(/^gave up after 3 attempts: no delivery target yet: thread sms:\+34600999000 has no known provider/);
+    expect(statusesOf(out.outboundId)).toEqual(['retrying:1', 'retrying:2', 'failed:3']);
+    await dlq.waitFor((v) => v.value !== null && v.value.includes(out.outboundId));
+    expect(stub.of(out.outboundId)).toEqual([]);
   });
 
   it('keeps retrying while the adapter is down, then delivers everything in order once it is back', async () => {

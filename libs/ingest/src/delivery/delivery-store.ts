@@ -48,6 +48,15 @@ export async function knownOutboundIds(client: PoolClient, ids: string[]): Promi
   return new Set(r.rows.map((x) => x.outbound_id));
 }
 
+/** Which of these conversations have a pending reply whose provider is not resolved yet (provider ''). */
+export async function conversationsAwaitingProvider(client: PoolClient, conversationIds: string[]): Promise<Set<string>> {
+  const r = await client.query<{ conversation_id: string }>(
+    `SELECT DISTINCT conversation_id FROM ingest.deliveries WHERE conversation_id = ANY($1::text[]) AND status = 'pending' AND provider = ''`,
+    [conversationIds],
+  );
+  return new Set(r.rows.map((x) => x.conversation_id));
+}
+
 /** The provider each thread came in on (its latest inbound message), from the ingest dedupe index. */
 export async function providersOfThreads(client: PoolClient, threadKeys: string[]): Promise<Map<string, string>> {
   const r = await client.query<{ thread_key: string; provider: string }>(

@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { newId, type TopicNames } from '@omni/contracts';
 import type { Logger } from '@omni/logging';
+import { noKnownProvider, resolveProvider, UNRESOLVED_PROVIDER } from './accept-outbound';
 import { callbackHeaders } from './callback-signature';
 import type { DeliveryTarget } from './delivery-config';
 import { deadLetterRecord, statusRecord } from './delivery-events';
@@ -14,6 +15,9 @@ export interface DeliveryWorkerDeps {
   channels: readonly string[];
   targets: Map<string, DeliveryTarget>;
   policy: RetryPolicy;
+  /** for building an email reply's body when its provider is resolved late (EMAIL_MESSAGE_ID_DOMAIN, EMAIL_REPLY_TO_ADDRESS) */
+  emailDomain: string;
+  replyToBase: string;
   timeoutMs: number;
   concurrency: number;
   pollMs: number;
@@ -142,18 +146,38 @@ export class DeliveryWorker {
     }
   }
 
-  private async attempt(row: DeliveryRow, token: string): Promise<void> {
-    const target = this.deps.targets.get(row.provider);
-    const started = process.hrtime.bigint();
-    const outcome: AttemptOutcome = target
-      ? await this.post(target, row)
-      : { kind: 'permanent', reason: `no delivery target for provider ${row.provider}` }; // configuration changed since acceptance
-    this.latency?.observe({ channel: row.channel }, Number(process.hrtime.bigint() - started) / 1e9);
+  private async attempt(claimed: DeliveryRow, token: string): Promise<void> {
+    let row = claimed;
+    let outcome: AttemptOutcome | undefined;
+    // jitter spreads retries against an adapter; a provider look-up hits only our database, so it waits
+    // the full backoff ceiling: the budget is then DELIVERY_MAX_ATTEMPTS attempts over a known time
+    let random: (() => number) | undefined;
+    if (row.provider === UNRESOLVED_PROVIDER) {
+      const r = await resolveProvider(this.deps.pool, this.deps, row, token);
+      if (r.kind === 'lost') {
+        this.deps.logger.warn({ outboundId: row.outboundId }, 'delivery claim expired before the provider was resolved; another attempt owns the row');
+        return;
+      }
+      if (r.kind === 'websocket') return; // ingest-chat delivers websocket replies itself
+      if (r.kind === 'unknown') {
+        outcome = { kind: 'transient', reason: noKnownProvider(row.outbound.threadKey) };
+        random = () => 1;
+      } else if (r.kind === 'undeliverable') outcome = { kind: 'permanent', reason: r.reason };
+      else row = { ...row, provider: r.provider, body: r.body };
+    }
+    if (!outcome) {
+      const target = this.deps.targets.get(row.provider);
+      const started = process.hrtime.bigint();
+      outcome = target
+        ? await this.post(target, row)
+        : { kind: 'permanent', reason: `no delivery target for provider ${row.provider}` }; // configuration changed since acceptance
+      this.latency?.observe({ channel: row.channel }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
     if (this.stopped && this.abort.signal.aborted && outcome.kind === 'transient') {
       await releaseClaim(this.deps.pool, row, token).catch(() => undefined);
       return;
     }
-    const decision = decide(outcome, row.attempts, this.deps.policy);
+    const decision = decide(outcome, row.attempts, this.deps.policy, random);
     this.attempts?.inc({ channel: row.channel, result: decision.status });
     const { topics } = this.deps;
     const out = row.outbound;

@@ -47,6 +47,8 @@ export async function startDelivery(opts: {
     channels,
     targets,
     policy: { maxAttempts: settings.DELIVERY_MAX_ATTEMPTS, baseBackoffMs: settings.DELIVERY_BASE_BACKOFF_MS, maxBackoffMs: settings.DELIVERY_MAX_BACKOFF_MS },
+    emailDomain: settings.EMAIL_MESSAGE_ID_DOMAIN,
+    replyToBase: settings.EMAIL_REPLY_TO_ADDRESS,
     timeoutMs: settings.DELIVERY_TIMEOUT_MS,
     concurrency: settings.DELIVERY_CONCURRENCY,
     pollMs: settings.DELIVERY_POLL_MS,
