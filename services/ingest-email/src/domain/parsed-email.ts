@@ -1,4 +1,4 @@
-import { deterministicMessageId, InboundMessage, type Attachment } from '@omni/contracts';
+import { deterministicMessageId, fitTo, InboundMessage, isStorable, limitOf, truncateCodePoints, type Attachment } from '@omni/contracts';
 import { badField } from '@omni/service';
 import { stripQuotedHistory } from './quote-strip';
 
@@ -46,14 +46,28 @@ const REFERENCES_KEPT = 50;
 const MESSAGE_ID_MAX = 998; // RFC 5322 line length
 
 const A = InboundMessage.properties.attachments.items.properties;
-/** Attachment metadata within the contract's lengths; a URL too long to carry is left out, not cut. */
+/**
+ * Attachment metadata as the contract accepts it, so an odd attachment never costs the customer the
+ * whole e-mail: the name is cleaned and cut by code point; a content type or content id that cannot
+ * be stored (NUL, a lone surrogate) is left out, a long one cut; a URL that cannot be carried whole is
+ * left out, never cut.
+ */
 export function fitAttachment(a: Attachment): Attachment {
+  const key = (schema: (typeof A)['contentType'], v: string | undefined): string | undefined => {
+    if (v === undefined || !isStorable(v)) return undefined;
+    const { maxLength, maxBytes } = limitOf(schema);
+    return truncateCodePoints(v, maxLength, maxBytes);
+  };
+  const contentType = key(A.contentType, a.contentType);
+  const contentId = key(A.contentId, a.contentId);
+  const urlLimit = limitOf(A.url);
+  const url = a.url !== undefined && isStorable(a.url) && [...a.url].length <= urlLimit.maxLength && Buffer.byteLength(a.url) <= urlLimit.maxBytes ? a.url : undefined;
   return {
-    ...(a.name !== undefined ? { name: cutText(a.name, A.name.maxLength ?? 512) } : {}),
-    ...(a.contentType !== undefined ? { contentType: cutText(a.contentType, A.contentType.maxLength ?? 256) } : {}),
+    ...(a.name !== undefined ? { name: fitTo(A.name, a.name) } : {}),
+    ...(contentType ? { contentType } : {}),
     ...(a.size !== undefined && Number.isSafeInteger(a.size) && a.size >= 0 ? { size: a.size } : {}),
-    ...(a.url !== undefined && a.url.length <= (A.url.maxLength ?? 4096) ? { url: a.url } : {}),
-    ...(a.contentId !== undefined ? { contentId: cutText(a.contentId, A.contentId.maxLength ?? 512) } : {}),
+    ...(url ? { url } : {}),
+    ...(contentId ? { contentId } : {}),
   };
 }
 
