@@ -8,7 +8,9 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Producer } from 'kafkajs';
-import { deterministicMessageId } from '@omni/contracts';
+import { deterministicMessageId, type OutboundMessage } from '@omni/contracts';
+import { statusRecord } from '@omni/ingest';
+import { enqueueOutbox } from '@omni/kafka';
 import { mintToken } from '@omni/router/src/auth/tokens';
 import { createWorld, eventually, TopicWatcher, type TestWorld } from './support/infra';
 import { ADAPTER_KEY, postJson, startStack, timelineCount, type Stack } from './support/stack';
@@ -85,7 +87,11 @@ describe('hostile input, end to end', () => {
       expect(dead!.value.key).toBe('poison-router');
       const metrics = await (await fetch(`${stack.router.url}/metrics`)).text();
       expect(metrics).toMatch(/outbox_dead_lettered_total\{[^}]*outbox="router"[^}]*\} 1/);
-      expect((await world.pool.query(`SELECT count(*)::int AS n FROM router.outbox WHERE key = 'poison-router'`)).rows[0].n).toBe(0);
+      // removed when the relay's transaction commits, just after the broker acked the dead letter
+      await eventually(
+        async () => ((await world.pool.query(`SELECT count(*)::int AS n FROM router.outbox WHERE key = 'poison-router'`)).rows[0].n === 0 ? true : undefined),
+        'poison row removed from router.outbox',
+      );
     });
 
     it("a poison row in history's outbox, and an identity that grows when lower-cased, do not stop customer records", async () => {
@@ -103,6 +109,62 @@ describe('hostile input, end to end', () => {
       await customers.waitFor((v) => (v.identities as { channel: string }[]).some((i) => i.channel === 'email'));
       await dlq.waitFor((v) => (v.source as { groupId: string }).groupId === 'outbox:history');
       await onTimelineOnce(big.body.messageId);
+    });
+
+    it("a poison row in ingest's outbox is dead-lettered with its reason and the delivery status behind it is still published", async () => {
+      const delivery = await TopicWatcher.start(world, world.topics.delivery);
+      try {
+        const out: OutboundMessage = {
+          schema: 'omni.outbound.v1',
+          outboundId: uid('out'),
+          conversationId: uid('conv'),
+          channel: 'chat',
+          threadKey: uid('chat:t'),
+          to: { channel: 'chat', address: uid('v') },
+          agentId: 'agent-poison',
+          text: 'reply',
+          createdAt: new Date().toISOString(),
+        };
+        const good = statusRecord(world.topics, out, 'delivered', 1);
+        // the poison row first (lower id), then a normal one, committed together so one relay pass sees both
+        const client = await world.pool.connect();
+        try {
+          await client.query('BEGIN');
+          await client.query(`INSERT INTO ingest.outbox (topic, key, schema_id, value) VALUES ($1::text, 'poison-ingest', 'omni.delivery.v1', '{"schema":"omni.delivery.v1","eventId":"dlv_poison"}'::jsonb)`, [
+            world.topics.delivery,
+          ]);
+          await enqueueOutbox(client, 'ingest', [good]);
+          await client.query('COMMIT');
+        } finally {
+          client.release();
+        }
+        const [sent] = await delivery.waitFor((v) => v.eventId === (good.value as { eventId: string }).eventId);
+        expect(sent!.value).toEqual(good.value);
+        const [dead] = await dlq.waitFor((v) => (v.source as { groupId: string }).groupId === 'outbox:ingest' && v.key === 'poison-ingest');
+        expect(dead!.value.reason).toMatch(/outbox row refused \(contract\)/);
+        expect(dead!.value.value).toContain('dlv_poison');
+        // never published on its topic, gone from the table, counted by whichever ingest relay took it
+        expect(delivery.seen.some((s) => s.value.eventId === 'dlv_poison')).toBe(false);
+        // the row leaves the table when the relay's transaction commits, just after the broker acked the dead letter
+        await eventually(
+          async () => ((await world.pool.query(`SELECT count(*)::int AS n FROM ingest.outbox WHERE key = 'poison-ingest'`)).rows[0].n === 0 ? true : undefined),
+          'poison row removed from ingest.outbox',
+        );
+        const counted = async () =>
+          (
+            await Promise.all(
+              [stack.ingest.chat.url, stack.ingest.email.url].map(async (url) => {
+                const m = /outbox_dead_lettered_total\{[^}]*outbox="ingest"[^}]*\} (\d+)/.exec(await (await fetch(`${url}/metrics`)).text());
+                return m ? Number(m[1]) : 0;
+              }),
+            )
+          ).reduce((a, b) => a + b, 0);
+        await eventually(async () => ((await counted()) > 0 ? true : undefined), 'outbox_dead_lettered_total{outbox="ingest"}');
+        expect(await counted()).toBe(1);
+        await alive();
+      } finally {
+        await delivery.stop();
+      }
     });
   });
 

@@ -25,13 +25,19 @@ export interface RouterAppDeps {
   signInPerMinute: number;
 }
 
+/** Largest agent console frame (docs/agent-protocol.md); a larger one closes the socket with 1009. */
+export const AGENT_WS_MAX_FRAME_BYTES = 2 * 1024 * 1024;
+
 /**
  * The router's HTTP app: sign-in and accounts, agents, rules, conversations, queues, supervision, dead letters,
  * the audit trail and the agent console websocket. Every route declares its roles (docs/access-control.md).
  */
 export async function buildApp(deps: RouterAppDeps): Promise<FastifyInstance> {
   const app = await createHttpApp({ name: 'router', logger: deps.logger, readiness: deps.infra.readiness, description: 'Conversation routing: tiers, queues, agents', ...deps.auth });
-  await app.register(websocket, { options: { maxPayload: 256 * 1024 } });
+  // The agent console's frame limit fits the largest valid command: a reply of 100,000 code points,
+  // each of which JSON may escape to 12 bytes (a surrogate pair as two \uXXXX escapes), plus its
+  // subject and ids. At 256 KiB a valid 100k-character reply closed the console with 1009.
+  await app.register(websocket, { options: { maxPayload: AGENT_WS_MAX_FRAME_BYTES } });
   await app.register(authRoutes, { pool: deps.infra.pool, session: deps.session, signInPerMinute: deps.signInPerMinute });
   await app.register(accountRoutes, { pool: deps.infra.pool });
   await app.register(conversationRoutes, { pool: deps.infra.pool });

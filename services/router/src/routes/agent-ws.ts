@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { newId, problemsOf } from '@omni/contracts';
+import { cleanBySchema, newId, problemsOf } from '@omni/contracts';
 import { AppError } from '@omni/service';
 import type { AgentHub } from '../agent-hub';
 import { SESSIONS_CHANNEL } from '../agent-hub';
@@ -10,7 +10,14 @@ import { acceptOffer, AgentActionError, escalate, invite, leave, rejectOffer, re
 import { AGENT_SEQ_LOCK, lastAgentSeqs, runRouting, type RouterCtx } from '../store/routing-tx';
 
 const Ref = Type.Optional(Type.String({ maxLength: 128 }));
-const ConvId = Type.String({ minLength: 1, maxLength: 128 });
+/**
+ * What PostgreSQL cannot store (NUL, unpaired surrogates) is refused in ids (BAD_FRAME naming the
+ * field) and replaced in agent text (reply text and subject, notes, reasons) before anything is
+ * written: the contract's `storable` keyword and clean step (libs/contracts), as at every other boundary.
+ */
+const Id = () => Type.String({ minLength: 1, maxLength: 128, storable: 'refuse' });
+const Text = (maxLength: number, minLength = 0) => Type.String({ ...(minLength ? { minLength } : {}), maxLength, storable: 'clean' });
+const ConvId = Id();
 /** Console → router commands (docs/agent-protocol.md). */
 const COMMANDS = {
   ping: Type.Object({ type: Type.Literal('ping'), ref: Ref }, { additionalProperties: false }),
@@ -19,22 +26,22 @@ const COMMANDS = {
     { additionalProperties: false },
   ),
   accept: Type.Object({ type: Type.Literal('accept'), conversationId: ConvId, ref: Ref }, { additionalProperties: false }),
-  reject: Type.Object({ type: Type.Literal('reject'), conversationId: ConvId, reason: Type.Optional(Type.String({ maxLength: 500 })), ref: Ref }, { additionalProperties: false }),
+  reject: Type.Object({ type: Type.Literal('reject'), conversationId: ConvId, reason: Type.Optional(Text(500)), ref: Ref }, { additionalProperties: false }),
   reply: Type.Object(
-    { type: Type.Literal('reply'), conversationId: ConvId, text: Type.String({ minLength: 1, maxLength: 100_000 }), subject: Type.Optional(Type.String({ maxLength: 1024 })), ref: Ref },
+    { type: Type.Literal('reply'), conversationId: ConvId, text: Text(100_000, 1), subject: Type.Optional(Text(1024)), ref: Ref },
     { additionalProperties: false },
   ),
   escalate: Type.Object(
-    { type: Type.Literal('escalate'), conversationId: ConvId, note: Type.Optional(Type.String({ maxLength: 10_000 })), toTier: Type.Optional(Type.Integer({ minimum: 1, maximum: 5 })), ref: Ref },
+    { type: Type.Literal('escalate'), conversationId: ConvId, note: Type.Optional(Text(10_000)), toTier: Type.Optional(Type.Integer({ minimum: 1, maximum: 5 })), ref: Ref },
     { additionalProperties: false },
   ),
   transfer: Type.Object(
     {
       type: Type.Literal('transfer'),
       conversationId: ConvId,
-      toAgentId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+      toAgentId: Type.Optional(Id()),
       toTier: Type.Optional(Type.Integer({ minimum: 1, maximum: 5 })),
-      note: Type.Optional(Type.String({ maxLength: 10_000 })),
+      note: Type.Optional(Text(10_000)),
       ref: Ref,
     },
     { additionalProperties: false },
@@ -43,14 +50,14 @@ const COMMANDS = {
     {
       type: Type.Literal('invite'),
       conversationId: ConvId,
-      agentId: Type.String({ minLength: 1, maxLength: 128 }),
+      agentId: Id(),
       role: Type.Union([Type.Literal('observer'), Type.Literal('helper')]),
       ref: Ref,
     },
     { additionalProperties: false },
   ),
   leave: Type.Object({ type: Type.Literal('leave'), conversationId: ConvId, ref: Ref }, { additionalProperties: false }),
-  resolve: Type.Object({ type: Type.Literal('resolve'), conversationId: ConvId, reason: Type.Optional(Type.String({ maxLength: 500 })), ref: Ref }, { additionalProperties: false }),
+  resolve: Type.Object({ type: Type.Literal('resolve'), conversationId: ConvId, reason: Type.Optional(Text(500)), ref: Ref }, { additionalProperties: false }),
 } satisfies Record<string, TSchema>;
 type Commands = { [K in keyof typeof COMMANDS]: Static<(typeof COMMANDS)[K]> };
 
@@ -190,6 +197,8 @@ async function handleFrame(
   if (typeof p !== 'object' || p === null || typeof p.type !== 'string') return void error('BAD_FRAME', 'frame needs a string "type"', ref);
   const schema = COMMANDS[p.type as keyof typeof COMMANDS];
   if (!schema) return void error('UNKNOWN_TYPE', `unknown frame type ${p.type}`, ref);
+  // agent text is cleaned of what cannot be stored, then the whole command validated (ids with it refused)
+  parsed = cleanBySchema(schema, parsed).value;
   const problems = problemsOf(schema, parsed);
   if (problems.length) return void error('BAD_FRAME', problems.join('; '), ref);
   const ack = (extra: Record<string, unknown> = {}) => send({ type: 'ack', ref: ref ?? null, command: p.type, ...extra });
