@@ -16,6 +16,7 @@ import { start as startRouter } from '@omni/router/src/start';
 import * as historyCfg from '@omni/history/src/config';
 import { start as startHistory } from '@omni/history/src/start';
 import { createWorld, eventually, testLogger, TopicWatcher, type TestWorld } from './support/infra';
+import { bearer } from './support/tokens';
 
 const MAILGUN_KEY = 'key-big-email-signing';
 const SENDGRID = 'sg-user:sg-pass';
@@ -113,11 +114,11 @@ describe('big e-mails: carried end to end, or refused with a status the provider
     expect(opened!.value).toMatchObject({ channel: 'email', threadKey: accepted.threadKey });
 
     const customer = await eventually(async () => {
-      const r = await fetch(`${historyUrl}/v1/customers?identity=${encodeURIComponent('email:ana.gomez@cliente.example')}`);
+      const r = await fetch(`${historyUrl}/v1/customers?identity=${encodeURIComponent('email:ana.gomez@cliente.example')}`, { headers: bearer('supervisor') });
       return r.status === 200 ? ((await r.json()) as { id: string }) : undefined;
     }, 'customer in history');
     const item = await eventually(async () => {
-      const r = await fetch(`${historyUrl}/v1/customers/${customer.id}/timeline`);
+      const r = await fetch(`${historyUrl}/v1/customers/${customer.id}/timeline`, { headers: bearer('supervisor') });
       const b = (await r.json()) as { items: { kind: string; eventId: string; payload?: { text?: string } }[] };
       return b.items.find((i) => i.kind === 'message.inbound' && i.eventId === accepted.messageId);
     }, 'the big e-mail on the timeline');

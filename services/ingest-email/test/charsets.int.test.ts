@@ -11,6 +11,7 @@ import { start } from '../src/start';
 import * as historyCfg from '@omni/history/src/config';
 import { start as startHistory } from '@omni/history/src/start';
 import { createWorld, eventually, testLogger, TopicWatcher, type TestWorld } from '../../../test/support/infra';
+import { bearer } from '../../../test/support/tokens';
 import { basic } from './email-support';
 
 const SENDGRID = 'sg-user:sg-charsets';
@@ -147,10 +148,10 @@ describe('ingest-email: declared charsets', () => {
     expect(expectedBySender.size).toBeGreaterThan(0);
     for (const [address, texts] of expectedBySender) {
       const onTimeline = await eventually(async () => {
-        const c = await fetch(`${historyUrl}/v1/customers?identity=${encodeURIComponent(`email:${address}`)}`);
+        const c = await fetch(`${historyUrl}/v1/customers?identity=${encodeURIComponent(`email:${address}`)}`, { headers: bearer('supervisor') });
         if (c.status !== 200) return undefined;
         const { id } = (await c.json()) as { id: string };
-        const t = (await (await fetch(`${historyUrl}/v1/customers/${id}/timeline?limit=100`)).json()) as { items: { kind: string; payload?: { text?: string } }[] };
+        const t = (await (await fetch(`${historyUrl}/v1/customers/${id}/timeline?limit=100`, { headers: bearer('supervisor') })).json()) as { items: { kind: string; payload?: { text?: string } }[] };
         const got = t.items.filter((i) => i.kind === 'message.inbound').map((i) => i.payload?.text ?? '');
         return got.length >= texts.length ? got : undefined;
       }, `${texts.length} messages of ${address} on the timeline`);
