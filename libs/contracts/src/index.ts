@@ -4,3 +4,4 @@ export * from './envelopes';
 export * from './validate';
 export * from './ids';
 export * from './storable';
+export * from './fit-attachment';

@@ -1,4 +1,7 @@
 import {
+  Attachment,
+  check,
+  fitAttachment,
   assertValid,
   checkFreeform,
   cleanString,
@@ -89,5 +92,28 @@ describe('the contract refuses or cleans per field', () => {
     const id = fitTo(ConversationEvent.properties.actor.properties.id, address);
     expect(id).toBe(address);
     expect(fitTo(ConversationEvent.properties.actor.properties.id, 'b'.repeat(400))).toHaveLength(320);
+  });
+});
+
+describe('fitAttachment (provider attachment metadata)', () => {
+  it('leaves out what cannot be stored or carried whole, cleans and cuts the name, and always satisfies the contract', () => {
+    const fitted = fitAttachment({
+      name: `a\u0000${'😀'.repeat(600)}`,
+      contentType: 'image/\u0000png',
+      contentId: 'cid\ud800',
+      url: `https://cdn.example/${'x'.repeat(5000)}`,
+      size: -1,
+    });
+    expect(fitted.contentType).toBeUndefined();
+    expect(fitted.contentId).toBeUndefined();
+    expect(fitted.url).toBeUndefined();
+    expect(fitted.size).toBeUndefined();
+    expect(fitted.name!.startsWith('a\ufffd😀')).toBe(true);
+    expect(check(Attachment, fitted)).toBe(true);
+  });
+
+  it('keeps ordinary metadata as it is', () => {
+    const a = { name: 'factura.pdf', contentType: 'application/pdf', contentId: 'part1@mail', url: 'https://cdn.example/f.pdf', size: 1200 };
+    expect(fitAttachment(a)).toEqual(a);
   });
 });

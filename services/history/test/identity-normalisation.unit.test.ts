@@ -159,6 +159,16 @@ describe('properties', () => {
   const channel = fc.constantFrom<Channel>(...(CHANNELS as readonly Channel[]));
   const region = fc.constantFrom<undefined | 'ES' | 'MX' | 'US' | 'DE' | 'GB' | 'AR'>(undefined, 'ES', 'MX', 'US', 'DE', 'GB', 'AR');
 
+  it.each([
+    ['phone', 'tel:tel:xn--'],
+    ['whatsapp', '.tel:xn--'],
+    ['sms', '(sms:) +34 600 111 222'],
+    ['phone', '.tel:0034600111222'],
+  ] as const)('normalises %s %j in one pass (counterexamples the idempotence property found)', (ch, a) => {
+    const once = normaliseAddress(ch, a);
+    expect(normaliseAddress(ch, once)).toBe(once);
+  });
+
   it('is idempotent', () =>
     fc.assert(
       fc.property(channel, address, region, (ch, a, r) => {

@@ -122,9 +122,10 @@ export function normaliseEmail(raw: string): string | null {
  * the form WhatsApp and callers from abroad use; a fixed line never has the 9 form).
  */
 export function normalisePhone(raw: string, bareIsInternational = false, region = options.defaultPhoneRegion): string | null {
-  let s = trimAscii(raw).replace(/^(?:(?:tel|sms|whatsapp):)+/i, '');
-  if (!isAscii(s) || !/^\+?[\d\s().\-/]+$/.test(s)) return null;
-  s = s.replace(/[\s().\-/]/g, '');
+  const t = trimAscii(raw);
+  if (!isAscii(t)) return null;
+  let s = stripPhoneNoise(t);
+  if (!/^\+?\d+$/.test(s)) return null;
   if (s.startsWith('00')) s = `+${s.slice(2)}`;
   if (!s.startsWith('+') && bareIsInternational) s = `+${s}`;
   if (!s.startsWith('+') && !region) return null;
@@ -142,10 +143,22 @@ export function normalisePhone(raw: string, bareIsInternational = false, region 
 /** A cleaned phone string when it is not a number we can read (ASCII separators and prefixes gone). */
 function cleanedPhone(raw: string): string {
   const t = trimAscii(raw);
-  const s = t.replace(/^(?:(?:tel|sms|whatsapp):)+/i, '');
-  if (!isAscii(s)) return t;
-  const c = s.replace(/[\s().\-/]/g, '');
+  if (!isAscii(t)) return t;
+  const c = stripPhoneNoise(t);
   return c.length > 0 ? c : t;
+}
+
+/**
+ * ASCII separators and tel:/sms:/whatsapp: prefixes removed until none is left, so that normalising
+ * an already normalised number changes nothing (".tel:x" would otherwise lose "tel:" only on a
+ * second pass).
+ */
+function stripPhoneNoise(s: string): string {
+  for (let prev = ''; prev !== s; ) {
+    prev = s;
+    s = s.replace(/^(?:(?:tel|sms|whatsapp):)+/i, '').replace(/[\s().\-/]/g, '');
+  }
+  return s;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { deterministicMessageId, fitTo, InboundMessage, isStorable, limitOf, truncateCodePoints, type Attachment } from '@omni/contracts';
+import { deterministicMessageId, fitAttachment, InboundMessage, type Attachment } from '@omni/contracts';
 import { badField } from '@omni/service';
 import { stripQuotedHistory } from './quote-strip';
 
@@ -44,32 +44,6 @@ const ATTACHMENTS_MAX = InboundMessage.properties.attachments.maxItems ?? 100;
 /** References kept in raw (threading has already used the whole chain before the envelope is built). */
 const REFERENCES_KEPT = 50;
 const MESSAGE_ID_MAX = 998; // RFC 5322 line length
-
-const A = InboundMessage.properties.attachments.items.properties;
-/**
- * Attachment metadata as the contract accepts it, so an odd attachment never costs the customer the
- * whole e-mail: the name is cleaned and cut by code point; a content type or content id that cannot
- * be stored (NUL, a lone surrogate) is left out, a long one cut; a URL that cannot be carried whole is
- * left out, never cut.
- */
-export function fitAttachment(a: Attachment): Attachment {
-  const key = (schema: (typeof A)['contentType'], v: string | undefined): string | undefined => {
-    if (v === undefined || !isStorable(v)) return undefined;
-    const { maxLength, maxBytes } = limitOf(schema);
-    return truncateCodePoints(v, maxLength, maxBytes);
-  };
-  const contentType = key(A.contentType, a.contentType);
-  const contentId = key(A.contentId, a.contentId);
-  const urlLimit = limitOf(A.url);
-  const url = a.url !== undefined && isStorable(a.url) && [...a.url].length <= urlLimit.maxLength && Buffer.byteLength(a.url) <= urlLimit.maxBytes ? a.url : undefined;
-  return {
-    ...(a.name !== undefined ? { name: fitTo(A.name, a.name) } : {}),
-    ...(contentType ? { contentType } : {}),
-    ...(a.size !== undefined && Number.isSafeInteger(a.size) && a.size >= 0 ? { size: a.size } : {}),
-    ...(url ? { url } : {}),
-    ...(contentId ? { contentId } : {}),
-  };
-}
 
 /** Cuts a string to at most `max` UTF-16 units without splitting a surrogate pair. */
 export function cutText(s: string, max: number): string {

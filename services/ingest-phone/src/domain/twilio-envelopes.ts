@@ -1,4 +1,4 @@
-import { deterministicMessageId, type Attachment, type InboundMessage } from '@omni/contracts';
+import { deterministicMessageId, fitAttachment, type Attachment, type InboundMessage } from '@omni/contracts';
 import { badField } from '@omni/service';
 import { toE164 } from './e164';
 import type { TwilioParams } from './twilio-signature';
@@ -76,7 +76,7 @@ export function smsEnvelope(p: TwilioParams, now: Date): InboundMessage {
       continue;
     }
     const contentType = param(p, `MediaContentType${i}`);
-    attachments.push({ name: `media-${i}`, url, ...(contentType && contentType.length <= 256 ? { contentType } : {}) });
+    attachments.push(fitAttachment({ name: `media-${i}`, url, ...(contentType ? { contentType } : {}) }));
   }
   return {
     schema: 'omni.inbound.v1',

@@ -1,7 +1,6 @@
 import Ajv, { type ValidateFunction } from 'ajv';
 import type { Static, TSchema } from '@sinclair/typebox';
-import { deterministicMessageId, InboundMessage, problemsOf, type Attachment } from '@omni/contracts';
-import { isStorable } from '@omni/contracts';
+import { deterministicMessageId, fitAttachment, InboundMessage, isStorable, problemsOf, type Attachment } from '@omni/contracts';
 import { MessagingEntry, MessagingEvent, MetaWebhookBody, META_OBJECTS, WaContactProfile, WaEntry, WaMessage, WaMessagesValue, type MetaObject } from './meta-schemas';
 
 /** A payload problem naming the field (`body.entry.0.messaging.1.sender.id`). */
@@ -168,11 +167,11 @@ function messagingEntry(object: 'page' | 'instagram', entry: unknown, at: string
       const list = m.attachments ?? [];
       const attachments: Attachment[] = list.map((a) => {
         const url = a.payload?.url ?? a.url ?? a.URL;
-        return {
+        return fitAttachment({
           name: a.type,
           ...(COARSE_MIME[a.type] ? { contentType: COARSE_MIME[a.type] } : {}),
-          ...(url && HTTP_URL.test(url) && url.length <= 4096 ? { url } : {}),
-        };
+          ...(url && HTTP_URL.test(url) ? { url } : {}),
+        });
       });
       const lines = list.map(messagingAttachmentLine);
       const text = m.text?.trim() ? m.text : m.sticker_id !== undefined ? 'Sticker' : lines.length ? lines.join('\n') : m.is_unsupported ? 'Unsupported message: open it in the Meta inbox' : '(empty message)';
@@ -324,7 +323,7 @@ function whatsappEntry(entry: unknown, at: string, now: Date, out: MetaMapping):
           text: whatsappText(msg),
           kind: 'message',
           // WhatsApp gives a media id to fetch from the Graph API, not a URL: kept as contentId
-          ...(media ? { attachments: [{ name: media.filename ?? msg.type, ...(media.mime_type ? { contentType: media.mime_type } : {}), ...(media.id ? { contentId: media.id } : {}) }] } : {}),
+          ...(media ? { attachments: [fitAttachment({ name: media.filename ?? msg.type, ...(media.mime_type ? { contentType: media.mime_type } : {}), ...(media.id ? { contentId: media.id } : {}) })] } : {}),
           raw: {
             object: 'whatsapp_business_account',
             wabaId: e.id,
