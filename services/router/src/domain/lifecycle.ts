@@ -571,3 +571,16 @@ export function agentPresence(
     cameOnline: a.presence !== 'online' && presence === 'online',
   };
 }
+
+/**
+ * A console attached: the agent takes the presence it asked for (online by default). An agent who
+ * was offline starts its idle time now; coming online clears a streak of lapsed offers and pulls work.
+ */
+export function agentConnected(a: AgentState, presence: 'online' | 'away'): { agent: AgentState; frames: FrameIntent[]; restartIdle: boolean; wantsMatch: boolean } {
+  return {
+    agent: { ...a, presence, consecutiveTimeouts: presence === 'online' ? 0 : a.consecutiveTimeouts },
+    frames: a.presence !== presence ? [{ agentId: a.id, frame: { type: 'presence', presence, reason: 'console connected' } }] : [],
+    restartIdle: a.presence === 'offline',
+    wantsMatch: presence === 'online',
+  };
+}
