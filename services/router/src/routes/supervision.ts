@@ -4,6 +4,7 @@ import { originOf, principalOf, recordAudit } from '@omni/auth';
 import { AppError, type ErrorCode } from '@omni/service';
 import { AgentActionError, setPresence, transfer } from '../routing/agent-commands';
 import { loadConversation } from '../store/conversations';
+import { getAgent } from '../store/agent-profiles';
 import type { RouterCtx } from '../store/routing-tx';
 import { NO_NUL } from './auth';
 
@@ -42,7 +43,7 @@ export const supervisionRoutes: FastifyPluginAsync<{ ctx: RouterCtx }> = async (
       schema: { summary: 'Set an agent\'s presence (offline returns their work to the queue)', params: AgentParams, body: PresenceBody, response: { 200: Type.Object({ agentId: Type.String(), presence: Type.String() }), '4xx': { $ref: 'ErrorBody#' } } },
     },
     async (req) => {
-      const before = (await ctx.pool.query<{ presence: string }>('SELECT presence FROM router.agents WHERE id = $1::text', [req.params.id])).rows[0];
+      const before = await getAgent(ctx.pool, req.params.id);
       if (!before) throw new AppError('NOT_FOUND', `agent ${req.params.id} not found`);
       await setPresence(ctx, req.params.id, req.body.status).catch(mapActionError);
       await recordAudit(ctx.pool, 'router', {
