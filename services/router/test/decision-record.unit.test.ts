@@ -108,6 +108,8 @@ describe('decision record: table', () => {
     expect(whyWaiting([agent('a', { presence: 'offline' })], conv(), BASE_STEP).summary).toBe('no agent of tier 1 is online with a console');
     expect(whyWaiting([agent('a')], conv(), BASE_STEP).eligible).toEqual(['a']);
     expect(whyWaiting([], conv(), BASE_STEP).summary).toBe('no agents are configured');
+    // nobody of the tier has the skill at all, whoever is online
+    expect(whyWaiting([agent('a', { presence: 'offline' }), agent('b', { skills: [] })], conv({ requiredSkills: ['rare'] }), BASE_STEP).summary).toBe('no agent of tier 1 has skill rare');
   });
 });
 

@@ -190,14 +190,16 @@ export function whyWaiting(agents: AgentView[], c: WaitingConversation, step: Wi
   if (eligible.length) summary = `${eligible.length} agent(s) can take it now; it is waiting for the next match pass`;
   else if (!agents.length) summary = 'no agents are configured';
   else {
-    // the decisive reason: among agents online with a console and of the right tier, what stops them
-    const inTier = agents.filter((a) => a.presence === 'online' && a.consoleAttached && a.tiers.some((t) => tiersAt(c, step).includes(t)));
-    if (!inTier.length) summary = `no agent of tier ${tiersAt(c, step).join(', ')} is online with a console`;
-    else {
-      const missing = skillsAt(c, step).filter((s) => inTier.every((a) => skillLevel(a, s) === 0));
-      if (missing.length) summary = `no online agent of the tier has skill ${missing.join(', ')}`;
-      else summary = `every online agent of the tier is blocked: ${blocking.map((b) => `${b.count} ${b.reason}`).join('; ')}`;
-    }
+    // the decisive reason first: a skill nobody of the tier has at all (whoever comes online, it waits)
+    const tiers = tiersAt(c, step);
+    const ofTier = agents.filter((a) => a.tiers.some((t) => tiers.includes(t)));
+    const missingEverywhere = skillsAt(c, step).filter((s) => ofTier.every((a) => skillLevel(a, s) === 0));
+    const inTier = ofTier.filter((a) => a.presence === 'online' && a.consoleAttached);
+    const missingOnline = skillsAt(c, step).filter((s) => inTier.every((a) => skillLevel(a, s) === 0));
+    if (missingEverywhere.length) summary = `no agent of tier ${tiers.join(', ')} has skill ${missingEverywhere.join(', ')}`;
+    else if (!inTier.length) summary = `no agent of tier ${tiers.join(', ')} is online with a console`;
+    else if (missingOnline.length) summary = `no online agent of the tier has skill ${missingOnline.join(', ')}`;
+    else summary = `every online agent of the tier is blocked: ${blocking.map((b) => `${b.count} ${b.reason}`).join('; ')}`;
   }
   return { conversationId: c.conversationId, eligible, blocking, summary };
 }

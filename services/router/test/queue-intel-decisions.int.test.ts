@@ -1,0 +1,61 @@
+/**
+ * Issue 17 on the real stack: every offer carries its decision record (in the offer frame and in
+ * the conversation API), naming the winner and each other agent's first reason; a conversation
+ * nobody can take answers "why waiting" with the missing skill.
+ */
+import { DEFAULT_RULES } from '../src/domain/default-rules';
+import { RouterHarness } from './support/router-harness';
+
+const h = new RouterHarness();
+
+beforeAll(async () => {
+  await h.start('routerqi', { OFFER_TIMEOUT_MS: '60000', DISCONNECT_GRACE_MS: '60000', QUEUE_SLA_MS_TIER_1: '600000' });
+  const rules = [
+    { id: 'billing-skill', when: { keywords: { any: ['zzbill'] } }, then: { skills: ['billing'] }, continue: true },
+    { id: 'rare-skill', when: { keywords: { any: ['zzrare'] } }, then: { skills: ['rare'] }, continue: true },
+  ];
+  expect((await h.admin('PUT', '/v1/admin/rules', { rules: [...rules, ...DEFAULT_RULES], note: 'queue intelligence test' })).status).toBe(201);
+});
+
+afterAll(async () => {
+  await h.stop();
+});
+
+it('the decision record names the winner and each loser with its first reason, in the offer frame and the conversation API', async () => {
+  await h.createAgent('qi-ana', { skills: ['billing'], capacity: { chat: 3 } });
+  await h.createAgent('qi-bob', { skills: ['billing'], capacity: { chat: 3 } }); // never connects: offline
+  await h.createAgent('qi-cy', { skills: [], capacity: { chat: 3 } }); // online, lacks the skill
+  await h.createAgent('qi-dee', { skills: ['billing'], tiers: [3], capacity: { chat: 3 } }); // other tier
+  const ana = await h.connect('qi-ana');
+  const cy = await h.connect('qi-cy');
+
+  const { messageId } = await h.send('I forgot my password zzbill', { thread: 'qi-1', language: 'en' });
+  const conv = await h.openedBy(messageId);
+  const offer = await ana.offer(conv);
+  const record = offer.decision as Record<string, any>;
+  expect(record).toMatchObject({ conversationId: conv, winner: 'qi-ana', step: { index: -1 } });
+  expect(record.eligible.map((e: any) => e.agentId)).toEqual(['qi-ana']);
+  expect(record.eligible[0]).toMatchObject({ rank: 1, level: 3, load: 0 });
+  const reasons = Object.fromEntries(record.blocked.map((b: any) => [b.agentId, b.reason]));
+  expect(reasons).toMatchObject({ 'qi-bob': 'offline', 'qi-cy': 'lacks skill billing', 'qi-dee': 'serves tier 3' });
+  expect(record.ruleVersion).toBeGreaterThanOrEqual(2);
+
+  const api = await h.admin('GET', `/v1/conversations/${conv}`);
+  expect(api.status).toBe(200);
+  expect(api.body.decisions).toHaveLength(1);
+  expect(api.body.decisions[0]).toEqual(record);
+  await ana.close();
+  await cy.close();
+});
+
+it('"why waiting" names the missing skill', async () => {
+  const { messageId } = await h.send('I forgot my password zzrare', { thread: 'qi-2', language: 'en' });
+  const conv = await h.openedBy(messageId);
+  await h.event(conv, 'queued');
+  const res = await h.admin('GET', `/v1/conversations/${conv}/why-waiting`);
+  expect(res.status).toBe(200);
+  expect(res.body.summary).toMatch(/skill rare/);
+  expect(res.body.eligible).toEqual([]);
+  expect(res.body.blocking.map((b: any) => b.reason)).toContain('lacks skill rare');
+  expect((await h.admin('GET', '/v1/conversations/nope/why-waiting')).status).toBe(404);
+});
