@@ -8,3 +8,14 @@ CREATE TABLE offer_decisions (
   record jsonb NOT NULL,
   PRIMARY KEY (conversation_id, decided_at, agent_id)
 );
+
+-- Business hours per tier, versioned like the rules: each edit is a new version, exactly one active.
+CREATE TABLE business_hours (
+  version int PRIMARY KEY,
+  hours jsonb NOT NULL,
+  active boolean NOT NULL DEFAULT false,
+  created_by text NOT NULL,
+  note text,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX business_hours_one_active ON business_hours (active) WHERE active;

@@ -1,0 +1,86 @@
+/**
+ * Business hours through the admin API on the real stack: versioned like the rules (a new active
+ * version per edit, roll back by activating an earlier one, audited), validated (unknown zones,
+ * overlapping shifts), and hostile bodies answered 400, never 500.
+ */
+import fc from 'fast-check';
+import { RouterHarness } from './support/router-harness';
+
+const h = new RouterHarness();
+const runs = (n: number) => n * Number(process.env.PROPERTY_RUNS_FACTOR ?? 1);
+
+beforeAll(async () => {
+  await h.start('routerhours');
+});
+
+afterAll(async () => {
+  await h.stop();
+});
+
+const madrid = {
+  timeZone: 'Europe/Madrid',
+  weekly: { mon: [{ start: '09:00', end: '14:00' }, { start: '16:00', end: '19:00' }], fri: [{ start: '09:00', end: '15:00' }] },
+  exceptions: [{ date: '2026-12-25', hours: [], note: 'Navidad' }],
+};
+
+it('edits are versions: replace, read, list, roll back', async () => {
+  const none = await h.admin('GET', '/v1/admin/business-hours');
+  expect(none.status).toBe(200);
+  expect(none.body).toMatchObject({ version: 0, hours: { tiers: {} } });
+  expect(none.body.now.every((t: any) => t.open)).toBe(true);
+
+  const v1 = await h.admin('PUT', '/v1/admin/business-hours', { hours: { tiers: { '1': madrid } }, note: 'Madrid office' });
+  expect(v1.status).toBe(201);
+  expect(v1.body).toMatchObject({ version: 1, active: true, createdBy: 'test-admin', note: 'Madrid office', hours: { tiers: { '1': madrid } } });
+  expect(v1.body.now).toHaveLength(5);
+  expect(v1.body.now[1]).toEqual({ tier: 2, open: true, nextOpening: expect.any(String) });
+
+  const v2 = await h.admin('PUT', '/v1/admin/business-hours', { hours: { tiers: { '1': madrid, '2': { timeZone: 'UTC', weekly: {} } } } });
+  expect(v2.status).toBe(201);
+  expect(v2.body.version).toBe(2);
+  expect(v2.body.now[1]).toEqual({ tier: 2, open: false, nextOpening: null });
+
+  const list = await h.admin('GET', '/v1/admin/business-hours/versions');
+  expect(list.body.versions.map((v: any) => [v.version, v.active])).toEqual([
+    [2, true],
+    [1, false],
+  ]);
+  const back = await h.admin('POST', '/v1/admin/business-hours/versions/1/activate');
+  expect(back.status).toBe(200);
+  expect((await h.admin('GET', '/v1/admin/business-hours')).body.version).toBe(1);
+  expect((await h.admin('POST', '/v1/admin/business-hours/versions/99/activate')).status).toBe(404);
+
+  const audit = await h.world.pool.query(`SELECT action FROM router.audit_log WHERE action LIKE 'business-hours.%' ORDER BY seq`);
+  expect(audit.rows.map((r) => r.action)).toEqual(['business-hours.replace', 'business-hours.replace', 'business-hours.activate']);
+});
+
+it.each([
+  ['unknown time zone', { tiers: { '1': { ...madrid, timeZone: 'Mars/Olympus' } } }, 'body.hours.tiers.1.timeZone'],
+  ['overlapping shifts', { tiers: { '1': { timeZone: 'UTC', weekly: { mon: [{ start: '09:00', end: '12:00' }, { start: '11:00', end: '13:00' }] } } } }, 'body.hours.tiers.1.weekly.mon.1'],
+  ['tier 6', { tiers: { '6': madrid } }, null],
+  ['25:00', { tiers: { '1': { timeZone: 'UTC', weekly: { mon: [{ start: '09:00', end: '25:00' }] } } } }, null],
+])('rejects %s with 400', async (_n, hours, field) => {
+  const res = await h.admin('PUT', '/v1/admin/business-hours', { hours });
+  expect(res.status).toBe(400);
+  if (field) expect(JSON.stringify(res.body)).toContain(field);
+});
+
+it('hostile bodies: 201 or 400, never a 500', async () => {
+  const hhmm = fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('00:00', '09:30', '24:00', '23:59'));
+  const interval = fc.record({ start: hhmm, end: hhmm });
+  const body = fc.oneof(
+    fc.jsonValue(),
+    fc.record({
+      hours: fc.record({
+        tiers: fc.dictionary(fc.oneof(fc.constantFrom('1', '2', '5'), fc.string({ maxLength: 3 })), fc.record({ timeZone: fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('UTC', 'Europe/Madrid')), weekly: fc.dictionary(fc.constantFrom('mon', 'sun', 'xyz'), fc.array(interval, { maxLength: 3 })) }), { maxKeys: 3 }),
+      }),
+    }),
+  );
+  await fc.assert(
+    fc.asyncProperty(body, async (b) => {
+      const res = await h.admin('PUT', '/v1/admin/business-hours', b);
+      expect([201, 400]).toContain(res.status);
+    }),
+    { numRuns: runs(60) },
+  );
+});
