@@ -4,40 +4,32 @@ import type { AgentView, DecisionRecord } from '../domain/decision-record';
 
 type Querier = Pick<PoolClient, 'query'>;
 
+const AGENT_VIEW_JSON = `jsonb_build_object('id', a.id, 'tiers', a.tiers, 'skills', a.skills, 'languages', a.languages, 'capacity', a.capacity,
+    'idleSince', a.idle_since, 'presence', a.presence, 'consoleAttached', a.session_id IS NOT NULL,
+    'load', COALESCE((SELECT jsonb_object_agg(channel, n) FROM (SELECT c.channel, count(*)::int AS n FROM router.conversations c
+      WHERE c.agent_id = a.id AND c.status IN ('offered', 'assigned') GROUP BY c.channel) x), '{}'::jsonb))`;
+
+type AgentJson = Omit<AgentView, 'idleSince'> & { idleSince: string };
+const toView = (a: AgentJson): AgentView => ({ ...a, idleSince: new Date(a.idleSince) });
+
 /**
  * Every agent as the decision record sees it (docs/queue-intelligence.md): presence, console
  * attached, load per channel, idle time — not only those the matcher can use, so the record can
- * say why the others were not chosen (offline, away, busy…). One statement, read once per offer
- * transaction that makes offers.
+ * say why the others were not chosen (offline, away, busy…) — and the rule that classified each of
+ * these conversations. One statement, read once per offer transaction that makes offers.
  */
-export async function loadAgentViews(client: Querier): Promise<AgentView[]> {
-  const { rows } = await client.query<{
-    id: string;
-    tiers: number[];
-    skills: string[];
-    languages: string[];
-    capacity: Record<string, number>;
-    load: Record<string, number>;
-    idle_since: Date;
-    presence: AgentView['presence'];
-    connected: boolean;
-  }>(
-    `SELECT a.id, a.tiers, a.skills, a.languages, a.capacity, a.idle_since, a.presence, a.session_id IS NOT NULL AS connected,
-            COALESCE((SELECT jsonb_object_agg(channel, n) FROM (SELECT c.channel, count(*)::int AS n FROM router.conversations c
-              WHERE c.agent_id = a.id AND c.status IN ('offered', 'assigned') GROUP BY c.channel) x), '{}'::jsonb) AS load
-       FROM router.agents a ORDER BY a.id`,
+export async function loadDecisionInputs(client: Querier, conversationIds: string[]): Promise<{ agents: AgentView[]; rules: Map<string, { ruleId: string | null; ruleVersion: number | null }> }> {
+  const { rows } = await client.query<{ agents: AgentJson[] | null; rules: Record<string, { ruleId: string | null; ruleVersion: number | null }> | null }>(
+    `SELECT (SELECT jsonb_agg(${AGENT_VIEW_JSON} ORDER BY a.id) FROM router.agents a) AS agents,
+            (SELECT jsonb_object_agg(c.id, jsonb_build_object('ruleId', c.rule_id, 'ruleVersion', c.rule_version)) FROM router.conversations c WHERE c.id = ANY($1::text[])) AS rules`,
+    [conversationIds],
   );
-  return rows.map((r) => ({
-    id: r.id,
-    tiers: r.tiers,
-    skills: r.skills,
-    languages: r.languages,
-    capacity: r.capacity,
-    load: r.load,
-    idleSince: r.idle_since,
-    presence: r.presence,
-    consoleAttached: r.connected,
-  }));
+  return { agents: (rows[0]?.agents ?? []).map(toView), rules: new Map(Object.entries(rows[0]?.rules ?? {})) };
+}
+
+/** Every agent as the decision record sees it ("why waiting"). */
+export async function loadAgentViews(client: Querier): Promise<AgentView[]> {
+  return (await loadDecisionInputs(client, [])).agents;
 }
 
 /** Stores the decision records of the offers this transaction made (one statement). */
