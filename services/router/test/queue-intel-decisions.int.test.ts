@@ -28,6 +28,7 @@ it('the decision record names the winner and each loser with its first reason, i
   await h.createAgent('qi-dee', { skills: ['billing'], tiers: [3], capacity: { chat: 3 } }); // other tier
   const ana = await h.connect('qi-ana');
   const cy = await h.connect('qi-cy');
+  const dee = await h.connect('qi-dee');
 
   const { messageId } = await h.send('I forgot my password zzbill', { thread: 'qi-1', language: 'en' });
   const conv = await h.openedBy(messageId);
@@ -46,16 +47,25 @@ it('the decision record names the winner and each loser with its first reason, i
   expect(api.body.decisions[0]).toEqual(record);
   await ana.close();
   await cy.close();
+  await dee.close();
 });
 
 it('"why waiting" names the missing skill', async () => {
   const { messageId } = await h.send('I forgot my password zzrare', { thread: 'qi-2', language: 'en' });
   const conv = await h.openedBy(messageId);
   await h.event(conv, 'queued');
-  const res = await h.admin('GET', `/v1/conversations/${conv}/why-waiting`);
+  const ana = await h.connect('qi-ana'); // online, but without the skill
+  // the console attaches asynchronously: ask until the router sees it (generous deadline, no fixed sleep)
+  let res = await h.admin('GET', `/v1/conversations/${conv}/why-waiting`);
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline && !res.body.blocking?.some((b: any) => b.reason === 'lacks skill rare'); ) {
+    await new Promise((r) => setTimeout(r, 100));
+    res = await h.admin('GET', `/v1/conversations/${conv}/why-waiting`);
+  }
   expect(res.status).toBe(200);
   expect(res.body.summary).toMatch(/skill rare/);
   expect(res.body.eligible).toEqual([]);
   expect(res.body.blocking.map((b: any) => b.reason)).toContain('lacks skill rare');
+  expect(res.body.blocking.find((b: any) => b.reason === 'lacks skill rare').agents).toContain('qi-ana');
   expect((await h.admin('GET', '/v1/conversations/nope/why-waiting')).status).toBe(404);
+  await ana.close();
 });

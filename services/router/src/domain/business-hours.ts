@@ -49,13 +49,18 @@ export const Calendar = Type.Object(
       ),
     ),
   },
-  { $id: 'BusinessCalendar', additionalProperties: false },
+  { additionalProperties: false },
 );
 export type Calendar = Static<typeof Calendar>;
 
 /** Per-tier calendars ("1" … "5"); a tier without one is always open. */
 export const BusinessHours = Type.Object(
-  { tiers: Type.Record(Type.String({ pattern: '^[1-5]$' }), Calendar) },
+  {
+    tiers: Type.Object(
+      { '1': Type.Optional(Calendar), '2': Type.Optional(Calendar), '3': Type.Optional(Calendar), '4': Type.Optional(Calendar), '5': Type.Optional(Calendar) },
+      { additionalProperties: false },
+    ),
+  },
   { $id: 'BusinessHours', additionalProperties: false },
 );
 export type BusinessHours = Static<typeof BusinessHours>;
@@ -222,7 +227,7 @@ export class BusinessCalendar {
 export class TierHours {
   private readonly byTier = new Map<number, BusinessCalendar>();
   constructor(hours: BusinessHours) {
-    for (const [tier, cal] of Object.entries(hours.tiers)) this.byTier.set(Number(tier), new BusinessCalendar(cal));
+    for (const [tier, cal] of Object.entries(hours.tiers)) if (cal) this.byTier.set(Number(tier), new BusinessCalendar(cal));
   }
   calendar(tier: number): BusinessCalendar | undefined {
     return this.byTier.get(tier);

@@ -38,7 +38,7 @@ export const adminBusinessHoursRoutes: FastifyPluginAsync<{ pool: Pool }> = asyn
     '/v1/admin/business-hours',
     { config: { auth: { roles: [] } }, schema: { summary: 'Replace the business hours (stored as a new active version; admins)', body: ReplaceBody, response: { 201: HoursBody, '4xx': { $ref: 'ErrorBody#' } } } },
     async (req, reply) => {
-      const problems = Object.entries(req.body.hours.tiers).flatMap(([tier, cal]) => calendarProblems(cal, `body.hours.tiers.${tier}`));
+      const problems = Object.entries(req.body.hours.tiers).flatMap(([tier, cal]) => (cal ? calendarProblems(cal, `body.hours.tiers.${tier}`) : []));
       if (problems.length) throw new AppError('VALIDATION', problems.map((p) => `${p.field}: ${p.reason}`).join('; '), problems);
       const actor = principalOf(req);
       const v = await withTransaction(pool, async (c) => {
