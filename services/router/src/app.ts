@@ -10,6 +10,8 @@ import { adminRuleRoutes } from './routes/admin-rules';
 import { agentSocketRoutes } from './routes/agent-ws';
 import { authRoutes } from './routes/auth';
 import { conversationRoutes } from './routes/conversations';
+import { adminBusinessHoursRoutes } from './routes/admin-business-hours';
+import { whyWaitingRoutes } from './routes/why-waiting';
 import { deadLetterRoutes } from './routes/dead-letters';
 import { supervisionRoutes } from './routes/supervision';
 import type { SessionSettings } from './store/accounts';
@@ -43,6 +45,8 @@ export async function buildApp(deps: RouterAppDeps): Promise<FastifyInstance> {
   await app.register(conversationRoutes, { pool: deps.infra.pool });
   await app.register(adminAgentRoutes, { pool: deps.infra.pool, onChange: deps.ctx.kickMatcher });
   await app.register(adminRuleRoutes, { pool: deps.infra.pool });
+  await app.register(whyWaitingRoutes, { pool: deps.infra.pool });
+  await app.register(adminBusinessHoursRoutes, { pool: deps.infra.pool });
   await app.register(deadLetterRoutes, { pool: deps.infra.pool });
   await app.register(supervisionRoutes, { ctx: deps.ctx });
   await app.register(agentSocketRoutes, { ctx: deps.ctx, hub: deps.hub });

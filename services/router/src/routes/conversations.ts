@@ -4,6 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '@omni/service';
 import { NO_NUL } from './auth';
 import { getConversationView, queueDepths } from '../store/agent-profiles';
+import { listDecisions } from '../store/offer-decisions';
 
 const Conversation = Type.Object(
   {
@@ -16,6 +17,8 @@ const Conversation = Type.Object(
     priority: Type.Integer(),
     agentId: Type.Union([Type.String(), Type.Null()]),
     openedAt: Type.String(),
+    /** the decision record of each offer, newest first (docs/queue-intelligence.md) */
+    decisions: Type.Array(Type.Unknown()),
   },
   { $id: 'RouterConversation' },
 );
@@ -42,6 +45,7 @@ export const conversationRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app
         priority: r.priority,
         agentId: r.agent_id,
         openedAt: r.opened_at.toISOString(),
+        decisions: await listDecisions(pool, r.id),
       } satisfies Static<typeof Conversation>;
     },
   );

@@ -1,7 +1,10 @@
 import type { Conversation } from '../domain/conversation';
 import { decide } from '../domain/lifecycle';
-import { compareWaiting, freeCapacity, planOffers, type AgentSnapshot, type WaitingConversation } from '../domain/match';
+import { compareWaiting, freeCapacity, planOffers, type AgentSnapshot, type PlannedOffer, type WaitingConversation } from '../domain/match';
+import { decisionRecord, type DecisionRecord } from '../domain/decision-record';
+import { BASE_STEP } from '../domain/preference';
 import { availableAgents, lockAgents } from '../store/agents';
+import { loadDecisionInputs } from '../store/offer-decisions';
 import { loadMatchable, tiersWithBacklog, type EligibilityFilter } from '../store/conversations';
 import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 import { policyOf } from './policy';
@@ -45,18 +48,57 @@ async function offerToAgents(tx: RoutingTx, waiting: Conversation[], snapshot: A
   }
   // planned over locked agents only, with their load read under the lock: each pick is eligible as made
   const byId = new Map(waiting.map((c) => [c.id, c]));
+  const plan = planOffers(list, [...locked.values()], keepTierOrder, at);
+  const records = plan.length ? await decisionRecords(tx, plan, byId, at) : new Map<string, DecisionRecord>();
   let made = 0;
-  for (const p of planOffers(list, [...locked.values()], keepTierOrder, at)) {
+  for (const p of plan) {
     const conv = byId.get(p.conversationId)!;
     const out = decide(conv, { kind: 'offer', at, agent: p.agent, reason: p.preferred ? 'previous agent of reopened conversation' : reasonOf(conv) }, policy);
     if (!out.ok) {
       tx.ctx.logger.error({ conversationId: conv.id, agentId: p.agent.id, refusal: out.message }, 'planned offer refused by the lifecycle');
       continue;
     }
+    // why this agent: stored with the offer and sent in the offer frame (docs/queue-intelligence.md)
+    const record = records.get(conv.id);
+    if (record) {
+      for (const f of out.frames) if (f.frame.type === 'offer' && f.frame.conversationId === conv.id) f.frame.decision = record;
+      tx.recordDecision(conv.id, p.agent.id, at, record);
+    }
     tx.apply(conv, out, at);
     made++;
   }
   return made;
+}
+
+/**
+ * The decision record of each planned offer, over every agent (offline and away ones included, so
+ * each loser has its reason) as the plan saw them: the load of an agent picked earlier in the same
+ * plan counts that pick. One statement for the agents and the conversations' rules.
+ */
+async function decisionRecords(tx: RoutingTx, plan: PlannedOffer[], byId: Map<string, Conversation>, at: Date): Promise<Map<string, DecisionRecord>> {
+  const { agents, rules } = await loadDecisionInputs(tx.client, plan.map((p) => p.conversationId));
+  const pool = new Map(agents.map((a) => [a.id, { ...a, load: { ...a.load } }]));
+  const out = new Map<string, DecisionRecord>();
+  for (const p of plan) {
+    const conv = byId.get(p.conversationId)!;
+    // the winner as it was locked and planned (its load read under the lock)
+    const winner = pool.get(p.agent.id);
+    if (winner) winner.load = { ...p.agent.load };
+    const opened = tx.ruleOf(conv.id);
+    const rule = opened ? { ruleId: opened.id, ruleVersion: opened.version } : rules.get(conv.id);
+    out.set(
+      conv.id,
+      decisionRecord([...pool.values()], waitingOf(conv), {
+        at,
+        step: { index: -1, step: BASE_STEP },
+        ruleVersion: rule?.ruleVersion ?? null,
+        matchedRules: rule?.ruleId ? [rule.ruleId] : [],
+        winnerId: p.agent.id,
+      }),
+    );
+    if (winner) winner.load[conv.channel] = (winner.load[conv.channel] ?? 0) + 1;
+  }
+  return out;
 }
 
 /**

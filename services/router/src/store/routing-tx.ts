@@ -11,6 +11,8 @@ import { offerContext, RECENT_SHOWN } from '../domain/offer-context';
 import { insertAgentEvents, lockAgentNumbering, type NumberedAgentEvent } from './agent-events';
 import { saveDecided, type AgentChange, type ConversationChange } from './conversation-save';
 import { recentByCustomer } from './conversations';
+import { insertDecisions } from './offer-decisions';
+import type { DecisionRecord } from '../domain/decision-record';
 import { preparedName } from './prepared';
 
 export { AGENT_SEQ_LOCK, lastAgentSeqs, type NumberedAgentEvent } from './agent-events';
@@ -56,6 +58,7 @@ export class RoutingTx {
   private readonly changes = new Map<string, ConversationChange>();
   private readonly agents = new Map<string, AgentChange>();
   private readonly messages: { message_id: string; conversation_id: string; received_at: string }[] = [];
+  private readonly decisions: { conversationId: string; agentId: string; at: Date; record: DecisionRecord }[] = [];
   /** the agent events as numbered by flush() */
   numbered: NumberedAgentEvent[] = [];
   needsMatch = false;
@@ -112,6 +115,16 @@ export class RoutingTx {
   /** The agent lifecycle's new state for an agent (saved at flush with the conversations). */
   agentState(a: AgentState): void {
     this.agents.set(a.id, { ...(this.agents.get(a.id) ?? {}), state: a });
+  }
+
+  /** The rule that classified a conversation this transaction opened (not in the database yet). */
+  ruleOf(conversationId: string): { id: string | null; version: number } | undefined {
+    return this.changes.get(conversationId)?.rule;
+  }
+
+  /** The decision record of an offer this transaction makes (stored at flush). */
+  recordDecision(conversationId: string, agentId: string, at: Date, record: DecisionRecord): void {
+    this.decisions.push({ conversationId, agentId, at, record });
   }
 
   /** A customer message stored with the conversation it joined or opened. */
@@ -175,6 +188,7 @@ export class RoutingTx {
     // Agent rows are written before the numbering locks are taken: a transaction that waits for an
     // agent's row while holding its numbering lock would deadlock with an offer holding that row.
     await saveDecided(this.client, { conversations: [...this.changes.values()], agents: this.agents, messages: this.messages, outbox: this.outbox });
+    await insertDecisions(this.client, this.decisions);
     if (this.frames.length === 0) return;
     const byAgent = new Map<string, Record<string, unknown>[]>();
     for (const f of this.frames) byAgent.set(f.agentId, [...(byAgent.get(f.agentId) ?? []), f.frame]);
