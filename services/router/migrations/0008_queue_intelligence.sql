@@ -19,3 +19,7 @@ CREATE TABLE business_hours (
   created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE UNIQUE INDEX business_hours_one_active ON business_hours (active) WHERE active;
+
+-- Proficiency 1–5 per skill and language: {"skills": {"billing": 5}, "languages": {"es": 4}}. Empty:
+-- listed skills count 3, listed languages 5 (domain/preference.ts), i.e. routing as before.
+ALTER TABLE agents ADD COLUMN proficiency jsonb NOT NULL DEFAULT '{}';

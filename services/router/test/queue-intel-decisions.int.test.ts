@@ -69,3 +69,34 @@ it('"why waiting" names the missing skill', async () => {
   expect((await h.admin('GET', '/v1/conversations/nope/why-waiting')).status).toBe(404);
   await ana.close();
 });
+
+it('proficiency orders the offer: the level-5 agent gets it before a longer-idle level-2 one, and the record says why', async () => {
+  const put = (id: string, level: number) =>
+    h.admin('PUT', `/v1/admin/agents/${id}`, { name: id, tiers: [1], skills: ['billing'], languages: ['es', 'en'], capacity: { chat: 3 }, proficiency: { skills: { billing: level } } });
+  expect((await put('qi-lo', 2)).status).toBe(201);
+  expect((await put('qi-hi', 5)).status).toBe(201);
+  expect((await h.admin('GET', '/v1/admin/agents/qi-hi')).body.proficiency).toEqual({ skills: { billing: 5 } });
+  expect((await h.admin('PUT', '/v1/admin/agents/qi-bad', { name: 'x', tiers: [1], capacity: { chat: 1 }, proficiency: { skills: { billing: 6 } } })).status).toBe(400);
+  const lo = await h.connect('qi-lo'); // online first: idle longest
+  const hi = await h.connect('qi-hi');
+  // both consoles attached before the conversation arrives
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+    const agents = (await h.admin('GET', '/v1/admin/agents')).body.agents;
+    const on = (id: string) => agents.find((a: any) => a.id === id)?.connected;
+    if (on('qi-lo') && on('qi-hi')) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const { messageId } = await h.send('I forgot my password zzbill again', { thread: 'qi-3', language: 'en' });
+  const conv = await h.openedBy(messageId);
+  const offer = await hi.offer(conv);
+  const record = offer.decision as Record<string, any>;
+  expect(record.winner).toBe('qi-hi');
+  expect(record.eligible.map((e: any) => [e.agentId, e.level])).toEqual([
+    ['qi-hi', 5],
+    ['qi-lo', 2],
+  ]);
+  expect(record.outranked).toEqual([{ agentId: 'qi-lo', reason: 'level 2 < 5' }]);
+  expect(lo.frames.filter((f) => f.type === 'offer' && f.conversationId === conv)).toHaveLength(0);
+  await lo.close();
+  await hi.close();
+});

@@ -1,3 +1,5 @@
+import { BASE_STEP, matchLevel, type Proficiency } from './preference';
+
 /** An agent as the matcher sees it: what they serve and how busy they are right now. */
 export interface AgentSnapshot {
   id: string;
@@ -10,6 +12,8 @@ export interface AgentSnapshot {
   load: Record<string, number>;
   /** when the agent last got work (or came online): the longest idle goes first on a tie */
   idleSince: Date;
+  /** levels 1–5 per skill and language (domain/preference.ts); absent: listed skills 3, languages 5 */
+  proficiency?: Proficiency;
 }
 
 /** A waiting conversation as the matcher sees it. */
@@ -64,8 +68,10 @@ export function isEligible(a: AgentSnapshot, c: WaitingConversation): boolean {
 }
 
 /**
- * The eligible agents for a conversation, best first: the preferred (previous) agent, then the
- * least loaded (fewest open conversations across channels), then the longest idle, then id.
+ * The eligible agents for a conversation, best first: the preferred (previous) agent, then the best
+ * proficiency for what it needs (domain/preference.ts: the weakest needed level; equal for all
+ * when no levels are set), then the least loaded (fewest open conversations across channels), then
+ * the longest idle, then id.
  */
 export function rankAgents(agents: AgentSnapshot[], c: WaitingConversation): AgentSnapshot[] {
   return agents
@@ -73,6 +79,7 @@ export function rankAgents(agents: AgentSnapshot[], c: WaitingConversation): Age
     .sort(
       (x, y) =>
         Number(y.id === c.preferredAgentId) - Number(x.id === c.preferredAgentId) ||
+        matchLevel(y, c, BASE_STEP) - matchLevel(x, c, BASE_STEP) ||
         totalLoad(x) - totalLoad(y) ||
         x.idleSince.getTime() - y.idleSince.getTime() ||
         x.id.localeCompare(y.id),

@@ -27,7 +27,7 @@ export const Proficiency = Type.Object(
     skills: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Level)),
     languages: Type.Optional(Type.Record(Type.String({ minLength: 2, maxLength: 16 }), Level)),
   },
-  { $id: 'AgentProficiency', additionalProperties: false },
+  { additionalProperties: false },
 );
 export type Proficiency = Static<typeof Proficiency>;
 
@@ -84,7 +84,7 @@ export function stepAt(steps: WideningStep[] | undefined, waitedMs: number): { i
 }
 
 /** An agent with optional proficiency levels. */
-export type ProficientAgent = AgentSnapshot & { proficiency?: Proficiency };
+export type ProficientAgent = AgentSnapshot;
 
 export function skillLevel(a: ProficientAgent, skill: string): number {
   if (!a.skills.includes(skill)) return 0;

@@ -5,6 +5,7 @@ import { CHANNELS } from '@omni/contracts';
 import { AppError } from '@omni/service';
 import { originOf, principalOf, recordAudit } from '@omni/auth';
 import { getAgent, listAgents, upsertAgentProfile } from '../store/agent-profiles';
+import { Proficiency } from '../domain/preference';
 
 const Tier = Type.Integer({ minimum: 1, maximum: 5 });
 const AgentProfile = Type.Object(
@@ -18,6 +19,8 @@ const AgentProfile = Type.Object(
       additionalProperties: false,
       minProperties: 1,
     }),
+    /** levels 1–5 per skill and language, e.g. {"skills":{"billing":5},"languages":{"es":4}} (docs/queue-intelligence.md) */
+    proficiency: Type.Optional(Proficiency),
   },
   { $id: 'AgentProfile', additionalProperties: false },
 );
@@ -31,6 +34,7 @@ const Agent = Type.Object(
     skills: Type.Array(Type.String()),
     languages: Type.Array(Type.String()),
     capacity: Type.Record(Type.String(), Type.Integer()),
+    proficiency: Type.Optional(Proficiency),
     presence: Type.String(),
     connected: Type.Boolean(),
     load: Type.Record(Type.String(), Type.Integer()),

@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 
 /** An agent as the admin API shows it: profile, presence, console attached, load per channel. */
-const SELECT_AGENTS = `SELECT a.id, a.name, a.tiers, a.skills, a.languages, a.capacity, a.presence, a.session_id IS NOT NULL AS connected,
+const SELECT_AGENTS = `SELECT a.id, a.name, a.tiers, a.skills, a.languages, a.capacity, a.proficiency, a.presence, a.session_id IS NOT NULL AS connected,
   COALESCE((SELECT jsonb_object_agg(channel, n) FROM (SELECT c.channel, count(*)::int AS n FROM router.conversations c
     WHERE c.agent_id = a.id AND c.status IN ('offered', 'assigned') GROUP BY c.channel) x), '{}'::jsonb) AS load
   FROM router.agents a`;
@@ -20,15 +20,15 @@ export async function listAgents(pool: Pick<Pool, 'query'>): Promise<AgentView[]
 export async function upsertAgentProfile(
   pool: Pick<Pool, 'query'>,
   id: string,
-  p: { name: string; tiers: number[]; skills: string[]; languages: string[]; capacity: Record<string, number | undefined> },
+  p: { name: string; tiers: number[]; skills: string[]; languages: string[]; capacity: Record<string, number | undefined>; proficiency?: Record<string, unknown> },
 ): Promise<boolean> {
   const { rows } = await pool.query<{ inserted: boolean }>(
-    `INSERT INTO router.agents (id, name, tiers, skills, languages, capacity)
-     VALUES ($1::text, $2::text, $3::int[], $4::text[], $5::text[], $6::jsonb)
+    `INSERT INTO router.agents (id, name, tiers, skills, languages, capacity, proficiency)
+     VALUES ($1::text, $2::text, $3::int[], $4::text[], $5::text[], $6::jsonb, $7::jsonb)
      ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, tiers = EXCLUDED.tiers, skills = EXCLUDED.skills,
-       languages = EXCLUDED.languages, capacity = EXCLUDED.capacity, updated_at = now()
+       languages = EXCLUDED.languages, capacity = EXCLUDED.capacity, proficiency = EXCLUDED.proficiency, updated_at = now()
      RETURNING (xmax = 0) AS inserted`,
-    [id, p.name, p.tiers, p.skills, p.languages, JSON.stringify(p.capacity)],
+    [id, p.name, p.tiers, p.skills, p.languages, JSON.stringify(p.capacity), JSON.stringify(p.proficiency ?? {})],
   );
   return rows[0]!.inserted;
 }

@@ -19,14 +19,24 @@ interface AgentRow {
   capacity: Record<string, number>;
   load: Record<string, number>;
   idle_since: Date;
+  proficiency?: AgentSnapshot['proficiency'];
 }
 
-const toSnapshot = (r: AgentRow): AgentSnapshot => ({ id: r.id, tiers: r.tiers, skills: r.skills, languages: r.languages, capacity: r.capacity, load: r.load, idleSince: r.idle_since });
+const toSnapshot = (r: AgentRow): AgentSnapshot => ({
+  id: r.id,
+  tiers: r.tiers,
+  skills: r.skills,
+  languages: r.languages,
+  capacity: r.capacity,
+  load: r.load,
+  idleSince: r.idle_since,
+  ...(r.proficiency && Object.keys(r.proficiency).length ? { proficiency: r.proficiency } : {}),
+});
 
 /** Agents that could take work now: online, with a console attached, and room on some channel. */
 export async function availableAgents(client: Querier): Promise<AgentSnapshot[]> {
   const { rows } = await client.query<AgentRow>(
-    preparedQuery(`SELECT a.id, a.tiers, a.skills, a.languages, a.capacity, a.idle_since, ${LOAD_SQL} AS load
+    preparedQuery(`SELECT a.id, a.tiers, a.skills, a.languages, a.capacity, a.idle_since, a.proficiency, ${LOAD_SQL} AS load
        FROM router.agents a WHERE a.presence = 'online' AND a.session_id IS NOT NULL`),
   );
   return rows.map(toSnapshot).filter((a) => Object.keys(a.capacity).some((ch) => freeCapacity(a, ch) > 0));
@@ -42,7 +52,7 @@ export async function availableAgents(client: Querier): Promise<AgentSnapshot[]>
 export async function lockAgents(client: Querier, ids: string[]): Promise<AgentSnapshot[]> {
   const { rows } = await client.query<AgentRow>(
     preparedQuery(
-      `SELECT a.id, a.tiers, a.skills, a.languages, a.capacity, a.idle_since FROM router.agents a
+      `SELECT a.id, a.tiers, a.skills, a.languages, a.capacity, a.idle_since, a.proficiency FROM router.agents a
         WHERE a.id = ANY($1::text[]) AND a.presence = 'online' AND a.session_id IS NOT NULL ORDER BY a.id FOR NO KEY UPDATE SKIP LOCKED`,
       [ids],
     ),

@@ -4,7 +4,7 @@ import type { AgentView, DecisionRecord } from '../domain/decision-record';
 
 type Querier = Pick<PoolClient, 'query'>;
 
-const AGENT_VIEW_JSON = `jsonb_build_object('id', a.id, 'tiers', a.tiers, 'skills', a.skills, 'languages', a.languages, 'capacity', a.capacity,
+const AGENT_VIEW_JSON = `jsonb_build_object('id', a.id, 'tiers', a.tiers, 'skills', a.skills, 'languages', a.languages, 'capacity', a.capacity, 'proficiency', a.proficiency,
     'idleSince', a.idle_since, 'presence', a.presence, 'consoleAttached', a.session_id IS NOT NULL,
     'load', COALESCE((SELECT jsonb_object_agg(channel, n) FROM (SELECT c.channel, count(*)::int AS n FROM router.conversations c
       WHERE c.agent_id = a.id AND c.status IN ('offered', 'assigned') GROUP BY c.channel) x), '{}'::jsonb))`;
