@@ -107,8 +107,8 @@ describe('history: erasure of a customer', () => {
 
   it('finishes an erasure interrupted halfway when the service starts again', async () => {
     const carol = await person('carol');
-    const erasure = (await requestErasure(history.pool, carol.ids[0]!, 'admin:test'))!;
-    const stopped = await runErasure({ pool: history.pool, customersTopic: world.topics.customers, tombstone: async () => undefined }, erasure.id, { stopAfter: 'conversations' });
+    const erasure = (await requestErasure(history.pool, carol.ids[0]!, 'admin:test', world.topics.erasures))!;
+    const stopped = await runErasure({ pool: history.pool, customersTopic: world.topics.customers, erasuresTopic: world.topics.erasures, tombstone: async () => undefined }, erasure.id, { stopAfter: 'conversations' });
     expect(stopped).toMatchObject({ done: false, step: 'identities' });
     expect(await dump()).toContain('carol@example.com'); // identities not yet removed
     await history.close();
@@ -119,7 +119,7 @@ describe('history: erasure of a customer', () => {
     for (const s of carol.secrets) expect({ secret: s, found: after.includes(s) }).toEqual({ secret: s, found: false });
     for (const id of carol.ids) await customers.waitFor((v, seen) => v === null && seen.key === id);
     // running a finished erasure again changes nothing
-    await expect(runErasure({ pool: history.pool, customersTopic: world.topics.customers, tombstone: async () => undefined }, erasure.id)).resolves.toMatchObject({ done: true });
+    await expect(runErasure({ pool: history.pool, customersTopic: world.topics.customers, erasuresTopic: world.topics.erasures, tombstone: async () => undefined }, erasure.id)).resolves.toMatchObject({ done: true });
   });
 
   it('removes message content past the retention period, in batches, keeping the rows', async () => {

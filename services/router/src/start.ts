@@ -18,6 +18,8 @@ import type { RouterCtx } from './store/routing-tx';
 import { Sweeper } from './store/sweeper';
 import { pruneProcessedEvents } from './store/retention';
 import { storeDeadLetter } from './store/dead-letters';
+import { startErasureConsumer } from './consumers/erasure';
+import { sweepRouterContent } from './store/content-retention';
 
 /** Connects, migrates, starts the outbox relay, hub, matcher, sweeper, consumers and the HTTP server (main.ts and tests). */
 export async function start(config: RouterConfig, logger: Logger) {
@@ -62,6 +64,14 @@ export async function start(config: RouterConfig, logger: Logger) {
       if (deleted > 0) logger.info({ deleted, retentionDays: config.PROCESSED_EVENTS_RETENTION_DAYS }, 'processed event ids past retention removed');
     },
     (err) => logger.warn({ err: err.message }, 'processed_events prune failed, retrying next tick'),
+  );
+  const contentSweep = runPeriodically(
+    config.ROUTER_CONTENT_SWEEP_INTERVAL_MS,
+    async () => {
+      const swept = await sweepRouterContent(pool, config.ROUTER_CONTENT_RETENTION_DAYS);
+      if (swept > 0) logger.info({ swept, retentionDays: config.ROUTER_CONTENT_RETENTION_DAYS }, 'message content past retention removed');
+    },
+    (err) => logger.warn({ err: err.message }, 'content retention sweep failed, retrying next tick'),
   );
   const app = await buildApp({
     infra: { pool, readiness: infra.readiness },
@@ -135,6 +145,8 @@ export async function start(config: RouterConfig, logger: Logger) {
       handle: (msg) => storeDeadLetter(pool, msg),
     }),
   );
+  // omni.erasures.v1 from history: forget the person (store/erasure.ts)
+  consumers.push(await startErasureConsumer(ctx, { kafka: infra.kafka, publisher: infra.publisher, registry: app.metrics, groupId: `${config.ROUTER_GROUP_ID}-erasures` }));
   sweeper.observe(app.metrics);
   const kafkaMetrics = registerKafkaMetrics(app.metrics, infra.kafka, infra.topics, {
     groups: [config.ROUTER_GROUP_ID, config.CUSTOMERS_GROUP_ID || `${config.ROUTER_GROUP_ID}-customers`, `${config.ROUTER_GROUP_ID}-delivery`],
@@ -151,6 +163,7 @@ export async function start(config: RouterConfig, logger: Logger) {
       for (const c of consumers) await c.disconnect();
       await sweeper.stop();
       await pruning.stop();
+      await contentSweep.stop();
       await matcher.stop();
       await hub.stop();
       await app.close();

@@ -1,0 +1,45 @@
+import type { Pool } from 'pg';
+import { Type } from '@sinclair/typebox';
+import { deleteInBatches } from '@omni/db';
+
+/** Env of the router's message content retention (spread into RouterEnv). */
+export const RouterContentRetentionEnv = {
+  /** days customer message text is kept in router tables (conversations' latest text, console frames); 0 = forever */
+  ROUTER_CONTENT_RETENTION_DAYS: Type.Integer({ default: 0, minimum: 0 }),
+  ROUTER_CONTENT_SWEEP_INTERVAL_MS: Type.Integer({ default: 3_600_000, minimum: 100 }),
+};
+
+/**
+ * Removes message content older than `days` from the router, in batches (rows already swept no
+ * longer match, so replicas and restarts simply continue; SKIP LOCKED splits the work):
+ * `conversations.last_text` of conversations not updated since, and the text, subject and
+ * attachments of console `message` frames and the latest text shown in `offer` and `joined` frames.
+ * Returns the rows changed. 0 keeps everything.
+ */
+export async function sweepRouterContent(pool: Pick<Pool, 'query'>, days: number, batchSize = 1000): Promise<number> {
+  if (days <= 0) return 0;
+  const conversations = await deleteInBatches(
+    pool,
+    `UPDATE router.conversations SET last_text = NULL
+      WHERE id IN (SELECT id FROM router.conversations
+                    WHERE last_text IS NOT NULL AND updated_at < now() - make_interval(days => $1::int)
+                    LIMIT $2::int FOR UPDATE SKIP LOCKED)`,
+    [days],
+    batchSize,
+  );
+  const frames = await deleteInBatches(
+    pool,
+    `UPDATE router.agent_events e
+        SET frame = CASE WHEN e.frame ? 'conversation'
+                         THEN jsonb_set(e.frame, '{conversation}', (e.frame->'conversation') - 'lastText') || '{"contentRemoved": true}'::jsonb
+                         ELSE (e.frame - ARRAY['text', 'subject', 'attachments']) || '{"contentRemoved": true}'::jsonb END
+       FROM (SELECT agent_id, seq FROM router.agent_events
+              WHERE created_at < now() - make_interval(days => $1::int) AND NOT (frame ? 'contentRemoved')
+                AND (frame ? 'text' OR (frame->'conversation') ? 'lastText')
+              LIMIT $2::int FOR UPDATE SKIP LOCKED) v
+      WHERE e.agent_id = v.agent_id AND e.seq = v.seq`,
+    [days],
+    batchSize,
+  );
+  return conversations + frames;
+}
