@@ -253,6 +253,11 @@ export const ErasureEvent = Type.Object(
 );
 export type ErasureEvent = Static<typeof ErasureEvent>;
 
+/** What the schema cannot say about an erasure record (checked by every consumer before any step). */
+export function erasureEventProblems(e: ErasureEvent): string[] {
+  return e.part < e.parts ? [] : [`part ${e.part} is not below parts ${e.parts}`];
+}
+
 /** Every envelope schema by its $id (the outbox stores the id, the relay validates with the schema). */
 export const SCHEMAS_BY_ID = {
   'omni.inbound.v1': InboundMessage,

@@ -2,9 +2,9 @@ import type { Consumer, Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import { Type } from '@sinclair/typebox';
-import { ErasureEvent, KIND_CHANNELS, type ChannelKind, type TopicNames } from '@omni/contracts';
+import { ErasureEvent, erasureEventProblems, KIND_CHANNELS, type ChannelKind, type TopicNames } from '@omni/contracts';
 import { deleteInBatches } from '@omni/db';
-import { startConsumer, type Publisher, type Received } from '@omni/kafka';
+import { PermanentError, startConsumer, type Publisher, type Received } from '@omni/kafka';
 import type { Logger } from '@omni/logging';
 
 /** Env of erasure and message content retention (part of IngestEnv). */
@@ -164,6 +164,8 @@ export function startIngestErasureConsumer(deps: {
 /** The consumer handler: erase, then log ids and counts only. */
 export async function handleIngestErasure(deps: { kind: ChannelKind; pool: Pool; logger: Logger }, msg: Received<ErasureEvent>): Promise<void> {
   const e = msg.value;
+  const problems = erasureEventProblems(e);
+  if (problems.length > 0) throw new PermanentError(`contract violation: ${problems.join('; ')}`);
   const r = await eraseFromIngest(deps.pool, deps.kind, e);
   deps.logger.info({ erasureId: e.erasureId, part: e.part, parts: e.parts, deleted: r.deleted }, 'erased a person from ingest');
 }

@@ -1,7 +1,7 @@
 import type { Consumer } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { ErasureEvent } from '@omni/contracts';
-import { startConsumer, type Publisher, type Received } from '@omni/kafka';
+import { ErasureEvent, erasureEventProblems } from '@omni/contracts';
+import { PermanentError, startConsumer, type Publisher, type Received } from '@omni/kafka';
 import type { Kafka } from 'kafkajs';
 import { eraseFromRouter } from '../store/erasure';
 import type { RouterCtx } from '../store/routing-tx';
@@ -14,6 +14,8 @@ import type { RouterCtx } from '../store/routing-tx';
  */
 export async function handleErasure(ctx: RouterCtx, msg: Received<ErasureEvent>): Promise<void> {
   const e = msg.value;
+  const problems = erasureEventProblems(e);
+  if (problems.length > 0) throw new PermanentError(`contract violation: ${problems.join('; ')}`);
   const r = await eraseFromRouter(ctx, e);
   ctx.logger.info({ erasureId: e.erasureId, part: e.part, parts: e.parts, ...r }, 'erased a person from the router');
 }
