@@ -16,10 +16,11 @@ import { promisify } from 'node:util';
 import fc from 'fast-check';
 import type { Producer } from 'kafkajs';
 import { cleanBySchema, ErasureEvent, erasureEventProblems, problemsOf, type Channel } from '@omni/contracts';
-import { eraseFromIngest } from '@omni/ingest';
+import { eraseFromIngest, sweepIngestContent } from '@omni/ingest';
 import { KAFKA_MAX_MESSAGE_BYTES } from '@omni/kafka';
 import * as routerCfg from '@omni/router/src/config';
 import { eraseFromRouter } from '@omni/router/src/store/erasure';
+import { sweepRouterContent } from '@omni/router/src/store/content-retention';
 import type { RouterCtx } from '@omni/router/src/store/routing-tx';
 import { AgentClient } from '../services/router/test/support/agent-client';
 import { createWorld, eventually, testLogger, TopicWatcher, type TestWorld } from './support/infra';
@@ -168,6 +169,11 @@ describe('erasure of a person across history, router and ingest', () => {
         );
         return r.rows[0]!.n === 2 && r.rows[0]!.f >= 1 ? true : undefined;
       }, 'replies and the failed delivery on the timeline');
+      // the replies nobody could deliver are dead-lettered and kept by the router (they hold the text)
+      await eventually(async () => {
+        const r = await world.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM router.dead_letters WHERE strpos(value, $1::text) > 0 OR strpos(value, $2::text) > 0', convs);
+        return r.rows[0]!.n >= 2 ? true : undefined;
+      }, 'undeliverable replies in router.dead_letters');
     } else {
       await eventually(async () => {
         const r = await world.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM history.timeline WHERE event_id = ANY($1::text[])', [[chatMsg, mailMsg]]);
@@ -328,6 +334,32 @@ describe('erasure of a person across history, router and ingest', () => {
     const conv = await world.pool.query<{ customer_key: string | null; status: string }>('SELECT customer_key, status FROM router.conversations WHERE id = ANY($1::text[])', [dave.conversations]);
     expect(conv.rows.every((r) => r.customer_key !== null && r.status !== 'closed')).toBe(true);
     expect((await world.pool.query('SELECT 1 FROM ingest.dedupe WHERE thread_key = ANY($1::text[])', [valid.threadKeys])).rowCount).toBe(2);
+  });
+
+  it('removes message content past each service\'s retention, in batches, keeping the rows', async () => {
+    const erin = await person('erin');
+    const content = ['ERIN-CHAT-SECRET', 'ERIN-MAIL-SECRET', 'ERIN-REPLY-SECRET'];
+    const schemaDump = async (schema: string) => (await run('pg_dump', ['--data-only', `--schema=${schema}`, world.databaseUrl], { maxBuffer: 256 * 1024 * 1024 })).stdout;
+    expect(found(await schemaDump('router'), content)).toEqual(content); // latest text, offer and message frames, dead-lettered replies
+    expect(found(await schemaDump('ingest'), content)).toEqual(['ERIN-REPLY-SECRET']); // the session reply and the delivery bodies
+    // erin's rows are made 40 days old; everything else is recent
+    await world.pool.query("UPDATE router.conversations SET updated_at = now() - interval '40 days' WHERE id = ANY($1::text[])", [erin.conversations]);
+    await world.pool.query("UPDATE router.agent_events SET created_at = now() - interval '40 days' WHERE frame->>'conversationId' = ANY($1::text[])", [erin.conversations]);
+    await world.pool.query("UPDATE router.dead_letters SET received_at = now() - interval '40 days' WHERE strpos(value, $1::text) > 0 OR strpos(value, $2::text) > 0", erin.conversations);
+    await world.pool.query("UPDATE ingest.chat_session_events SET created_at = now() - interval '40 days' WHERE conversation_id = ANY($1::text[])", [erin.conversations]);
+    await world.pool.query("UPDATE ingest.deliveries SET created_at = now() - interval '40 days' WHERE conversation_id = ANY($1::text[])", [erin.conversations]);
+    const routerRows = (await world.pool.query<{ n: number }>('SELECT (SELECT count(*) FROM router.conversations) + (SELECT count(*) FROM router.agent_events) + (SELECT count(*) FROM router.dead_letters) AS n')).rows[0]!.n;
+    const ingestRows = (await world.pool.query<{ n: number }>('SELECT (SELECT count(*) FROM ingest.chat_session_events) + (SELECT count(*) FROM ingest.deliveries) AS n')).rows[0]!.n;
+    expect(await sweepRouterContent(world.pool, 0)).toBe(0); // 0 = forever
+    expect(await sweepRouterContent(world.pool, 30, 1)).toBeGreaterThanOrEqual(3); // batches of 1: the loop must reach every old row
+    expect(await sweepRouterContent(world.pool, 30, 1)).toBe(0); // idempotent
+    expect(await sweepIngestContent(world.pool, 30, 1)).toBeGreaterThanOrEqual(2);
+    expect(await sweepIngestContent(world.pool, 30, 1)).toBe(0);
+    expect(found(await schemaDump('router'), content)).toEqual([]);
+    expect(found(await schemaDump('ingest'), content)).toEqual([]);
+    expect(found(await schemaDump('history'), content)).toEqual(content); // history keeps its own period (HISTORY_CONTENT_RETENTION_DAYS)
+    expect((await world.pool.query<{ n: number }>('SELECT (SELECT count(*) FROM router.conversations) + (SELECT count(*) FROM router.agent_events) + (SELECT count(*) FROM router.dead_letters) AS n')).rows[0]!.n).toBe(routerRows);
+    expect((await world.pool.query<{ n: number }>('SELECT (SELECT count(*) FROM ingest.chat_session_events) + (SELECT count(*) FROM ingest.deliveries) AS n')).rows[0]!.n).toBe(ingestRows);
   });
 
   /**

@@ -13,8 +13,9 @@ export const RouterContentRetentionEnv = {
  * Removes message content older than `days` from the router, in batches (rows already swept no
  * longer match, so replicas and restarts simply continue; SKIP LOCKED splits the work):
  * `conversations.last_text` of conversations not updated since, and the text, subject and
- * attachments of console `message` frames and the latest text shown in `offer` and `joined` frames.
- * Returns the rows changed. 0 keeps everything.
+ * attachments of console `message` frames and the latest text shown in `offer` and `joined` frames,
+ * and the value of dead letters received before then (a dead-lettered message or reply is content;
+ * such a letter can no longer be replayed). Returns the rows changed. 0 keeps everything.
  */
 export async function sweepRouterContent(pool: Pick<Pool, 'query'>, days: number, batchSize = 1000): Promise<number> {
   if (days <= 0) return 0;
@@ -41,5 +42,14 @@ export async function sweepRouterContent(pool: Pick<Pool, 'query'>, days: number
     [days],
     batchSize,
   );
-  return conversations + frames;
+  const deadLetters = await deleteInBatches(
+    pool,
+    `UPDATE router.dead_letters SET value = NULL
+      WHERE id IN (SELECT id FROM router.dead_letters
+                    WHERE value IS NOT NULL AND received_at < now() - make_interval(days => $1::int)
+                    LIMIT $2::int FOR UPDATE SKIP LOCKED)`,
+    [days],
+    batchSize,
+  );
+  return conversations + frames + deadLetters;
 }
