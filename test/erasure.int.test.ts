@@ -256,6 +256,30 @@ describe('erasure of a person across history, router and ingest', () => {
     // running the finished erasure again changes nothing
     await expect(eraseFromRouter(ctx, partial)).resolves.toMatchObject({ closed: 0, frames: 0, outbox: 0, profiles: 0 });
     await expect(eraseFromIngest(world.pool, 'email', partial)).resolves.toMatchObject({ deleted: expect.objectContaining({ deliveries: 0, dedupe: 0 }) });
+    await expect(eraseFromIngest(world.pool, 'social', partial)).resolves.toMatchObject({ deleted: expect.objectContaining({ deliveries: 0, dedupe: 0 }) });
+  });
+
+  it('forgets a caller in ingest-phone (call log and voicemails by number), and only them', async () => {
+    const [caller, other] = ['+34600111222', '+34600333444'];
+    for (const [sid, from] of [['CA-erase-1', caller], ['CA-keep-1', other]]) {
+      await world.pool.query("INSERT INTO ingest.phone_calls (call_sid, from_number, to_number) VALUES ($1::text, $2::text, '+15550000000')", [sid, from]);
+      await world.pool.query("INSERT INTO ingest.phone_voicemails (recording_sid, call_sid, recording_url) VALUES ($1::text, $2::text, 'https://rec.example/' || $1::text)", [`RE-${sid}`, sid]);
+    }
+    const e: ErasureEvent = {
+      schema: 'omni.erasures.v1',
+      erasureId: 'era_phone',
+      part: 0,
+      parts: 1,
+      customerIds: ['cus_phone'],
+      identities: [{ channel: 'phone', address: caller }],
+      conversationIds: [],
+      threadKeys: [],
+      requestedAt: new Date().toISOString(),
+    };
+    expect((await eraseFromIngest(world.pool, 'phone', e)).deleted).toMatchObject({ phone_calls: 1, phone_voicemails: 1 });
+    const left = await world.pool.query<{ call_sid: string }>('SELECT call_sid FROM ingest.phone_calls UNION ALL SELECT call_sid FROM ingest.phone_voicemails ORDER BY 1');
+    expect(left.rows.map((r) => r.call_sid)).toEqual(['CA-keep-1', 'CA-keep-1']);
+    expect((await eraseFromIngest(world.pool, 'phone', e)).deleted).toMatchObject({ phone_calls: 0, phone_voicemails: 0 });
   });
 
   it('dead-letters hostile erasure records in every consumer without erasing anything, and goes on', async () => {
