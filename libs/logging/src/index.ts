@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { context, isSpanContextValid, trace } from '@opentelemetry/api';
 
 export type { Logger };
 
@@ -11,6 +12,7 @@ export function createLogger(service: string, level = process.env.LOG_LEVEL ?? '
     name: service,
     level,
     base: { service },
+    mixin: traceFields,
     redact: {
       paths: [
         'req.headers.authorization',
@@ -26,4 +28,17 @@ export function createLogger(service: string, level = process.env.LOG_LEVEL ?? '
       censor: '[redacted]',
     },
   });
+}
+
+const NONE = Object.freeze({});
+
+/**
+ * trace_id and span_id of the active span on every log line written inside a traced operation, so
+ * a log line leads to its trace. Without a trace SDK the API's context is always empty: one lookup.
+ */
+function traceFields(): object {
+  const span = trace.getSpan(context.active());
+  if (!span) return NONE;
+  const sc = span.spanContext();
+  return isSpanContextValid(sc) ? { trace_id: sc.traceId, span_id: sc.spanId } : NONE;
 }
