@@ -45,7 +45,7 @@ let started: Tracing | undefined;
  * Registers the trace SDK for this process if `tracingRequested()`: a NodeTracerProvider (sampler
  * from OTEL_TRACES_SAMPLER, default parent-based always-on), a batch processor (OTEL_BSP_*) with the
  * OTLP/HTTP JSON exporter (OTEL_EXPORTER_OTLP_* endpoint, headers, timeout) or the console exporter,
- * W3C trace-context propagation, AsyncLocalStorage context, and spans around websocket frames.
+ * W3C trace-context propagation, AsyncLocalStorage context, and spans for websocket frames.
  * `service.name` is the service's own name unless OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES say
  * otherwise. Returns undefined (and loads nothing) when tracing was not requested.
  */
@@ -68,7 +68,7 @@ export function startTracing(serviceName: string, env: NodeJS.ProcessEnv = proce
     .merge(detectResources({ detectors: [envDetector] }));
   const provider = new NodeTracerProvider({ resource, spanProcessors: processors });
   provider.register();
-  patchWebSocketSend();
+  patchWebSocket();
   active = true;
   started = {
     shutdown: async () => {
@@ -80,32 +80,52 @@ export function startTracing(serviceName: string, env: NodeJS.ProcessEnv = proce
 }
 
 /**
- * Frames sent on a websocket (an offer or message to an agent console, a reply to a chat visitor)
- * get a span when they are sent inside a traced operation, so a trace shows when the frame left.
- * `ws` has no OpenTelemetry instrumentation; its send is wrapped once, only when tracing started.
+ * Websocket frames (agent consoles on the router, chat visitors on ingest-chat): `ws` has no
+ * OpenTelemetry instrumentation, so its prototype is wrapped once, only when tracing started.
+ * - a frame sent inside a traced operation (an offer, a customer message to an agent, a reply to a
+ *   visitor) gets a `ws send <type>` span in that trace, so the trace shows when the frame left;
+ * - a frame received (an agent's accept or reply, a visitor's message) starts a trace of its own
+ *   (`ws receive <type>`), active while the listeners run, so what the command publishes or writes
+ *   to an outbox continues it.
  */
-function patchWebSocketSend(): void {
+function patchWebSocket(): void {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
-  let WebSocket: { prototype: { send: (...args: unknown[]) => void } };
+  let WebSocket: { prototype: object };
   try {
     WebSocket = require('ws');
   } catch {
     return;
   }
   /* eslint-enable @typescript-eslint/no-require-imports */
-  const proto = WebSocket.prototype as { send: (...args: unknown[]) => void; __omniTraced?: boolean };
+  const proto = WebSocket.prototype as { send: (...args: unknown[]) => void; emit: (event: string | symbol, ...args: unknown[]) => boolean; __omniTraced?: boolean };
   if (proto.__omniTraced) return;
-  const send = proto.send;
   const tracer = api.trace.getTracer('@omni/tracing');
+  const frameType = (data: unknown): string => {
+    const text = typeof data === 'string' ? data.slice(0, 200) : Buffer.isBuffer(data) ? data.subarray(0, 200).toString() : '';
+    return /"type"\s*:\s*"([^"]{1,40})"/.exec(text)?.[1] ?? 'unknown';
+  };
+  const send = proto.send;
   proto.send = function tracedSend(this: unknown, data: unknown, ...rest: unknown[]) {
-    const parent = api.trace.getSpan(api.context.active());
-    if (!parent || !parent.isRecording()) return send.call(this, data, ...rest);
-    const text = typeof data === 'string' ? data : Buffer.isBuffer(data) ? data.subarray(0, 200).toString() : '';
-    const frameType = /"type"\s*:\s*"([^"]{1,40})"/.exec(text.slice(0, 200))?.[1] ?? 'unknown';
-    const span = tracer.startSpan(`ws send ${frameType}`, { kind: api.SpanKind.PRODUCER, attributes: { 'omni.frame.type': frameType, 'network.protocol.name': 'websocket' } });
+    // the operation's span may have ended already (the frame goes out after its commit): what
+    // matters is that the frame belongs to a sampled trace
+    const sc = api.trace.getSpanContext(api.context.active());
+    if (!sc || !api.isSpanContextValid(sc) || !(sc.traceFlags & api.TraceFlags.SAMPLED)) return send.call(this, data, ...rest);
+    const type = frameType(data);
+    const span = tracer.startSpan(`ws send ${type}`, { kind: api.SpanKind.PRODUCER, attributes: { 'omni.frame.type': type, 'network.protocol.name': 'websocket' } });
     try {
       return send.call(this, data, ...rest);
+    } finally {
+      span.end();
+    }
+  };
+  const emit = proto.emit;
+  proto.emit = function tracedEmit(this: unknown, event: string | symbol, ...args: unknown[]) {
+    if (event !== 'message') return emit.call(this, event, ...args);
+    const type = frameType(args[0]);
+    const span = tracer.startSpan(`ws receive ${type}`, { kind: api.SpanKind.CONSUMER, attributes: { 'omni.frame.type': type, 'network.protocol.name': 'websocket' } }, api.ROOT_CONTEXT);
+    try {
+      return api.context.with(api.trace.setSpan(api.ROOT_CONTEXT, span), () => emit.call(this, event, ...args));
     } finally {
       span.end();
     }
