@@ -9,64 +9,15 @@
  *   the agent's reply: ws receive reply → outbox → send omni.outbound → ingest-chat process (delivery)
  *   and history process.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { AgentClient } from '../services/router/test/support/agent-client';
 import { AdapterStub } from './support/adapter-stub';
 import { createWorld, eventually, type TestWorld } from './support/infra';
 import { OtlpReceiver, type ReceivedSpan } from './support/otlp-receiver';
+import { startServiceProcess, type ServiceProcess } from './support/service-process';
 import { bearer, testToken } from './support/tokens';
 
-const root = join(__dirname, '..');
 const SECRET = 'trace-callback-secret-1';
-
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  url: string;
-  lines: string[];
-}
-
-/** Starts a service's main.ts; resolves with its URL once it logged "listening on". */
-function startService(name: string, env: NodeJS.ProcessEnv, timeoutMs = 90000): Promise<Proc> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services', name, 'src', 'main.ts')], {
-      cwd: root,
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const lines: string[] = [];
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`${name} did not start within ${timeoutMs} ms:\n${lines.slice(-20).join('\n')}`)), timeoutMs);
-    const onData = (d: Buffer) => {
-      buf += d.toString();
-      const parts = buf.split('\n');
-      buf = parts.pop() ?? '';
-      for (const line of parts) {
-        lines.push(line);
-        const m = /listening on (http:\/\/[^\s"]+)/.exec(line);
-        if (m) {
-          clearTimeout(timer);
-          resolve({ name, child, url: m[1]!, lines });
-        }
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code}:\n${lines.slice(-20).join('\n')}`));
-    });
-  });
-}
-
-async function stopService(p: Proc): Promise<void> {
-  if (p.child.exitCode !== null) return;
-  const exited = new Promise<void>((r) => p.child.once('exit', () => r()));
-  p.child.kill('SIGTERM');
-  await exited;
-}
 
 const CONSUMER = 5;
 const PRODUCER = 4;
@@ -76,9 +27,9 @@ describe('OpenTelemetry traces across the services', () => {
   let world: TestWorld;
   let receiver: OtlpReceiver;
   let stub: AdapterStub;
-  const procs: Proc[] = [];
-  let chat: Proc;
-  let router: Proc;
+  const procs: ServiceProcess[] = [];
+  let chat: ServiceProcess;
+  let router: ServiceProcess;
   let agent: AgentClient | undefined;
 
   beforeAll(async () => {
@@ -89,7 +40,7 @@ describe('OpenTelemetry traces across the services', () => {
     await stub.listen();
     const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '200', LOG_LEVEL: 'info' };
     // started one after the other: three tsx compilations at once crowd two cores
-    chat = await startService(
+    chat = await startServiceProcess(
       'ingest-chat',
       world.env({
         ...otel,
@@ -100,14 +51,14 @@ describe('OpenTelemetry traces across the services', () => {
       }),
     );
     procs.push(chat);
-    router = await startService('router', world.env({ ...otel, ROUTER_GROUP_ID: world.groupId('router') }));
+    router = await startServiceProcess('router', world.env({ ...otel, ROUTER_GROUP_ID: world.groupId('router') }));
     procs.push(router);
-    procs.push(await startService('history', world.env({ ...otel, HISTORY_GROUP_ID: world.groupId('history') })));
+    procs.push(await startServiceProcess('history', world.env({ ...otel, HISTORY_GROUP_ID: world.groupId('history') })));
   });
 
   afterAll(async () => {
     await agent?.close().catch(() => undefined);
-    for (const p of procs.reverse()) await stopService(p);
+    for (const p of procs.reverse()) await p.stop();
     await stub?.close();
     await receiver?.close();
     await world?.close();
