@@ -21,7 +21,7 @@
  * SCALE_RATE (50), SCALE_PHASE_S (20).
  */
 import { execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -52,6 +52,27 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
     if (v !== undefined) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(everyMs);
+  }
+}
+
+/** CPU seconds a process has used (user + system), from /proc (Linux; 0 elsewhere). */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** The machine's busy and total CPU time so far (jiffies, all cores), from /proc/stat. */
+function machineCpu(): { busy: number; total: number } {
+  try {
+    const v = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const total = v.reduce((a, b) => a + b, 0);
+    return { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total };
+  } catch {
+    return { busy: 0, total: 1 };
   }
 }
 
@@ -191,7 +212,7 @@ async function main(): Promise<void> {
     const onTimelineOf = (ids: string[]) => count(`SELECT count(DISTINCT event_id)::int AS n FROM history.timeline WHERE kind = 'message.inbound' AND event_id = ANY($1::text[])`, ids);
 
     // ---- 1. throughput per router replica count
-    const table: { routers: number; routedPerS: number; historyPerS: number; routedS: number; historyS: number }[] = [];
+    const table: { routers: number; routedPerS: number; historyPerS: number; routedS: number; historyS: number; machineBusy: number; routerCpu: number[] }[] = [];
     for (let k = 1; k <= 3; k++) {
       if (k > 1) {
         const p = await startServiceProcess('router', routerEnv);
@@ -201,6 +222,8 @@ async function main(): Promise<void> {
       }
       show(`${k} router replica(s), router group on omni.inbound.v1`, await stableAssignment(admin, routerGroup, w.topics.inbound, k));
       const from = sent.length;
+      const cpu0 = routers.map((r) => cpuSeconds(r?.child.pid));
+      const m0 = machineCpu();
       const t0 = Date.now();
       await publish(M);
       const ids = sent.slice(from);
@@ -216,9 +239,15 @@ async function main(): Promise<void> {
         600000,
         100,
       );
-      const row = { routers: k, routedS: (routedAt - t0) / 1000, historyS: (historyAt - t0) / 1000, routedPerS: (M / (routedAt - t0)) * 1000, historyPerS: (M / (historyAt - t0)) * 1000 };
+      const m1 = machineCpu();
+      const routerCpu = routers.map((r, i) => cpuSeconds(r?.child.pid) - cpu0[i]!);
+      const machineBusy = (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total);
+      const row = { routers: k, routedS: (routedAt - t0) / 1000, historyS: (historyAt - t0) / 1000, routedPerS: (M / (routedAt - t0)) * 1000, historyPerS: (M / (historyAt - t0)) * 1000, machineBusy, routerCpu };
       table.push(row);
-      log(`${k} router(s): ${M} messages routed in ${row.routedS.toFixed(1)} s (${row.routedPerS.toFixed(0)}/s); on the timeline (2 history replicas) in ${row.historyS.toFixed(1)} s (${row.historyPerS.toFixed(0)}/s)`);
+      log(
+        `${k} router(s): ${M} messages routed in ${row.routedS.toFixed(1)} s (${row.routedPerS.toFixed(0)}/s); on the timeline (2 history replicas) in ${row.historyS.toFixed(1)} s (${row.historyPerS.toFixed(0)}/s); ` +
+          `router CPU s ${routerCpu.map((c) => c.toFixed(1)).join(' + ')}; machine CPU busy ${(machineBusy * 100).toFixed(0)}%`,
+      );
     }
 
     // ---- 2. a replica leaves and returns under steady load
@@ -268,11 +297,23 @@ async function main(): Promise<void> {
     if (assignedTwice.length) failures.push(`${assignedTwice.length} conversations held by two agents at once: ${assignedTwice.slice(0, 5).join(', ')}`);
 
     console.log(`\nscale-out: 3-broker KRaft cluster (RF 3, min ISR 2), ${PARTITIONS} partitions, 2 history replicas, ${M} messages per burst, ${AGENTS} agents (capacity ${CAPACITY}) accepting and resolving`);
-    console.log(['routers'.padEnd(8), 'routed/s'.padStart(9), 'routed in s'.padStart(12), 'timeline/s'.padStart(11), 'timeline in s'.padStart(14), 'vs 1 router'.padStart(12)].join(' '));
+    console.log(
+      ['routers'.padEnd(8), 'routed/s'.padStart(9), 'routed in s'.padStart(12), 'timeline/s'.padStart(11), 'timeline in s'.padStart(14), 'vs 1 router'.padStart(12), 'CPU s per router replica'.padStart(26), 'machine busy'.padStart(13)].join(' '),
+    );
     for (const r of table)
       console.log(
-        [String(r.routers).padEnd(8), r.routedPerS.toFixed(0).padStart(9), r.routedS.toFixed(1).padStart(12), r.historyPerS.toFixed(0).padStart(11), r.historyS.toFixed(1).padStart(14), `${((r.routedPerS / table[0]!.routedPerS) * 100).toFixed(0)}%`.padStart(12)].join(' '),
+        [
+          String(r.routers).padEnd(8),
+          r.routedPerS.toFixed(0).padStart(9),
+          r.routedS.toFixed(1).padStart(12),
+          r.historyPerS.toFixed(0).padStart(11),
+          r.historyS.toFixed(1).padStart(14),
+          `${((r.routedPerS / table[0]!.routedPerS) * 100).toFixed(0)}%`.padStart(12),
+          r.routerCpu.map((c) => c.toFixed(1)).join(' / ').padStart(26),
+          `${(r.machineBusy * 100).toFixed(0)}%`.padStart(13),
+        ].join(' '),
       );
+    console.log('CPU s per router replica: CPU time each router process used during the burst (the work divides between replicas); machine busy: all cores, during the burst');
     console.log(`messages published ${sent.length}; routed ${routed}; on the timeline ${onTimeline}; routed twice ${twiceRouted}; threads with two conversations ${threadsTwice}`);
     console.log(`conversations assigned to an agent ${assignedTotal}; held by two agents at once ${assignedTwice.length}`);
     console.log(`machine: ${cpus().length} CPU cores shared by the 3 brokers, PostgreSQL, the 5 service processes and this driver; took ${((Date.now() - started) / 1000).toFixed(0)} s`);
