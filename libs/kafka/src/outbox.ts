@@ -62,7 +62,7 @@ function withTrace(value: unknown, trace: Record<string, string> | undefined): u
 }
 
 /** Splits a row's value into the envelope and the trace context it carries (if any). */
-function takeTrace(value: unknown): { value: unknown; trace?: Record<string, string> } {
+export function splitOutboxTrace(value: unknown): { value: unknown; trace?: Record<string, string> } {
   if (value === null || typeof value !== 'object' || Array.isArray(value) || !(OUTBOX_TRACE_KEY in value)) return { value };
   const { [OUTBOX_TRACE_KEY]: trace, ...rest } = value as Record<string, unknown>;
   return { value: rest, trace: trace && typeof trace === 'object' ? (trace as Record<string, string>) : undefined };
@@ -185,7 +185,7 @@ export class OutboxRelay {
           `SELECT id, topic, key, schema_id, value, created_at FROM ${this.schema}.outbox ORDER BY id LIMIT $1::int`,
           [limit],
         )
-      ).rows.map((r) => ({ ...r, ...takeTrace(r.value) }));
+      ).rows.map((r) => ({ ...r, ...splitOutboxTrace(r.value) }));
       if (rows.length > 0) {
         await this.publishRows(rows);
         await client.query(`DELETE FROM ${this.schema}.outbox WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);

@@ -35,6 +35,8 @@ function exportersOf(env: NodeJS.ProcessEnv): string[] {
 }
 
 export interface Tracing {
+  /** Exports the spans ended so far. */
+  forceFlush: () => Promise<void>;
   /** Ends the SDK: exports the spans still buffered (bounded by the exporter timeout). */
   shutdown: () => Promise<void>;
 }
@@ -49,8 +51,10 @@ let started: Tracing | undefined;
  * `service.name` is the service's own name unless OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES say
  * otherwise. Returns undefined (and loads nothing) when tracing was not requested.
  */
-export function startTracing(serviceName: string, env: NodeJS.ProcessEnv = process.env): Tracing | undefined {
+export function startTracing(serviceName: string, opts: { exporter?: import('@opentelemetry/sdk-trace-base').SpanExporter } = {}): Tracing | undefined {
   if (started) return started;
+  // the SDK reads its settings (endpoint, headers, batch sizes, sampler) from process.env itself
+  const env = process.env;
   if (!tracingRequested(env)) return undefined;
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node') as typeof import('@opentelemetry/sdk-trace-node');
@@ -59,9 +63,10 @@ export function startTracing(serviceName: string, env: NodeJS.ProcessEnv = proce
   const { defaultResource, detectResources, envDetector, resourceFromAttributes } = require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
   /* eslint-enable @typescript-eslint/no-require-imports */
   const exporters = exportersOf(env);
-  const processors = (exporters.length ? exporters : ['otlp']).map((name) =>
-    name === 'console' ? new BatchSpanProcessor(new ConsoleSpanExporter()) : new BatchSpanProcessor(new OTLPTraceExporter()),
-  );
+  // (tests pass their own exporter: the OTLP one cannot send from inside a jest sandbox)
+  const processors = opts.exporter
+    ? [new BatchSpanProcessor(opts.exporter)]
+    : (exporters.length ? exporters : ['otlp']).map((name) => (name === 'console' ? new BatchSpanProcessor(new ConsoleSpanExporter()) : new BatchSpanProcessor(new OTLPTraceExporter())));
   // later resources win: the env (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) over the service's name
   const resource = defaultResource()
     .merge(resourceFromAttributes({ 'service.name': serviceName, 'service.namespace': 'omni', 'process.pid': process.pid }))
@@ -71,8 +76,10 @@ export function startTracing(serviceName: string, env: NodeJS.ProcessEnv = proce
   patchWebSocket();
   active = true;
   started = {
+    forceFlush: () => provider.forceFlush(),
     shutdown: async () => {
       active = false;
+      started = undefined;
       await provider.shutdown().catch(() => undefined);
     },
   };
