@@ -30,7 +30,7 @@ import { derivedId, InboundMessage } from '@omni/contracts';
 import { createKafka, Publisher } from '@omni/kafka';
 import { freePort, localPostgres, stopEmbedded } from '../deploy/postgres/local-pg';
 import { createWorld, testLogger, type TestWorld } from '../test/support/infra';
-import { startServiceProcess, type ServiceProcess } from '../test/support/service-process';
+import { processCpuSeconds, startServiceProcess, type ServiceProcess } from '../test/support/service-process';
 import { bearer, testToken } from '../test/support/tokens';
 import { AgentClient, type Frame } from '../services/router/test/support/agent-client';
 
@@ -52,16 +52,6 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
     if (v !== undefined) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(everyMs);
-  }
-}
-
-/** CPU seconds a process has used (user + system), from /proc (Linux; 0 elsewhere). */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
   }
 }
 
@@ -222,7 +212,7 @@ async function main(): Promise<void> {
       }
       show(`${k} router replica(s), router group on omni.inbound.v1`, await stableAssignment(admin, routerGroup, w.topics.inbound, k));
       const from = sent.length;
-      const cpu0 = routers.map((r) => cpuSeconds(r?.child.pid));
+      const cpu0 = routers.map((r) => processCpuSeconds(r?.child.pid));
       const m0 = machineCpu();
       const t0 = Date.now();
       await publish(M);
@@ -240,7 +230,7 @@ async function main(): Promise<void> {
         100,
       );
       const m1 = machineCpu();
-      const routerCpu = routers.map((r, i) => cpuSeconds(r?.child.pid) - cpu0[i]!);
+      const routerCpu = routers.map((r, i) => processCpuSeconds(r?.child.pid) - cpu0[i]!);
       const machineBusy = (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total);
       const row = { routers: k, routedS: (routedAt - t0) / 1000, historyS: (historyAt - t0) / 1000, routedPerS: (M / (routedAt - t0)) * 1000, historyPerS: (M / (historyAt - t0)) * 1000, machineBusy, routerCpu };
       table.push(row);

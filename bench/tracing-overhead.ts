@@ -7,22 +7,24 @@
  * in this process that counts what it receives and throws it away (as a collector would take it off
  * the service's hands). The same load (adapter POSTs from a worker thread, as bench:ingest) goes to
  * each in turn, off/on/off/on…, so drift on a shared machine hits both alike.
- * Env: KAFKA_BROKERS, DATABASE_URL, BENCH_MESSAGES (2000), BENCH_CONCURRENCY (50), BENCH_ROUNDS (3).
+ * Env: KAFKA_BROKERS, DATABASE_URL, BENCH_MESSAGES (2000), BENCH_CONCURRENCY (50), BENCH_ROUNDS (4),
+ * BENCH_WARMUP (3000 per process).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { createWorld } from '../test/support/infra';
-import { startServiceProcess, type ServiceProcess } from '../test/support/service-process';
+import { processCpuSeconds, startServiceProcess, type ServiceProcess } from '../test/support/service-process';
 import type { LoadJob, LoadResult } from './ingest-load';
 
 process.env.KAFKA_BROKERS ??= '127.0.0.1:9092';
 process.env.DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
 const N = Number(process.env.BENCH_MESSAGES ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 600);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
+// the JIT needs a few thousand requests per process before CPU per message settles
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 3000);
 const API_KEY = 'bench-key-0123456789';
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -58,7 +60,7 @@ async function main(): Promise<void> {
   const base = { ADAPTER_API_KEYS: `bench:${API_KEY}`, LOG_LEVEL: 'info', PUBLIC_RATE_LIMIT_PER_MINUTE: '100000000', CREDENTIAL_RATE_LIMIT_PER_MINUTE: '100000000' };
   const procs: ServiceProcess[] = [];
   const worker = new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(join(__dirname, 'ingest-load.ts'))});`, { eval: true });
-  const rows: { mode: 'off' | 'on'; round: number; r: LoadResult }[] = [];
+  const rows: { mode: 'off' | 'on'; round: number; r: LoadResult; cpuS: number }[] = [];
   try {
     // one after the other: both migrate the same schema
     const off = await startServiceProcess('ingest-chat', world.env({ ...base, CHAT_WS_GROUP_ID: world.groupId('ws-off'), DELIVERY_GROUP_ID: world.groupId('dl-off') }));
@@ -76,9 +78,11 @@ async function main(): Promise<void> {
     const spansBefore = sink.spans;
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [mode, p] of [['off', off], ['on', on]] as const) {
+        const c0 = processCpuSeconds(p.child.pid);
         const r = await inWorker(worker, job(p, `${mode}${round}${world.id}`, N));
+        const cpuS = processCpuSeconds(p.child.pid) - c0;
         if (r.firstError) console.error(`${mode} round ${round}: ${r.failed} failed, first: ${r.firstError}`);
-        rows.push({ mode, round, r });
+        rows.push({ mode, round, r, cpuS });
       }
     }
     // the last batch of spans is exported within the schedule delay (5 s by default)
@@ -90,22 +94,32 @@ async function main(): Promise<void> {
     }
     const traced = rows.filter((x) => x.mode === 'on').reduce((n, x) => n + x.r.ok, 0);
     console.log(`\ntracing overhead on ingest-chat POST /v1/chat/messages: ${N} messages per row, concurrency ${CONCURRENCY}, ${ROUNDS} rounds off/on alternating, broker ${process.env.KAFKA_BROKERS}`);
-    console.log(['tracing'.padEnd(8), 'round'.padStart(5), 'ok'.padStart(6), 'fail'.padStart(5), 'msgs/s'.padStart(8), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8)].join(' '));
-    for (const { mode, round, r } of rows) {
+    console.log('CPU ms/msg: CPU time (user + system) the ingest-chat process used per accepted message, the cost that contention on a shared machine does not blur');
+    console.log(['tracing'.padEnd(8), 'round'.padStart(5), 'ok'.padStart(6), 'fail'.padStart(5), 'msgs/s'.padStart(8), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8), 'CPU ms/msg'.padStart(11)].join(' '));
+    for (const { mode, round, r, cpuS } of rows) {
       const s = [...r.latenciesMs].sort((a, b) => a - b);
-      console.log([mode.padEnd(8), String(round).padStart(5), String(r.ok).padStart(6), String(r.failed).padStart(5), (r.ok / r.seconds).toFixed(0).padStart(8), pct(s, 50).toFixed(1).padStart(8), pct(s, 99).toFixed(1).padStart(8)].join(' '));
+      console.log(
+        [mode.padEnd(8), String(round).padStart(5), String(r.ok).padStart(6), String(r.failed).padStart(5), (r.ok / r.seconds).toFixed(0).padStart(8), pct(s, 50).toFixed(1).padStart(8), pct(s, 99).toFixed(1).padStart(8), ((cpuS * 1000) / Math.max(1, r.ok)).toFixed(3).padStart(11)].join(' '),
+      );
     }
     const sum = (mode: 'off' | 'on') => {
       const rs = rows.filter((x) => x.mode === mode).map((x) => x.r);
       const ok = rs.reduce((n, r) => n + r.ok, 0);
       const secs = rs.reduce((n, r) => n + r.seconds, 0);
       const lat = rs.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
-      return { rate: ok / secs, p50: pct(lat, 50), p99: pct(lat, 99) };
+      const cpu = rows.filter((x) => x.mode === mode).reduce((n, x) => n + x.cpuS, 0);
+      return { rate: ok / secs, p50: pct(lat, 50), p99: pct(lat, 99), cpuMsPerMsg: (cpu * 1000) / Math.max(1, ok) };
     };
     const a = sum('off');
     const b = sum('on');
-    console.log(`all rounds: off ${a.rate.toFixed(0)} msgs/s (p50 ${a.p50.toFixed(1)}, p99 ${a.p99.toFixed(1)} ms), on ${b.rate.toFixed(0)} msgs/s (p50 ${b.p50.toFixed(1)}, p99 ${b.p99.toFixed(1)} ms)`);
-    console.log(`tracing on: ${((b.rate / a.rate) * 100).toFixed(0)}% of the untraced rate; ${sink.spans - spansBefore} spans exported for ${traced} traced requests (${((sink.spans - spansBefore) / Math.max(1, traced)).toFixed(1)} a request), ${sink.requests} OTLP requests, ${(sink.bytes / 1e6).toFixed(1)} MB in all`);
+    // each round's on/off pair ran back to back: the median of their ratios resists the drift between rounds
+    const ratios = Array.from({ length: ROUNDS }, (_, i) => {
+      const [off, on] = [rows[2 * i]!.r, rows[2 * i + 1]!.r];
+      return on.ok / on.seconds / (off.ok / off.seconds);
+    });
+    const median = [...ratios].sort((x, y) => x - y)[Math.floor(ratios.length / 2)]!;
+    console.log(`all rounds: off ${a.rate.toFixed(0)} msgs/s (p50 ${a.p50.toFixed(1)}, p99 ${a.p99.toFixed(1)} ms, ${a.cpuMsPerMsg.toFixed(3)} CPU ms/msg), on ${b.rate.toFixed(0)} msgs/s (p50 ${b.p50.toFixed(1)}, p99 ${b.p99.toFixed(1)} ms, ${b.cpuMsPerMsg.toFixed(3)} CPU ms/msg)`);
+    console.log(`tracing on: CPU per message ${((b.cpuMsPerMsg / a.cpuMsPerMsg - 1) * 100).toFixed(0)}% more; rate per round on/off ${ratios.map((x) => `${(x * 100).toFixed(0)}%`).join(', ')} (median ${(median * 100).toFixed(0)}%); ${sink.spans - spansBefore} spans exported for ${traced} traced requests (${((sink.spans - spansBefore) / Math.max(1, traced)).toFixed(1)} a request), ${sink.requests} OTLP requests, ${(sink.bytes / 1e6).toFixed(1)} MB in all`);
   } finally {
     worker.postMessage('stop');
     await worker.terminate().catch(() => undefined);

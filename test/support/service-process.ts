@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(__dirname, '..', '..');
@@ -62,4 +63,14 @@ export function startServiceProcess(name: string, env: NodeJS.ProcessEnv, timeou
       if (!started) reject(new Error(`${name} exited with ${signal ?? code}:\n${lines.slice(-20).join('\n')}`));
     });
   });
+}
+
+/** CPU seconds a process has used so far (user + system, from /proc; 0 where there is no /proc). */
+export function processCpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
 }
