@@ -51,7 +51,8 @@ const PatchBody = Type.Object(
   },
   { additionalProperties: false, minProperties: 1 },
 );
-const StatusBody = Type.Object({ expectedVersion: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false });
+// no body: a bodyless POST is the natural call; the optional guard against lost updates is a query parameter
+const StatusQuery = Type.Object({ expectedVersion: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false });
 const Detail = Type.Object({
   article: ArticleView,
   html: Type.String({ description: 'the body rendered from Markdown and sanitised' }),
@@ -151,13 +152,13 @@ export const articleRoutes: FastifyPluginAsync<ArticleRouteDeps> = async (app, {
   );
 
   for (const [path, status] of [['publish', 'published'], ['unpublish', 'draft']] as const) {
-    app.post<{ Params: { id: string }; Body: { expectedVersion?: number } | undefined }>(
+    app.post<{ Params: { id: string }; Querystring: { expectedVersion?: number } }>(
       `/v1/articles/:id/${path}`,
       {
         config: { auth: { roles: ['supervisor'] } },
-        schema: { description: `${path === 'publish' ? 'Publishes' : 'Takes back to draft'} an article (a new version).`, params: IdParams, body: Type.Optional(StatusBody), response: { 200: Detail, '4xx': ErrorRef } },
+        schema: { description: `${path === 'publish' ? 'Publishes' : 'Takes back to draft'} an article (a new version).`, params: IdParams, querystring: StatusQuery, response: { 200: Detail, '4xx': ErrorRef } },
       },
-      async (req) => detail(await setStatus(pool, req.params.id, status, editorOf(principalOf(req)), req.body?.expectedVersion)),
+      async (req) => detail(await setStatus(pool, req.params.id, status, editorOf(principalOf(req)), req.query.expectedVersion)),
     );
   }
 
@@ -213,7 +214,7 @@ export const articleRoutes: FastifyPluginAsync<ArticleRouteDeps> = async (app, {
     },
   );
 
-  app.post<{ Params: { id: string }; Body: { language?: string } | undefined }>(
+  app.post<{ Params: { id: string }; Querystring: { language?: string } }>(
     '/v1/articles/from-conversation/:id',
     {
       config: { auth: { roles: STAFF } },
@@ -221,7 +222,7 @@ export const articleRoutes: FastifyPluginAsync<ArticleRouteDeps> = async (app, {
         description:
           'A draft article pre-filled from a resolved conversation (question, what was tried from the handoff notes, the answer), read from history\'s transcript. Agents: only conversations they served. A supervisor reviews and publishes it.',
         params: IdParams,
-        body: Type.Optional(Type.Object({ language: Type.Optional(Language) }, { additionalProperties: false })),
+        querystring: Type.Object({ language: Type.Optional(Language) }, { additionalProperties: false }),
         response: { 201: Detail, '4xx': ErrorRef },
       },
     },
@@ -238,7 +239,7 @@ export const articleRoutes: FastifyPluginAsync<ArticleRouteDeps> = async (app, {
       const d = draftFromTranscript(t);
       const a = await createArticle(
         pool,
-        { language: req.body?.language ?? d.language ?? 'en', title: d.title, body: d.body, tags: d.tags, ...(d.category ? { category: d.category } : {}), sourceConversationId: t.conversation.id },
+        { language: req.query.language ?? d.language ?? 'en', title: d.title, body: d.body, tags: d.tags, ...(d.category ? { category: d.category } : {}), sourceConversationId: t.conversation.id },
         editorOf(who),
       );
       return reply.status(201).send(await detail(a));
