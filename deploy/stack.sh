@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 run="$root/.run/stack"
 state="$run/state.env"
-NAMES=(ingest-chat ingest-email ingest-phone ingest-social router history)
+NAMES=(ingest-chat ingest-email ingest-phone ingest-social router history knowledge)
 
 load_state() { if [ -f "$state" ]; then set -a; . "$state"; set +a; fi; return 0; }
 
@@ -64,6 +64,8 @@ start() {
     mv "$state.new" "$state"
   fi
   export TWILIO_PUBLIC_URL=${TWILIO_PUBLIC_URL:-http://127.0.0.1:$((STACK_PORT_BASE + 2))}
+  # knowledge reads transcripts from history (the sixth port)
+  export HISTORY_URL=${HISTORY_URL:-http://127.0.0.1:$((STACK_PORT_BASE + 5))}
   load_env
   echo "stack: KAFKA_BROKERS=$KAFKA_BROKERS DATABASE_URL=$DATABASE_URL"
   node --import tsx deploy/migrate-all.ts
