@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Starts or stops the whole system locally without Docker: PostgreSQL (the one configured, the one
 # answering on LOCAL_PG_ADDRESS, or the embedded one from npm), the Kafka broker or cluster
-# (deploy/kafka/kafka.sh) unless KAFKA_BROKERS names one, then all six services, each waited on until
+# (deploy/kafka/kafka.sh) unless KAFKA_BROKERS names one, then all seven services, each waited on until
 # /readyz answers 200.
 #
 #   deploy/stack.sh start | stop | status
 #
 # Settings come from deploy/dev.env, overridden by the environment. Ports: STACK_PORT_BASE (8081) and
-# the next five; KAFKA_PORT (9092), KAFKA_NODES (1, or 3 for a cluster); EMBEDDED_PG_PORT (54329).
+# the next six; KAFKA_PORT (9092), KAFKA_NODES (1, or 3 for a cluster); EMBEDDED_PG_PORT (54329).
 # Logs: .run/stack/<service>.log. What start started is kept in .run/stack/state.env, so stop stops
 # exactly that.
 set -euo pipefail
