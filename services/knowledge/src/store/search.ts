@@ -34,7 +34,8 @@ export const WORD_SIMILARITY_THRESHOLD = 0.5;
  *   and of Spanish, English and simple (an article is indexed in its own language's configuration;
  *   a query in an unknown language still finds words in any of them);
  * - candidates are full-text matches (ts_rank_cd, title weighted over tags over body), trigram
- *   matches of misspelt words, and for suggestions the articles of the conversation's category;
+ *   matches of misspelt words when the words as written find less than a page, and for suggestions
+ *   the articles of the conversation's category;
  * - one article per translation group, the one in the asked language if there is one; then the asked
  *   language first, then score.
  */
@@ -60,8 +61,13 @@ export async function searchArticles(pool: Pool, s: SearchQuery): Promise<Search
       ORDER BY rank DESC LIMIT 200
     ),
     fuzzy AS (
-      SELECT a.id, max(word_similarity(words.w, a.fuzzy)) AS sim FROM words JOIN knowledge.articles a ON words.w <% a.fuzzy
-      WHERE ${where} GROUP BY a.id ORDER BY sim DESC LIMIT 200
+      -- only when the words as written find fewer than a page (a misspelling, usually): per word, the
+      -- closest titles and tags by the GIN trigram index (LATERAL, so each word is its own index scan)
+      SELECT x.id, max(x.sim) AS sim FROM words, LATERAL (
+        SELECT a.id, word_similarity(words.w, a.fuzzy) AS sim FROM knowledge.articles a
+        WHERE words.w <% a.fuzzy AND ${where} ORDER BY sim DESC LIMIT 100) x
+      WHERE (SELECT count(*) FROM fts) < $3::int
+      GROUP BY x.id ORDER BY sim DESC LIMIT 200
     ),
     bycat AS (
       SELECT a.id FROM knowledge.articles a WHERE $7::boolean AND a.category = $5::text AND ${where} ORDER BY a.updated_at DESC LIMIT 50
