@@ -152,6 +152,8 @@ async function main() {
     rows.push(['raw PostgreSQL FTS (baseline)', await atRate(qs, raw)]);
     rows.push(['service search SQL (no HTTP)', await atRate(qs, direct)]);
     rows.push(['GET /v1/articles?q= (HTTP)', await atRate(qs, http)]);
+    // the baseline again, last: how much of the difference is the order of the arms (cache, neighbours)
+    rows.push(['raw PostgreSQL FTS, again', await atRate(qs, raw)]);
     console.log(`\n${ARTICLES} articles, ${qs.length} distinct queries (30% unaccented, 20% misspelt), ${RATE} queries/s for ${SECONDS} s per arm; ${found}/${qs.length} queries found something via the service search`);
     console.log('| arm | queries | errors | achieved q/s | p50 ms | p99 ms | max ms |');
     console.log('|---|---|---|---|---|---|---|');
