@@ -6,7 +6,7 @@ import { AppError } from '@omni/service';
 import { draftFromTranscript } from '../domain/draft-from-transcript';
 import { highlightHtml, renderMarkdown } from '../domain/markdown';
 import type { HistoryClient } from '../history-client';
-import { createArticle, getArticle, recordUse, setStatus, translationsOf, updateArticle, versionsOf, type Article, type Editor } from '../store/articles';
+import { ARTICLE_COLUMNS, articleOf, createArticle, getArticle, recordUse, setStatus, translationsOf, updateArticle, versionsOf, type Article, type Editor } from '../store/articles';
 import { searchArticles, type SearchHit } from '../store/search';
 import { ArticleStatus, ArticleSummary, ArticleView, Body, Category, ErrorRef, Id, IdParams, Language, SearchHitView, Str, Tags, Tier, Title } from './schemas';
 
@@ -111,16 +111,11 @@ export const articleRoutes: FastifyPluginAsync<ArticleRouteDeps> = async (app, {
         return { articles: hits.filter((h) => status === 'any' || h.article.status === status).map((h) => hitOf(h, articleLink)) };
       }
       const r = await pool.query(
-        `SELECT id FROM knowledge.articles WHERE ($1::text = 'any' OR status = $1::text) AND ($2::text IS NULL OR language = $2::text)
-           AND ($3::text IS NULL OR category = $3::text) ORDER BY updated_at DESC, id DESC LIMIT $4::int`,
+        `SELECT ${ARTICLE_COLUMNS} FROM knowledge.articles a WHERE ($1::text = 'any' OR a.status = $1::text) AND ($2::text IS NULL OR a.language = $2::text)
+           AND ($3::text IS NULL OR a.category = $3::text) ORDER BY a.updated_at DESC, a.id DESC LIMIT $4::int`,
         [status, req.query.language ?? null, req.query.category ?? null, req.query.limit],
       );
-      const out = [];
-      for (const row of r.rows) {
-        const a = await getArticle(pool, row.id);
-        if (a) out.push({ ...summaryOf(a, articleLink), score: 0, highlight: '', matchedBy: [] });
-      }
-      return { articles: out };
+      return { articles: r.rows.map((row) => ({ ...summaryOf(articleOf(row), articleLink), score: 0, highlight: '', matchedBy: [] })) };
     },
   );
 
