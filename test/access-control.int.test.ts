@@ -29,6 +29,8 @@ import * as phoneCfg from '@omni/ingest-phone/src/config';
 import { start as startPhone } from '@omni/ingest-phone/src/start';
 import * as socialCfg from '@omni/ingest-social/src/config';
 import { start as startSocial } from '@omni/ingest-social/src/start';
+import * as knowledgeCfg from '@omni/knowledge/src/config';
+import { start as startKnowledge } from '@omni/knowledge/src/start';
 import { JWT_SECRET, RouterHarness } from '../services/router/test/support/router-harness';
 import { eventually, testLogger } from './support/infra';
 
@@ -84,8 +86,29 @@ const POLICY: Record<string, string | string[]> = {
   'history GET /v1/kpis': [A, S, 'service:kpis:read'],
   'history GET /v1/kpis/categories': [A, S, 'service:kpis:read'],
   'history GET /v1/audit': [A],
+  'knowledge GET /healthz': PUBLIC,
+  'knowledge GET /readyz': PUBLIC,
+  'knowledge GET /metrics': PUBLIC,
+  'knowledge GET /openapi.json': PUBLIC,
+  'knowledge POST /v1/articles': [A, S, G],
+  'knowledge GET /v1/articles': [A, S, G, 'service:knowledge:read'],
+  'knowledge GET /v1/articles/:id': [A, S, G, 'service:knowledge:read'],
+  'knowledge PATCH /v1/articles/:id': [A, S, G],
+  'knowledge POST /v1/articles/:id/publish': [A, S],
+  'knowledge POST /v1/articles/:id/unpublish': [A, S],
+  'knowledge GET /v1/articles/:id/versions': [A, S, G],
+  'knowledge POST /v1/articles/:id/uses': [A, S, G, 'service:knowledge:write'],
+  'knowledge POST /v1/articles/from-conversation/:id': [A, S, G],
+  'knowledge GET /v1/suggestions': [A, S, G, 'service:knowledge:read'],
+  'knowledge GET /v1/canned-replies': [A, S, G],
+  'knowledge POST /v1/canned-replies': [A, S, G],
+  'knowledge GET /v1/canned-replies/:id': [A, S, G],
+  'knowledge PATCH /v1/canned-replies/:id': [A, S, G],
+  'knowledge DELETE /v1/canned-replies/:id': [A, S, G],
+  'knowledge POST /v1/canned-replies/:id/render': [A, S, G],
+  'knowledge GET /v1/kpis/knowledge': [A, S, 'service:kpis:read'],
 };
-const ALL_SCOPES = ['conversations:read', 'queues:read', 'customers:read', 'kpis:read', 'metrics:read', 'openapi:read'];
+const ALL_SCOPES = ['conversations:read', 'queues:read', 'customers:read', 'kpis:read', 'metrics:read', 'openapi:read', 'knowledge:read', 'knowledge:write'];
 const OPEN_BY_DESIGN = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
 
 const h = new RouterHarness();
@@ -133,7 +156,7 @@ const history = (method: string, path: string, opts?: Parameters<typeof http>[3]
 /** A fingerprint of every row of every table of the services' schemas. */
 async function databaseState(): Promise<Record<string, string>> {
   const { rows } = await h.world.pool.query<{ s: string; t: string }>(
-    `SELECT table_schema AS s, table_name AS t FROM information_schema.tables WHERE table_schema IN ('router', 'history', 'ingest') AND table_type = 'BASE TABLE' ORDER BY 1, 2`,
+    `SELECT table_schema AS s, table_name AS t FROM information_schema.tables WHERE table_schema IN ('router', 'history', 'ingest', 'knowledge') AND table_type = 'BASE TABLE' ORDER BY 1, 2`,
   );
   const out: Record<string, string> = {};
   for (const r of rows) {
@@ -183,6 +206,8 @@ beforeAll(async () => {
     startSocial,
   );
   services.push({ name: 'ingest-social', ...social });
+  const knowledge = await startKnowledge(knowledgeCfg.readConfig(w.env({ ...oidc, KNOWLEDGE_GROUP_ID: w.groupId('knowledge'), HISTORY_URL: historyUrl, JWT_SECRET })), testLogger);
+  services.push({ name: 'knowledge', url: knowledge.url, app: knowledge.app, close: knowledge.close });
   // the one agent the agent tokens name
   await h.createAgent('agent-1', { tiers: [1, 2, 3, 4, 5] });
 });
@@ -205,7 +230,7 @@ function routeTable(): { service: string; base: string; route: RouteAccess }[] {
 /** What a caller may do on a route: 'public', or the allowed role list (service entries carry a scope). */
 function policyOf(service: string, r: RouteAccess): string | string[] {
   const key = `${service} ${r.method} ${r.url}`;
-  if (service === 'router' || service === 'history') return POLICY[key] ?? 'UNDOCUMENTED';
+  if (service === 'router' || service === 'history' || service === 'knowledge') return POLICY[key] ?? 'UNDOCUMENTED';
   if ((r.url === '/metrics' || r.url === '/openapi.json') && service === 'ingest-social') return [A, S, `service:${r.url === '/metrics' ? 'metrics' : 'openapi'}:read`];
   return PUBLIC; // ingest routes: health and provider/adapter routes that check their own credential
 }
@@ -230,7 +255,7 @@ describe('every route of every service', () => {
     const seen = routeTable();
     const declared = Object.fromEntries(
       seen
-        .filter((e) => e.service === 'router' || e.service === 'history')
+        .filter((e) => e.service === 'router' || e.service === 'history' || e.service === 'knowledge')
         .map((e) => [`${e.service} ${e.route.method} ${e.route.url}`, 'public' in e.route.auth ? PUBLIC : 'declared']),
     );
     // exactly the documented routes: a new route without a row in POLICY (and in the docs) fails here
