@@ -62,7 +62,8 @@ describe('erasure of a person across history, router and ingest', () => {
     erasures = await TopicWatcher.start(world, world.topics.erasures);
     dlq = await TopicWatcher.start(world, world.topics.dlq);
     conversations = await TopicWatcher.start(world, world.topics.conversations);
-    stack = await startStack(world, { kinds: ['chat', 'email'] });
+    // offers never expire here: people left unanswered (agentWork: false) must not set the agent away
+    stack = await startStack(world, { kinds: ['chat', 'email'], env: { OFFER_TIMEOUT_MS: '3600000' } });
     producer = world.kafka.producer();
     await producer.connect();
     const put = await fetch(`${stack.router.url}/v1/admin/agents/ag-erase`, {
