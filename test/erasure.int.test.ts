@@ -62,7 +62,8 @@ describe('erasure of a person across history, router and ingest', () => {
     erasures = await TopicWatcher.start(world, world.topics.erasures);
     dlq = await TopicWatcher.start(world, world.topics.dlq);
     conversations = await TopicWatcher.start(world, world.topics.conversations);
-    stack = await startStack(world, { kinds: ['chat', 'email'] });
+    // offers never expire here: people left unanswered (agentWork: false) must not set the agent away
+    stack = await startStack(world, { kinds: ['chat', 'email'], env: { OFFER_TIMEOUT_MS: '3600000' } });
     producer = world.kafka.producer();
     await producer.connect();
     const put = await fetch(`${stack.router.url}/v1/admin/agents/ag-erase`, {
@@ -355,8 +356,12 @@ describe('erasure of a person across history, router and ingest', () => {
     }, 'erasure consumers committed past the canary', 120_000, 500);
     // dave is untouched everywhere
     expect(found(await dump(), dave.secrets)).toEqual(dave.secrets);
-    const conv = await world.pool.query<{ customer_key: string | null; status: string }>('SELECT customer_key, status FROM router.conversations WHERE id = ANY($1::text[])', [dave.conversations]);
-    expect(conv.rows.every((r) => r.customer_key !== null && r.status !== 'closed')).toBe(true);
+    // (the dump alone would not tell: the router's dead letters now hold the hostile records, which name dave)
+    const conv = await world.pool.query<{ customer_key: string | null; status: string; last_text: string | null }>('SELECT customer_key, status, last_text FROM router.conversations WHERE id = ANY($1::text[])', [dave.conversations]);
+    expect(conv.rows).toHaveLength(2);
+    expect(conv.rows.every((r) => r.customer_key !== null && r.status !== 'closed' && r.last_text !== null)).toBe(true);
+    expect((await world.pool.query("SELECT 1 FROM router.agent_events WHERE frame->>'conversationId' = ANY($1::text[]) AND frame->>'type' = 'erased'", [dave.conversations])).rowCount).toBe(0);
+    expect((await world.pool.query('SELECT 1 FROM ingest.chat_sessions WHERE visitor_id = $1::text', [dave.secrets[0]])).rowCount).toBe(1);
     expect((await world.pool.query('SELECT 1 FROM ingest.dedupe WHERE thread_key = ANY($1::text[])', [valid.threadKeys])).rowCount).toBe(2);
   });
 

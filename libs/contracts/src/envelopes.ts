@@ -224,14 +224,16 @@ export type DeadLetter = Static<typeof DeadLetter>;
 
 /** Conversation ids and thread keys one omni.erasures.v1 record carries at most (a larger erasure is sent in parts). */
 export const ERASURE_PART_MAX = 2000;
+/** Customer ids and identities one omni.erasures.v1 record carries at most. */
+export const ERASURE_IDS_MAX = 1000;
 
 /**
  * omni.erasures.v1 — history erased a person (right to be forgotten); every other service removes or
  * anonymises what it holds of them. It names the person the only way the others can find their rows:
  * customer ids, every channel address history knew for them (read before history deleted them),
  * their conversations and thread keys. An erasure too large for one record is sent in `parts`
- * records (identities and customer ids in each, conversations and thread keys split); each part is
- * a complete instruction on its own. Key: erasureId. Not compacted: the records hold addresses until
+ * records, each list split across them; each part is a complete instruction on its own (every
+ * service acts on what a part names, so the parts together erase everything). Key: erasureId. Not compacted: the records hold addresses until
  * the topic's retention removes them (docs/access-control.md).
  */
 export const ErasureEvent = Type.Object(
@@ -240,10 +242,10 @@ export const ErasureEvent = Type.Object(
     erasureId: NonEmpty(LIMITS.id.maxLength),
     part: Type.Integer({ minimum: 0, maximum: 9999 }),
     parts: Type.Integer({ minimum: 1, maximum: 10000 }),
-    customerIds: Type.Array(NonEmpty(LIMITS.id.maxLength), { minItems: 1, maxItems: 1000 }),
+    customerIds: Type.Array(NonEmpty(LIMITS.id.maxLength), { minItems: 1, maxItems: ERASURE_IDS_MAX }),
     identities: Type.Array(
       Type.Object({ channel: Channel, address: NonEmpty(LIMITS.address.maxLength, LIMITS.address.maxBytes) }, { additionalProperties: false }),
-      { maxItems: 1000 },
+      { maxItems: ERASURE_IDS_MAX },
     ),
     conversationIds: Type.Array(NonEmpty(LIMITS.id.maxLength), { maxItems: ERASURE_PART_MAX }),
     threadKeys: Type.Array(NonEmpty(LIMITS.threadKey.maxLength, LIMITS.threadKey.maxBytes), { maxItems: ERASURE_PART_MAX }),

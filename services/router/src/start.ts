@@ -19,7 +19,7 @@ import { Sweeper } from './store/sweeper';
 import { pruneProcessedEvents } from './store/retention';
 import { storeDeadLetter } from './store/dead-letters';
 import { startErasureConsumer } from './consumers/erasure';
-import { sweepRouterContent } from './store/content-retention';
+import { startRouterContentSweep } from './store/content-retention';
 
 /** Connects, migrates, starts the outbox relay, hub, matcher, sweeper, consumers and the HTTP server (main.ts and tests). */
 export async function start(config: RouterConfig, logger: Logger) {
@@ -65,14 +65,7 @@ export async function start(config: RouterConfig, logger: Logger) {
     },
     (err) => logger.warn({ err: err.message }, 'processed_events prune failed, retrying next tick'),
   );
-  const contentSweep = runPeriodically(
-    config.ROUTER_CONTENT_SWEEP_INTERVAL_MS,
-    async () => {
-      const swept = await sweepRouterContent(pool, config.ROUTER_CONTENT_RETENTION_DAYS);
-      if (swept > 0) logger.info({ swept, retentionDays: config.ROUTER_CONTENT_RETENTION_DAYS }, 'message content past retention removed');
-    },
-    (err) => logger.warn({ err: err.message }, 'content retention sweep failed, retrying next tick'),
-  );
+  const contentSweep = startRouterContentSweep(pool, config, logger); // ROUTER_CONTENT_RETENTION_DAYS
   const app = await buildApp({
     infra: { pool, readiness: infra.readiness },
     logger,

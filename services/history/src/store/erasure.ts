@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { ERASURE_PART_MAX, newId, type ErasureEvent } from '@omni/contracts';
+import { ERASURE_IDS_MAX, ERASURE_PART_MAX, newId, type ErasureEvent } from '@omni/contracts';
 import { deleteInBatches, withTransaction } from '@omni/db';
 import { enqueueOutbox } from '@omni/kafka';
 import { subtreeOf } from './customers';
@@ -70,17 +70,34 @@ async function erasureEvents(c: PoolClient, erasureId: string, members: string[]
       [members],
     )
   ).rows.map((r) => r.k);
-  const parts = Math.max(1, Math.ceil(conversationIds.length / ERASURE_PART_MAX), Math.ceil(threadKeys.length / ERASURE_PART_MAX));
+  return erasureParts({ erasureId, customerIds: members, identities, requestedAt }, conversationIds, threadKeys);
+}
+
+/**
+ * Splits an erasure into omni.erasures.v1 records that each fit the contract: at most `max`
+ * conversation ids and thread keys and `idsMax` customer ids and identities per record. Each record
+ * is acted on alone, so the lists are simply split (a record may carry an empty list).
+ */
+export function erasureParts(
+  base: Pick<ErasureEvent, 'erasureId' | 'customerIds' | 'identities' | 'requestedAt'>,
+  conversationIds: string[],
+  threadKeys: string[],
+  max = ERASURE_PART_MAX,
+  idsMax = ERASURE_IDS_MAX,
+): ErasureEvent[] {
+  const parts = Math.max(1, Math.ceil(conversationIds.length / max), Math.ceil(threadKeys.length / max), Math.ceil(base.customerIds.length / idsMax), Math.ceil(base.identities.length / idsMax));
+  const chunk = <T>(list: T[], n: number, part: number) => list.slice(part * n, (part + 1) * n);
   return Array.from({ length: parts }, (_, part) => ({
     schema: 'omni.erasures.v1' as const,
-    erasureId,
+    erasureId: base.erasureId,
     part,
     parts,
-    customerIds: members,
-    identities,
-    conversationIds: conversationIds.slice(part * ERASURE_PART_MAX, (part + 1) * ERASURE_PART_MAX),
-    threadKeys: threadKeys.slice(part * ERASURE_PART_MAX, (part + 1) * ERASURE_PART_MAX),
-    requestedAt,
+    // customerIds must not be empty: a part past the end of the list names the first ones again
+    customerIds: chunk(base.customerIds, idsMax, part).length > 0 ? chunk(base.customerIds, idsMax, part) : base.customerIds.slice(0, idsMax),
+    identities: chunk(base.identities, idsMax, part),
+    conversationIds: chunk(conversationIds, max, part),
+    threadKeys: chunk(threadKeys, max, part),
+    requestedAt: base.requestedAt,
   }));
 }
 

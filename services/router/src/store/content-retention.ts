@@ -1,6 +1,8 @@
 import type { Pool } from 'pg';
 import { Type } from '@sinclair/typebox';
 import { deleteInBatches } from '@omni/db';
+import type { Logger } from '@omni/logging';
+import { runPeriodically } from '@omni/service';
 
 /** Env of the router's message content retention (spread into RouterEnv). */
 export const RouterContentRetentionEnv = {
@@ -52,4 +54,20 @@ export async function sweepRouterContent(pool: Pick<Pool, 'query'>, days: number
     batchSize,
   );
   return conversations + frames + deadLetters;
+}
+
+/** Runs sweepRouterContent every ROUTER_CONTENT_SWEEP_INTERVAL_MS (start.ts); `stop()` waits for a sweep in progress. */
+export function startRouterContentSweep(
+  pool: Pick<Pool, 'query'>,
+  config: { ROUTER_CONTENT_RETENTION_DAYS: number; ROUTER_CONTENT_SWEEP_INTERVAL_MS: number },
+  logger: Logger,
+): { stop: () => Promise<void> } {
+  return runPeriodically(
+    config.ROUTER_CONTENT_SWEEP_INTERVAL_MS,
+    async () => {
+      const swept = await sweepRouterContent(pool, config.ROUTER_CONTENT_RETENTION_DAYS);
+      if (swept > 0) logger.info({ swept, retentionDays: config.ROUTER_CONTENT_RETENTION_DAYS }, 'message content past retention removed');
+    },
+    (err) => logger.warn({ err: err.message }, 'content retention sweep failed, retrying next tick'),
+  );
 }
