@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
-import fastifyStatic from '@fastify/static';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { loadStaticFiles, pickEncoding } from './static-files';
 import httpProxy from '@fastify/http-proxy';
-import { declareRouteAuth, type ServiceAuth } from '@omni/auth';
+import type { ServiceAuth } from '@omni/auth';
 import type { Logger } from '@omni/logging';
 import { createHttpApp } from '@omni/service';
 import { WallboardStream } from './wallboard-stream';
@@ -13,7 +13,7 @@ export interface ConsoleAppDeps {
   auth: ServiceAuth['http'];
   routerUrl: string;
   historyUrl: string;
-  /** the built web app (index.html, assets/ with .br/.gz beside each file) */
+  /** the built web app (index.html, assets/ with .br/.gz beside each file), read once at start */
   distDir: string;
   pollMs: number;
   kpiPollMs: number;
@@ -40,22 +40,20 @@ export async function buildApp(deps: ConsoleAppDeps): Promise<FastifyInstance> {
   const app = await createHttpApp({ name: 'console', logger: deps.logger, readiness, description: 'Agent console, supervisor wallboard and admin pages', ...deps.auth });
 
   // The web app itself: static files with no data; every API call it makes carries its own token.
-  await app.register(async (scope) => {
-    declareRouteAuth(scope, { public: 'the web app: static files, no data (its API calls carry their own token)' });
-    await scope.register(fastifyStatic, {
-      root: deps.distDir,
-      prefix: '/',
-      wildcard: true,
-      preCompressed: true,
-      index: false,
-      globIgnore: ['.built'],
-      setHeaders: (res: { setHeader: (k: string, v: string) => void }, path: string) => {
-        // hashed asset names never change content: cache for a year; index.html always revalidates
-        res.setHeader('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
-      },
-    } as never);
-    for (const p of PAGES) scope.get(p, { schema: { hide: true } }, (_req, reply) => reply.header('cache-control', 'no-cache').sendFile('index.html'));
-  });
+  const files = loadStaticFiles(deps.distDir);
+  const serve = (path: string, req: FastifyRequest, reply: FastifyReply) => {
+    const f = files.get(path);
+    if (!f) return reply.status(404).send({ error: 'NOT_FOUND', message: `no file ${path}` });
+    // hashed asset names never change content: cache for a year; index.html always revalidates
+    reply.header('cache-control', path.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache').header('etag', f.etag).header('vary', 'accept-encoding');
+    if (req.headers['if-none-match'] === f.etag) return reply.status(304).send();
+    const { body, encoding } = pickEncoding(f, req.headers['accept-encoding']);
+    if (encoding) reply.header('content-encoding', encoding);
+    return reply.type(f.type).send(body);
+  };
+  const page = { auth: { public: 'the web app: static files, no data (its API calls carry their own token)' } } as const;
+  for (const p of PAGES) app.get(p, { config: page, schema: { hide: true } }, (req, reply) => serve('/index.html', req, reply));
+  app.get<{ Params: { '*': string } }>('/assets/*', { config: page, schema: { hide: true } }, (req, reply) => serve(`/assets/${req.params['*']}`, req, reply));
 
   // Both upstreams authorise every call themselves (the console adds no privilege): public here.
   const forwarded = { auth: { public: 'forwarded as is to the router/history, which check the bearer token' } };

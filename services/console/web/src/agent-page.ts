@@ -200,7 +200,7 @@ function ConversationView({ c, send, dispatch, replyRef }: { c: Conversation; se
     ${c.failures.length > 0 && html`<section class="card failures" aria-label=${t('conv.failures')}><h4>${t('conv.failures')}</h4><ul>${c.failures.map((f) => html`<li data-testid="failure">${f.callback ? t('conv.callback', { to: f.to }) : t('conv.failed', { to: f.to, reason: f.reason })}</li>`)}</ul></section>`}
     <h3>${t('conv.timeline')}</h3>
     ${loading && html`<p class="muted" aria-live="polite">${t('conv.loading')}</p>`}
-    <ol class="thread" ref=${threadRef} data-testid="thread" aria-live="polite">
+    <ol class="thread" ref=${threadRef} data-testid="thread" aria-live="polite" tabIndex=${0} aria-label=${t('conv.timeline')}>
       ${c.items.map(
         (i) => html`<li key=${i.id} class=${`msg ${i.direction} ${i.earlier ? 'earlier' : ''}`} data-testid=${i.direction === 'event' ? 'event' : 'message'} data-id=${i.id}>
           <small>${new Date(i.at).toLocaleTimeString()}${i.channel ? ` · ${i.channel}` : ''}${i.earlier ? ` · ${t('conv.earlier')}` : ''}</small>

@@ -51,7 +51,9 @@ export const account = () => current?.account ?? null;
 
 export async function signIn(username: string, password: string): Promise<Account> {
   const r = await fetch('/router/v1/auth/sign-in', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
-  keep((await parse(r)) as never);
+  const body = (await parse(r)) as { account: Account };
+  // the router's answer names the account by id and role; the banner shows what the person typed
+  keep({ ...body, account: { ...body.account, username } } as never);
   return current!.account;
 }
 
@@ -69,7 +71,8 @@ async function refresh(): Promise<void> {
     save(null);
     location.assign('/');
   }
-  keep((await parse(r)) as never);
+  const body = (await parse(r)) as { account: Account };
+  keep({ ...body, account: { ...body.account, username: s.account.username } } as never);
 }
 
 /** A valid access token (refreshed first when it expires within a minute). */
