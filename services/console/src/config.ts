@@ -1,14 +1,14 @@
 import { Type } from '@sinclair/typebox';
 import { AuthEnv } from '@omni/auth';
-import { loadConfig } from '@omni/config';
+import { CommonEnv, loadConfig } from '@omni/config';
 
 export const ConsoleEnv = {
+  // the settings every service shares (the console uses neither Kafka nor PostgreSQL, but reads the
+  // same ConfigMap / compose block as the others, so they are known, unused variables here)
+  ...CommonEnv,
   /** JWT_SECRET (the router's: the wallboard stream checks a supervisor token before polling for it), OIDC_*, METRICS_AUTH… (libs/auth) */
   ...AuthEnv,
-  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
-  HOST: Type.String({ default: '0.0.0.0' }),
   PORT: Type.Integer({ default: 8087 }),
-  SHUTDOWN_GRACE_MS: Type.Integer({ default: 10000, minimum: 100 }),
   /** where the browser's /router/* and /history/* requests (and the agent websocket) are forwarded */
   ROUTER_URL: Type.String({ default: 'http://127.0.0.1:8085', pattern: '^https?://' }),
   HISTORY_URL: Type.String({ default: 'http://127.0.0.1:8086', pattern: '^https?://' }),
