@@ -68,7 +68,7 @@ const AGENTS: AgentSpec[] = [
 
 async function seed(): Promise<void> {
   for (const a of AGENTS) {
-    await call(url.router, `/v1/admin/agents/${a.id}`, 'PUT', { name: a.name, tiers: a.tiers, skills: [], languages: a.languages, capacity: { chat: 2, email: 3, phone: 1, social: 2 } });
+    await call(url.router, `/v1/admin/agents/${a.id}`, 'PUT', { name: a.name, tiers: a.tiers, skills: [], languages: a.languages, capacity: { chat: 2, email: 3, phone: 1, sms: 2, messenger: 2, instagram: 2, whatsapp: 2 } });
   }
   const accounts: [string, string][] = [['maria', 'agent'], ['tomas', 'agent'], ['supervisora', 'supervisor'], ['admin', 'admin']];
   for (const [id, role] of accounts) await call(url.router, '/v1/accounts', 'POST', { id, username: id, role, password: PASSWORD }, [201, 409]);
@@ -118,7 +118,7 @@ let n = 0;
 /** One customer writes on one channel through that channel's real provider route. */
 async function customer(): Promise<void> {
   const p = pick(PROBLEMS);
-  const name = pick(NAMES);
+  const name = pick(NAMES[p.lang]);
   const channel = pick(['chat', 'chat', 'email', 'phone', 'social'] as const);
   const id = `${Date.now().toString(36)}${(++n).toString(36)}`;
   const followUp = p.followUp && Math.random() < 0.6 ? p.followUp : undefined;

@@ -28,7 +28,12 @@ export const PROBLEMS: Problem[] = [
   { lang: 'fr', text: "Bonjour, ma commande n'est pas arrivée et j'ai besoin d'aide en français", subject: 'Commande non reçue' },
 ];
 
-export const NAMES = ['Lucía Pérez', 'Javier Gómez', 'Carmen Ruiz', 'Sofía Martín', 'Diego Torres', 'Emma Brown', 'Oliver Smith', 'Grace Lee', 'Noah Wilson', 'Ava Taylor', 'Lukas Müller', 'Camille Dubois', 'Mateo Sánchez', 'Isabel Navarro'];
+export const NAMES: Record<Problem['lang'], string[]> = {
+  es: ['Lucía Pérez', 'Javier Gómez', 'Carmen Ruiz', 'Sofía Martín', 'Diego Torres', 'Mateo Sánchez', 'Isabel Navarro'],
+  en: ['Emma Brown', 'Oliver Smith', 'Grace Lee', 'Noah Wilson', 'Ava Taylor'],
+  de: ['Lukas Müller', 'Hannah Schmidt'],
+  fr: ['Camille Dubois', 'Louis Martin'],
+};
 
 export const REPLIES: Record<Problem['lang'], string[]> = {
   es: ['Hola, gracias por escribirnos. Lo reviso ahora mismo.', 'Te acabo de enviar un enlace nuevo; dime si te llega.', 'Ya lo he solucionado, ¿puedes comprobarlo?'],

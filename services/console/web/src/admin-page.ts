@@ -23,11 +23,11 @@ function Agents() {
   const save = async (e: Event) => {
     e.preventDefault();
     const f = new FormData(e.target as HTMLFormElement);
-    const [chat, email, phone, social] = list(f.get('capacity')).map(Number);
+    const capacity = Object.fromEntries(list(f.get('capacity')).map((pair) => pair.split(':').map((x) => x.trim())).map(([ch, n]) => [ch, Number(n)]));
     try {
       await api(`/router/v1/admin/agents/${encodeURIComponent(String(f.get('id')))}`, {
         method: 'PUT',
-        body: { name: String(f.get('name')), tiers: list(f.get('tiers')).map(Number), skills: list(f.get('skills')), languages: list(f.get('languages')), capacity: { chat: chat ?? 0, email: email ?? 0, phone: phone ?? 0, social: social ?? 0 } },
+        body: { name: String(f.get('name')), tiers: list(f.get('tiers')).map(Number), skills: list(f.get('skills')), languages: list(f.get('languages')), capacity },
       });
       setMsg(t('admin.saved'));
       setTick(tick + 1);
@@ -45,7 +45,7 @@ function Agents() {
       <label>${t('wb.tiers')}<input name="tiers" required placeholder="1,2" /></label>
       <label>${t('admin.skills')}<input name="skills" /></label>
       <label>${t('admin.languages')}<input name="languages" placeholder="es,en" /></label>
-      <label>${t('admin.capacity')}<input name="capacity" required placeholder="3,5,1,3" /></label>
+      <label>${t('admin.capacity')}<input name="capacity" required placeholder="chat:3, email:5, sms:2" /></label>
       <button type="submit">${t('admin.save')}</button>
     </form>${msg && html`<p role="status">${msg}</p>`}
   </section>`;
