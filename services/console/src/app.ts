@@ -56,9 +56,17 @@ export async function buildApp(deps: ConsoleAppDeps): Promise<FastifyInstance> {
   app.get<{ Params: { '*': string } }>('/assets/*', { config: page, schema: { hide: true } }, (req, reply) => serve(`/assets/${req.params['*']}`, req, reply));
 
   // Both upstreams authorise every call themselves (the console adds no privilege): public here.
+  // X-Forwarded-For carries the person's address on, so the router's per-IP sign-in limit and the
+  // audit trail see people rather than the console (list the console in the router's TRUST_PROXY).
   const forwarded = { auth: { public: 'forwarded as is to the router/history, which check the bearer token' } };
-  await app.register(httpProxy, { upstream: deps.routerUrl, prefix: '/router', websocket: true, config: forwarded, wsClientOptions: { rewriteRequestHeaders: (headers: Record<string, unknown>) => headers } as never });
-  await app.register(httpProxy, { upstream: deps.historyUrl, prefix: '/history', config: forwarded });
+  const withClientIp = <H extends Record<string, unknown>>(req: FastifyRequest, headers: H): H => ({
+    ...headers,
+    'x-forwarded-for': [req.headers['x-forwarded-for'], req.ip].filter(Boolean).join(', '),
+  });
+  const replyOptions = { rewriteRequestHeaders: withClientIp } as never;
+  const wsClientOptions = { rewriteRequestHeaders: (headers: Record<string, unknown>, req: FastifyRequest) => withClientIp(req, headers) } as never;
+  await app.register(httpProxy, { upstream: deps.routerUrl, prefix: '/router', websocket: true, config: forwarded, replyOptions, wsClientOptions });
+  await app.register(httpProxy, { upstream: deps.historyUrl, prefix: '/history', config: forwarded, replyOptions });
 
   const streams = new Set<WallboardStream>();
   app.get<{ Querystring: { token?: string } }>(

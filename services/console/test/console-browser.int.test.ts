@@ -10,7 +10,7 @@ import { readConfig } from '@omni/console/src/config';
 import { start as startConsole } from '@omni/console/src/start';
 import { createWorld, testLogger, type TestWorld } from '../../../test/support/infra';
 import { ADAPTER_KEY, startStack, type Stack } from '../../../test/support/stack';
-import { bearer } from '../../../test/support/tokens';
+import { bearer, testToken } from '../../../test/support/tokens';
 import { axeViolations, launchChromium, screenshot, signInAs, until } from './browser';
 
 jest.setTimeout(600_000);
@@ -214,6 +214,35 @@ describe('console in a real browser', () => {
       await root.getByTestId(row).first().waitFor({ timeout: 60000 });
       await check(root, shot);
     }
+  });
+
+  it('serves the app compressed, forwards the APIs, and lets only supervisors open the wallboard stream', async () => {
+    const index = await fetch(`${consoleApp.url}/agent`, { headers: { 'accept-encoding': 'br, gzip' } });
+    expect([index.status, index.headers.get('content-type'), index.headers.get('cache-control')]).toEqual([200, 'text/html; charset=utf-8', 'no-cache']);
+    const script = (await index.text()).match(/src="(\/assets\/[^"]+\.js)"/)![1]!;
+    const js = await fetch(`${consoleApp.url}${script}`, { headers: { 'accept-encoding': 'gzip' } });
+    expect([js.status, js.headers.get('cache-control')]).toEqual([200, 'public, max-age=31536000, immutable']);
+    expect((await fetch(`${consoleApp.url}/assets/nope.js`)).status).toBe(404);
+    expect((await fetch(`${consoleApp.url}/readyz`)).status).toBe(200);
+    expect(await (await fetch(`${consoleApp.url}/metrics`)).text()).toContain('http_requests_total');
+    // forwarded: the router answers, with its own access rules
+    expect((await fetch(`${consoleApp.url}/router/v1/queues`)).status).toBe(401);
+    expect((await fetch(`${consoleApp.url}/router/v1/queues`, { headers: bearer('supervisor', 'sofia') })).status).toBe(200);
+    expect((await fetch(`${consoleApp.url}/history/v1/kpis`, { headers: bearer('agent', 'ana') })).status).toBe(403);
+    // the stream: no token 401, an agent 403, a supervisor gets pushed events
+    expect((await fetch(`${consoleApp.url}/v1/wallboard/stream`)).status).toBe(401);
+    expect((await fetch(`${consoleApp.url}/v1/wallboard/stream?token=${testToken('agent', 'ana')}`)).status).toBe(403);
+    const ac = new AbortController();
+    const res = await fetch(`${consoleApp.url}/v1/wallboard/stream?token=${testToken('supervisor', 'sofia')}`, { signal: ac.signal });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!(text.includes('event: live') && text.includes('event: kpis'))) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`stream ended after: ${text}`);
+      text += new TextDecoder().decode(value);
+    }
+    ac.abort();
   });
 
   it('has no serious or critical accessibility violation on any page', () => {
