@@ -4,9 +4,13 @@ import { t } from './i18n';
 import { Shell, useLang } from './shell';
 import { account, accessToken, api } from './session';
 import { AgentSocket, type SocketStatus } from './agent-socket';
-import { addItems, applyFrame, emptyState, select, totalUnread, type AgentState, type Conversation, type RouterEvent, type ThreadItem } from './agent-state';
+import { addItems, applyFrame, emptyState, select, totalUnread, type AgentState, type Conversation, type ConversationInfo, type RouterEvent, type ThreadItem } from './agent-state';
 
-type Action = { kind: 'frame'; f: RouterEvent } | { kind: 'select'; id: string } | { kind: 'items'; id: string; items: ThreadItem[] } | { kind: 'away'; reason: string | null };
+type Action = { kind: 'frame'; f: RouterEvent } | { kind: 'select'; id: string } | { kind: 'items'; id: string; items: ThreadItem[]; info?: ConversationInfo } | { kind: 'away'; reason: string | null };
+interface Transcript {
+  conversation: { customerId: string; channel: string; tier: number | null; category: string | null };
+  messages: { direction: 'inbound' | 'outbound'; eventId: string; at: string; channel: string; text: string; subject?: string }[];
+}
 
 function reducer(s: AgentState, a: Action): AgentState {
   switch (a.kind) {
@@ -14,8 +18,11 @@ function reducer(s: AgentState, a: Action): AgentState {
       return applyFrame(s, a.f);
     case 'select':
       return select(s, a.id);
-    case 'items':
-      return addItems(s, a.id, a.items);
+    case 'items': {
+      const next = addItems(s, a.id, a.items);
+      const c = next.conversations[a.id];
+      return a.info && c && !c.info ? { ...next, conversations: { ...next.conversations, [a.id]: { ...c, info: a.info } } } : next;
+    }
     case 'away':
       return { ...s, awayReason: a.reason };
   }
@@ -153,24 +160,24 @@ function ConversationView({ c, send, dispatch, replyRef }: { c: Conversation; se
   const [text, setText] = useState('');
   const [subject, setSubject] = useState('');
   const threadRef = useRef<HTMLOListElement>(null);
-  const identity = c.info?.customer?.identity;
-  // The customer's whole cross-channel timeline from history (retried: history learns that this agent
-  // may read the customer from the conversation events, a moment after the offer).
+  // This conversation's transcript and the customer's whole cross-channel timeline, from history
+  // (retried: history learns that this agent may read them from the conversation events, a moment
+  // after the offer; a console opened fresh on earlier work knows only the conversation id).
   useEffect(() => {
     let stop = false;
     let timer: ReturnType<typeof setTimeout>;
     const load = async (attempt: number) => {
       try {
-        const items: TimelineItem[] = [];
-        if (identity) {
-          const cust = await api<{ id: string }>(`/history/v1/customers?identity=${encodeURIComponent(identity)}`);
-          const tl = await api<{ items: TimelineItem[] }>(`/history/v1/customers/${encodeURIComponent(cust.id)}/timeline?limit=200`);
-          items.push(...tl.items);
-        }
+        const tr = await api<Transcript>(`/history/v1/conversations/${encodeURIComponent(c.id)}`);
+        const tl = await api<{ items: TimelineItem[] }>(`/history/v1/customers/${encodeURIComponent(tr.conversation.customerId)}/timeline?limit=200`);
         if (stop) return;
-        dispatch({ kind: 'items', id: c.id, items: items.map((i) => toThread(c.id, i)).filter((x): x is ThreadItem => !!x) });
+        const items = [
+          ...tr.messages.map((m): ThreadItem => ({ id: m.eventId, direction: m.direction === 'inbound' ? 'in' : 'out', text: m.text, ...(m.subject ? { subject: m.subject } : {}), at: m.at, channel: m.channel, conversationId: c.id })),
+          ...tl.items.map((i) => toThread(c.id, i)).filter((x): x is ThreadItem => !!x),
+        ];
+        dispatch({ kind: 'items', id: c.id, items, ...(c.info ? {} : { info: { channel: tr.conversation.channel, tier: tr.conversation.tier ?? 1, category: tr.conversation.category } }) });
         setLoading(false);
-        if (!items.some((i) => i.conversationId === c.id) && attempt < 20) timer = setTimeout(() => void load(attempt + 1), 1000);
+        if (!tr.messages.length && attempt < 20) timer = setTimeout(() => void load(attempt + 1), 1000);
       } catch {
         if (!stop && attempt < 20) timer = setTimeout(() => void load(attempt + 1), 1000);
         else setLoading(false);
@@ -178,7 +185,7 @@ function ConversationView({ c, send, dispatch, replyRef }: { c: Conversation; se
     };
     void load(0);
     return () => ((stop = true), clearTimeout(timer));
-  }, [c.id, identity]);
+  }, [c.id]);
   useEffect(() => {
     threadRef.current?.lastElementChild?.scrollIntoView({ block: 'end' });
   }, [c.items.length]);
