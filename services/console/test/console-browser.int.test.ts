@@ -201,6 +201,35 @@ describe('console in a real browser', () => {
     await until('the wallboard to free bruno', async () => /chat 0\/3/.test(await loadOf('bruno')));
   });
 
+  it('works several conversations at once with unread counts; the supervisor sets presence from the wallboard', async () => {
+    const second = await Visitor.open(stack.ingest.chat.url, 'Javier Gómez');
+    const third = await Visitor.open(stack.ingest.chat.url, 'Carmen Ruiz');
+    try {
+      await second.say('Mi pedido 4471 no ha llegado');
+      await until('the first of two offers', async () => (await ana.getByTestId('offer').count()) === 1);
+      await ana.getByTestId('offer').getByTestId('accept').click();
+      await until('the first offer accepted', async () => (await ana.getByTestId('offer').count()) === 0 && (await ana.getByTestId('conversation-tab').count()) === 1);
+      await third.say('Quiero devolver unas zapatillas');
+      await until('the second offer', async () => (await ana.getByTestId('offer').count()) === 1);
+      await ana.getByTestId('offer').getByTestId('accept').click();
+      await until('two conversations in the list', async () => (await ana.getByTestId('conversation-tab').count()) === 2);
+      // the first accepted stays open; the other one counts what arrives while the agent is elsewhere
+      await third.say('Son de la talla 42');
+      const tab = ana.locator('[data-testid="conversation-tab"]', { hasText: 'Carmen Ruiz' });
+      await until('an unread count of 1 on the other conversation', async () => (await tab.getByTestId('unread').count()) === 1 && (await tab.getByTestId('unread').innerText()) === '1');
+      await screenshot(ana, 'agent-two-conversations');
+      await tab.click();
+      await until('the count cleared on opening it', async () => (await tab.getByTestId('unread').count()) === 0);
+      await until('the message in the opened conversation', async () => (await shown(ana, 'Son de la talla 42')) === 1);
+      await until('the wallboard to show two chats on ana', async () => /chat 2\/3/.test(await loadOf('ana')));
+    } finally {
+      second.close();
+      third.close();
+    }
+    await sofia.locator('[data-testid="agent-row"][data-agent="bruno"] [data-testid="agent-presence"]').selectOption('away');
+    await until("bruno's console to show him away", async () => (await bruno.getByTestId('presence').inputValue()).startsWith('away'));
+  });
+
   it('shows the Spanish UI and the admin pages', async () => {
     await ana.getByLabel('Language').selectOption('es');
     await ana.getByRole('heading', { name: /Ofertas/ }).waitFor();
