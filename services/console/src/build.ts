@@ -37,7 +37,7 @@ export async function ensureBuilt(dist = DEFAULT_DIST, log: (m: string) => void 
   // vite's package exports hide bin/: resolve its package.json and go from there
   const vite = join(dirname(require.resolve('vite/package.json', { paths: [CONSOLE_ROOT] })), 'bin', 'vite.js');
   await new Promise<void>((ok, fail) => {
-    const child = spawn(process.execPath, [vite, 'build', '--config', join(WEB, 'vite.config.mjs'), '--outDir', tmp, '--emptyOutDir', '--logLevel', 'warn'], { cwd: WEB, stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, [vite, 'build', '--configLoader', 'native', '--config', join(WEB, 'vite.config.mjs'), '--outDir', tmp, '--emptyOutDir', '--logLevel', 'warn'], { cwd: WEB, stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('error', fail);
     child.on('exit', (code) => (code === 0 ? ok() : fail(new Error(`vite build exited with ${code}`))));
   });

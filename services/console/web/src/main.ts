@@ -12,6 +12,9 @@ const pages: Record<string, () => Promise<{ default: (p: object) => unknown }>> 
   '/admin': () => import('./admin-page'),
 };
 
+// what each role may open (the services refuse the rest anyway; this keeps people off dead ends)
+const ALLOWED: Record<string, string[]> = { agent: ['/agent'], supervisor: ['/wallboard'], admin: ['/wallboard', '/admin'] };
+
 function App() {
   const [path, setPath] = useState(location.pathname);
   const [Page, setPage] = useState<{ c: (p: object) => unknown } | null>(null);
@@ -21,7 +24,7 @@ function App() {
     return () => removeEventListener('popstate', on);
   }, []);
   const a = account();
-  const target = !a ? '/' : pages[path] ? path : homeOf(a);
+  const target = !a ? '/' : pages[path] && (ALLOWED[a.role] ?? []).includes(path) ? path : homeOf(a);
   useEffect(() => {
     if (target !== path) history.replaceState(null, '', target);
     setPage(null);
