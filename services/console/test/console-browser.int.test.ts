@@ -239,10 +239,19 @@ describe('console in a real browser', () => {
     await root.getByTestId('admin-agent').first().waitFor({ timeout: 60000 });
     await check(root, 'admin-agents');
     for (const [tab, row, shot] of [['Accounts', 'admin-account', 'admin-accounts'], ['Rules', 'rule-version', 'admin-rules'], ['Audit trail', 'audit-row', 'admin-audit']] as const) {
+      if (tab === 'Rules') {
+        // a second version exists (saved by an admin elsewhere): the page activates the first one again
+        const active = (await (await fetch(`${stack.router.url}/v1/admin/rules`, { headers: bearer('admin', 'root') })).json()) as { rules: unknown[] };
+        await call(`${stack.router.url}/v1/admin/rules`, 'PUT', { rules: active.rules, note: 'same rules, new version' }, bearer('admin', 'root'));
+      }
       await root.getByRole('tab', { name: tab }).click();
       await root.getByTestId(row).first().waitFor({ timeout: 60000 });
       await check(root, shot);
     }
+    await root.getByRole('tab', { name: 'Rules' }).click();
+    await root.getByRole('button', { name: 'Activate 1' }).click();
+    await until('version 1 active again', async () => ((await (await fetch(`${stack.router.url}/v1/admin/rules`, { headers: bearer('admin', 'root') })).json()) as { version: number }).version === 1);
+    await root.getByRole('button', { name: 'Activate 2' }).waitFor();
   });
 
   it('serves the app compressed, forwards the APIs, and lets only supervisors open the wallboard stream', async () => {

@@ -11,6 +11,8 @@ interface Live { at: string; queues: { tier: number; waiting: number; oldestWait
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 interface Kpis { at: string; today: any; categories: { categories: any[] }; series: { t: number; conversations: number; fcrRate: number | null; firstResponseP50Ms: number | null; resolutionP50Ms: number | null; escalationRate: number | null }[] }
 
+/** agents listed by presence: who can take work first */
+const RANK: Record<string, number> = { online: 0, away: 1, offline: 2 };
 const pct = (x: number | null | undefined) => (x == null ? '—' : `${Math.round(x * 100)} %`);
 const dur = (ms: number | null | undefined) => (ms == null ? '—' : ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`);
 
@@ -96,7 +98,7 @@ export default function WallboardPage() {
       </section>
       <section class="card" aria-labelledby="wb-a"><h2 id="wb-a">${t('wb.agents')}</h2>
         <table><thead><tr><th scope="col">${t('wb.name')}</th><th scope="col">${t('wb.tiers')}</th><th scope="col">${t('wb.presence')}</th><th scope="col">${t('wb.load')}</th></tr></thead>
-        <tbody>${(live?.agents ?? []).map(
+        <tbody>${[...(live?.agents ?? [])].sort((x, y) => RANK[x.presence]! - RANK[y.presence]! || x.name.localeCompare(y.name)).map(
           (a) => html`<tr data-testid="agent-row" data-agent=${a.id}><th scope="row">${a.name} <small>${a.id}</small></th><td>${a.tiers.join(', ')}</td>
             <td><select aria-label=${t('wb.setPresence', { name: a.name })} value=${a.presence} data-testid="agent-presence" onChange=${(e: Event) => void force(a.id, (e.target as HTMLSelectElement).value)}>
               ${['online', 'away', 'offline'].map((p) => html`<option value=${p}>${t(`presence.${p}`)}</option>`)}</select> ${a.connected ? '●' : '○'}</td>
