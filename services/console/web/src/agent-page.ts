@@ -238,6 +238,8 @@ export default function AgentPage() {
   const stateRef = useRef(state);
   stateRef.current = state;
   const replyRef = useRef<HTMLTextAreaElement | null>(null);
+  const welcomed = useRef(state.lastSeq > 0);
+  const reconnectOffline = useRef(false);
   useEffect(() => sessionStorage.setItem(STORE(), JSON.stringify(state)), [state]);
 
   const socket = useMemo(
@@ -245,8 +247,18 @@ export default function AgentPage() {
       new AgentSocket({
         token: accessToken,
         lastSeq: () => stateRef.current.lastSeq,
-        presence: () => (stateRef.current.presence === 'away' ? 'away' : 'online'),
+        // reconnect in the presence the agent had: away stays away; offline connects away and then
+        // goes offline again (the connect query knows only online and away)
+        presence: () => {
+          const p = welcomed.current ? stateRef.current.presence : 'online';
+          reconnectOffline.current = p === 'offline';
+          return p === 'online' ? 'online' : 'away';
+        },
         onFrame: (f) => {
+          if (f.type === 'welcome') {
+            welcomed.current = true;
+            if (reconnectOffline.current) queueMicrotask(() => void socket.send({ type: 'presence', status: 'offline' }).catch(() => undefined));
+          }
           if (f.type === 'error' && !f.ref) setError(t('error.generic', { message: f.message ?? f.code }));
           dispatch({ kind: 'frame', f });
         },

@@ -30,6 +30,11 @@ function useWallboard() {
       es.addEventListener('live', (e) => setLive(JSON.parse((e as MessageEvent).data)));
       es.addEventListener('kpis', (e) => setKpis(JSON.parse((e as MessageEvent).data)));
       es.addEventListener('auth', () => (es?.close(), setTimeout(() => void open(), 500)));
+      // EventSource retries a dropped stream by itself, but gives up on an error status (the console
+      // restarting, a token that expired meanwhile): reopen with a fresh token
+      es.onerror = () => {
+        if (es?.readyState === EventSource.CLOSED && !stopped) setTimeout(() => void open(), 2000);
+      };
     };
     void open();
     // the stream's token is checked when it opens: reopen before the access token expires
