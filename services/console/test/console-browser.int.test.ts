@@ -228,6 +228,21 @@ describe('console in a real browser', () => {
     }
     await sofia.locator('[data-testid="agent-row"][data-agent="bruno"] [data-testid="agent-presence"]').selectOption('away');
     await until("bruno's console to show him away", async () => (await bruno.getByTestId('presence').inputValue()).startsWith('away'));
+    // nobody free on tier 1: a new chat waits in the wallboard's queue until the supervisor sets ana online
+    const presenceOf = (id: string) => sofia.locator(`[data-testid="agent-row"][data-agent="${id}"] [data-testid="agent-presence"]`);
+    const waiting = (tier: number) => sofia.locator(`[data-testid="queue-row"][data-tier="${tier}"] [data-testid="waiting"]`).innerText();
+    await presenceOf('ana').selectOption('away');
+    await until("ana's console to show her away", async () => (await ana.getByTestId('presence').inputValue()).startsWith('away'));
+    const fourth = await Visitor.open(stack.ingest.chat.url, 'Diego Torres');
+    try {
+      await fourth.say('No tengo internet desde esta mañana');
+      await until('one chat waiting on tier 1', async () => (await waiting(1)) === '1');
+      await screenshot(sofia, 'wallboard-waiting');
+      await presenceOf('ana').selectOption('online');
+      await until('the queue emptied by an offer to ana', async () => (await waiting(1)) === '0' && (await ana.getByTestId('offer').count()) === 1);
+    } finally {
+      fourth.close();
+    }
   });
 
   it('shows the Spanish UI and the admin pages', async () => {
