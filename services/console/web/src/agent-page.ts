@@ -44,13 +44,17 @@ const AWAY_REASONS = ['break', 'lunch', 'meeting', 'training', 'admin'];
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type TimelineItem = { eventId: string; occurredAt: string; kind: string; channel: string | null; conversationId: string | null; payload: any };
 
+const SHOWN_STEPS = new Set(['escalated', 'transferred', 'resolved', 'reopened', 'requeued']);
+
 function toThread(conversationId: string, i: TimelineItem): ThreadItem | null {
   const p = i.payload ?? {};
   const earlier = i.conversationId !== conversationId;
   if (i.kind === 'message.inbound' || i.kind === 'message.outbound') {
     return { id: i.eventId, direction: i.kind === 'message.inbound' ? 'in' : 'out', text: String(p.text ?? p.body?.text ?? ''), ...(p.subject ? { subject: String(p.subject) } : {}), at: i.occurredAt, channel: i.channel ?? undefined, conversationId: i.conversationId, earlier };
   }
-  if (i.kind.startsWith('conversation.') && !earlier) return { id: i.eventId, direction: 'event', text: i.kind.slice('conversation.'.length), at: i.occurredAt, conversationId: i.conversationId };
+  // only the turns a person needs in the thread (routing steps such as queued/offered are noise here)
+  const step = i.kind.slice('conversation.'.length);
+  if (i.kind.startsWith('conversation.') && !earlier && SHOWN_STEPS.has(step)) return { id: i.eventId, direction: 'event', text: t(`step.${step}`), at: i.occurredAt, conversationId: i.conversationId };
   return null;
 }
 
