@@ -345,7 +345,7 @@ export default function AgentPage() {
       </aside>
       <div class="work">
         ${error && html`<p role="alert" class="error" data-testid="error">${error}</p>`}
-        <ul class="notices" aria-live="polite">${state.notices.slice(-3).map((n) => html`<li key=${n.at + n.key}>${t(`notice.${n.key}`)}</li>`)}</ul>
+        <ul class="notices" aria-live="polite">${state.notices.filter((n) => Date.now() - Date.parse(n.at) < 60_000).slice(-3).map((n) => html`<li key=${n.at + n.key}>${t(`notice.${n.key}`)}</li>`)}</ul>
         ${active ? html`<${ConversationView} key=${active.id} c=${active} send=${send} dispatch=${dispatch} replyRef=${replyRef} />` : html`<p class="muted">${t('conv.none')}</p>`}
       </div>
     </div>
