@@ -195,18 +195,6 @@ export async function loadMatchable(client: Querier, agents: EligibilityFilter[]
   return rows.map(toConversation);
 }
 
-/** Of these tiers, those with an entry waiting other than the given conversations (arrivals must not jump a queue). */
-export async function tiersWithBacklog(client: Querier, tiers: number[], except: string[]): Promise<Set<number>> {
-  const { rows } = await client.query<{ tier: number }>(
-    preparedQuery(
-      `SELECT t AS tier FROM unnest($1::int[]) AS t
-        WHERE EXISTS (SELECT 1 FROM router.queue_entries q WHERE q.tiers && ARRAY[t] AND q.conversation_id <> ALL($2::text[]))`,
-      [tiers, except],
-    ),
-  );
-  return new Set(rows.map((r) => r.tier));
-}
-
 /** The customers' latest conversations (up to `limit` + 1 each, newest first), in one read. */
 export async function recentByCustomer(client: Querier, customerKeys: string[], limit: number): Promise<Map<string, RecentConversation[]>> {
   const out = new Map<string, RecentConversation[]>();
