@@ -18,8 +18,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request, Agent } from 'node:http';
 import { createServer } from 'node:net';
-import { readdirSync, readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import WebSocket from 'ws';
@@ -59,12 +59,26 @@ function freePort(): Promise<number> {
   });
 }
 
+interface Proc {
+  url: string;
+  pid: number;
+  stop: () => Promise<void>;
+  /** statements sent to PostgreSQL so far (bench/support/pg-count.cjs), when counted */
+  statements: () => Promise<number>;
+}
+
 /** Starts a service's main.ts as its own process and waits until /readyz answers 200. */
-async function startService(name: string, env: Record<string, string>): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+async function startService(name: string, env: Record<string, string>): Promise<Proc> {
+  return startProcess(name, [join(__dirname, '..', 'services', name, 'src', 'main.ts')], env);
+}
+
+/** Starts a TypeScript entry as its own process (statements to PostgreSQL counted) and waits for /readyz. */
+async function startProcess(name: string, args: string[], env: Record<string, string>): Promise<Proc> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'services', name, 'src', 'main.ts')], {
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', 'ignore', 'inherit'],
+  const countFile = join(tmpdir(), `bench-pg-${process.pid}-${name}-${port}`);
+  const child: ChildProcess = spawn(process.execPath, ['--require', join(__dirname, 'support', 'pg-count.cjs'), '--import', 'tsx', ...args], {
+    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', BENCH_PG_COUNT_FILE: countFile },
+    stdio: ['ignore', process.env.BENCH_CHILD_LOGS ? 'inherit' : 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -83,6 +97,13 @@ async function startService(name: string, env: Record<string, string>): Promise<
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
     },
+    statements: async () => {
+      rmSync(countFile, { force: true });
+      child.kill('SIGWINCH');
+      const until = Date.now() + 5000;
+      while (!existsSync(countFile) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      return existsSync(countFile) ? Number(readFileSync(countFile, 'utf8')) : NaN;
+    },
   };
 }
 
@@ -92,7 +113,8 @@ async function startService(name: string, env: Record<string, string>): Promise<
  * of the measured phase, it says where a message's CPU goes, which on a shared machine is steadier
  * than latency.
  */
-function cpuSnapshot(pids: { router: number; ingest: number }): Map<string, number> {
+function cpuSnapshot(pids: Record<string, number>): Map<string, number> {
+  const byPid = new Map(Object.entries(pids).map(([k, v]) => [v, k]));
   const out = new Map<string, number>();
   const tick = 1000 / 100; // USER_HZ is 100 on Linux
   const add = (k: string, ms: number) => out.set(k, (out.get(k) ?? 0) + ms);
@@ -109,8 +131,7 @@ function cpuSnapshot(pids: { router: number; ingest: number }): Map<string, numb
       const ms = (Number(f[11]) + Number(f[12])) * tick; // utime + stime
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const pid = Number(d);
-      if (pid === pids.router) add('router', ms);
-      else if (pid === pids.ingest) add('ingest-chat', ms);
+      if (byPid.has(pid)) add(byPid.get(pid)!, ms);
       else if (comm === 'postgres') add('postgres', ms);
       else if (comm === 'java' && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('kafka')) add('kafka', ms);
     } catch {
@@ -140,6 +161,87 @@ async function atRate(rate: number, seconds: number, fn: (i: number) => Promise<
     inflight.push(fn(i));
   }
   await Promise.all(inflight);
+}
+
+/** CPU ms per message per process between two snapshots (without the machine's idle counter). */
+function perMessage(cpu0: Map<string, number>, cpu1: Map<string, number>, n: number): Map<string, number> {
+  return new Map([...cpu1].filter(([k]) => k !== 'machine idle').map(([k, v]) => [k, (v - (cpu0.get(k) ?? 0)) / Math.max(1, n)]));
+}
+const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+const line = (m: Map<string, number>) => [...m].map(([k, v]) => `${k} ${fmt(v)}`).join(', ');
+
+interface PhaseResult {
+  lat: number[];
+  offers: number;
+  cpu: Map<string, number>;
+  statementsPerMessage: number;
+}
+
+/**
+ * The bare pipeline (bench/bare-pipeline.ts) at the same rate: POST → kafkajs acks=-1 → consumer →
+ * one transaction inserting a conversation and an offer → one websocket frame; 2xx → frame timed here.
+ */
+async function barePipeline(world: Awaited<ReturnType<typeof createWorld>>, env: Record<string, string>): Promise<PhaseResult> {
+  const topic = `bench.router.bare${world.suffix}`;
+  const ka = world.kafka.admin();
+  await ka.connect();
+  await ka.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS }] });
+  await ka.disconnect();
+  const script = join(__dirname, 'bare-pipeline.ts');
+  const bareEnv = { ...env, BARE_TOPIC: topic, BARE_GROUP: `bare-${world.id}`, BARE_PARTITIONS: String(PARTITIONS) };
+  const consumer = await startProcess('bare-consumer', [script, 'consumer'], bareEnv);
+  const ingest = await startProcess('bare-ingest', [script, 'ingest'], bareEnv);
+  try {
+    const framedAt = new Map<string, number>();
+    const ws = new WebSocket(consumer.url.replace('http', 'ws'));
+    ws.on('message', (data) => {
+      const f = JSON.parse(String(data)) as { conversation?: { lastText?: string } };
+      const tag = /\[(b?m\d+|bw\d+)\]/.exec(f.conversation?.lastText ?? '')?.[1];
+      if (tag && !framedAt.has(tag)) framedAt.set(tag, performance.now());
+    });
+    await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
+    const keepAlive = new Agent({ keepAlive: true, maxSockets: 64 });
+    const u = new URL(ingest.url);
+    const post = (tag: string) =>
+      new Promise<number>((resolve, reject) => {
+        const body = JSON.stringify({ threadKey: tag, text: `[${tag}] I forgot my password` });
+        const req = request(
+          { host: u.hostname, port: u.port, path: '/messages', method: 'POST', agent: keepAlive, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => post(`bw${i}`)));
+    const warm = Date.now() + 30000;
+    while ([...framedAt.keys()].filter((k) => k.startsWith('bw')).length < 20 && Date.now() < warm) await new Promise((r) => setTimeout(r, 50));
+    const okAt = new Map<string, number>();
+    const pids = { 'bare ingest': ingest.pid, 'bare consumer': consumer.pid };
+    const st0 = await consumer.statements();
+    const cpu0 = cpuSnapshot(pids);
+    await atRate(RATE, SECONDS, async (i) => {
+      const status = await post(`bm${i}`).catch(() => 0);
+      if (status === 202) okAt.set(`bm${i}`, performance.now());
+    });
+    const deadline = Date.now() + 60000;
+    const done = () => [...okAt.keys()].filter((k) => framedAt.has(k)).length;
+    while (done() < okAt.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const cpu1 = cpuSnapshot(pids);
+    const st1 = await consumer.statements();
+    ws.close();
+    const lat = [...okAt].filter(([k]) => framedAt.has(k)).map(([k, t]) => framedAt.get(k)! - t);
+    return { lat, offers: done(), cpu: perMessage(cpu0, cpu1, done()), statementsPerMessage: (st1 - st0) / Math.max(1, done()) };
+  } finally {
+    await ingest.stop();
+    await consumer.stop();
+    const kb = world.kafka.admin();
+    await kb.connect();
+    await kb.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await kb.disconnect();
+  }
 }
 
 async function main(): Promise<void> {
@@ -198,6 +300,9 @@ async function main(): Promise<void> {
     await baseConsumer.disconnect();
     await basePub.disconnect();
 
+    // --- the bare pipeline, same rate (its own processes, stopped before the router starts) ---
+    const bare = await barePipeline(world, env);
+
     // --- the router path ---
     const chat = await startService('ingest-chat', { ...env, ADAPTER_API_KEYS: 'bench:k-bench', CHAT_SESSION_SECRET: 'bench-chat-session-secret' });
     closers.push(chat.stop);
@@ -250,7 +355,8 @@ async function main(): Promise<void> {
 
     const okAt = new Map<string, number>();
     let errors = 0;
-    const pids = { router: router.pid, ingest: chat.pid };
+    const pids = { router: router.pid, 'ingest-chat': chat.pid };
+    const st0 = await router.statements();
     const cpu0 = cpuSnapshot(pids);
     const tStart = performance.now();
     await atRate(RATE, SECONDS, async (i) => {
@@ -271,6 +377,7 @@ async function main(): Promise<void> {
     const lastOffer = Math.max(...[...okAt.keys()].map((k) => offeredAt.get(k) ?? 0));
     const offers = measured();
     const cpu1 = cpuSnapshot(pids);
+    const st1 = await router.statements();
     const wallMs = performance.now() - tStart;
     const cpuLine = [...cpu1]
       .filter(([k]) => k !== 'machine idle')
@@ -278,6 +385,29 @@ async function main(): Promise<void> {
       .join(', ');
     const idle = cpu1.has('machine idle') ? (cpu1.get('machine idle')! - cpu0.get('machine idle')!) / (wallMs * cpus().length) : NaN;
     for (const ws of sockets) ws.close();
+    const routerCpu = perMessage(cpu0, cpu1, offers);
+
+    // --- idle: the whole stack (all six services and the broker), no traffic, 30 s ---
+    const others = { JWT_SECRET: SECRET, ADAPTER_API_KEYS: 'bench:k-bench' };
+    const history = await startService('history', { ...env, ...others, HISTORY_GROUP_ID: `history-${id}` });
+    closers.push(history.stop);
+    const email = await startService('ingest-email', { ...env, ...others, POSTMARK_BASIC_AUTH: 'pm:pm-password-0123', SENDGRID_BASIC_AUTH: 'sg:sg-password-0123', MAILGUN_SIGNING_KEY: 'mailgun-key-0123456789' });
+    closers.push(email.stop);
+    const phone = await startService('ingest-phone', { ...env, ...others, TWILIO_AUTH_TOKEN: 'twilio-token-0123456789', TWILIO_PUBLIC_URL: 'https://support.example.com' });
+    closers.push(phone.stop);
+    const social = await startService('ingest-social', { ...env, ...others, META_APP_SECRET: 'meta-app-secret-0123456789', META_VERIFY_TOKEN: 'meta-verify' });
+    closers.push(social.stop);
+    await new Promise((r) => setTimeout(r, 10000)); // history catches up with the run's events; start-up settles
+    const stack = { router: router.pid, 'ingest-chat': chat.pid, history: history.pid, 'ingest-email': email.pid, 'ingest-phone': phone.pid, 'ingest-social': social.pid };
+    const idleMs = Number(process.env.BENCH_IDLE_SECONDS ?? 30) * 1000;
+    const i0 = cpuSnapshot(stack);
+    const ist0 = await router.statements();
+    const it0 = performance.now();
+    await new Promise((r) => setTimeout(r, idleMs));
+    const i1 = cpuSnapshot(stack);
+    const ist1 = await router.statements();
+    const idleWall = performance.now() - it0;
+    const idlePct = new Map([...i1].filter(([k]) => k !== 'machine idle' && !k.startsWith('bench')).map(([k, v]) => [k, (100 * (v - (i0.get(k) ?? 0))) / idleWall]));
     // Where the time goes, from the database's own clock: message received by ingest → conversation
     // opened by the router → offer event stored for the agent.
     const parts = await world.pool.query<{ p50_consume: number; p99_consume: number; p50_match: number; p99_match: number }>(
@@ -302,6 +432,11 @@ async function main(): Promise<void> {
       `  CPU ms per routed message (first POST → last offer): ${cpuLine || 'n/a (no /proc)'}; machine ${fmt(100 * (1 - idle))}% busy over ${cpus().length} CPUs`,
       `  raw Kafka hop baseline (publish ack → consumer receive, same rate): p50 ${fmt(pct(baseLat, 50))} ms, p99 ${fmt(pct(baseLat, 99))} ms (${baseLat.length} msgs)`,
       `  goal: p99 <= 25 ms at 1000 msg/s -> ${pct(lat, 99) <= 25 && RATE >= 1000 ? 'met' : 'NOT met'}`,
+      `  bare pipeline, same rate (fastify POST → kafkajs acks=-1 → kafkajs consumer → 1 tx: conversation + offer row → 1 websocket frame):`,
+      `    2xx → frame p50 ${fmt(pct(bare.lat, 50))} ms, p99 ${fmt(pct(bare.lat, 99))} ms (${bare.offers} frames); CPU ms per message: ${line(bare.cpu)}; total ${fmt(sum(bare.cpu))}`,
+      `    PostgreSQL statements per message: bare consumer ${fmt(bare.statementsPerMessage)}, router ${fmt((st1 - st0) / Math.max(1, offers))} (client-side count, incl. BEGIN/COMMIT, sweeps and polls in the window)`,
+      `  router / bare: CPU per message ${fmt(sum(routerCpu))} / ${fmt(sum(bare.cpu))} = ${fmt(sum(routerCpu) / sum(bare.cpu))}×; p50 ${fmt(pct(lat, 50) / pct(bare.lat, 50))}×; p99 ${fmt(pct(lat, 99) / pct(bare.lat, 99))}×`,
+      `  idle stack over ${fmt(idleWall / 1000)} s (six services + broker; postgres is shared with whatever else runs on this machine): ${line(idlePct)} — total ${fmt(sum(idlePct))}% of one core; router statements ${fmt((ist1 - ist0) / (idleWall / 1000))}/s`,
     ];
     process.stdout.write(out.join('\n') + '\n');
 

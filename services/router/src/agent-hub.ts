@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, type Pool } from 'pg';
 import type { WebSocket } from 'ws';
 import type { Logger } from '@omni/logging';
-import { lastAgentSeqs, type NumberedAgentEvent } from './store/routing-tx';
+import { agentEventsAfter, EVENTS_CHANNEL, lastAgentSeqs, listenAgentChannels, notify, SESSIONS_CHANNEL, type NumberedAgentEvent } from './store/agent-events';
 
 interface Session {
   agentId: string;
@@ -13,8 +13,6 @@ interface Session {
   chain: Promise<void>;
 }
 
-const EVENTS_CHANNEL = 'router_agent_events';
-const SESSIONS_CHANNEL = 'router_agent_sessions';
 
 /**
  * The agent consoles attached to this replica. Events for agents live in router.agent_events
@@ -67,8 +65,7 @@ export class AgentHub {
       if (!this.stopped) setTimeout(() => void this.listen().catch((e) => this.logger.warn({ err: e }, 'listener reconnect failed')), 500).unref();
     });
     await client.connect();
-    await client.query(`LISTEN ${EVENTS_CHANNEL}`);
-    await client.query(`LISTEN ${SESSIONS_CHANNEL}`);
+    await listenAgentChannels(client);
     this.listener = client;
     // Anything committed while we were not listening is caught up now.
     void this.pollAll();
@@ -117,7 +114,7 @@ export class AgentHub {
       // NOTIFY payloads are limited to 8000 bytes: send in chunks.
       for (let i = 0; i < ids.length; i += 50) {
         const payload = `${this.replicaId}|${ids.slice(i, i + 50).join(',')}`;
-        this.pool.query('SELECT pg_notify($1::text, $2::text)', [EVENTS_CHANNEL, payload]).catch((err) => this.logger.warn({ err }, 'agent event announce failed; the poll covers it'));
+        notify(this.pool, EVENTS_CHANNEL, payload).catch((err) => this.logger.warn({ err }, 'agent event announce failed; the poll covers it'));
       }
     }, ANNOUNCE_LINGER_MS);
   }
@@ -158,13 +155,10 @@ export class AgentHub {
       }
       for (;;) {
         if (this.sessions.get(s.agentId) !== s || s.socket.readyState !== s.socket.OPEN) return;
-        const { rows } = await this.pool.query<{ seq: string; frame: Record<string, unknown> }>(
-          'SELECT seq, frame FROM router.agent_events WHERE agent_id = $1::text AND seq > $2::bigint ORDER BY seq LIMIT 500',
-          [s.agentId, s.lastSent],
-        );
+        const rows = await agentEventsAfter(this.pool, s.agentId, s.lastSent, 500);
         for (const r of rows) {
           s.socket.send(JSON.stringify(r.frame));
-          s.lastSent = Number(r.seq);
+          s.lastSent = r.seq;
         }
         if (rows.length < 500) return;
       }

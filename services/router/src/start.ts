@@ -12,10 +12,11 @@ import { csatKey, serviceAuth } from '@omni/auth';
 import { forgetCustomer, handleCustomer } from './consumers/customers';
 import { handleDeliveryStatus } from './consumers/delivery';
 import { handleInboundBatch } from './consumers/inbound';
-import { Matcher } from './store/assignment';
+import { Matcher } from './routing/matching';
 import { RuleCache, seedDefaultRules } from './store/rule-store';
 import type { RouterCtx } from './store/routing-tx';
-import { Sweeper } from './store/sweeper';
+import { Sweeper } from './routing/timers';
+import { refreshSessions } from './store/agents';
 import { pruneProcessedEvents } from './store/retention';
 import { storeDeadLetter } from './store/dead-letters';
 import { startErasureConsumer } from './consumers/erasure';
@@ -52,9 +53,7 @@ export async function start(config: RouterConfig, logger: Logger) {
   matcher = new Matcher(() => ctx, config.MATCH_WORKERS);
   const sweeper = new Sweeper(ctx, async () => {
     // Liveness of the consoles held here; a replica that dies stops this and its agents time out.
-    const local = hub.localSessions();
-    if (local.length)
-      await pool.query('UPDATE router.agents SET seen_at = now() WHERE session_id = ANY($1::text[])', [local.map((s) => s.sessionId)]);
+    await refreshSessions(pool, hub.localSessions().map((s) => s.sessionId));
   });
   sweeper.start();
   const pruning = runPeriodically(

@@ -1,5 +1,6 @@
 import type { DeliveryStatus } from '@omni/contracts';
 import type { Received } from '@omni/kafka';
+import { claimEventId, conversationAgent } from '../store/conversations';
 import { runRouting, type RouterCtx } from '../store/routing-tx';
 
 /**
@@ -11,13 +12,8 @@ export async function handleDeliveryStatus(ctx: RouterCtx, msg: Received<Deliver
   const d = msg.value;
   if (d.status !== 'failed' && d.status !== 'callback-task') return;
   await runRouting(ctx, async (tx) => {
-    const fresh = await tx.client.query('INSERT INTO router.processed_events (event_id) VALUES ($1::text) ON CONFLICT DO NOTHING', [d.eventId]);
-    if (fresh.rowCount === 0) return;
-    const r = await tx.client.query<{ agent_id: string | null; last_agent_id: string | null }>(
-      'SELECT agent_id, last_agent_id FROM router.conversations WHERE id = $1::text',
-      [d.conversationId],
-    );
-    const agentId = r.rows[0]?.agent_id ?? r.rows[0]?.last_agent_id;
+    if (!(await claimEventId(tx.client, d.eventId))) return;
+    const agentId = await conversationAgent(tx.client, d.conversationId);
     if (!agentId) return;
     tx.agentEvent(agentId, {
       type: d.status === 'failed' ? 'delivery-failed' : 'callback-task',

@@ -37,7 +37,7 @@ export function totalLoad(a: AgentSnapshot): number {
   return Object.values(a.load).reduce((s, n) => s + n, 0);
 }
 
-export function freeCapacity(a: AgentSnapshot, channel: string): number {
+export function freeCapacity(a: Pick<AgentSnapshot, 'capacity' | 'load'>, channel: string): number {
   return (a.capacity[channel] ?? 0) - (a.load[channel] ?? 0);
 }
 
@@ -49,8 +49,9 @@ function speaks(a: AgentSnapshot, language: string | null | undefined): boolean 
 
 /**
  * Eligible = serves one of the conversation's tiers, has every skill, speaks the language, has room
- * on the channel, did not decline it. matchOnce (store/assignment.ts) mirrors this in SQL to pick
- * the queue entries somebody can take: change both together.
+ * on the channel, did not decline it. The one owner of the rule: the match pass's SQL prefilter
+ * (store/conversations.ts loadMatchable) must agree with it, which a property test checks on
+ * random states in PostgreSQL (services/router/test/eligibility-sql.int.test.ts).
  */
 export function isEligible(a: AgentSnapshot, c: WaitingConversation): boolean {
   return (
@@ -76,4 +77,36 @@ export function rankAgents(agents: AgentSnapshot[], c: WaitingConversation): Age
         x.idleSince.getTime() - y.idleSince.getTime() ||
         x.id.localeCompare(y.id),
     );
+}
+
+/** One planned offer: the conversation and the agent as it was when picked (its load before this offer). */
+export interface PlannedOffer {
+  conversationId: string;
+  agent: AgentSnapshot;
+  preferred: boolean;
+}
+
+/**
+ * Plans offers greedily in the given (queue) order over these agents: each conversation goes to its
+ * best eligible agent (rankAgents), whose load then counts it. With `keepTierOrder`, a conversation
+ * left without an agent holds back the later ones of its tiers (arrivals must not jump a queue);
+ * otherwise it is passed over (nobody free has its skills; the next may still be served). Pure: the
+ * agents passed in are not changed; `at` is the idle time a picked agent gets.
+ */
+export function planOffers(waiting: WaitingConversation[], agents: AgentSnapshot[], keepTierOrder: boolean, at: Date): PlannedOffer[] {
+  const pool = agents.map((a) => ({ ...a, load: { ...a.load } }));
+  const blocked = new Set<number>();
+  const out: PlannedOffer[] = [];
+  for (const w of waiting) {
+    if (w.tiers.some((t) => blocked.has(t))) continue;
+    const best = rankAgents(pool, w)[0];
+    if (!best) {
+      if (keepTierOrder) for (const t of w.tiers) blocked.add(t);
+      continue;
+    }
+    out.push({ conversationId: w.conversationId, agent: { ...best, load: { ...best.load } }, preferred: w.preferredAgentId === best.id });
+    best.load[w.channel] = (best.load[w.channel] ?? 0) + 1;
+    best.idleSince = at;
+  }
+  return out;
 }

@@ -4,10 +4,10 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { cleanBySchema, newId, problemsOf } from '@omni/contracts';
 import { AppError } from '@omni/service';
 import type { AgentHub } from '../agent-hub';
-import { SESSIONS_CHANNEL } from '../agent-hub';
 import { principalOf } from '@omni/auth';
-import { acceptOffer, AgentActionError, escalate, invite, leave, rejectOffer, reply, resolve, setPresence, transfer } from '../store/agent-actions';
-import { AGENT_SEQ_LOCK, lastAgentSeqs, runRouting, type RouterCtx } from '../store/routing-tx';
+import { acceptOffer, AgentActionError, connectConsole, escalate, invite, leave, rejectOffer, reply, resolve, setPresence, transfer } from '../routing/agent-commands';
+import { agentExists, detachSession } from '../store/agents';
+import type { RouterCtx } from '../store/routing-tx';
 
 const Ref = Type.Optional(Type.String({ maxLength: 128 }));
 /**
@@ -85,8 +85,7 @@ export const agentSocketRoutes: FastifyPluginAsync<{ ctx: RouterCtx; hub: AgentH
       preValidation: async (req) => {
         const claims = principalOf(req);
         if (claims.role !== 'agent') throw new AppError('FORBIDDEN', 'the agent console needs an agent token (sub = agent id)');
-        const found = await ctx.pool.query('SELECT 1 FROM router.agents WHERE id = $1::text', [claims.sub]);
-        if (found.rowCount === 0) throw new AppError('FORBIDDEN', `agent ${claims.sub} is not registered`);
+        if (!(await agentExists(ctx.pool, claims.sub))) throw new AppError('FORBIDDEN', `agent ${claims.sub} is not registered`);
         agentOf.set(req, claims.sub);
       },
     },
@@ -125,13 +124,7 @@ export const agentSocketRoutes: FastifyPluginAsync<{ ctx: RouterCtx; hub: AgentH
         clearInterval(pinger);
         hub.detach(agentId, sessionId);
         void ready
-          .then(() =>
-            ctx.pool.query(
-              `UPDATE router.agents SET session_id = NULL, disconnect_deadline = now() + make_interval(secs => $3::double precision / 1000)
-                WHERE id = $1::text AND session_id = $2::text`,
-              [agentId, sessionId, ctx.config.DISCONNECT_GRACE_MS],
-            ),
-          )
+          .then(() => detachSession(ctx.pool, agentId, sessionId, ctx.config.DISCONNECT_GRACE_MS))
           .catch((err) => ctx.logger.warn({ err, agentId }, 'could not record console disconnect; the liveness sweep will'));
       });
     },
@@ -140,29 +133,7 @@ export const agentSocketRoutes: FastifyPluginAsync<{ ctx: RouterCtx; hub: AgentH
 
 async function connect(ctx: RouterCtx, hub: AgentHub, agentId: string, sessionId: string, socket: WebSocket, q: Query): Promise<void> {
   const presence = q.presence ?? 'online';
-  const state = await runRouting(ctx, async (tx) => {
-    const { rows } = await tx.query<{ presence: string }>('SELECT presence FROM router.agents WHERE id = $1::text FOR NO KEY UPDATE', [agentId]);
-    const before = rows[0]!;
-    // The resume point: no event of this agent can be numbered between this read and the commit.
-    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1::text))', [AGENT_SEQ_LOCK + agentId]);
-    const fromSeq = (await lastAgentSeqs(tx.client, [agentId])).get(agentId) ?? 0;
-    await tx.query(
-      `UPDATE router.agents SET session_id = $2::text, seen_at = now(), disconnect_deadline = NULL, presence = $3::text,
-              consecutive_timeouts = CASE WHEN $3::text = 'online' THEN 0 ELSE consecutive_timeouts END,
-              idle_since = CASE WHEN presence = 'offline' THEN now() ELSE idle_since END, updated_at = now()
-        WHERE id = $1::text`,
-      [agentId, sessionId, presence],
-    );
-    // Tells any other replica holding an older console of this agent to close it.
-    await tx.query('SELECT pg_notify($1::text, $2::text)', [SESSIONS_CHANNEL, `${agentId} ${sessionId}`]);
-    if (before.presence !== presence) tx.agentEvent(agentId, { type: 'presence', presence, reason: 'console connected' });
-    if (presence === 'online') tx.needsMatch = true;
-    const open = await tx.query<{ id: string; status: string; offer_deadline: Date | null }>(
-      `SELECT id, status, offer_deadline FROM router.conversations WHERE agent_id = $1::text AND status IN ('offered', 'assigned') ORDER BY id`,
-      [agentId],
-    );
-    return { fromSeq, conversations: open.rows };
-  });
+  const state = await connectConsole(ctx, agentId, sessionId, presence);
   // A console claiming more than exists (stale state from another database) resumes from what does.
   const from = q.lastSeq !== undefined ? Math.min(q.lastSeq, state.fromSeq) : state.fromSeq;
   hub.attach(agentId, sessionId, socket, from);

@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '@omni/service';
 import { NO_NUL } from './auth';
+import { getConversationView, queueDepths } from '../store/agent-profiles';
 
 const Conversation = Type.Object(
   {
@@ -29,11 +30,7 @@ export const conversationRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app
       schema: { params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, pattern: NO_NUL }) }), response: { 200: Conversation, '4xx': { $ref: 'ErrorBody#' } } },
     },
     async (req) => {
-      const { rows } = await pool.query(
-        `SELECT id, thread_key, channel, status, tier, category, priority, agent_id, opened_at FROM router.conversations WHERE id = $1::text`,
-        [req.params.id],
-      );
-      const r = rows[0];
+      const r = await getConversationView(pool, req.params.id);
       if (!r) throw new AppError('NOT_FOUND', `conversation ${req.params.id} not found`);
       return {
         id: r.id,
@@ -49,11 +46,6 @@ export const conversationRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app
     },
   );
   app.get('/v1/queues', { config: { auth: { roles: ['supervisor', 'service'], scopes: ['queues:read'] } }, schema: { response: { 200: QueueDepth, '4xx': { $ref: 'ErrorBody#' } } } }, async () => {
-    const { rows } = await pool.query<{ tier: number; waiting: string; oldest: Date | null }>(
-      `SELECT t.tier, count(q.conversation_id) AS waiting, min(q.waiting_since) AS oldest
-         FROM generate_series(1, 5) AS t(tier) LEFT JOIN router.queue_entries q ON q.tier = t.tier
-        GROUP BY t.tier ORDER BY t.tier`,
-    );
-    return { tiers: rows.map((r) => ({ tier: r.tier, waiting: Number(r.waiting), oldestWaitingSince: r.oldest?.toISOString() ?? null })) };
+    return { tiers: (await queueDepths(pool)).map((r) => ({ tier: r.tier, waiting: r.waiting, oldestWaitingSince: r.oldest?.toISOString() ?? null })) };
   });
 };

@@ -2,7 +2,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { originOf, principalOf, recordAudit } from '@omni/auth';
 import { AppError, type ErrorCode } from '@omni/service';
-import { AgentActionError, setPresence, transfer } from '../store/agent-actions';
+import { AgentActionError, setPresence, transfer } from '../routing/agent-commands';
+import { loadConversation } from '../store/conversations';
+import { getAgent } from '../store/agent-profiles';
 import type { RouterCtx } from '../store/routing-tx';
 import { NO_NUL } from './auth';
 
@@ -41,7 +43,7 @@ export const supervisionRoutes: FastifyPluginAsync<{ ctx: RouterCtx }> = async (
       schema: { summary: 'Set an agent\'s presence (offline returns their work to the queue)', params: AgentParams, body: PresenceBody, response: { 200: Type.Object({ agentId: Type.String(), presence: Type.String() }), '4xx': { $ref: 'ErrorBody#' } } },
     },
     async (req) => {
-      const before = (await ctx.pool.query<{ presence: string }>('SELECT presence FROM router.agents WHERE id = $1::text', [req.params.id])).rows[0];
+      const before = await getAgent(ctx.pool, req.params.id);
       if (!before) throw new AppError('NOT_FOUND', `agent ${req.params.id} not found`);
       await setPresence(ctx, req.params.id, req.body.status).catch(mapActionError);
       await recordAudit(ctx.pool, 'router', {
@@ -69,21 +71,21 @@ export const supervisionRoutes: FastifyPluginAsync<{ ctx: RouterCtx }> = async (
       },
     },
     async (req) => {
-      const conv = (await ctx.pool.query<{ agent_id: string | null; status: string; tier: number }>('SELECT agent_id, status, tier FROM router.conversations WHERE id = $1::text', [req.params.id])).rows[0];
+      const conv = await loadConversation(ctx.pool, req.params.id, { lock: false });
       if (!conv) throw new AppError('NOT_FOUND', `conversation ${req.params.id} not found`);
-      if (conv.status !== 'assigned' || !conv.agent_id) throw new AppError('CONFLICT', `conversation ${req.params.id} is ${conv.status}, not assigned: only assigned work can be moved`);
+      if (conv.status !== 'assigned' || !conv.agentId) throw new AppError('CONFLICT', `conversation ${req.params.id} is ${conv.status}, not assigned: only assigned work can be moved`);
       const to = { ...(req.body.toAgentId ? { agentId: req.body.toAgentId } : {}), ...(req.body.toTier ? { tier: req.body.toTier } : {}) };
-      await transfer(ctx, conv.agent_id, req.params.id, to, req.body.note).catch(mapActionError);
+      await transfer(ctx, conv.agentId, req.params.id, to, req.body.note).catch(mapActionError);
       await recordAudit(ctx.pool, 'router', {
         actor: principalOf(req),
         action: 'conversation.transfer',
         target: { type: 'conversation', id: req.params.id },
-        before: { agentId: conv.agent_id, tier: conv.tier },
+        before: { agentId: conv.agentId, tier: conv.tier },
         after: to,
         origin: originOf(req),
       });
       ctx.kickMatcher();
-      return { conversationId: req.params.id, fromAgentId: conv.agent_id };
+      return { conversationId: req.params.id, fromAgentId: conv.agentId };
     },
   );
 };

@@ -1,0 +1,148 @@
+import { Counter, type Registry } from 'prom-client';
+import { agentPresence, agentTimedOut, decide, type Input } from '../domain/lifecycle';
+import { lockAgentStates, lockDisconnected, savePresence } from '../store/agents';
+import { dueWork } from '../store/due';
+import { loadBreachedQueue, loadExpiredOffers, loadResolvedPastWindow } from '../store/conversations';
+import type { Conversation } from '../domain/conversation';
+import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
+import { releaseAgentWork } from './agent-commands';
+import { policyOf } from './policy';
+
+/** Applies a timer input to each loaded conversation (one whose timer another replica handled first is left alone). */
+function fire(tx: RoutingTx, convs: Conversation[], input: Input, onDecided?: (conv: Conversation, agents: { agentId: string; offerLapsed?: true }[]) => void): number {
+  const policy = policyOf(tx.ctx.config);
+  let n = 0;
+  for (const conv of convs) {
+    const out = decide(conv, input, policy);
+    if (!out.ok) continue;
+    tx.apply(conv, out, input.at);
+    onDecided?.(conv, out.agents);
+    n++;
+  }
+  return n;
+}
+
+/** Expired offers go back to the queue; an agent who lets too many lapse in a row is set away. */
+export async function expireOffers(ctx: RouterCtx): Promise<number> {
+  return runRouting(ctx, async (tx) => {
+    const at = new Date();
+    const convs = await loadExpiredOffers(tx.client, at);
+    if (convs.length === 0) return 0;
+    const policy = policyOf(ctx.config);
+    const agents = await lockAgentStates(tx.client, [...new Set(convs.map((c) => c.agentId!))]);
+    return fire(tx, convs, { kind: 'offer-expired', at }, (_conv, effects) => {
+      for (const e of effects) {
+        const a = e.offerLapsed && agents.get(e.agentId);
+        if (!a) continue;
+        const r = agentTimedOut(a, policy);
+        agents.set(a.id, r.agent);
+        tx.agentState(r.agent);
+        tx.applyFrames(r.frames, at);
+      }
+    });
+  });
+}
+
+/**
+ * Agents whose console has been gone longer than the grace period (closed socket, or a replica that
+ * died holding it and stopped refreshing seen_at) go offline; their work returns to the queues.
+ */
+export async function releaseDisconnected(ctx: RouterCtx): Promise<number> {
+  return runRouting(ctx, async (tx) => {
+    const at = new Date();
+    const gone = await lockDisconnected(tx.client, at, ctx.config.DISCONNECT_GRACE_MS);
+    for (const a of gone) {
+      const p = agentPresence(a, 'offline', 'disconnected');
+      await savePresence(tx.client, p.agent, false, { goneOffline: true });
+      await releaseAgentWork(tx, a.id, `agent ${a.id} disconnected for over ${ctx.config.DISCONNECT_GRACE_MS} ms`, at);
+      tx.applyFrames(p.frames, at);
+    }
+    return gone.length;
+  });
+}
+
+/** Queue SLA breaches: widened to the next tier or escalated one tier up (OVERFLOW_MODE), per the lifecycle. */
+export async function overflowQueues(ctx: RouterCtx): Promise<number> {
+  return runRouting(ctx, async (tx) => {
+    const at = new Date();
+    const convs = await loadBreachedQueue(tx.client, at);
+    fire(tx, convs, { kind: 'sla-breached', at });
+    return convs.length;
+  });
+}
+
+/** Resolved conversations past the reopen window are closed (a later message opens a new one). */
+export async function closeResolved(ctx: RouterCtx): Promise<number> {
+  return runRouting(ctx, async (tx) => {
+    const at = new Date();
+    return fire(tx, await loadResolvedPastWindow(tx.client, at, ctx.config.REOPEN_WINDOW_MS), { kind: 'reopen-window-over', at });
+  });
+}
+
+/**
+ * Every replica runs the same sweep on an interval; row locks with SKIP LOCKED split the work, so
+ * deadlines fire even when the replica that set them is gone.
+ */
+export class Sweeper {
+  private timer?: NodeJS.Timeout;
+  private heartbeatTimer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private beating = false;
+  private counters?: { expired: Counter; breaches: Counter };
+
+  constructor(
+    private readonly ctx: RouterCtx,
+    /** refreshes the liveness of the consoles this replica holds */
+    private readonly heartbeat: () => Promise<void>,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.sweep(), this.ctx.config.SWEEP_INTERVAL_MS);
+    this.timer.unref();
+    // On its own timer, well inside the grace period: a slow sweep must not make live consoles look dead.
+    const every = Math.max(10, Math.min(this.ctx.config.SWEEP_INTERVAL_MS, Math.floor(this.ctx.config.DISCONNECT_GRACE_MS / 4)));
+    this.heartbeatTimer = setInterval(() => {
+      if (this.beating) return;
+      this.beating = true;
+      this.heartbeat()
+        .catch((err) => this.ctx.logger.warn({ err }, 'console heartbeat failed'))
+        .finally(() => (this.beating = false));
+    }, every);
+    this.heartbeatTimer.unref();
+  }
+
+  /** Counts what the sweeps find on the service's /metrics (offers expired, queue SLA breaches). */
+  observe(registry: Registry): void {
+    this.counters = {
+      expired: new Counter({ name: 'router_offers_expired_total', help: 'Offers withdrawn because the agent did not answer in time', registers: [registry] }),
+      breaches: new Counter({ name: 'router_queue_sla_breaches_total', help: 'Queued conversations whose tier SLA passed (widened or escalated)', registers: [registry] }),
+    };
+  }
+
+  async sweep(): Promise<void> {
+    if (this.running) return this.running;
+    this.running = (async () => {
+      try {
+        const c = this.ctx.config;
+        const due = await dueWork(this.ctx.pool, new Date(), c.DISCONNECT_GRACE_MS, c.REOPEN_WINDOW_MS);
+        if (due.offers) this.counters?.expired.inc(await expireOffers(this.ctx));
+        if (due.disconnected) await releaseDisconnected(this.ctx);
+        if (due.sla) this.counters?.breaches.inc(await overflowQueues(this.ctx));
+        if (due.closes) await closeResolved(this.ctx);
+        // a queue nobody waits in needs no match pass (anything that queues work kicks the matcher itself)
+        if (due.waiting || due.offers || due.disconnected || due.sla) this.ctx.kickMatcher();
+      } catch (err) {
+        this.ctx.logger.warn({ err }, 'sweep failed; retrying next interval');
+      } finally {
+        this.running = undefined;
+      }
+    })();
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    await this.running;
+  }
+}

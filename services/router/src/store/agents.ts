@@ -1,0 +1,170 @@
+import type { Pool, PoolClient } from 'pg';
+import type { AgentState } from '../domain/lifecycle';
+import { freeCapacity, type AgentSnapshot } from '../domain/match';
+import { AGENT_SEQ_LOCK, lastAgentSeqs, SESSIONS_CHANNEL } from './agent-events';
+import { preparedQuery } from './prepared';
+
+type Querier = Pick<PoolClient, 'query'>;
+
+/** An agent's open conversations per channel, counted from the conversations (the one source of load). */
+const LOAD_SQL = `COALESCE((SELECT jsonb_object_agg(channel, n) FROM (
+    SELECT c.channel, count(*)::int AS n FROM router.conversations c
+     WHERE c.agent_id = a.id AND c.status IN ('offered', 'assigned') GROUP BY c.channel) x), '{}'::jsonb)`;
+
+interface AgentRow {
+  id: string;
+  tiers: number[];
+  skills: string[];
+  languages: string[];
+  capacity: Record<string, number>;
+  load: Record<string, number>;
+  idle_since: Date;
+}
+
+const toSnapshot = (r: AgentRow): AgentSnapshot => ({ id: r.id, tiers: r.tiers, skills: r.skills, languages: r.languages, capacity: r.capacity, load: r.load, idleSince: r.idle_since });
+
+const AVAILABLE_SQL = `SELECT a.id, a.tiers, a.skills, a.languages, a.capacity, a.idle_since, ${LOAD_SQL} AS load
+       FROM router.agents a WHERE a.presence = 'online' AND a.session_id IS NOT NULL`;
+
+const withRoom = (rows: AgentRow[]) => rows.map(toSnapshot).filter((a) => Object.keys(a.capacity).some((ch) => freeCapacity(a, ch) > 0));
+
+/** Agents that could take work now: online, with a console attached, and room on some channel. */
+export async function availableAgents(client: Querier): Promise<AgentSnapshot[]> {
+  const { rows } = await client.query<AgentRow>(preparedQuery(AVAILABLE_SQL));
+  return withRoom(rows);
+}
+
+/**
+ * The arrival path's two reads in one round trip: of these tiers, those with an entry waiting other
+ * than the arrivals themselves (arrivals must not jump a queue), and the agents available now.
+ */
+export async function arrivalSnapshot(client: Querier, tiers: number[], except: string[]): Promise<{ backlog: Set<number>; agents: AgentSnapshot[] }> {
+  const { rows } = await client.query<{ backlog: number[] | null; agents: (Omit<AgentRow, 'idle_since'> & { idle_since: string })[] | null }>(
+    preparedQuery(
+      `SELECT (SELECT array_agg(t) FROM unnest($1::int[]) AS t
+                WHERE EXISTS (SELECT 1 FROM router.queue_entries q WHERE q.tiers && ARRAY[t] AND q.conversation_id <> ALL($2::text[]))) AS backlog,
+              (SELECT jsonb_agg(to_jsonb(x)) FROM (${AVAILABLE_SQL}) x) AS agents`,
+      [tiers, except],
+    ),
+  );
+  const agents = (rows[0]?.agents ?? []).map((a) => ({ ...a, idle_since: new Date(a.idle_since) }));
+  return { backlog: new Set(rows[0]?.backlog ?? []), agents: withRoom(agents) };
+}
+
+/**
+ * Locks these agents for this transaction in id order, skipping any another transaction holds
+ * (another replica or worker matching right now), and re-reads their load under the lock — in a
+ * separate statement, so it sees every commit made before the lock was granted. Every path that
+ * adds load to an agent holds this same row lock. `FOR NO KEY UPDATE`: it does not conflict with
+ * the key-share lock the agent_events foreign key takes.
+ */
+export async function lockAgents(client: Querier, ids: string[]): Promise<AgentSnapshot[]> {
+  const { rows } = await client.query<AgentRow>(
+    preparedQuery(
+      `SELECT a.id, a.tiers, a.skills, a.languages, a.capacity, a.idle_since FROM router.agents a
+        WHERE a.id = ANY($1::text[]) AND a.presence = 'online' AND a.session_id IS NOT NULL ORDER BY a.id FOR NO KEY UPDATE SKIP LOCKED`,
+      [ids],
+    ),
+  );
+  if (rows.length === 0) return [];
+  const loads = await client.query<{ id: string; load: Record<string, number> }>(preparedQuery(`SELECT a.id, ${LOAD_SQL} AS load FROM router.agents a WHERE a.id = ANY($1::text[])`, [rows.map((r) => r.id)]));
+  const byId = new Map(loads.rows.map((r) => [r.id, r.load]));
+  return rows.map((r) => toSnapshot({ ...r, load: byId.get(r.id) ?? {} }));
+}
+
+/** A transfer's target, locked (waiting for the lock), with its load on the channel; undefined unless online with a console. */
+export async function lockTransferTarget(client: Querier, agentId: string, channel: string): Promise<Pick<AgentSnapshot, 'id' | 'capacity' | 'load'> | undefined> {
+  const { rows } = await client.query<{ capacity: Record<string, number>; n: number }>(
+    preparedQuery(
+      `SELECT a.capacity, (SELECT count(*)::int FROM router.conversations c WHERE c.agent_id = a.id AND c.status IN ('offered', 'assigned') AND c.channel = $2::text) AS n
+         FROM router.agents a WHERE a.id = $1::text AND a.presence = 'online' AND a.session_id IS NOT NULL FOR NO KEY UPDATE`,
+      [agentId, channel],
+    ),
+  );
+  return rows[0] && { id: agentId, capacity: rows[0].capacity, load: { [channel]: rows[0].n } };
+}
+
+export async function agentExists(client: Pick<Pool, 'query'>, agentId: string): Promise<boolean> {
+  const r = await client.query('SELECT 1 FROM router.agents WHERE id = $1::text', [agentId]);
+  return (r.rowCount ?? 0) > 0;
+}
+
+/** Presence and streak of lapsed offers of these agents, locked (FOR NO KEY UPDATE) in id order. */
+export async function lockAgentStates(client: Querier, ids: string[]): Promise<Map<string, AgentState>> {
+  const { rows } = await client.query<{ id: string; presence: AgentState['presence']; consecutive_timeouts: number }>(
+    preparedQuery('SELECT id, presence, consecutive_timeouts FROM router.agents WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE', [ids]),
+  );
+  return new Map(rows.map((r) => [r.id, { id: r.id, presence: r.presence, consecutiveTimeouts: r.consecutive_timeouts }]));
+}
+
+/** Writes a presence change decided by agentPresence (idle time restarts when the agent comes online). */
+export async function savePresence(client: Querier, a: AgentState, cameOnline: boolean, extra: { goneOffline?: boolean } = {}): Promise<void> {
+  await client.query(
+    preparedQuery(
+      `UPDATE router.agents SET presence = $2::text, consecutive_timeouts = $3::int,
+              idle_since = CASE WHEN $4::boolean THEN now() ELSE idle_since END,
+              session_id = CASE WHEN $5::boolean THEN NULL ELSE session_id END,
+              disconnect_deadline = CASE WHEN $5::boolean THEN NULL ELSE disconnect_deadline END, updated_at = now()
+        WHERE id = $1::text`,
+      [a.id, a.presence, a.consecutiveTimeouts, cameOnline, extra.goneOffline === true],
+    ),
+  );
+}
+
+/**
+ * Before a console attaches: the agent's row locked and its numbering lock taken, so no event of
+ * this agent can be numbered between the resume point read here and the commit. Undefined: no such agent.
+ */
+export async function lockForSession(client: Querier, agentId: string): Promise<{ before: AgentState; fromSeq: number } | undefined> {
+  const { rows } = await client.query<{ presence: AgentState['presence']; consecutive_timeouts: number }>(
+    'SELECT presence, consecutive_timeouts FROM router.agents WHERE id = $1::text FOR NO KEY UPDATE',
+    [agentId],
+  );
+  if (!rows[0]) return undefined;
+  await client.query('SELECT pg_advisory_xact_lock(hashtext($1::text))', [AGENT_SEQ_LOCK + agentId]);
+  const fromSeq = (await lastAgentSeqs(client, [agentId])).get(agentId) ?? 0;
+  return { before: { id: agentId, presence: rows[0].presence, consecutiveTimeouts: rows[0].consecutive_timeouts }, fromSeq };
+}
+
+/** Records the attached session with the agent's decided state, and tells any replica holding an older console to close it. */
+export async function saveSession(client: Querier, a: AgentState, sessionId: string, restartIdle: boolean): Promise<void> {
+  await client.query(
+    `UPDATE router.agents SET session_id = $2::text, seen_at = now(), disconnect_deadline = NULL, presence = $3::text, consecutive_timeouts = $4::int,
+            idle_since = CASE WHEN $5::boolean THEN now() ELSE idle_since END, updated_at = now()
+      WHERE id = $1::text`,
+    [a.id, sessionId, a.presence, a.consecutiveTimeouts, restartIdle],
+  );
+  await client.query('SELECT pg_notify($1::text, $2::text)', [SESSIONS_CHANNEL, `${a.id} ${sessionId}`]);
+}
+
+/** The console of this session closed: the disconnect grace starts (only if it is still the attached one). */
+export async function detachSession(pool: Pick<Pool, 'query'>, agentId: string, sessionId: string, graceMs: number): Promise<void> {
+  await pool.query(
+    `UPDATE router.agents SET session_id = NULL, disconnect_deadline = now() + make_interval(secs => $3::double precision / 1000)
+      WHERE id = $1::text AND session_id = $2::text`,
+    [agentId, sessionId, graceMs],
+  );
+}
+
+/** Liveness of the consoles a replica holds (a replica that dies stops this and its agents time out). */
+export async function refreshSessions(pool: Pick<Pool, 'query'>, sessionIds: string[]): Promise<void> {
+  if (sessionIds.length) await pool.query('UPDATE router.agents SET seen_at = now() WHERE session_id = ANY($1::text[])', [sessionIds]);
+}
+
+/**
+ * Agents whose console has been gone longer than the grace period at `at` (closed socket, or a
+ * replica that died holding it and stopped refreshing seen_at), locked, skipping those another replica holds.
+ */
+export async function lockDisconnected(client: Querier, at: Date, graceMs: number, limit = 20): Promise<AgentState[]> {
+  const { rows } = await client.query<{ id: string; presence: AgentState['presence']; consecutive_timeouts: number }>(
+    preparedQuery(
+      `SELECT id, presence, consecutive_timeouts FROM router.agents
+        WHERE presence <> 'offline'
+          AND ((session_id IS NULL AND disconnect_deadline < $1::timestamptz)
+            OR (session_id IS NOT NULL AND seen_at < $1::timestamptz - make_interval(secs => $2::double precision / 1000)))
+        ORDER BY id LIMIT $3::int FOR NO KEY UPDATE SKIP LOCKED`,
+      [at, graceMs, limit],
+    ),
+  );
+  return rows.map((r) => ({ id: r.id, presence: r.presence, consecutiveTimeouts: r.consecutive_timeouts }));
+}
