@@ -58,12 +58,13 @@ for (const name of folders) {
   }
   const schema = envEntry[1] as Record<string, { default?: unknown }>;
   const set = Object.keys(s.environment ?? {});
-  for (const v of set) if (!(v in schema)) problems.push(`${name}: compose sets ${v}, which the service does not read`);
+  // OTEL_* are the OpenTelemetry SDK's own variables, read by libs/tracing, not by the config schema
+  for (const v of set) if (!(v in schema) && !v.startsWith('OTEL_')) problems.push(`${name}: compose sets ${v}, which the service does not read`);
   for (const [v, def] of Object.entries(schema)) if (def.default === undefined && !set.includes(v)) problems.push(`${name}: required variable ${v} is not set in compose`);
 }
 // infrastructure: the single broker, the three-broker cluster (profile "cluster"), Postgres, and
 // Prometheus + Grafana (profile "observability")
-const INFRA = ['kafka', 'postgres', 'kafka-1', 'kafka-2', 'kafka-3', 'prometheus', 'grafana'];
+const INFRA = ['kafka', 'postgres', 'kafka-1', 'kafka-2', 'kafka-3', 'prometheus', 'grafana', 'jaeger'];
 for (const name of Object.keys(services))
   if (!INFRA.includes(name) && !folders.includes(name)) problems.push(`compose service ${name} has no folder under services/`);
 for (const node of ['kafka-1', 'kafka-2', 'kafka-3']) {

@@ -1,5 +1,5 @@
 /**
- * Creates the database if missing and applies every service's migrations (ingest, router, history).
+ * Creates the database if missing and applies every service's migrations (ingest, router, history, knowledge).
  * Services also migrate their own schema at start-up; this lets ops run it once, up front.
  */
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ const plan: [string, string][] = [
   ['ingest', INGEST_MIGRATIONS],
   ['router', join(__dirname, '..', 'services', 'router', 'migrations')],
   ['history', join(__dirname, '..', 'services', 'history', 'migrations')],
+  ['knowledge', join(__dirname, '..', 'services', 'knowledge', 'migrations')],
 ];
 
 async function main() {

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Starts or stops the whole system locally without Docker: PostgreSQL (the one configured, the one
 # answering on LOCAL_PG_ADDRESS, or the embedded one from npm), the Kafka broker or cluster
-# (deploy/kafka/kafka.sh) unless KAFKA_BROKERS names one, then all six services, each waited on until
+# (deploy/kafka/kafka.sh) unless KAFKA_BROKERS names one, then all eight services (the console last, on STACK_PORT_BASE+7: http://127.0.0.1:8088), each waited on until
 # /readyz answers 200.
 #
 #   deploy/stack.sh start | stop | status
 #
 # Settings come from deploy/dev.env, overridden by the environment. Ports: STACK_PORT_BASE (8081) and
-# the next five; KAFKA_PORT (9092), KAFKA_NODES (1, or 3 for a cluster); EMBEDDED_PG_PORT (54329).
+# the next seven; KAFKA_PORT (9092), KAFKA_NODES (1, or 3 for a cluster); EMBEDDED_PG_PORT (54329).
 # Logs: .run/stack/<service>.log. What start started is kept in .run/stack/state.env, so stop stops
 # exactly that.
 set -euo pipefail
@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 run="$root/.run/stack"
 state="$run/state.env"
-NAMES=(ingest-chat ingest-email ingest-phone ingest-social router history)
+NAMES=(ingest-chat ingest-email ingest-phone ingest-social router history knowledge console)
 
 load_state() { if [ -f "$state" ]; then set -a; . "$state"; set +a; fi; return 0; }
 
@@ -64,6 +64,9 @@ start() {
     mv "$state.new" "$state"
   fi
   export TWILIO_PUBLIC_URL=${TWILIO_PUBLIC_URL:-http://127.0.0.1:$((STACK_PORT_BASE + 2))}
+  # knowledge reads transcripts from history (the sixth port); the console (last port) forwards the
+  # browser's /router and /history calls to those two
+  export ROUTER_URL=${ROUTER_URL:-http://127.0.0.1:$((STACK_PORT_BASE + 4))} HISTORY_URL=${HISTORY_URL:-http://127.0.0.1:$((STACK_PORT_BASE + 5))}
   load_env
   echo "stack: KAFKA_BROKERS=$KAFKA_BROKERS DATABASE_URL=$DATABASE_URL"
   node --import tsx deploy/migrate-all.ts

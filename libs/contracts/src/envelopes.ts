@@ -222,6 +222,44 @@ export const DeadLetter = Type.Object(
 );
 export type DeadLetter = Static<typeof DeadLetter>;
 
+/** Conversation ids and thread keys one omni.erasures.v1 record carries at most (a larger erasure is sent in parts). */
+export const ERASURE_PART_MAX = 2000;
+/** Customer ids and identities one omni.erasures.v1 record carries at most. */
+export const ERASURE_IDS_MAX = 1000;
+
+/**
+ * omni.erasures.v1 — history erased a person (right to be forgotten); every other service removes or
+ * anonymises what it holds of them. It names the person the only way the others can find their rows:
+ * customer ids, every channel address history knew for them (read before history deleted them),
+ * their conversations and thread keys. An erasure too large for one record is sent in `parts`
+ * records, each list split across them; each part is a complete instruction on its own (every
+ * service acts on what a part names, so the parts together erase everything). Key: erasureId. Not compacted: the records hold addresses until
+ * the topic's retention removes them (docs/access-control.md).
+ */
+export const ErasureEvent = Type.Object(
+  {
+    schema: Type.Literal('omni.erasures.v1'),
+    erasureId: NonEmpty(LIMITS.id.maxLength),
+    part: Type.Integer({ minimum: 0, maximum: 9999 }),
+    parts: Type.Integer({ minimum: 1, maximum: 10000 }),
+    customerIds: Type.Array(NonEmpty(LIMITS.id.maxLength), { minItems: 1, maxItems: ERASURE_IDS_MAX }),
+    identities: Type.Array(
+      Type.Object({ channel: Channel, address: NonEmpty(LIMITS.address.maxLength, LIMITS.address.maxBytes) }, { additionalProperties: false }),
+      { maxItems: ERASURE_IDS_MAX },
+    ),
+    conversationIds: Type.Array(NonEmpty(LIMITS.id.maxLength), { maxItems: ERASURE_PART_MAX }),
+    threadKeys: Type.Array(NonEmpty(LIMITS.threadKey.maxLength, LIMITS.threadKey.maxBytes), { maxItems: ERASURE_PART_MAX }),
+    requestedAt: DateTime,
+  },
+  { $id: 'omni.erasures.v1', additionalProperties: false },
+);
+export type ErasureEvent = Static<typeof ErasureEvent>;
+
+/** What the schema cannot say about an erasure record (checked by every consumer before any step). */
+export function erasureEventProblems(e: ErasureEvent): string[] {
+  return e.part < e.parts ? [] : [`part ${e.part} is not below parts ${e.parts}`];
+}
+
 /** Every envelope schema by its $id (the outbox stores the id, the relay validates with the schema). */
 export const SCHEMAS_BY_ID = {
   'omni.inbound.v1': InboundMessage,
@@ -230,5 +268,6 @@ export const SCHEMAS_BY_ID = {
   'omni.delivery.v1': DeliveryStatus,
   'omni.customers.v1': CustomerRecord,
   'omni.dlq.v1': DeadLetter,
+  'omni.erasures.v1': ErasureEvent,
 } as const;
 export type SchemaId = keyof typeof SCHEMAS_BY_ID;

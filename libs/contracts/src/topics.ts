@@ -6,6 +6,7 @@ export const TOPIC_BASE = {
   delivery: 'omni.delivery.v1',
   customers: 'omni.customers.v1',
   dlq: 'omni.dlq.v1',
+  erasures: 'omni.erasures.v1',
 } as const;
 
 export type TopicKey = keyof typeof TOPIC_BASE;

@@ -7,3 +7,4 @@ export * from './email-thread-token';
 export * from './rejection-metrics';
 export * from './delivery';
 export * from './dedupe-retention';
+export * from './erasure';

@@ -13,6 +13,7 @@ import type { IngestDeps } from './accept-inbound';
 import { DeliveryEnv, deliverySettings, parseDeliveryTargets, type DeliverySettings } from './delivery/delivery-config';
 import { startDelivery } from './delivery/start-delivery';
 import { DedupeEnv, sweepDedupe, type DedupeSettings } from './dedupe-retention';
+import { IngestErasureEnv, startIngestErasureConsumer, sweepIngestContent, type IngestErasureSettings } from './erasure';
 
 /** Env every ingest service reads on top of CommonEnv. */
 export const IngestEnv = {
@@ -22,6 +23,7 @@ export const IngestEnv = {
   BODY_LIMIT_BYTES: Type.Integer({ default: 1024 * 1024, minimum: 1024 }),
   ...DeliveryEnv,
   ...DedupeEnv,
+  ...IngestErasureEnv,
 };
 
 /** Where the shared `ingest` schema's migrations live. */
@@ -74,7 +76,7 @@ export interface BaseIngestConfig {
 }
 
 /** Delivery and dedupe settings are optional in the type (IngestEnv supplies them with defaults). */
-export type IngestServiceConfig = BaseIngestConfig & AuthConfig & Partial<DeliverySettings> & Partial<DedupeSettings>;
+export type IngestServiceConfig = BaseIngestConfig & AuthConfig & Partial<DeliverySettings> & Partial<DedupeSettings> & Partial<IngestErasureSettings>;
 
 /** Connects infrastructure, builds the app and listens; used by main.ts and by tests (PORT=0). */
 export async function startIngestService<C extends IngestServiceConfig>(
@@ -103,8 +105,11 @@ export async function startIngestService<C extends IngestServiceConfig>(
   relay.bindMetrics(built.app.metrics);
   // Every ingest service delivers agent replies for its own channels (docs/delivery-callbacks.md).
   const deliveryRun = await startDelivery({ kind, settings: delivery, topicSuffix: config.KAFKA_TOPIC_SUFFIX, infra, logger, registry: built.app.metrics, kickRelay });
+  // omni.erasures.v1: forget a person history erased (this service's channels and tables, erasure.ts)
+  const erasureGroup = config.ERASURE_GROUP_ID || `${name}-erasures${config.KAFKA_TOPIC_SUFFIX}`;
+  const erasures = await startIngestErasureConsumer({ kind, kafka: infra.kafka, pool: infra.pool, publisher: infra.publisher, topics: infra.topics, logger, registry: built.app.metrics, groupId: erasureGroup });
   const kafkaMetrics = registerKafkaMetrics(built.app.metrics, infra.kafka, infra.topics, {
-    groups: [...(deliveryRun.groupId ? [deliveryRun.groupId] : []), ...(built.consumerGroups ?? [])],
+    groups: [...(deliveryRun.groupId ? [deliveryRun.groupId] : []), erasureGroup, ...(built.consumerGroups ?? [])],
   });
   const retentionDays = config.DEDUPE_RETENTION_DAYS ?? DedupeEnv.DEDUPE_RETENTION_DAYS.default;
   const dedupeSweep = runPeriodically(
@@ -115,13 +120,24 @@ export async function startIngestService<C extends IngestServiceConfig>(
     },
     (err) => logger.warn({ err: err.message }, 'dedupe sweep failed, retrying next tick'),
   );
+  const contentDays = config.INGEST_CONTENT_RETENTION_DAYS ?? IngestErasureEnv.INGEST_CONTENT_RETENTION_DAYS.default;
+  const contentSweep = runPeriodically(
+    config.INGEST_CONTENT_SWEEP_INTERVAL_MS ?? IngestErasureEnv.INGEST_CONTENT_SWEEP_INTERVAL_MS.default,
+    async () => {
+      const swept = await sweepIngestContent(infra.pool, contentDays);
+      if (swept > 0) logger.info({ swept, retentionDays: contentDays }, 'reply content past retention removed');
+    },
+    (err) => logger.warn({ err: err.message }, 'content retention sweep failed, retrying next tick'),
+  );
   const url = await built.app.listen({ port: config.PORT, host: config.HOST });
   logger.info(`${name} listening on ${url}`);
   return {
     app: built.app,
     url,
     close: async () => {
+      await erasures.disconnect();
       await dedupeSweep.stop();
+      await contentSweep.stop();
       await deliveryRun.close();
       await built.close?.();
       await built.app.close();

@@ -1,4 +1,6 @@
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Span } from '@opentelemetry/api';
+import { endSpan, startBatchSpan, startProcessSpan, tracingActive, withSpan } from '@omni/tracing';
 import type { TSchema, Static } from '@sinclair/typebox';
 import { Counter, type Registry } from 'prom-client';
 import { cleanBySchema, problemsOf, DeadLetter, truncateCodePoints } from '@omni/contracts';
@@ -185,14 +187,17 @@ export async function startConsumer<T>(spec: ConsumerSpec<T>): Promise<Consumer>
         if (spec.handleBatch) {
           const tombstones: KafkaMessage[] = [];
           const bad: Promise<void>[] = [];
+          const goodMessages: KafkaMessage[] = [];
           for (const m of batch.messages) {
             if (m.value === null) {
               tombstones.push(m);
               continue;
             }
             const d = decode(topic, m);
-            if (d.ok) good.push({ topic, partition, offset: m.offset, key: m.key?.toString() ?? null, value: d.value });
-            else bad.push(deadLetter(topic, partition, m, d.reason));
+            if (d.ok) {
+              good.push({ topic, partition, offset: m.offset, key: m.key?.toString() ?? null, value: d.value });
+              goodMessages.push(m);
+            } else bad.push(deadLetter(topic, partition, m, d.reason));
           }
           // all of a batch's dead letters in one produce request (the publisher coalesces them): a
           // batch full of poison must not outlast the session timeout, or the group evicts this
@@ -201,15 +206,27 @@ export async function startConsumer<T>(spec: ConsumerSpec<T>): Promise<Consumer>
           await Promise.all(bad);
           await heartbeat();
           if (good.length > 0) {
-            const r = await withRetries(() => spec.handleBatch!(good));
-            await heartbeat();
-            if (!r.ok) {
-              // The batch as a unit failed: fall back to one-by-one so only the bad message is dead-lettered.
-              for (const g of good) {
-                const one = await withRetries(() => spec.handleBatch!([g]));
-                if (!one.ok) await deadLetter(topic, partition, batch.messages.find((m) => m.offset === g.offset)!, one.reason);
-                await heartbeat();
+            const traced = traceRecords(spec.groupId, topic, partition, goodMessages);
+            try {
+              const r = await withSpan(traced?.active, () => withRetries(() => spec.handleBatch!(good)));
+              await heartbeat();
+              if (!r.ok) {
+                // The batch as a unit failed: fall back to one-by-one so only the bad message is dead-lettered.
+                for (const g of good) {
+                  const span = traced?.spans.get(g.offset);
+                  const one = await withSpan(span, () => withRetries(() => spec.handleBatch!([g])));
+                  if (!one.ok) {
+                    traced?.failed.set(g.offset, one.reason);
+                    await deadLetter(topic, partition, batch.messages.find((m) => m.offset === g.offset)!, one.reason);
+                  }
+                  await heartbeat();
+                }
               }
+            } catch (err) {
+              traced?.fail(err);
+              throw err;
+            } finally {
+              traced?.end();
             }
           }
           // after the batch: a key's tombstone is its last word, so it must not be undone by an older record
@@ -226,10 +243,18 @@ export async function startConsumer<T>(spec: ConsumerSpec<T>): Promise<Consumer>
             if (!d) await tombstone(topic, partition, m);
             else if (!d.ok) await deadLetter(topic, partition, m, d.reason);
             else {
-              const r = await withRetries(() =>
-                spec.handle!({ topic, partition, offset: m.offset, key: m.key?.toString() ?? null, value: d.value }),
-              );
-              if (!r.ok) await deadLetter(topic, partition, m, r.reason);
+              const span = startProcessSpan({ topic, partition, offset: m.offset, groupId: spec.groupId, headers: m.headers });
+              try {
+                const r = await withSpan(span, () => withRetries(() => spec.handle!({ topic, partition, offset: m.offset, key: m.key?.toString() ?? null, value: d.value })));
+                if (!r.ok) {
+                  endSpan(span, new Error(`dead-lettered: ${r.reason}`));
+                  await deadLetter(topic, partition, m, r.reason);
+                } else endSpan(span);
+              } catch (err) {
+                // infrastructure: the message is not committed and comes again
+                endSpan(span, err);
+                throw err;
+              }
             }
             resolveOffset(m.offset);
             last = m.offset;
@@ -245,3 +270,31 @@ export async function startConsumer<T>(spec: ConsumerSpec<T>): Promise<Consumer>
 }
 
 export type ReceivedOf<S extends TSchema> = Received<Static<S>>;
+
+/**
+ * With tracing on, a span per handled record (a child of the context in its headers, so each
+ * message's trace shows its processing) and the span the handler runs in: the record's own when it
+ * came alone, otherwise a batch span linked to the records' spans, since what a batch handler
+ * writes (outbox rows, frames) cannot be attributed to one record.
+ */
+function traceRecords(groupId: string, topic: string, partition: number, messages: KafkaMessage[]) {
+  if (!tracingActive()) return undefined;
+  const spans = new Map<string, Span>();
+  for (const m of messages) {
+    const span = startProcessSpan({ topic, partition, offset: m.offset, groupId, headers: m.headers });
+    if (span) spans.set(m.offset, span);
+  }
+  const batch = spans.size > 1 ? startBatchSpan(topic, groupId, [...spans.values()]) : undefined;
+  const failed = new Map<string, string>();
+  let error: unknown;
+  return {
+    spans,
+    failed,
+    active: batch ?? [...spans.values()][0],
+    fail: (err: unknown) => void (error = err),
+    end: () => {
+      for (const [offset, span] of spans) endSpan(span, error ?? (failed.has(offset) ? new Error(`dead-lettered: ${failed.get(offset)}`) : undefined));
+      endSpan(batch, error);
+    },
+  };
+}

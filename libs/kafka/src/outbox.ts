@@ -2,6 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import { Counter, type Registry } from 'prom-client';
 import { DeadLetter, prepareForContract, SCHEMAS_BY_ID, truncateCodePoints, type SchemaId } from '@omni/contracts';
 import type { Logger } from '@omni/logging';
+import { activeTraceHeaders, contextFrom, endWith, startInternalSpan, withSpan } from '@omni/tracing';
 import { PublishRejectedError, type Publisher } from './publisher';
 
 export interface RelayOptions {
@@ -40,10 +41,31 @@ export interface OutboxRecord {
  */
 export function outboxInsert(schema: string, records: OutboxRecord[], first = 1): { sql: string; params: unknown[] } {
   const [a, b, c, d] = [first, first + 1, first + 2, first + 3];
+  const trace = activeTraceHeaders();
   return {
     sql: `INSERT INTO ${schema}.outbox (topic, key, schema_id, value) SELECT * FROM unnest($${a}::text[], $${b}::text[], $${c}::text[], $${d}::jsonb[])`,
-    params: [records.map((r) => r.topic), records.map((r) => r.key), records.map((r) => r.schemaId), records.map((r) => JSON.stringify(r.value))],
+    params: [records.map((r) => r.topic), records.map((r) => r.key), records.map((r) => r.schemaId), records.map((r) => JSON.stringify(withTrace(r.value, trace)))],
   };
+}
+
+/**
+ * Where an outbox row keeps the W3C context of the operation that wrote it (tracing on only), so the
+ * relay's record continues that trace: a reserved key beside the envelope's fields (no contract has
+ * a `$` field), removed by the relay before the envelope is validated and published. Kept in the
+ * value rather than a column so the services' outbox tables need no migration.
+ */
+export const OUTBOX_TRACE_KEY = '$trace';
+
+function withTrace(value: unknown, trace: Record<string, string> | undefined): unknown {
+  if (!trace || value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  return { ...(value as Record<string, unknown>), [OUTBOX_TRACE_KEY]: trace };
+}
+
+/** Splits a row's value into the envelope and the trace context it carries (if any). */
+export function splitOutboxTrace(value: unknown): { value: unknown; trace?: Record<string, string> } {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || !(OUTBOX_TRACE_KEY in value)) return { value };
+  const { [OUTBOX_TRACE_KEY]: trace, ...rest } = value as Record<string, unknown>;
+  return { value: rest, trace: trace && typeof trace === 'object' ? (trace as Record<string, string>) : undefined };
 }
 
 /** Writes records to `<schema>.outbox` inside the caller's transaction (so they commit with its state). */
@@ -159,11 +181,11 @@ export class OutboxRelay {
         return 0;
       }
       const rows = (
-        await client.query<{ id: string; topic: string; key: string; schema_id: SchemaId; value: unknown }>(
-          `SELECT id, topic, key, schema_id, value FROM ${this.schema}.outbox ORDER BY id LIMIT $1::int`,
+        await client.query<{ id: string; topic: string; key: string; schema_id: SchemaId; value: unknown; created_at: Date }>(
+          `SELECT id, topic, key, schema_id, value, created_at FROM ${this.schema}.outbox ORDER BY id LIMIT $1::int`,
           [limit],
         )
-      ).rows;
+      ).rows.map((r) => ({ ...r, ...splitOutboxTrace(r.value) }));
       if (rows.length > 0) {
         await this.publishRows(rows);
         await client.query(`DELETE FROM ${this.schema}.outbox WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);
@@ -184,12 +206,15 @@ export class OutboxRelay {
    * one row can never stop the relay. The publisher still sends them in one request. A broker that
    * is unavailable throws, and the pass is retried.
    */
-  private async publishRows(rows: { id: string; topic: string; key: string; schema_id: SchemaId; value: unknown }[]): Promise<void> {
+  private async publishRows(rows: { id: string; topic: string; key: string; schema_id: SchemaId; value: unknown; created_at: Date; trace?: Record<string, string> }[]): Promise<void> {
     const results = await Promise.allSettled(
       rows.map((r) => {
         const schema = SCHEMAS_BY_ID[r.schema_id];
         if (!schema) return Promise.reject(new Error(`unknown schema id ${String(r.schema_id)}`));
-        return this.publisher.publish([{ topic: r.topic, key: r.key, value: r.value, schema }]);
+        // a row written inside a traced operation: a span from the writing transaction (created_at)
+        // to the broker's ack, i.e. the time it waited in the outbox, with the send span under it
+        const span = r.trace ? startInternalSpan(`outbox ${r.topic}`, contextFrom(r.trace), r.created_at, { 'omni.outbox': this.schema, 'omni.outbox.row_id': r.id }) : undefined;
+        return endWith(span, withSpan(span, () => this.publisher.publish([{ topic: r.topic, key: r.key, value: r.value, schema }])));
       }),
     );
     const refused: { row: (typeof rows)[number]; reason: string; kind: string }[] = [];

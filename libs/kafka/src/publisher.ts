@@ -1,6 +1,7 @@
 import { Partitioners, type Kafka, type Producer, type Message, type IHeaders } from 'kafkajs';
 import type { TSchema } from '@sinclair/typebox';
 import { prepareForContract } from '@omni/contracts';
+import { endWith, startSendSpan } from '@omni/tracing';
 import { groupsWithin, KAFKA_FRAMING_BYTES, KAFKA_MAX_MESSAGE_BYTES, RecordTooLargeError } from './message-size';
 import { PublishRejectedError, PublishUnavailableError } from './publish-errors';
 
@@ -123,13 +124,21 @@ export class Publisher {
    * batch it would have joined. Resolves after acks from all in-sync replicas.
    */
   publish(records: OutgoingRecord[]): Promise<void> {
+    // with tracing on: one producer span per call, its W3C context in every record's headers
+    const traced = startSendSpan(records.map((r) => r.topic), records.length);
+    return endWith(traced?.span, this.enqueue(records, traced?.headers));
+  }
+
+  private enqueue(records: OutgoingRecord[], traceHeaders?: Record<string, string>): Promise<void> {
     const serialized: Serialized[] = [];
+    const headerBytes = traceHeaders ? Object.entries(traceHeaders).reduce((n, [k, v]) => n + k.length + v.length, 0) : 0;
     try {
       for (const r of records) {
         const value = JSON.stringify(prepareForContract(r.schema, r.value));
-        const bytes = Buffer.byteLength(value) + Buffer.byteLength(r.key);
+        const bytes = Buffer.byteLength(value) + Buffer.byteLength(r.key) + headerBytes;
         if (bytes > this.recordLimit) throw new RecordTooLargeError(r.topic, bytes, this.recordLimit);
-        serialized.push({ topic: r.topic, message: { key: r.key, value, headers: r.headers }, bytes });
+        const headers = traceHeaders ? { ...r.headers, ...traceHeaders } : r.headers;
+        serialized.push({ topic: r.topic, message: { key: r.key, value, headers }, bytes });
       }
     } catch (err) {
       return Promise.reject(err);

@@ -6,6 +6,7 @@ import { Registry, collectDefaultMetrics, Counter, Histogram } from 'prom-client
 import type { Logger } from '@omni/logging';
 import { AppError, ERROR_STATUS, type FieldProblem } from './errors';
 import { isDatabaseUnavailable } from '@omni/db';
+import { installHttpTracing } from '@omni/tracing';
 
 export interface ReadinessCheck {
   name: string;
@@ -112,6 +113,8 @@ export async function createHttpApp(opts: HttpAppOptions): Promise<FastifyInstan
       },
     },
   });
+  // a span per request when OTEL_* started tracing (before any route, so every handler is wrapped)
+  installHttpTracing(app);
   const registry = new Registry();
   registry.setDefaultLabels({ service: opts.name });
   collectDefaultMetrics({ register: registry });

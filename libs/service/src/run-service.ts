@@ -1,5 +1,6 @@
 import closeWithGrace from 'close-with-grace';
 import type { Logger } from '@omni/logging';
+import { startTracing } from '@omni/tracing';
 
 export interface Running {
   /** Closes consumers first, then the HTTP server, producer and pools. */
@@ -12,6 +13,9 @@ export interface Running {
  * with exit code 1 and one log line naming the problem.
  */
 export async function runService(name: string, logger: Logger, graceMs: number, start: () => Promise<Running>): Promise<void> {
+  // OpenTelemetry only when the OTEL_* variables ask for it (before anything creates spans)
+  const tracing = startTracing(name);
+  if (tracing) logger.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT, exporter: process.env.OTEL_TRACES_EXPORTER ?? 'otlp' }, 'tracing on: spans exported over OTLP');
   let running: Running;
   try {
     running = await start();
@@ -26,5 +30,6 @@ export async function runService(name: string, logger: Logger, graceMs: number, 
     if (err) logger.error({ err }, `${name} shutting down after error`);
     else logger.info({ signal }, `${name} shutting down`);
     await running.close();
+    await tracing?.shutdown();
   });
 }

@@ -12,7 +12,7 @@ import { erasureRoutes } from './routes/erasure';
 import type { ErasureDeps } from './store/erasure';
 
 export interface HistoryAppDeps {
-  infra: Pick<Infra, 'pool' | 'readiness'> & { topics: Pick<TopicNames, 'customers'> };
+  infra: Pick<Infra, 'pool' | 'readiness'> & { topics: Pick<TopicNames, 'customers' | 'erasures'> };
   logger: Logger;
   relay?: Pick<OutboxRelay, 'kick'>;
   recontactDays: number;
@@ -31,7 +31,14 @@ export async function buildApp(deps: HistoryAppDeps): Promise<FastifyInstance> {
   await app.register(mergeRoutes, routeDeps);
   await app.register(conversationRoutes, { pool: deps.infra.pool, jwtSecret: deps.jwtSecret });
   await app.register(kpiRoutes, { pool: deps.infra.pool, recontactDays: deps.recontactDays });
-  if (deps.tombstone) await app.register(erasureRoutes, { pool: deps.infra.pool, customersTopic: deps.infra.topics.customers, tombstone: deps.tombstone });
+  if (deps.tombstone)
+    await app.register(erasureRoutes, {
+      pool: deps.infra.pool,
+      customersTopic: deps.infra.topics.customers,
+      erasuresTopic: deps.infra.topics.erasures,
+      tombstone: deps.tombstone,
+      ...(deps.relay ? { kickRelay: () => deps.relay!.kick() } : {}),
+    });
   registerAuditRoute(app, deps.infra.pool, 'history');
   return app;
 }

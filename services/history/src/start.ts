@@ -33,7 +33,7 @@ export async function start(config: HistoryConfig, logger: Logger) {
   const app = await buildApp({ infra, logger, relay, recontactDays: config.FCR_RECONTACT_DAYS, auth: auth.http, jwtSecret: auth.jwtSecret, tombstone });
   // erasures a crash interrupted are finished before anything else is served
   for (const id of await pendingErasures(infra.pool)) {
-    const e = await runErasure({ pool: infra.pool, customersTopic: infra.topics.customers, tombstone }, id);
+    const e = await runErasure({ pool: infra.pool, customersTopic: infra.topics.customers, erasuresTopic: infra.topics.erasures, tombstone }, id);
     logger.info({ erasureId: id, customers: e.members.length }, 'resumed an interrupted erasure');
   }
   relay.bindMetrics(app.metrics);

@@ -24,11 +24,13 @@ describe('history: erasure of a customer', () => {
   let publisher: Publisher;
   let script: Script;
   let customers: TopicWatcher<Record<string, unknown> | null>;
+  let erasures: TopicWatcher;
   const env = () => world.env({ HISTORY_GROUP_ID: `history-${world.id}`, JWT_SECRET: TEST_JWT_SECRET });
 
   beforeAll(async () => {
     world = await createWorld('erasure');
     customers = await TopicWatcher.start(world, world.topics.customers);
+    erasures = await TopicWatcher.start(world, world.topics.erasures);
     history = await startHistory(historyCfg.readConfig(env()), testLogger);
     publisher = new Publisher(world.kafka);
     await publisher.connect();
@@ -38,6 +40,7 @@ describe('history: erasure of a customer', () => {
     await publisher?.disconnect();
     await history?.close();
     await customers?.stop();
+    await erasures?.stop();
     await world?.close();
   });
 
@@ -101,17 +104,27 @@ describe('history: erasure of a customer', () => {
     expect((await call('GET', `/v1/customers?identity=${encodeURIComponent(`email:alice@example.com`)}`, 'supervisor')).status).toBe(404);
     // again: the customer is gone
     expect((await call('POST', `/v1/customers/${alice.ids[0]}/erase`, 'admin', {})).status).toBe(404);
+    // one omni.erasures.v1 event names what the other services need, read before history deleted it
+    const [event] = await erasures.waitFor((v) => v.erasureId === erased.body.erasureId);
+    expect(event!.key).toBe(erased.body.erasureId);
+    expect(event!.value).toMatchObject({ part: 0, parts: 1, conversationIds: ['conv-alice'], threadKeys: expect.any(Array) });
+    expect([...(event!.value.customerIds as string[])].sort()).toEqual([...alice.ids].sort());
+    expect(event!.value.identities).toEqual(expect.arrayContaining([{ channel: 'email', address: 'alice@example.com' }, { channel: 'whatsapp', address: expect.stringMatching(/^\+?3460099/) }]));
+    await eventually(async () => ((await world.pool.query('SELECT 1 FROM history.outbox')).rowCount === 0 ? true : undefined), 'erasure event relayed');
     const audit = await call('GET', '/v1/audit?action=customer.erase', 'admin');
     expect(audit.body.items).toEqual([expect.objectContaining({ actor: expect.objectContaining({ role: 'admin' }), target: { type: 'customer', id: alice.ids[0] } })]);
   });
 
   it('finishes an erasure interrupted halfway when the service starts again', async () => {
     const carol = await person('carol');
-    const erasure = (await requestErasure(history.pool, carol.ids[0]!, 'admin:test'))!;
-    const stopped = await runErasure({ pool: history.pool, customersTopic: world.topics.customers, tombstone: async () => undefined }, erasure.id, { stopAfter: 'conversations' });
+    const erasure = (await requestErasure(history.pool, carol.ids[0]!, 'admin:test', world.topics.erasures))!;
+    const stopped = await runErasure({ pool: history.pool, customersTopic: world.topics.customers, erasuresTopic: world.topics.erasures, tombstone: async () => undefined }, erasure.id, { stopAfter: 'conversations' });
     expect(stopped).toMatchObject({ done: false, step: 'identities' });
     expect(await dump()).toContain('carol@example.com'); // identities not yet removed
     await history.close();
+    // the event was committed with the erasure record, so it goes out whether the relay sent it before the stop or after the restart
+    const [event] = await erasures.waitFor((v) => v.erasureId === erasure.id);
+    expect(event!.value.identities).toEqual(expect.arrayContaining([{ channel: 'email', address: 'carol@example.com' }]));
     history = await startHistory(historyCfg.readConfig(env()), testLogger);
     const row = await world.pool.query('SELECT step, done_at FROM history.erasures WHERE id = $1::text', [erasure.id]);
     expect(row.rows[0]).toMatchObject({ step: 'done', done_at: expect.any(Date) });
@@ -119,7 +132,7 @@ describe('history: erasure of a customer', () => {
     for (const s of carol.secrets) expect({ secret: s, found: after.includes(s) }).toEqual({ secret: s, found: false });
     for (const id of carol.ids) await customers.waitFor((v, seen) => v === null && seen.key === id);
     // running a finished erasure again changes nothing
-    await expect(runErasure({ pool: history.pool, customersTopic: world.topics.customers, tombstone: async () => undefined }, erasure.id)).resolves.toMatchObject({ done: true });
+    await expect(runErasure({ pool: history.pool, customersTopic: world.topics.customers, erasuresTopic: world.topics.erasures, tombstone: async () => undefined }, erasure.id)).resolves.toMatchObject({ done: true });
   });
 
   it('removes message content past the retention period, in batches, keeping the rows', async () => {

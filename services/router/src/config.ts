@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { AuthEnv } from '@omni/auth';
 import { CommonEnv, loadConfig } from '@omni/config';
+import { RouterContentRetentionEnv } from './store/content-retention';
 
 const Ms = (def: number, min = 1) => Type.Integer({ default: def, minimum: min });
 
@@ -55,6 +56,7 @@ export const RouterEnv = {
   PROCESSED_EVENTS_SWEEP_INTERVAL_MS: Ms(3_600_000, 100),
   /** consume omni.customers.v1 into router.customer_profiles (VIP and other attributes) */
   CUSTOMERS_GROUP_ID: Type.String({ default: '' }),
+  ...RouterContentRetentionEnv,
 };
 
 /** Validated router configuration; throws naming the bad variable. */

@@ -19,6 +19,8 @@ import { Sweeper } from './routing/timers';
 import { refreshSessions } from './store/agents';
 import { pruneProcessedEvents } from './store/retention';
 import { storeDeadLetter } from './store/dead-letters';
+import { startErasureConsumer } from './consumers/erasure';
+import { startRouterContentSweep } from './store/content-retention';
 
 /** Connects, migrates, starts the outbox relay, hub, matcher, sweeper, consumers and the HTTP server (main.ts and tests). */
 export async function start(config: RouterConfig, logger: Logger) {
@@ -62,6 +64,7 @@ export async function start(config: RouterConfig, logger: Logger) {
     },
     (err) => logger.warn({ err: err.message }, 'processed_events prune failed, retrying next tick'),
   );
+  const contentSweep = startRouterContentSweep(pool, config, logger); // ROUTER_CONTENT_RETENTION_DAYS
   const app = await buildApp({
     infra: { pool, readiness: infra.readiness },
     logger,
@@ -134,6 +137,8 @@ export async function start(config: RouterConfig, logger: Logger) {
       handle: (msg) => storeDeadLetter(pool, msg),
     }),
   );
+  // omni.erasures.v1 from history: forget the person (store/erasure.ts)
+  consumers.push(await startErasureConsumer(ctx, { kafka: infra.kafka, publisher: infra.publisher, registry: app.metrics, groupId: `${config.ROUTER_GROUP_ID}-erasures` }));
   sweeper.observe(app.metrics);
   const kafkaMetrics = registerKafkaMetrics(app.metrics, infra.kafka, infra.topics, {
     groups: [config.ROUTER_GROUP_ID, config.CUSTOMERS_GROUP_ID || `${config.ROUTER_GROUP_ID}-customers`, `${config.ROUTER_GROUP_ID}-delivery`],
@@ -150,6 +155,7 @@ export async function start(config: RouterConfig, logger: Logger) {
       for (const c of consumers) await c.disconnect();
       await sweeper.stop();
       await pruning.stop();
+      await contentSweep.stop();
       await matcher.stop();
       await hub.stop();
       await app.close();

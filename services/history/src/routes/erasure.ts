@@ -21,7 +21,8 @@ export const erasureRoutes: FastifyPluginAsync<ErasureDeps> = async (app, deps) 
     },
     async (req) => {
       const who = principalOf(req);
-      const erasure = await requestErasure(deps.pool, req.params.id, `${who.role}:${who.sub}`);
+      const erasure = await requestErasure(deps.pool, req.params.id, `${who.role}:${who.sub}`, deps.erasuresTopic);
+      deps.kickRelay?.();
       if (!erasure) throw new AppError('NOT_FOUND', `customer ${req.params.id} not found`, [{ field: 'params.id', reason: 'unknown customer' }]);
       // the audit row names only opaque ids: the person's data is what is being removed
       await recordAudit(deps.pool, 'history', {

@@ -1,6 +1,7 @@
-import type { Pool } from 'pg';
-import { newId } from '@omni/contracts';
+import type { Pool, PoolClient } from 'pg';
+import { ERASURE_IDS_MAX, ERASURE_PART_MAX, newId, type ErasureEvent } from '@omni/contracts';
 import { deleteInBatches, withTransaction } from '@omni/db';
+import { enqueueOutbox } from '@omni/kafka';
 import { subtreeOf } from './customers';
 
 /** The steps of an erasure, in order; each is idempotent, so a resumed erasure repeats at most one. */
@@ -10,6 +11,10 @@ export type ErasureStep = (typeof ERASURE_STEPS)[number];
 export interface ErasureDeps {
   pool: Pool;
   customersTopic: string;
+  /** omni.erasures.v1 (with the topic suffix): where the event telling the other services goes */
+  erasuresTopic: string;
+  /** after the erasure is recorded: relay its event now rather than at the next poll */
+  kickRelay?: () => void;
   /** publishes a tombstone (null value) for each key on the compacted customers topic */
   tombstone: (topic: string, keys: string[]) => Promise<void>;
 }
@@ -24,17 +29,76 @@ export interface Erasure {
 
 /**
  * Records an erasure of the person behind a customer: the whole merge tree of its top-level customer
- * (one person, several identities). Returns undefined for an unknown customer.
+ * (one person, several identities). In the same transaction, the omni.erasures.v1 event that tells
+ * the router and the ingest services whom to forget goes to history's outbox, with every identity,
+ * conversation and thread key of the person read now, before the steps below delete them: a crash
+ * after the commit loses neither the erasure nor its event. Returns undefined for an unknown customer.
  */
-export async function requestErasure(pool: Pool, customerId: string, requestedBy: string): Promise<Erasure | undefined> {
+export async function requestErasure(pool: Pool, customerId: string, requestedBy: string, erasuresTopic: string): Promise<Erasure | undefined> {
   return withTransaction(pool, async (c) => {
     const root = (await c.query<{ root: string }>('SELECT history.root_customer(id) AS root FROM history.customers WHERE id = $1::text FOR UPDATE', [customerId])).rows[0]?.root;
     if (!root) return undefined;
     const members = await subtreeOf(c, root);
     const id = newId('era');
+    const requestedAt = new Date().toISOString();
     await c.query('INSERT INTO history.erasures (id, customer_id, members, requested_by) VALUES ($1::text, $2::text, $3::text[], $4::text)', [id, root, members, requestedBy]);
+    const events = await erasureEvents(c, id, members, requestedAt);
+    await enqueueOutbox(c, 'history', events.map((value) => ({ topic: erasuresTopic, key: id, schemaId: 'omni.erasures.v1' as const, value })));
     return { id, customerId: root, members, step: 'timeline', done: false };
   });
+}
+
+/** The omni.erasures.v1 records of one erasure: everything the other services need to find the person. */
+async function erasureEvents(c: PoolClient, erasureId: string, members: string[], requestedAt: string): Promise<ErasureEvent[]> {
+  const identities = (
+    await c.query<{ channel: ErasureEvent['identities'][number]['channel']; address: string }>(
+      'SELECT channel, address FROM history.identities WHERE customer_id = ANY($1::text[]) ORDER BY channel, address',
+      [members],
+    )
+  ).rows.map((r) => ({ channel: r.channel, address: r.address }));
+  const conversationIds = (
+    await c.query<{ id: string }>(
+      `SELECT id FROM history.conversations WHERE customer_id = ANY($1::text[])
+       UNION SELECT conversation_id FROM history.timeline WHERE customer_id = ANY($1::text[]) AND conversation_id IS NOT NULL ORDER BY 1`,
+      [members],
+    )
+  ).rows.map((r) => r.id);
+  const threadKeys = (
+    await c.query<{ k: string }>(
+      `SELECT thread_key AS k FROM history.conversations WHERE customer_id = ANY($1::text[]) AND thread_key IS NOT NULL
+       UNION SELECT thread_key FROM history.timeline WHERE customer_id = ANY($1::text[]) AND thread_key IS NOT NULL ORDER BY 1`,
+      [members],
+    )
+  ).rows.map((r) => r.k);
+  return erasureParts({ erasureId, customerIds: members, identities, requestedAt }, conversationIds, threadKeys);
+}
+
+/**
+ * Splits an erasure into omni.erasures.v1 records that each fit the contract: at most `max`
+ * conversation ids and thread keys and `idsMax` customer ids and identities per record. Each record
+ * is acted on alone, so the lists are simply split (a record may carry an empty list).
+ */
+export function erasureParts(
+  base: Pick<ErasureEvent, 'erasureId' | 'customerIds' | 'identities' | 'requestedAt'>,
+  conversationIds: string[],
+  threadKeys: string[],
+  max = ERASURE_PART_MAX,
+  idsMax = ERASURE_IDS_MAX,
+): ErasureEvent[] {
+  const parts = Math.max(1, Math.ceil(conversationIds.length / max), Math.ceil(threadKeys.length / max), Math.ceil(base.customerIds.length / idsMax), Math.ceil(base.identities.length / idsMax));
+  const chunk = <T>(list: T[], n: number, part: number) => list.slice(part * n, (part + 1) * n);
+  return Array.from({ length: parts }, (_, part) => ({
+    schema: 'omni.erasures.v1' as const,
+    erasureId: base.erasureId,
+    part,
+    parts,
+    // customerIds must not be empty: a part past the end of the list names the first ones again
+    customerIds: chunk(base.customerIds, idsMax, part).length > 0 ? chunk(base.customerIds, idsMax, part) : base.customerIds.slice(0, idsMax),
+    identities: chunk(base.identities, idsMax, part),
+    conversationIds: chunk(conversationIds, max, part),
+    threadKeys: chunk(threadKeys, max, part),
+    requestedAt: base.requestedAt,
+  }));
 }
 
 async function advance(pool: Pool, id: string, to: ErasureStep): Promise<void> {

@@ -1,0 +1,3 @@
+export * from './start-tracing';
+export * from './propagation';
+export * from './http-spans';
