@@ -23,3 +23,14 @@ CREATE UNIQUE INDEX business_hours_one_active ON business_hours (active) WHERE a
 -- Proficiency 1–5 per skill and language: {"skills": {"billing": 5}, "languages": {"es": 4}}. Empty:
 -- listed skills count 3, listed languages 5 (domain/preference.ts), i.e. routing as before.
 ALTER TABLE agents ADD COLUMN proficiency jsonb NOT NULL DEFAULT '{}';
+
+-- After-contact work (wrap-up): after resolve the agent keeps the conversation's slot on its channel
+-- until `until` (WRAP_UP_MS); counted as load by the matcher while until > now().
+CREATE TABLE agent_wrap_ups (
+  agent_id text NOT NULL REFERENCES agents (id),
+  conversation_id text NOT NULL,
+  channel text NOT NULL,
+  since timestamptz NOT NULL,
+  until timestamptz NOT NULL,
+  PRIMARY KEY (agent_id, conversation_id)
+);

@@ -24,6 +24,8 @@ export const RouterEnv = {
   CSAT_TOKEN_TTL_S: Type.Integer({ default: 14 * 86_400, minimum: 60 }),
   /** how long an agent has to accept an offer */
   OFFER_TIMEOUT_MS: Ms(20_000, 100),
+  /** after-contact work after resolve: the agent keeps that conversation's slot this long (0: none; docs/queue-intelligence.md) */
+  WRAP_UP_MS: Ms(0, 0),
   /** offers timing out in a row before the agent is set away */
   MAX_CONSECUTIVE_OFFER_TIMEOUTS: Type.Integer({ default: 2, minimum: 1 }),
   /** how often every replica sweeps deadlines (offers, SLA, disconnects, reopen window) */

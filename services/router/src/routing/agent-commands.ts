@@ -5,6 +5,7 @@ import { agentExists, lockAgentStates, lockForSession, lockTransferTarget, saveP
 import { loadAgentWork, loadConversation, openWorkOf } from '../store/conversations';
 import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 import { policyOf } from './policy';
+import { startWrapUp } from '../domain/wrap-up';
 
 /**
  * Agent console commands, each one routing transaction: load (locked) → decide (domain/lifecycle)
@@ -28,12 +29,18 @@ function decided(out: Outcome): Extract<Outcome, { ok: true }> {
 }
 
 /** Loads the conversation (locked; with its collaborators when the command may involve them), decides, records. */
-async function command(ctx: RouterCtx, input: Input & { conversationId: string }, opts: { participants?: boolean; prepare?: (tx: RoutingTx, conv: Conversation | null) => Promise<Input> } = {}) {
+async function command(
+  ctx: RouterCtx,
+  input: Input & { conversationId: string },
+  opts: { participants?: boolean; prepare?: (tx: RoutingTx, conv: Conversation | null) => Promise<Input>; after?: (tx: RoutingTx, conv: Conversation) => void } = {},
+) {
   return runRouting(ctx, async (tx) => {
     const conv = (await loadConversation(tx.client, input.conversationId, { participants: opts.participants === true })) ?? null;
     const full = opts.prepare ? await opts.prepare(tx, conv) : input;
     const out = decided(decide(conv, full, policyOf(ctx.config)));
-    return tx.apply(conv, out, input.at);
+    const saved = tx.apply(conv, out, input.at);
+    opts.after?.(tx, saved);
+    return saved;
   });
 }
 
@@ -98,7 +105,14 @@ export async function transfer(ctx: RouterCtx, agentId: string, conversationId: 
 
 /** Resolves an assigned conversation; the agent's capacity is free for the next one at once. */
 export async function resolve(ctx: RouterCtx, agentId: string, conversationId: string, reason?: string): Promise<void> {
-  await command(ctx, { kind: 'resolve', at: new Date(), conversationId, agentId, ...(reason !== undefined ? { reason } : {}) }, { participants: true });
+  const at = new Date();
+  await command(ctx, { kind: 'resolve', at, conversationId, agentId, ...(reason !== undefined ? { reason } : {}) }, {
+    participants: true,
+    // after-contact work: the agent keeps this conversation's slot for WRAP_UP_MS (domain/wrap-up.ts)
+    after: (tx, conv) => {
+      for (const w of startWrapUp([], conv.id, conv.channel, at, { maxMsByChannel: { [conv.channel]: ctx.config.WRAP_UP_MS } })) tx.recordWrapUp(agentId, w);
+    },
+  });
 }
 
 /** Every conversation offered or assigned to the agent goes back to the front of its queue (agent-released). */

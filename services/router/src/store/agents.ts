@@ -7,9 +7,13 @@ import { preparedQuery } from './prepared';
 type Querier = Pick<PoolClient, 'query'>;
 
 /** An agent's open conversations per channel, counted from the conversations (the one source of load). */
-const LOAD_SQL = `COALESCE((SELECT jsonb_object_agg(channel, n) FROM (
+// Wrap-up (after-contact work) holds a slot on its channel until it ends (domain/wrap-up.ts).
+export const LOAD_SQL = `COALESCE((SELECT jsonb_object_agg(channel, n) FROM (SELECT channel, sum(n)::int AS n FROM (
     SELECT c.channel, count(*)::int AS n FROM router.conversations c
-     WHERE c.agent_id = a.id AND c.status IN ('offered', 'assigned') GROUP BY c.channel) x), '{}'::jsonb)`;
+     WHERE c.agent_id = a.id AND c.status IN ('offered', 'assigned') GROUP BY c.channel
+    UNION ALL
+    SELECT w.channel, count(*)::int AS n FROM router.agent_wrap_ups w WHERE w.agent_id = a.id AND w.until > now() GROUP BY w.channel) y
+    GROUP BY channel) x), '{}'::jsonb)`;
 
 interface AgentRow {
   id: string;

@@ -11,7 +11,8 @@ import { offerContext, RECENT_SHOWN } from '../domain/offer-context';
 import { insertAgentEvents, lockAgentNumbering, type NumberedAgentEvent } from './agent-events';
 import { saveDecided, type AgentChange, type ConversationChange } from './conversation-save';
 import { recentByCustomer } from './conversations';
-import { insertDecisions } from './offer-decisions';
+import { insertDecisions, insertWrapUps } from './offer-decisions';
+import type { WrapUp } from '../domain/wrap-up';
 import type { DecisionRecord } from '../domain/decision-record';
 import { preparedName } from './prepared';
 
@@ -122,6 +123,13 @@ export class RoutingTx {
     return this.changes.get(conversationId)?.rule;
   }
 
+  private readonly wrapUps: (WrapUp & { agentId: string })[] = [];
+
+  /** After-contact work an agent starts on resolve (stored at flush). */
+  recordWrapUp(agentId: string, w: WrapUp): void {
+    this.wrapUps.push({ ...w, agentId });
+  }
+
   /** The decision record of an offer this transaction makes (stored at flush). */
   recordDecision(conversationId: string, agentId: string, at: Date, record: DecisionRecord): void {
     this.decisions.push({ conversationId, agentId, at, record });
@@ -189,6 +197,7 @@ export class RoutingTx {
     // agent's row while holding its numbering lock would deadlock with an offer holding that row.
     await saveDecided(this.client, { conversations: [...this.changes.values()], agents: this.agents, messages: this.messages, outbox: this.outbox });
     await insertDecisions(this.client, this.decisions);
+    await insertWrapUps(this.client, this.wrapUps);
     if (this.frames.length === 0) return;
     const byAgent = new Map<string, Record<string, unknown>[]>();
     for (const f of this.frames) byAgent.set(f.agentId, [...(byAgent.get(f.agentId) ?? []), f.frame]);
