@@ -100,3 +100,28 @@ it('proficiency orders the offer: the level-5 agent gets it before a longer-idle
   await lo.close();
   await hi.close();
 });
+
+it('the conversation API gives a queued conversation its position and estimated wait, growing with the position', async () => {
+  // one agent with one chat slot, busy: the next two wait
+  await h.admin('PUT', '/v1/admin/agents/qi-solo', { name: 'solo', tiers: [1], skills: ['solo'], languages: ['es', 'en'], capacity: { chat: 1 } });
+  const rules = (await h.admin('GET', '/v1/admin/rules')).body.rules;
+  expect((await h.admin('PUT', '/v1/admin/rules', { rules: [{ id: 'solo-skill', when: { keywords: { any: ['zzsolo'] } }, then: { skills: ['solo'] }, continue: true }, ...rules] })).status).toBe(201);
+  const solo = await h.connect('qi-solo');
+  const first = await h.openedBy((await h.send('I forgot my password zzsolo', { thread: 'qi-w1', language: 'en' })).messageId);
+  await solo.offer(first);
+  const waiting: string[] = [];
+  for (const t of ['qi-w2', 'qi-w3']) {
+    const c = await h.openedBy((await h.send('I forgot my password zzsolo', { thread: t, language: 'en' })).messageId);
+    await h.event(c, 'queued');
+    waiting.push(c);
+  }
+  const [a, b] = await Promise.all(waiting.map((c) => h.admin('GET', `/v1/conversations/${c}`)));
+  // the position counts every entry ahead in the tier (the 'zzrare' one of the test above too)
+  expect(a!.body.wait).toMatchObject({ slots: 1, busy: 1 });
+  expect(b!.body.wait).toMatchObject({ position: a!.body.wait.position + 1, slots: 1, busy: 1 });
+  expect(a!.body.wait.estimateMs).toBeGreaterThan(0);
+  expect(b!.body.wait.estimateMs).toBeGreaterThan(a!.body.wait.estimateMs);
+  // assigned: no wait
+  expect((await h.admin('GET', `/v1/conversations/${first}`)).body.wait).toBeNull();
+  await solo.close();
+});

@@ -4,7 +4,10 @@ import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '@omni/service';
 import { NO_NUL } from './auth';
 import { getConversationView, queueDepths } from '../store/agent-profiles';
-import { listDecisions } from '../store/offer-decisions';
+import { listDecisions, readQueueEntry } from '../store/offer-decisions';
+import { loadConversation } from '../store/conversations';
+import { liveEstimate } from '../store/wait-estimates';
+import { waitingOf } from '../routing/matching';
 
 const Conversation = Type.Object(
   {
@@ -17,12 +20,24 @@ const Conversation = Type.Object(
     priority: Type.Integer(),
     agentId: Type.Union([Type.String(), Type.Null()]),
     openedAt: Type.String(),
+    /** while queued: live position and estimated wait (null estimate: nobody who could take it is online) */
+    wait: Type.Union([
+      Type.Object({ position: Type.Integer(), estimateMs: Type.Union([Type.Integer(), Type.Null()]), slots: Type.Integer(), busy: Type.Integer(), meanHandleMs: Type.Integer() }),
+      Type.Null(),
+    ]),
     /** the decision record of each offer, newest first (docs/queue-intelligence.md) */
     decisions: Type.Array(Type.Unknown()),
   },
   { $id: 'RouterConversation' },
 );
 const QueueDepth = Type.Object({ tiers: Type.Array(Type.Object({ tier: Type.Integer(), waiting: Type.Integer(), oldestWaitingSince: Type.Union([Type.String(), Type.Null()]) })) });
+
+async function waitOf(pool: Pool, id: string) {
+  const conv = await loadConversation(pool, id, { lock: false });
+  if (!conv) return null;
+  conv.queue = await readQueueEntry(pool, id);
+  return conv.queue ? liveEstimate(pool, { ...waitingOf(conv), tier: conv.tier }) : null;
+}
 
 /** Read-only views of routing state for supervisors, admins and dashboards (service scope queues:read). */
 export const conversationRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app, { pool }) => {
@@ -45,6 +60,7 @@ export const conversationRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app
         priority: r.priority,
         agentId: r.agent_id,
         openedAt: r.opened_at.toISOString(),
+        wait: await waitOf(pool, r.id),
         decisions: await listDecisions(pool, r.id),
       } satisfies Static<typeof Conversation>;
     },
