@@ -26,6 +26,8 @@ export const RouterEnv = {
   OFFER_TIMEOUT_MS: Ms(20_000, 100),
   /** after-contact work after resolve: the agent keeps that conversation's slot this long (0: none; docs/queue-intelligence.md) */
   WRAP_UP_MS: Ms(0, 0),
+  /** how long a replica reuses the active business hours before checking their version again (an edit applies within this) */
+  BUSINESS_HOURS_CACHE_MS: Ms(1000, 0),
   /** offers timing out in a row before the agent is set away */
   MAX_CONSECUTIVE_OFFER_TIMEOUTS: Type.Integer({ default: 2, minimum: 1 }),
   /** how often every replica sweeps deadlines (offers, SLA, disconnects, reopen window) */

@@ -10,7 +10,9 @@ const h = new RouterHarness();
 const runs = (n: number) => n * Number(process.env.PROPERTY_RUNS_FACTOR ?? 1);
 
 beforeAll(async () => {
-  await h.start('routerhours');
+  await h.start('routerhours', { BUSINESS_HOURS_CACHE_MS: '0', OFFER_TIMEOUT_MS: '60000', DISCONNECT_GRACE_MS: '60000', QUEUE_SLA_MS_TIER_1: '600000', QUEUE_SLA_MS_TIER_2: '600000' });
+  const rules = (await h.admin('GET', '/v1/admin/rules')).body.rules;
+  expect((await h.admin('PUT', '/v1/admin/rules', { rules: [{ id: 'tier-two', when: { keywords: { any: ['zztwo'] } }, then: { tier: 2 } }, ...rules] })).status).toBe(201);
 });
 
 afterAll(async () => {
@@ -83,4 +85,25 @@ it('hostile bodies: 201 or 400, never a 500', async () => {
     }),
     { numRuns: runs(60) },
   );
+});
+
+it("a closed tier's conversation waits while an open tier is served, and is routed at opening", async () => {
+  const allWeek = Object.fromEntries(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => [d, [{ start: '00:00', end: '24:00' }]]));
+  expect((await h.admin('PUT', '/v1/admin/business-hours', { hours: { tiers: { '1': { timeZone: 'UTC', weekly: {} } } }, note: 'tier 1 closed' })).status).toBe(201);
+  await h.createAgent('hours-ana', { tiers: [1, 2], capacity: { chat: 5 } });
+  const ana = await h.connect('hours-ana');
+  const closed = await h.openedBy((await h.send('I forgot my password', { thread: 'hours-1', language: 'en' })).messageId);
+  await h.event(closed, 'queued');
+  // a tier-2 conversation after it is offered: the matcher ran with the tier-1 one in the queue and left it
+  const open = await h.openedBy((await h.send('zztwo the api returns errors', { thread: 'hours-2', language: 'en' })).messageId);
+  await ana.offer(open);
+  expect(ana.frames.filter((f) => f.type === 'offer' && f.conversationId === closed)).toHaveLength(0);
+  expect(h.eventTypes(closed)).not.toContain('offered');
+
+  // opening: the waiting conversation is routed (the sweep's match pass), never before
+  const openedAt = Date.now();
+  expect((await h.admin('PUT', '/v1/admin/business-hours', { hours: { tiers: { '1': { timeZone: 'UTC', weekly: allWeek } } }, note: 'open' })).status).toBe(201);
+  const offer = await ana.offer(closed);
+  expect(new Date(offer.at as string).getTime()).toBeGreaterThanOrEqual(openedAt);
+  await ana.close();
 });

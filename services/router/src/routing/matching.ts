@@ -5,6 +5,8 @@ import { decisionRecord, type DecisionRecord } from '../domain/decision-record';
 import { BASE_STEP } from '../domain/preference';
 import { arrivalSnapshot, availableAgents, lockAgents } from '../store/agents';
 import { loadDecisionInputs } from '../store/offer-decisions';
+import { HoursCache } from '../store/business-hours-store';
+import type { TierHours } from '../domain/business-hours';
 import { loadMatchable, type EligibilityFilter } from '../store/conversations';
 import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 import { policyOf } from './policy';
@@ -33,8 +35,12 @@ export function waitingOf(c: Conversation): WaitingConversation {
  * a lifecycle decision (which refuses a decliner or a full agent), so no agent can ever be filled
  * past capacity. With `keepTierOrder` a conversation left without an agent holds back the later ones of its tier.
  */
-async function offerToAgents(tx: RoutingTx, waiting: Conversation[], snapshot: AgentSnapshot[], keepTierOrder: boolean, reasonOf: (c: Conversation) => string, at: Date): Promise<number> {
+async function offerToAgents(tx: RoutingTx, waiting: Conversation[], all: AgentSnapshot[], keepTierOrder: boolean, reasonOf: (c: Conversation) => string, at: Date): Promise<number> {
   const policy = policyOf(tx.ctx.config);
+  // business hours: agents serve only the tiers open now, so a closed tier's queue waits (oldest
+  // first at opening: the match pass after it opens takes the queue in order)
+  const open = await openTiers(tx.client, at, tx.ctx.config.BUSINESS_HOURS_CACHE_MS);
+  const snapshot = servingOpen(all, open);
   const list = waiting.map(waitingOf);
   const locked = new Map<string, AgentSnapshot>();
   const unavailable = new Set<string>();
@@ -42,7 +48,7 @@ async function offerToAgents(tx: RoutingTx, waiting: Conversation[], snapshot: A
     const agents = [...snapshot.filter((a) => !unavailable.has(a.id) && !locked.has(a.id)), ...locked.values()];
     const want = [...new Set(planOffers(list, agents, keepTierOrder, at).map((p) => p.agent.id))].filter((id) => !locked.has(id));
     if (want.length === 0) break;
-    const got = await lockAgents(tx.client, want);
+    const got = servingOpen(await lockAgents(tx.client, want), open);
     for (const a of got) locked.set(a.id, a);
     for (const id of want) if (!locked.has(id)) unavailable.add(id);
   }
@@ -69,6 +75,17 @@ async function offerToAgents(tx: RoutingTx, waiting: Conversation[], snapshot: A
   }
   return made;
 }
+
+const hoursCache = new HoursCache();
+let hoursRead: { at: number; hours: TierHours } | undefined;
+/** The tiers open at `at` (the active business hours, their version re-checked after BUSINESS_HOURS_CACHE_MS: an edit applies within that). */
+async function openTiers(client: RoutingTx['client'] | RouterCtx['pool'], at: Date, cacheMs: number): Promise<(tier: number) => boolean> {
+  if (!hoursRead || Date.now() - hoursRead.at >= cacheMs) hoursRead = { at: Date.now(), hours: (await hoursCache.active(client)).hours };
+  const hours = hoursRead.hours;
+  return (tier) => hours.isOpen(tier, at);
+}
+const servingOpen = (agents: AgentSnapshot[], open: (tier: number) => boolean): AgentSnapshot[] =>
+  agents.map((a) => (a.tiers.every(open) ? a : { ...a, tiers: a.tiers.filter(open) })).filter((a) => a.tiers.length > 0);
 
 /**
  * The decision record of each planned offer, over every agent (offline and away ones included, so
@@ -122,7 +139,8 @@ export async function offerOnArrival(tx: RoutingTx, queued: Conversation[], at: 
  * Returns the number of offers made.
  */
 export async function matchOnce(ctx: RouterCtx): Promise<number> {
-  const agents = await availableAgents(ctx.pool);
+  // closed tiers' entries must not fill the pass's window (they would starve the open ones behind them)
+  const agents = servingOpen(await availableAgents(ctx.pool), await openTiers(ctx.pool, new Date(), ctx.config.BUSINESS_HOURS_CACHE_MS));
   if (agents.length === 0) return 0;
   const filters: EligibilityFilter[] = agents.map((a) => ({
     id: a.id,
