@@ -5,8 +5,10 @@
  */
 import fc from 'fast-check';
 import { RouterHarness } from './support/router-harness';
+import { TopicWatcher } from '../../../test/support/infra';
 
 const h = new RouterHarness();
+let outbound: TopicWatcher | undefined;
 const runs = (n: number) => n * Number(process.env.PROPERTY_RUNS_FACTOR ?? 1);
 
 beforeAll(async () => {
@@ -16,6 +18,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await outbound?.stop();
   await h.stop();
 });
 
@@ -106,4 +109,25 @@ it("a closed tier's conversation waits while an open tier is served, and is rout
   const offer = await ana.offer(closed);
   expect(new Date(offer.at as string).getTime()).toBeGreaterThanOrEqual(openedAt);
   await ana.close();
+});
+
+it('a message outside hours gets the auto-answer in the customer language through the outbound topic, once per conversation', async () => {
+  outbound = await TopicWatcher.start(h.world, h.world.topics.outbound);
+  // tier 1 closed until a special opening on Monday 7 June 2027, 09:00–17:00 in Madrid
+  const hours = { tiers: { '1': { timeZone: 'Europe/Madrid', weekly: {}, exceptions: [{ date: '2027-06-07', hours: [{ start: '09:00', end: '17:00' }] }] } } };
+  expect((await h.admin('PUT', '/v1/admin/business-hours', { hours })).status).toBe(201);
+  const es = await h.openedBy((await h.send('Hola, olvidé mi contraseña y no puedo entrar', { thread: 'hours-es', language: 'es' })).messageId);
+  const en = await h.openedBy((await h.send('Hello, I forgot my password', { thread: 'hours-en', language: 'en' })).messageId);
+  const [esMsg] = await outbound.waitFor((v) => v.conversationId === es);
+  const [enMsg] = await outbound.waitFor((v) => v.conversationId === en);
+  expect(esMsg!.value).toMatchObject({ agentId: 'system:business-hours', channel: 'chat', threadKey: 'chat:hours-es' });
+  expect(esMsg!.value.text).toMatch(/^Hemos recibido tu mensaje\. .*lunes.*7 de junio.*09:00 \(Europe\/Madrid\)/);
+  expect(enMsg!.value.text).toMatch(/^We have received your message\. .*Monday.*7 June.*09:00 \(Europe\/Madrid\)/);
+  // a second message of the same waiting conversation joins it: no second auto-answer
+  const { messageId } = await h.send('¿Hay alguien?', { thread: 'hours-es', language: 'es' });
+  await h.conversations.waitFor((v) => v.type === 'conversation.message' && v.messageId === messageId);
+  // a later conversation's answer arriving: the join's transaction committed before it (a second answer would be in the outbox by then)
+  const en2 = await h.openedBy((await h.send('Hello again, password reset please', { thread: 'hours-en2', language: 'en' })).messageId);
+  await outbound.waitFor((v) => v.conversationId === en2);
+  expect(outbound.seen.filter((s) => s.value.conversationId === es)).toHaveLength(1);
 });

@@ -7,6 +7,8 @@ import { arrivalSnapshot, availableAgents, lockAgents } from '../store/agents';
 import { loadDecisionInputs } from '../store/offer-decisions';
 import { HoursCache } from '../store/business-hours-store';
 import type { TierHours } from '../domain/business-hours';
+import { noticeLanguage, outOfHoursText } from '../domain/out-of-hours';
+import { newId } from '@omni/contracts';
 import { loadMatchable, type EligibilityFilter } from '../store/conversations';
 import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 import { policyOf } from './policy';
@@ -79,10 +81,38 @@ async function offerToAgents(tx: RoutingTx, waiting: Conversation[], all: AgentS
 const hoursCache = new HoursCache();
 let hoursRead: { at: number; hours: TierHours } | undefined;
 /** The tiers open at `at` (the active business hours, their version re-checked after BUSINESS_HOURS_CACHE_MS: an edit applies within that). */
-async function openTiers(client: RoutingTx['client'] | RouterCtx['pool'], at: Date, cacheMs: number): Promise<(tier: number) => boolean> {
+async function activeHours(client: RoutingTx['client'] | RouterCtx['pool'], cacheMs: number): Promise<TierHours> {
   if (!hoursRead || Date.now() - hoursRead.at >= cacheMs) hoursRead = { at: Date.now(), hours: (await hoursCache.active(client)).hours };
-  const hours = hoursRead.hours;
+  return hoursRead.hours;
+}
+async function openTiers(client: RoutingTx['client'] | RouterCtx['pool'], at: Date, cacheMs: number): Promise<(tier: number) => boolean> {
+  const hours = await activeHours(client, cacheMs);
   return (tier) => hours.isOpen(tier, at);
+}
+
+/**
+ * Outside business hours the customer is told, once per conversation queued (opened or reopened)
+ * while its tier is closed, when the team is back — in their language (es/en), through the normal
+ * outbound path like an agent reply (the sender is `system:business-hours`).
+ */
+async function answerOutsideHours(tx: RoutingTx, queued: Conversation[], at: Date): Promise<void> {
+  const hours = await activeHours(tx.client, tx.ctx.config.BUSINESS_HOURS_CACHE_MS);
+  for (const c of queued) {
+    const cal = hours.calendar(c.tier);
+    if (!cal || cal.isOpen(at)) continue;
+    tx.outbound({
+      schema: 'omni.outbound.v1',
+      outboundId: newId('out'),
+      conversationId: c.id,
+      channel: c.channel,
+      threadKey: c.threadKey,
+      to: c.customer,
+      agentId: 'system:business-hours',
+      text: outOfHoursText(cal.nextOpening(at), cal.cal.timeZone, noticeLanguage(c.language)),
+      ...(c.lastMessageId ? { inReplyToMessageId: c.lastMessageId } : {}),
+      createdAt: at.toISOString(),
+    });
+  }
 }
 const servingOpen = (agents: AgentSnapshot[], open: (tier: number) => boolean): AgentSnapshot[] =>
   agents.map((a) => (a.tiers.every(open) ? a : { ...a, tiers: a.tiers.filter(open) })).filter((a) => a.tiers.length > 0);
@@ -126,6 +156,7 @@ async function decisionRecords(tx: RoutingTx, plan: PlannedOffer[], byId: Map<st
  */
 export async function offerOnArrival(tx: RoutingTx, queued: Conversation[], at: Date): Promise<void> {
   if (queued.length === 0) return;
+  await answerOutsideHours(tx, queued, at);
   const { backlog, agents } = await arrivalSnapshot(tx.client, [...new Set(queued.map((c) => c.tier))], queued.map((c) => c.id));
   const waiting = queued.filter((c) => !backlog.has(c.tier)).sort((a, b) => compareWaiting(waitingOf(a), waitingOf(b)));
   const offered = waiting.length ? await offerToAgents(tx, waiting, agents, true, (c) => `tier ${c.tier} immediate match`, at) : 0;
