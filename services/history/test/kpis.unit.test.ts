@@ -84,6 +84,16 @@ describe('projectConversation', () => {
     payload,
   });
 
+  it("the router's automatic answers (system:…) are not the first response", () => {
+    const p = projectConversation('c', [
+      row('conversation.opened', '10:00', { tier: 1, category: 'network', messageId: 'm1' }),
+      row('message.outbound', '10:00', {}, 'system:business-hours'),
+      row('message.outbound', '10:40', {}, 'a1'),
+    ])!;
+    expect(p.firstResponseAt).toBe('2026-01-01T10:40:00.000Z');
+    expect(p.agents).toEqual(['a1']);
+  });
+
   it('replays events in time order whatever order they arrive in', () => {
     const rows = [
       row('conversation.opened', '10:00', { tier: 1, category: 'network', messageId: 'm1' }),

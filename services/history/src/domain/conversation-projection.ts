@@ -162,6 +162,9 @@ export function projectConversation(id: string, input: ConversationRow[]): Conve
         p.resolvedTier = null;
       } else if (r.kind === 'conversation.closed') waiting = null;
     } else if (r.kind === 'message.outbound') {
+      // automatic answers of the router (sender `system:…`, e.g. the outside-hours notice) are not a
+      // person's response: they neither stop the first-response clock nor count as an agent
+      if (r.agentId?.startsWith('system:')) continue;
       p.firstResponseAt ??= r.occurredAt;
       addAgent(r.agentId);
     } else if (r.kind === 'csat.submitted') {
