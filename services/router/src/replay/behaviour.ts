@@ -137,10 +137,14 @@ export class RecordedBehaviour implements AgentBehaviour {
         case 'conversation.requeued':
           // released (agent offline) while offered or assigned: the presence change is a recorded input
           if (holder) handled(holder.agentId, e.at, { kind: 'none' }, holder.category);
+          if (offered) this.push(this.responses, pair(id, offered.agentId), { kind: 'none' });
           offered = undefined;
           break;
       }
     }
+    // the window ended before the answer or the outcome: nothing happens inside the window
+    if (offered) this.push(this.responses, pair(id, offered.agentId), { kind: 'none' });
+    if (holder) this.push(this.handlings, pair(id, holder.agentId), { kind: 'none' });
   }
 
   private med(key: string, xs: number[] | undefined): number | undefined {
