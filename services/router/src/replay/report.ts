@@ -196,7 +196,7 @@ function explain(r: DecisionEvent | undefined, p: DecisionEvent | undefined, tol
   if (r.type === p.type && (r.agentId ?? null) !== (p.agentId ?? null)) return `a different agent: recorded ${r.agentId}, replayed ${p.agentId} (agent availability, load or idle order differed at that moment)`;
   if (r.type === p.type && Math.abs(r.at - p.at) > tol) return `the same decision ${Math.abs(r.at - p.at)} ms apart (live timers fire on the sweep interval; live match passes run after commit)`;
   if (r.type === p.type) return `same decision, different tier/category (a different rule set or customer profile at classification)`;
-  return `recorded ${r.type}, replayed ${p.type}`;
+  return `recorded ${r.type}, replayed ${p.type} at ${Math.abs(r.at - p.at)} ms apart: the state diverged earlier (who was free differed: an agent's presence, capacity or action is missing from or different in the recording)`;
 }
 
 export function faithfulness(recorded: DecisionEvent[], replayed: DecisionEvent[], opts: { toleranceMs?: number; until?: number } = {}): Faithfulness {
