@@ -2,7 +2,7 @@ import { derivedId } from '@omni/contracts';
 import { classify, compileRules } from '../domain/classify';
 import type { Conversation } from '../domain/conversation';
 import { agentPresence, agentTimedOut, arrivalKind, decide, openConversation, type AgentState, type Decision, type Input, type Opening } from '../domain/lifecycle';
-import { compareWaiting, freeCapacity, planOffers, type AgentSnapshot, type WaitingConversation } from '../domain/match';
+import { compareWaiting, freeCapacity, isEligible, planOffers, type AgentSnapshot, type WaitingConversation } from '../domain/match';
 import type { AgentBehaviour } from './behaviour';
 import { Heap } from './heap';
 import type { AgentProfile, DecisionEvent, RecordedInput, Recording, ReplayConfig } from './types';
@@ -199,6 +199,7 @@ class Simulation {
       this.match();
     }
     this.advance(Math.max(until, this.now));
+    for (const a of this.agents.values()) this.accrue(a);
     const agents = [...this.agents.values()].map((a) => ({ id: a.profile.id, onlineMs: a.onlineMs + (a.onlineSince !== null ? this.now - a.onlineSince : 0), busySlotMs: a.assignedMs, slotMs: a.slotMs }));
     return {
       config: this.cfg.name,
@@ -213,16 +214,18 @@ class Simulation {
     };
   }
 
-  /** moves the virtual clock, accruing agents' occupancy */
+  /** moves the virtual clock (agents' occupancy accrues lazily, see accrue) */
   private advance(t: number): void {
-    if (t <= this.now) return;
-    for (const a of this.agents.values()) {
-      const dt = t - a.slotsSince;
-      a.assignedMs += a.slotsBusy * dt;
-      if (a.state.presence === 'online') a.slotMs += totalCapacity(a.profile.capacity) * dt;
-      a.slotsSince = t;
-    }
-    this.now = t;
+    if (t > this.now) this.now = t;
+  }
+
+  /** Accrues an agent's busy and online slot-time up to now: called before anything that changes them. */
+  private accrue(a: SimAgent): void {
+    const dt = this.now - a.slotsSince;
+    if (dt <= 0) return;
+    a.assignedMs += a.slotsBusy * dt;
+    if (a.state.presence === 'online') a.slotMs += totalCapacity(a.profile.capacity) * dt;
+    a.slotsSince = this.now;
   }
 
   private schedule(at: number, phase: number, conversationId: string, input: Input, source: 'agent' | 'timer'): void {
@@ -236,6 +239,7 @@ class Simulation {
       case 'capacity': {
         const a = this.agents.get(i.agentId);
         if (!a || this.cfg.agents?.override?.[i.agentId]?.capacity) return; // a proposed capacity overrides the recorded changes
+        this.accrue(a);
         a.profile.capacity = { ...i.capacity };
         this.matchWanted = true;
         return;
@@ -243,6 +247,7 @@ class Simulation {
       case 'presence': {
         const a = this.agents.get(i.agentId);
         if (!a) return;
+        this.accrue(a);
         const p = agentPresence(a.state, i.presence, 'recorded presence');
         if (a.state.presence === 'online' && p.agent.presence !== 'online' && a.onlineSince !== null) {
           a.onlineMs += this.now - a.onlineSince;
@@ -361,9 +366,15 @@ class Simulation {
     const isAssigned = c.status === 'assigned' ? c.agentId : null;
     if (wasAssigned !== isAssigned) {
       const wa = wasAssigned ? this.agents.get(wasAssigned) : undefined;
-      if (wa) wa.slotsBusy--;
+      if (wa) {
+        this.accrue(wa);
+        wa.slotsBusy--;
+      }
       const ia = isAssigned ? this.agents.get(isAssigned) : undefined;
-      if (ia) ia.slotsBusy++;
+      if (ia) {
+        this.accrue(ia);
+        ia.slotsBusy++;
+      }
     }
     if (!prev) {
       this.threads.set(c.threadKey, c.id);
@@ -399,6 +410,7 @@ class Simulation {
       if (ef.idleSince) a.idleSince = ef.idleSince.getTime();
       if (ef.resetTimeouts) a.state = { ...a.state, consecutiveTimeouts: 0 };
       if (ef.offerLapsed) {
+        this.accrue(a);
         const wasOnline = a.state.presence === 'online';
         a.state = agentTimedOut(a.state, this.cfg.policy).agent;
         if (wasOnline && a.state.presence !== 'online' && a.onlineSince !== null) {
@@ -464,7 +476,11 @@ class Simulation {
       free.push({ id: p.id, tiers: p.tiers, skills: p.skills, languages: p.languages, capacity: p.capacity, load: a.load, idleSince: new Date(a.idleSince) });
     }
     if (free.length === 0) return;
-    const waiting = [...this.queued].map((id) => waitingOf(this.convs.get(id)!)).sort(compareWaiting);
+    // A conversation no free agent is eligible for now cannot get one during the pass either (loads only
+    // grow while planning), and planOffers without keepTierOrder passes it over: leaving it out is exact.
+    const waiting = [...this.queued].map((id) => waitingOf(this.convs.get(id)!)).filter((w) => free.some((a) => isEligible(a, w)));
+    if (waiting.length === 0) return;
+    waiting.sort(compareWaiting);
     const at = new Date(this.now);
     for (const p of planOffers(waiting, free, false, at)) {
       const conv = this.convs.get(p.conversationId)!;
