@@ -19,8 +19,8 @@ import type { AgentProfile, DecisionEvent, RecordedInput, Recording, ReplayConfi
  * Event order at one instant (a total order, so equal-time inputs in any array order replay the
  * same): staffing (presence, capacity), then agent actions, then timers, then customer messages;
  * inside a phase, recorded inputs by their stable key (agent id / message id), generated events in
- * the order they were scheduled. A match pass runs after every event that can free capacity or add
- * work (the live Matcher.kick()), in queue order over the online agents.
+ * the order they were scheduled. When an instant's events are done, one match pass runs if any of
+ * them freed capacity or added work (the live Matcher.kick()), in queue order over the online agents.
  */
 
 const PHASE = { staffing: 0, agent: 1, timer: 2, message: 3 } as const;
@@ -39,7 +39,7 @@ function before(x: Ev, y: Ev): boolean {
 function inputKey(i: RecordedInput): { phase: number; key: string } {
   switch (i.kind) {
     case 'message':
-      return { phase: PHASE.message, key: `m\u0000${i.message.messageId}` };
+      return { phase: PHASE.message, key: `m\u0000${i.order ?? ''}\u0000${i.message.messageId}` };
     case 'presence':
       return { phase: PHASE.staffing, key: `p\u0000${i.agentId}\u0000${i.presence}` };
     case 'capacity':
@@ -187,16 +187,20 @@ class Simulation {
 
   run(until: number): ReplayResult {
     this.matchWanted = true;
-    this.match();
     for (;;) {
-      const e = this.heap.peek();
-      if (!e || e.at > until) break;
+      let e = this.heap.peek();
+      if (!e || e.at > until || e.at > this.now) {
+        // the instant is over: one match pass over everything it changed (live: the inbound
+        // transaction's arrival offers over its whole batch, or the pass its commit kicked)
+        this.match();
+        e = this.heap.peek();
+        if (!e || e.at > until) break;
+      }
       this.heap.pop();
       this.advance(e.at);
       this.events++;
       if (e.type === 'input') this.onInput(e.input);
       else this.onLifecycle(e.conversationId, e.input, e.source);
-      this.match();
     }
     this.advance(Math.max(until, this.now));
     for (const a of this.agents.values()) this.accrue(a);

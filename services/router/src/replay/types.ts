@@ -26,6 +26,8 @@ export type RecordedInput =
       kind: 'message';
       at: number;
       message: InboundMessage;
+      /** tie-break among messages of the same instant (Kafka partition:offset, zero-padded); the message id when absent */
+      order?: string;
       /** the customer's profile and recent escalations as the router read them when classifying (absent: none) */
       customer?: { attributes: Record<string, unknown>; displayName: string | null; recentEscalations?: number };
     }
