@@ -181,6 +181,8 @@ export function changes(base: ReplayResult, prop: ReplayResult): Change[] {
 
 /** The faithfulness check: recorded decisions against replayed ones, conversation by conversation. */
 export interface Faithfulness {
+  /** decisions count as the same when their times are this close (live timers fire on the sweep, match passes after commit) */
+  toleranceMs: number;
   conversations: number;
   reproduced: number;
   sharePct: number;
@@ -215,7 +217,7 @@ export function faithfulness(recorded: DecisionEvent[], replayed: DecisionEvent[
     if (i === a.length && i === b.length) reproduced++;
     else differences.push({ conversationId: id, index: i, ...(a[i] ? { recorded: a[i] } : {}), ...(b[i] ? { replayed: b[i] } : {}), explanation: explain(a[i], b[i], tol) });
   }
-  return { conversations: ids.length, reproduced, sharePct: ids.length ? Math.round((10000 * reproduced) / ids.length) / 100 : 100, differences };
+  return { toleranceMs: tol, conversations: ids.length, reproduced, sharePct: ids.length ? Math.round((10000 * reproduced) / ids.length) / 100 : 100, differences };
 }
 
 export interface Report {
@@ -227,7 +229,7 @@ export interface Report {
   faithfulness?: Faithfulness;
 }
 
-export function compare(base: ReplayResult, prop: ReplayResult, basePolicy: LifecyclePolicy, propPolicy: LifecyclePolicy, recorded?: DecisionEvent[]): Report {
+export function compare(base: ReplayResult, prop: ReplayResult, basePolicy: LifecyclePolicy, propPolicy: LifecyclePolicy, recorded?: DecisionEvent[], opts: { toleranceMs?: number } = {}): Report {
   const changed = changes(base, prop);
   const classification = changed.filter((c) => c.classificationChanged).length;
   return {
@@ -236,7 +238,7 @@ export function compare(base: ReplayResult, prop: ReplayResult, basePolicy: Life
     proposed: summarise(prop, propPolicy),
     changed,
     changedCounts: { total: changed.length, classification, knockOn: changed.length - classification },
-    ...(recorded ? { faithfulness: faithfulness(recorded, base.decisions, { until: base.to }) } : {}),
+    ...(recorded ? { faithfulness: faithfulness(recorded, base.decisions, { until: base.to, toleranceMs: opts.toleranceMs ?? 0 }) } : {}),
   };
 }
 
@@ -246,7 +248,7 @@ const ms = (v: number | null) => (v === null ? '–' : v < 1000 ? `${v} ms` : v 
 export function renderReport(r: Report, maxChanges = 50): string {
   const lines: string[] = [];
   lines.push(`Replay ${r.window.from} → ${r.window.to}`);
-  if (r.faithfulness) lines.push(`Faithfulness (baseline vs recorded): ${r.faithfulness.reproduced}/${r.faithfulness.conversations} conversations reproduced exactly (${r.faithfulness.sharePct} %)`);
+  if (r.faithfulness) lines.push(`Faithfulness (baseline vs recorded): ${r.faithfulness.reproduced}/${r.faithfulness.conversations} conversations reproduced (${r.faithfulness.sharePct} %; same decisions in the same order, times within ${r.faithfulness.toleranceMs} ms)`);
   for (const d of r.faithfulness?.differences.slice(0, 20) ?? []) lines.push(`  ${d.conversationId} @${d.index}: ${d.explanation}`);
   lines.push('');
   lines.push(`| | ${r.baseline.config} | ${r.proposed.config} |`);

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
-import { ConversationEvent, InboundMessage } from '@omni/contracts';
-import { Value } from '@sinclair/typebox/value';
+import { check, ConversationEvent, InboundMessage } from '@omni/contracts';
 import type { Rule } from '../domain/rules';
 import type { AgentProfile, DecisionEvent, RecordedInput, Recording } from './types';
 
@@ -142,7 +141,7 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
   const decisions: DecisionEvent[] = [];
   const decidedAt = new Map<string, number>();
   for (const r of events) {
-    if (!Value.Check(ConversationEvent, r.value)) {
+    if (!check(ConversationEvent, r.value)) {
       skipped.push({ what: `${topics.conversations}/${r.partition}@${r.offset}`, why: 'not a valid omni.conversations.v1 event' });
       continue;
     }
@@ -155,7 +154,7 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
   // per conversation, in the order the router decided (a conversation's events share a partition, in order)
   const messages: { m: InboundMessage; at: number; order: string }[] = [];
   for (const r of inbound) {
-    if (!Value.Check(InboundMessage, r.value)) {
+    if (!check(InboundMessage, r.value)) {
       skipped.push({ what: `${topics.inbound}/${r.partition}@${r.offset}`, why: 'not a valid omni.inbound.v1 envelope (the router dead-letters these)' });
       continue;
     }
