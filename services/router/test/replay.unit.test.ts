@@ -134,6 +134,24 @@ describe('determinism', () => {
     );
   });
 
+  test("the match pass's shortcuts are exact: the same decisions as planning over every queued conversation, whatever the proposal", () => {
+    fc.assert(
+      fc.property(arbRecording, fc.constantFrom('widen', 'escalate'), fc.integer({ min: 0, max: 2 }), fc.boolean(), (p, overflowMode, cap, moveOrders) => {
+        const rec = build({ ...p, conversations: p.conversations * 3 });
+        const cfg: ReplayConfig = {
+          ...live,
+          rules: moveOrders ? DEFAULT_RULES.map((r) => (r.id === 'orders-shipping' ? { ...r, then: { ...r.then, tier: 2 } } : r)) : DEFAULT_RULES,
+          policy: { ...DEFAULT_POLICY, overflowMode, slaMsByTier: { 1: 30_000, 2: 60_000, 3: 60_000, 4: 60_000, 5: 60_000 } },
+          agents: { override: Object.fromEntries(rec.agents.filter((_, i) => i % 2 === 0).map((a) => [a.id, { capacity: { chat: cap, email: cap, whatsapp: cap } }])) },
+        };
+        const fast = replay(rec, cfg, new ScriptedBehaviour(p.seed));
+        const reference = replay(rec, cfg, new ScriptedBehaviour(p.seed), { exhaustiveMatch: true });
+        expect(fast.decisions).toEqual(reference.decisions);
+      }),
+      { numRuns: Number(process.env.REPLAY_RUNS ?? 25) },
+    );
+  });
+
   test('no agent is ever offered or assigned past its capacity, whatever the proposal', () => {
     fc.assert(
       fc.property(arbRecording, fc.integer({ min: 0, max: 3 }), (p, cap) => {

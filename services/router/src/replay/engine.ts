@@ -52,6 +52,8 @@ interface SimAgent {
   state: AgentState;
   load: Record<string, number>;
   idleSince: number;
+  /** the match pass number from which this agent may take more than before (came online, freed capacity, more capacity) */
+  freedEpoch: number;
   held: Set<string>;
   /** time with at least one conversation assigned, and slot-time, for occupancy */
   assignedMs: number;
@@ -132,8 +134,13 @@ export function agentsFor(recorded: AgentProfile[], cfg: ReplayConfig): AgentPro
   return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-export function replay(rec: Recording, cfg: ReplayConfig, behaviour: AgentBehaviour, opts: { until?: number } = {}): ReplayResult {
-  return new Simulation(rec, cfg, behaviour).run(opts.until ?? rec.to);
+/**
+ * Replays a recording with a configuration. `exhaustiveMatch` turns off the match pass's shortcuts
+ * (leaving out conversations nobody free can take, remembering those found so): the reference the
+ * tests compare the fast path with.
+ */
+export function replay(rec: Recording, cfg: ReplayConfig, behaviour: AgentBehaviour, opts: { until?: number; exhaustiveMatch?: boolean } = {}): ReplayResult {
+  return new Simulation(rec, cfg, behaviour, opts.exhaustiveMatch ?? false).run(opts.until ?? rec.to);
 }
 
 class Simulation {
@@ -152,6 +159,9 @@ class Simulation {
   private readonly records = new Map<string, ConversationRecord>();
   private readonly refused: Refused[] = [];
   private matchWanted = false;
+  /** match passes so far; a queued conversation no free agent could take at pass n is only re-checked against agents freed since */
+  private epoch = 0;
+  private readonly unmatchable = new Map<string, { conv: Conversation; epoch: number }>();
   private events = 0;
   private readonly escalationWindowMs: number;
 
@@ -159,6 +169,7 @@ class Simulation {
     private readonly rec: Recording,
     private readonly cfg: ReplayConfig,
     private readonly behaviour: AgentBehaviour,
+    private readonly exhaustive: boolean,
   ) {
     this.now = rec.from;
     this.compiled = compileRules(cfg.rules);
@@ -170,6 +181,7 @@ class Simulation {
         state: { id: p.id, presence: p.presence, consecutiveTimeouts: 0 },
         load: {},
         idleSince: p.idleSince ?? rec.from,
+        freedEpoch: 0,
         held: new Set(),
         assignedMs: 0,
         onlineMs: 0,
@@ -245,6 +257,7 @@ class Simulation {
         if (!a || this.cfg.agents?.override?.[i.agentId]?.capacity) return; // a proposed capacity overrides the recorded changes
         this.accrue(a);
         a.profile.capacity = { ...i.capacity };
+        a.freedEpoch = this.epoch + 1;
         this.matchWanted = true;
         return;
       }
@@ -258,6 +271,7 @@ class Simulation {
           a.onlineSince = null;
         } else if (a.state.presence !== 'online' && p.agent.presence === 'online') a.onlineSince = this.now;
         a.state = p.agent;
+        if (p.agent.presence === 'online') a.freedEpoch = this.epoch + 1;
         if (p.cameOnline) a.idleSince = this.now; // agentConnected: an agent who was offline starts its idle time now
         if (p.releaseWork)
           for (const id of [...a.held].sort()) {
@@ -347,6 +361,7 @@ class Simulation {
     const a = this.agents.get(agentId);
     if (!a) return;
     a.load[channel] = (a.load[channel] ?? 0) + delta;
+    if (delta < 0) a.freedEpoch = this.epoch + 1;
   }
 
   /** Applies a decision to the in-memory state (what store/conversation-save.ts does in SQL) and schedules what follows. */
@@ -390,7 +405,10 @@ class Simulation {
     }
     this.convs.set(c.id, c);
     if (c.status === 'queued') this.queued.add(c.id);
-    else this.queued.delete(c.id);
+    else {
+      this.queued.delete(c.id);
+      this.unmatchable.delete(c.id);
+    }
 
     for (const e of d.events) {
       const x = e.extra;
@@ -472,17 +490,33 @@ class Simulation {
     if (!this.matchWanted) return;
     this.matchWanted = false;
     if (this.queued.size === 0) return;
-    const free: AgentSnapshot[] = [];
+    const epoch = ++this.epoch;
+    const free: (AgentSnapshot & { freedEpoch: number })[] = [];
     for (const a of this.agents.values()) {
       if (a.state.presence !== 'online') continue;
       const p = a.profile;
-      if (!Object.keys(p.capacity).some((ch) => freeCapacity({ capacity: p.capacity, load: a.load }, ch) > 0)) continue;
-      free.push({ id: p.id, tiers: p.tiers, skills: p.skills, languages: p.languages, capacity: p.capacity, load: a.load, idleSince: new Date(a.idleSince) });
+      let room = false;
+      for (const ch in p.capacity) if ((p.capacity[ch] ?? 0) - (a.load[ch] ?? 0) > 0) room = true;
+      if (!room) continue;
+      free.push({ id: p.id, tiers: p.tiers, skills: p.skills, languages: p.languages, capacity: p.capacity, load: a.load, idleSince: new Date(a.idleSince), freedEpoch: a.freedEpoch });
     }
     if (free.length === 0) return;
     // A conversation no free agent is eligible for now cannot get one during the pass either (loads only
     // grow while planning), and planOffers without keepTierOrder passes it over: leaving it out is exact.
-    const waiting = [...this.queued].map((id) => waitingOf(this.convs.get(id)!)).filter((w) => free.some((a) => isEligible(a, w)));
+    // One found unmatchable at an earlier pass, unchanged since, is only checked against agents freed since.
+    const waiting: WaitingConversation[] = [];
+    for (const id of this.queued) {
+      const c = this.convs.get(id)!;
+      const w = waitingOf(c);
+      if (this.exhaustive) {
+        waiting.push(w);
+        continue;
+      }
+      const seen = this.unmatchable.get(id);
+      const since = seen && seen.conv === c ? seen.epoch : -1;
+      if (free.some((a) => a.freedEpoch > since && isEligible(a, w))) waiting.push(w);
+      else this.unmatchable.set(id, { conv: c, epoch });
+    }
     if (waiting.length === 0) return;
     waiting.sort(compareWaiting);
     const at = new Date(this.now);
