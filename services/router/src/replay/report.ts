@@ -184,6 +184,8 @@ export interface Faithfulness {
   /** decisions count as the same when their times are this close (live timers fire on the sweep, match passes after commit) */
   toleranceMs: number;
   conversations: number;
+  /** conversations opened before the window (replay starts empty): left out of the share, listed here */
+  carriedOver: string[];
   reproduced: number;
   sharePct: number;
   differences: { conversationId: string; index: number; recorded?: DecisionEvent; replayed?: DecisionEvent; explanation: string }[];
@@ -206,7 +208,10 @@ export function faithfulness(recorded: DecisionEvent[], replayed: DecisionEvent[
   const until = opts.until ?? Infinity;
   const r = byConversation(recorded.filter((d) => d.at <= until));
   const p = byConversation(replayed.filter((d) => d.at <= until));
-  const ids = [...new Set([...r.keys(), ...p.keys()])].sort();
+  // a conversation the recording has but did not open in the window was carried over from before it
+  const carriedOver = [...r.keys()].filter((id) => !r.get(id)!.some((d) => d.type === 'conversation.opened') && !p.has(id)).sort();
+  const skip = new Set(carriedOver);
+  const ids = [...new Set([...r.keys(), ...p.keys()])].filter((id) => !skip.has(id)).sort();
   const differences: Faithfulness['differences'] = [];
   let reproduced = 0;
   for (const id of ids) {
@@ -217,7 +222,7 @@ export function faithfulness(recorded: DecisionEvent[], replayed: DecisionEvent[
     if (i === a.length && i === b.length) reproduced++;
     else differences.push({ conversationId: id, index: i, ...(a[i] ? { recorded: a[i] } : {}), ...(b[i] ? { replayed: b[i] } : {}), explanation: explain(a[i], b[i], tol) });
   }
-  return { toleranceMs: tol, conversations: ids.length, reproduced, sharePct: ids.length ? Math.round((10000 * reproduced) / ids.length) / 100 : 100, differences };
+  return { toleranceMs: tol, conversations: ids.length, carriedOver, reproduced, sharePct: ids.length ? Math.round((10000 * reproduced) / ids.length) / 100 : 100, differences };
 }
 
 export interface Report {
@@ -248,7 +253,7 @@ const ms = (v: number | null) => (v === null ? '–' : v < 1000 ? `${v} ms` : v 
 export function renderReport(r: Report, maxChanges = 50): string {
   const lines: string[] = [];
   lines.push(`Replay ${r.window.from} → ${r.window.to}`);
-  if (r.faithfulness) lines.push(`Faithfulness (baseline vs recorded): ${r.faithfulness.reproduced}/${r.faithfulness.conversations} conversations reproduced (${r.faithfulness.sharePct} %; same decisions in the same order, times within ${r.faithfulness.toleranceMs} ms)`);
+  if (r.faithfulness) lines.push(`Faithfulness (baseline vs recorded): ${r.faithfulness.reproduced}/${r.faithfulness.conversations} conversations reproduced (${r.faithfulness.sharePct} %; same decisions in the same order, times within ${r.faithfulness.toleranceMs} ms)${r.faithfulness.carriedOver.length ? `; ${r.faithfulness.carriedOver.length} conversations opened before the window left out` : ''}`);
   for (const d of r.faithfulness?.differences.slice(0, 20) ?? []) lines.push(`  ${d.conversationId} @${d.index}: ${d.explanation}`);
   lines.push('');
   lines.push(`| | ${r.baseline.config} | ${r.proposed.config} |`);
