@@ -155,6 +155,17 @@ test('a scripted day is replayed from Kafka and PostgreSQL: 100 % of decisions r
   expect(await counts()).toBe(before);
   expect(h.conversations.seen.length).toBe(liveEvents);
 
+  // a window starting at the order e-mail, warmed up from the quiet start: the password conversation is warm-up only
+  const opened2 = Date.parse(String((await h.event(c2, 'opened'))[0]!.occurredAt));
+  const warm = await runReplay(
+    { kafka: h.world.kafka, pool: h.world.pool, topics: h.world.topics, env: h.routerEnv(ENV) },
+    { from: opened2, to, warmupFrom: from, config: { proposed: { name: 'orders to tier 2', rules } } },
+  );
+  if (!warm.ok) throw new Error(JSON.stringify(warm.problems));
+  expect(warm.run.report.faithfulness).toMatchObject({ conversations: 4, reproduced: 4, differences: [] });
+  expect(warm.run.report.baseline.conversations).toBe(4);
+  expect(warm.run.report.changed.filter((c) => c.classificationChanged).map((c) => c.conversationId)).toEqual([c2]);
+
   // the CLI on the same window: the report on stdout, the JSON with decision records in --out
   const dir = mkdtempSync(join(tmpdir(), 'replay-'));
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ proposed: { name: 'orders to tier 2', rules } }));

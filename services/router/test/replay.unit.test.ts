@@ -63,6 +63,15 @@ describe('replay of a scripted day', () => {
     for (const d of f.differences) expect(d.explanation.length).toBeGreaterThan(20);
   });
 
+  test('the same mid-day window with a warm-up from the quiet start of the day: 100 % reproduced', () => {
+    const mid = START + 12 * 3_600_000;
+    const base = replay(rec, live, new RecordedBehaviour(rec.decisions), { reportFrom: mid });
+    const report = compare(base, base, live.policy, live.policy, rec.decisions);
+    expect(report.faithfulness!.differences).toEqual([]);
+    expect(report.faithfulness!.conversations).toBe([...recorded.conversations.values()].filter((c) => c.openedAt >= mid).length);
+    expect(report.baseline.conversations).toBe(report.faithfulness!.conversations);
+  });
+
   test('a category moved to tier 2 changes the classification of exactly the conversations of that category', () => {
     const rules = DEFAULT_RULES.map((r) => (r.id === 'orders-shipping' ? { ...r, then: { ...r.then, tier: 2 } } : r));
     const proposed: ReplayConfig = { ...live, name: 'orders to tier 2', rules, ruleVersion: 2 };

@@ -1,5 +1,6 @@
 /**
- * npm run replay -- --from 2026-11-20T00:00:00Z --to 2026-11-21T00:00:00Z --config proposal.json [--out report.json] [--tolerance-ms 1000]
+ * npm run replay -- --from 2026-11-20T09:00:00Z --to 2026-11-21T00:00:00Z --config proposal.json [--out report.json] [--tolerance-ms 1000]
+ *                    [--warmup-from 2026-11-20T03:00:00Z]  (replay from a quiet point before the window; the report covers the window)
  *
  * Reads the window from Kafka (KAFKA_BROKERS, KAFKA_TOPIC_SUFFIX) and the router's PostgreSQL
  * (DATABASE_URL, read only), replays it in memory with the baseline and the proposed configuration
@@ -22,12 +23,16 @@ function fail(msg: string): never {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { from: { type: 'string' }, to: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' }, 'tolerance-ms': { type: 'string' } },
+    options: { from: { type: 'string' }, to: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' }, 'tolerance-ms': { type: 'string' }, 'warmup-from': { type: 'string' } },
     strict: true,
   });
   const from = Date.parse(values.from ?? '');
   const to = Date.parse(values.to ?? '');
   if (!Number.isFinite(from) || !Number.isFinite(to) || to <= from) fail('--from and --to must be ISO times with --from before --to');
+  const warmupFrom = values['warmup-from'] !== undefined ? Date.parse(values['warmup-from']) : undefined;
+  if (warmupFrom !== undefined && !(Number.isFinite(warmupFrom) && warmupFrom <= from)) fail('--warmup-from must be an ISO time not after --from');
+  const toleranceMs = values['tolerance-ms'] !== undefined ? Number(values['tolerance-ms']) : undefined;
+  if (toleranceMs !== undefined && !(Number.isInteger(toleranceMs) && toleranceMs >= 0)) fail('--tolerance-ms must be a non-negative integer');
   if (!values.config) fail('--config <file> is required (a JSON { baseline?, proposed }: see docs/replay.md)');
   let config: unknown;
   try {
@@ -43,7 +48,7 @@ async function main(): Promise<void> {
   try {
     const topics = topicNames(process.env.KAFKA_TOPIC_SUFFIX ?? '');
     const t0 = performance.now();
-    const res = await runReplay({ kafka, pool, topics, env: process.env }, { from, to, config, ...(values['tolerance-ms'] ? { toleranceMs: Number(values['tolerance-ms']) } : {}) });
+    const res = await runReplay({ kafka, pool, topics, env: process.env }, { from, to, config, ...(toleranceMs !== undefined ? { toleranceMs } : {}), ...(warmupFrom !== undefined ? { warmupFrom } : {}) });
     if (!res.ok) fail(`invalid configuration:\n${res.problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
     const { report, source } = res.run;
     process.stdout.write(`${renderReport(report)}\n`);

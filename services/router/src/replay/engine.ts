@@ -139,8 +139,8 @@ export function agentsFor(recorded: AgentProfile[], cfg: ReplayConfig): AgentPro
  * (leaving out conversations nobody free can take, remembering those found so): the reference the
  * tests compare the fast path with.
  */
-export function replay(rec: Recording, cfg: ReplayConfig, behaviour: AgentBehaviour, opts: { until?: number; exhaustiveMatch?: boolean } = {}): ReplayResult {
-  return new Simulation(rec, cfg, behaviour, opts.exhaustiveMatch ?? false).run(opts.until ?? rec.to);
+export function replay(rec: Recording, cfg: ReplayConfig, behaviour: AgentBehaviour, opts: { until?: number; exhaustiveMatch?: boolean; reportFrom?: number } = {}): ReplayResult {
+  return new Simulation(rec, cfg, behaviour, opts.exhaustiveMatch ?? false).run(opts.until ?? rec.to, opts.reportFrom ?? rec.from);
 }
 
 class Simulation {
@@ -197,9 +197,27 @@ class Simulation {
     }
   }
 
-  run(until: number): ReplayResult {
+  /**
+   * Runs to `until`. With `reportFrom` after the recording's start, the time before it is a warm-up
+   * (state at the window start rebuilt by replaying from a quiet point): occupancy counts from it,
+   * and the report covers the conversations opened from it on.
+   */
+  run(until: number, reportFrom: number): ReplayResult {
     this.matchWanted = true;
+    let warm = reportFrom > this.now;
     for (;;) {
+      if (warm && (this.heap.peek()?.at ?? Infinity) >= reportFrom) {
+        warm = false;
+        this.match();
+        this.advance(reportFrom);
+        for (const a of this.agents.values()) {
+          this.accrue(a);
+          a.assignedMs = 0;
+          a.slotMs = 0;
+          a.onlineMs = 0;
+          if (a.onlineSince !== null) a.onlineSince = reportFrom;
+        }
+      }
       let e = this.heap.peek();
       if (!e || e.at > until || e.at > this.now) {
         // the instant is over: one match pass over everything it changed (live: the inbound
@@ -219,7 +237,7 @@ class Simulation {
     const agents = [...this.agents.values()].map((a) => ({ id: a.profile.id, onlineMs: a.onlineMs + (a.onlineSince !== null ? this.now - a.onlineSince : 0), busySlotMs: a.assignedMs, slotMs: a.slotMs }));
     return {
       config: this.cfg.name,
-      from: this.rec.from,
+      from: reportFrom,
       to: until,
       decisions: this.decisions,
       conversations: this.records,

@@ -21,7 +21,8 @@ export interface Outcome {
 export function outcomes(r: ReplayResult): Map<string, Outcome> {
   const out = new Map<string, Outcome>();
   for (const rec of r.conversations.values())
-    out.set(rec.id, { id: rec.id, openingTier: rec.openingTier, finalTier: rec.openingTier, category: rec.category, agentId: null, waitMs: null, offers: 0, escalations: 0, overflows: 0, resolved: false });
+    if (rec.openedAt >= r.from)
+      out.set(rec.id, { id: rec.id, openingTier: rec.openingTier, finalTier: rec.openingTier, category: rec.category, agentId: null, waitMs: null, offers: 0, escalations: 0, overflows: 0, resolved: false });
   for (const d of r.decisions) {
     const o = out.get(d.conversationId);
     if (!o) continue;
@@ -203,7 +204,7 @@ function explain(r: DecisionEvent | undefined, p: DecisionEvent | undefined, tol
   return `recorded ${r.type}, replayed ${p.type} at ${Math.abs(r.at - p.at)} ms apart: the state diverged earlier (who was free differed: an agent's presence, capacity or action is missing from or different in the recording)`;
 }
 
-export function faithfulness(recorded: DecisionEvent[], replayed: DecisionEvent[], opts: { toleranceMs?: number; until?: number } = {}): Faithfulness {
+export function faithfulness(recorded: DecisionEvent[], replayed: DecisionEvent[], opts: { toleranceMs?: number; until?: number; since?: number } = {}): Faithfulness {
   const tol = opts.toleranceMs ?? 0;
   const until = opts.until ?? Infinity;
   const r = byConversation(recorded.filter((d) => d.at <= until));
@@ -211,6 +212,8 @@ export function faithfulness(recorded: DecisionEvent[], replayed: DecisionEvent[
   // a conversation the recording has but did not open in the window was carried over from before it
   const carriedOver = [...r.keys()].filter((id) => !r.get(id)!.some((d) => d.type === 'conversation.opened') && !p.has(id)).sort();
   const skip = new Set(carriedOver);
+  // opened before `since`: a warm-up conversation, not part of the window
+  if (opts.since !== undefined) for (const [id, ds] of r) if (ds.some((d) => d.type === 'conversation.opened' && d.at < opts.since!)) skip.add(id);
   const ids = [...new Set([...r.keys(), ...p.keys()])].filter((id) => !skip.has(id)).sort();
   const differences: Faithfulness['differences'] = [];
   let reproduced = 0;
@@ -243,7 +246,7 @@ export function compare(base: ReplayResult, prop: ReplayResult, basePolicy: Life
     proposed: summarise(prop, propPolicy),
     changed,
     changedCounts: { total: changed.length, classification, knockOn: changed.length - classification },
-    ...(recorded ? { faithfulness: faithfulness(recorded, base.decisions, { until: base.to, toleranceMs: opts.toleranceMs ?? 0 }) } : {}),
+    ...(recorded ? { faithfulness: faithfulness(recorded, base.decisions, { until: base.to, since: base.from, toleranceMs: opts.toleranceMs ?? 0 }) } : {}),
   };
 }
 

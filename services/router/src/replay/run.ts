@@ -39,15 +39,16 @@ export interface ReplayRun {
  */
 export async function runReplay(
   deps: { kafka: Kafka; pool: Pool; topics: { inbound: string; conversations: string }; env: NodeJS.ProcessEnv },
-  args: { from: number; to: number; config: unknown; toleranceMs?: number },
+  args: { from: number; to: number; config: unknown; toleranceMs?: number; warmupFrom?: number },
 ): Promise<{ ok: true; run: ReplayRun } | { ok: false; problems: ConfigProblem[] }> {
-  const source = await loadWindow(deps.kafka, deps.pool, deps.topics, args.from, args.to);
+  // a warm-up from a quiet point before the window rebuilds the state the window starts in
+  const source = await loadWindow(deps.kafka, deps.pool, deps.topics, Math.min(args.warmupFrom ?? args.from, args.from), args.to);
   const cfg = parseReplayConfig(args.config, { rules: source.live.rules, ruleVersion: source.live.ruleVersion, policy: policyFromEnv(deps.env) });
   if (!cfg.ok) return cfg;
   const rec = source.recording;
   const defaults = (b: typeof cfg.baseline.behaviour) => ({ ...DEFAULT_BEHAVIOUR, ...(b ?? {}) });
-  const base = replay(rec, cfg.baseline, new RecordedBehaviour(rec.decisions, defaults(cfg.baseline.behaviour)));
-  const prop = replay(rec, cfg.proposed, new RecordedBehaviour(rec.decisions, defaults(cfg.proposed.behaviour)));
+  const base = replay(rec, cfg.baseline, new RecordedBehaviour(rec.decisions, defaults(cfg.baseline.behaviour)), { reportFrom: args.from });
+  const prop = replay(rec, cfg.proposed, new RecordedBehaviour(rec.decisions, defaults(cfg.proposed.behaviour)), { reportFrom: args.from });
   const report = compare(base, prop, cfg.baseline.policy, cfg.proposed.policy, rec.decisions, { toleranceMs: args.toleranceMs ?? 1000 });
   return { ok: true, run: { report, source } };
 }
