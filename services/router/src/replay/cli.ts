@@ -1,6 +1,7 @@
 /**
  * npm run replay -- --from 2026-11-20T09:00:00Z --to 2026-11-21T00:00:00Z --config proposal.json [--out report.json] [--tolerance-ms 1000]
  *                    [--warmup-from 2026-11-20T03:00:00Z]  (replay from a quiet point before the window; the report covers the window)
+ *                    [--progress]  (JSON progress lines on stderr)
  *
  * Reads the window from Kafka (KAFKA_BROKERS, KAFKA_TOPIC_SUFFIX) and the router's PostgreSQL
  * (DATABASE_URL, read only), replays it in memory with the baseline and the proposed configuration
@@ -23,7 +24,7 @@ function fail(msg: string): never {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { from: { type: 'string' }, to: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' }, 'tolerance-ms': { type: 'string' }, 'warmup-from': { type: 'string' } },
+    options: { from: { type: 'string' }, to: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' }, 'tolerance-ms': { type: 'string' }, 'warmup-from': { type: 'string' }, progress: { type: 'boolean' } },
     strict: true,
   });
   const from = Date.parse(values.from ?? '');
@@ -48,7 +49,12 @@ async function main(): Promise<void> {
   try {
     const topics = topicNames(process.env.KAFKA_TOPIC_SUFFIX ?? '');
     const t0 = performance.now();
-    const res = await runReplay({ kafka, pool, topics, env: process.env }, { from, to, config, ...(toleranceMs !== undefined ? { toleranceMs } : {}), ...(warmupFrom !== undefined ? { warmupFrom } : {}) });
+    const res = await runReplay(
+      { kafka, pool, topics, env: process.env },
+      { from, to, config, ...(toleranceMs !== undefined ? { toleranceMs } : {}), ...(warmupFrom !== undefined ? { warmupFrom } : {}) },
+      // --progress: one JSON line per step on stderr (the admin API's background jobs read them)
+      values.progress ? (p) => process.stderr.write(`${JSON.stringify({ progress: p })}\n`) : undefined,
+    );
     if (!res.ok) fail(`invalid configuration:\n${res.problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
     const { report, source } = res.run;
     process.stdout.write(`${renderReport(report)}\n`);

@@ -139,8 +139,9 @@ export function agentsFor(recorded: AgentProfile[], cfg: ReplayConfig): AgentPro
  * (leaving out conversations nobody free can take, remembering those found so): the reference the
  * tests compare the fast path with.
  */
-export function replay(rec: Recording, cfg: ReplayConfig, behaviour: AgentBehaviour, opts: { until?: number; exhaustiveMatch?: boolean; reportFrom?: number } = {}): ReplayResult {
-  return new Simulation(rec, cfg, behaviour, opts.exhaustiveMatch ?? false).run(opts.until ?? rec.to, opts.reportFrom ?? rec.from);
+export function replay(rec: Recording, cfg: ReplayConfig, behaviour: AgentBehaviour, opts: { until?: number; exhaustiveMatch?: boolean; reportFrom?: number; onProgress?: (p: { at: number; events: number }) => void } = {},
+): ReplayResult {
+  return new Simulation(rec, cfg, behaviour, opts.exhaustiveMatch ?? false, opts.onProgress).run(opts.until ?? rec.to, opts.reportFrom ?? rec.from);
 }
 
 class Simulation {
@@ -170,6 +171,7 @@ class Simulation {
     private readonly cfg: ReplayConfig,
     private readonly behaviour: AgentBehaviour,
     private readonly exhaustive: boolean,
+    private readonly onProgress?: (p: { at: number; events: number }) => void,
   ) {
     this.now = rec.from;
     this.compiled = compileRules(cfg.rules);
@@ -228,7 +230,7 @@ class Simulation {
       }
       this.heap.pop();
       this.advance(e.at);
-      this.events++;
+      if (++this.events % 20_000 === 0) this.onProgress?.({ at: this.now, events: this.events });
       if (e.type === 'input') this.onInput(e.input);
       else this.onLifecycle(e.conversationId, e.input, e.source);
     }

@@ -27,6 +27,13 @@ export function policyFromEnv(env: NodeJS.ProcessEnv): LifecyclePolicy {
   };
 }
 
+export interface ReplayProgress {
+  phase: 'reading' | 'baseline' | 'proposed' | 'report';
+  /** how far the phase's simulation is through the window (0..1) */
+  share: number;
+  simulatedUntil?: string;
+}
+
 export interface ReplayRun {
   report: Report;
   source: WindowSource;
@@ -40,15 +47,22 @@ export interface ReplayRun {
 export async function runReplay(
   deps: { kafka: Kafka; pool: Pool; topics: { inbound: string; conversations: string }; env: NodeJS.ProcessEnv },
   args: { from: number; to: number; config: unknown; toleranceMs?: number; warmupFrom?: number },
+  onProgress: (p: ReplayProgress) => void = () => undefined,
 ): Promise<{ ok: true; run: ReplayRun } | { ok: false; problems: ConfigProblem[] }> {
   // a warm-up from a quiet point before the window rebuilds the state the window starts in
+  onProgress({ phase: 'reading', share: 0 });
   const source = await loadWindow(deps.kafka, deps.pool, deps.topics, Math.min(args.warmupFrom ?? args.from, args.from), args.to);
   const cfg = parseReplayConfig(args.config, { rules: source.live.rules, ruleVersion: source.live.ruleVersion, policy: policyFromEnv(deps.env) });
   if (!cfg.ok) return cfg;
   const rec = source.recording;
   const defaults = (b: typeof cfg.baseline.behaviour) => ({ ...DEFAULT_BEHAVIOUR, ...(b ?? {}) });
-  const base = replay(rec, cfg.baseline, new RecordedBehaviour(rec.decisions, defaults(cfg.baseline.behaviour)), { reportFrom: args.from });
-  const prop = replay(rec, cfg.proposed, new RecordedBehaviour(rec.decisions, defaults(cfg.proposed.behaviour)), { reportFrom: args.from });
+  const span = Math.max(1, rec.to - rec.from);
+  const progress = (phase: 'baseline' | 'proposed') => (p: { at: number }) => onProgress({ phase, share: Math.min(1, (p.at - rec.from) / span), simulatedUntil: new Date(p.at).toISOString() });
+  onProgress({ phase: 'baseline', share: 0 });
+  const base = replay(rec, cfg.baseline, new RecordedBehaviour(rec.decisions, defaults(cfg.baseline.behaviour)), { reportFrom: args.from, onProgress: progress('baseline') });
+  onProgress({ phase: 'proposed', share: 0 });
+  const prop = replay(rec, cfg.proposed, new RecordedBehaviour(rec.decisions, defaults(cfg.proposed.behaviour)), { reportFrom: args.from, onProgress: progress('proposed') });
+  onProgress({ phase: 'report', share: 1 });
   const report = compare(base, prop, cfg.baseline.policy, cfg.proposed.policy, rec.decisions, { toleranceMs: args.toleranceMs ?? 1000 });
   return { ok: true, run: { report, source } };
 }
