@@ -6,7 +6,13 @@ import { promisify } from 'node:util';
 import { DEFAULT_RULES } from '../src/domain/default-rules';
 import { runReplay } from '../src/replay/run';
 import { renderReport } from '../src/replay/report';
-import { RouterHarness } from './support/router-harness';
+import { createHttpApp } from '@omni/service';
+import { routeGuard, TokenVerifier } from '@omni/auth';
+import { mintToken } from '../src/auth/tokens';
+import { ReplayJobs } from '../src/replay/jobs';
+import { adminReplayRoutes } from '../src/replay/routes';
+import { JWT_SECRET, RouterHarness } from './support/router-harness';
+import { testLogger } from '../../../test/support/infra';
 import type { AgentClient } from './support/agent-client';
 
 /**
@@ -21,6 +27,9 @@ const h = new RouterHarness();
 const ENV = { OFFER_TIMEOUT_MS: '3000', QUEUE_SLA_MS_TIER_1: '600000', QUEUE_SLA_MS_TIER_2: '600000', DISCONNECT_GRACE_MS: '600000', MAX_CONSECUTIVE_OFFER_TIMEOUTS: '3' };
 const clients = new Map<string, AgentClient>();
 let from = 0;
+let to = 0;
+let orders = '';
+const ordersToTier2 = DEFAULT_RULES.map((r) => (r.id === 'orders-shipping' ? { ...r, then: { ...r.then, tier: 2 } } : r));
 
 beforeAll(async () => {
   await h.start('replay', ENV);
@@ -108,7 +117,8 @@ test('a scripted day is replayed from Kafka and PostgreSQL: 100 % of decisions r
   await ok(x7, { type: 'accept', conversationId: c1 });
   await ok(x7, { type: 'resolve', conversationId: c1 });
   await h.event(c1, 'resolved', 2);
-  const to = Date.now() + 500;
+  to = Date.now() + 500;
+  orders = c2;
   await new Promise((r) => setTimeout(r, 600)); // let `to` pass: the window's end is a time, not an event
 
   const liveEvents = h.conversations.seen.length;
@@ -116,7 +126,7 @@ test('a scripted day is replayed from Kafka and PostgreSQL: 100 % of decisions r
     (await h.world.pool.query<{ n: string }>(`SELECT (SELECT count(*) FROM router.conversations) + (SELECT count(*) FROM router.agent_events) + (SELECT count(*) FROM router.outbox) + (SELECT count(*) FROM router.queue_entries) AS n`)).rows[0]!.n;
   const before = await counts();
 
-  const rules = DEFAULT_RULES.map((r) => (r.id === 'orders-shipping' ? { ...r, then: { ...r.then, tier: 2 } } : r));
+  const rules = ordersToTier2;
   const res = await runReplay(
     { kafka: h.world.kafka, pool: h.world.pool, topics: h.world.topics, env: h.routerEnv(ENV) },
     { from, to, config: { proposed: { name: 'orders to tier 2', rules } } },
@@ -178,4 +188,45 @@ test('a scripted day is replayed from Kafka and PostgreSQL: 100 % of decisions r
   expect(stdout).toContain('orders to tier 2');
   const json = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
   expect(json.changed.filter((c: { classificationChanged: boolean }) => c.classificationChanged).map((c: { conversationId: string }) => c.conversationId)).toEqual([c2]);
+});
+
+test('the admin API runs a replay in the background (a child process) with progress, then serves its report; admins start, supervisors read', async () => {
+  expect(orders).not.toBe(''); // the scripted day above was recorded
+  const jobs = new ReplayJobs({ env: { ...process.env, ...h.routerEnv(ENV), LOG_LEVEL: 'silent' } });
+  const app = await createHttpApp({ name: 'replay-api', logger: testLogger, guard: routeGuard({ verifier: new TokenVerifier(JWT_SECRET), publicRateLimit: { max: 100, maxPerCredential: 100, timeWindowMs: 60_000 } }) });
+  await app.register(adminReplayRoutes, { jobs });
+  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  const as = (role: 'admin' | 'supervisor' | 'agent') => ({ authorization: `Bearer ${mintToken(JWT_SECRET, { sub: `${role}-1`, role })}`, 'content-type': 'application/json' });
+  const call = async (method: string, url: string, role: 'admin' | 'supervisor' | 'agent', body?: unknown) => {
+    const r = await fetch(base + url, { method, headers: as(role), ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    return { status: r.status, body: (await r.json()) as Record<string, any> };
+  };
+  try {
+    const body = { from: new Date(from).toISOString(), to: new Date(to).toISOString(), config: { proposed: { name: 'orders to tier 2', rules: ordersToTier2 } } };
+    expect((await call('POST', '/v1/admin/replays', 'supervisor', body)).status).toBe(403);
+    expect((await call('POST', '/v1/admin/replays', 'admin', { ...body, config: { proposed: { offerTimeoutMs: 'soon' } } })).status).toBe(400);
+    expect((await call('POST', '/v1/admin/replays', 'admin', { ...body, to: body.from })).status).toBe(400);
+    const started = await call('POST', '/v1/admin/replays', 'admin', body);
+    expect(started.status).toBe(202);
+    expect(started.body).toMatchObject({ status: 'running', progress: { phase: 'reading' } });
+    expect((await call('POST', '/v1/admin/replays', 'admin', body)).status).toBe(409); // one at a time per replica
+    const id = String(started.body.id);
+    expect((await call('GET', `/v1/admin/replays/${id}`, 'agent')).status).toBe(403);
+    const deadline = Date.now() + 120_000;
+    let job: Record<string, any> = started.body;
+    const phases = new Set<string>();
+    while (job.status === 'running' && Date.now() < deadline) {
+      await new Promise<void>((r) => setTimeout(r, 200)); // polling the API is what a console does
+      job = (await call('GET', `/v1/admin/replays/${id}?changesLimit=10`, 'supervisor')).body;
+      phases.add(String(job.progress?.phase));
+    }
+    expect(job).toMatchObject({ status: 'done', progress: { phase: 'report', share: 1 } });
+    expect(job.report.faithfulness).toMatchObject({ conversations: 5, reproduced: 5, sharePct: 100 });
+    expect(job.report.changed.filter((c: { classificationChanged: boolean }) => c.classificationChanged).map((c: { conversationId: string }) => c.conversationId)).toEqual([orders]);
+    expect((await call('GET', '/v1/admin/replays', 'supervisor')).body.replays.map((r: { id: string }) => r.id)).toEqual([id]);
+    expect((await call('GET', '/v1/admin/replays/replay_nope', 'supervisor')).status).toBe(404);
+  } finally {
+    await jobs.stop();
+    await app.close();
+  }
 });
