@@ -29,7 +29,10 @@ const clients = new Map<string, AgentClient>();
 let from = 0;
 let to = 0;
 let orders = '';
-const ordersToTier2 = DEFAULT_RULES.map((r) => (r.id === 'orders-shipping' ? { ...r, then: { ...r.then, tier: 2 } } : r));
+/** the rule edit made live in the middle of the day (version 2): install questions get their own category */
+const v2 = DEFAULT_RULES.map((r) => (r.id === 'installs-updates' ? { ...r, then: { ...r.then, category: 'software' } } : r));
+/** the proposal: version 2 with orders moved to tier 2 */
+const ordersToTier2 = v2.map((r) => (r.id === 'orders-shipping' ? { ...r, then: { ...r.then, tier: 2 } } : r));
 
 beforeAll(async () => {
   await h.start('replay', ENV);
@@ -98,6 +101,9 @@ test('a scripted day is replayed from Kafka and PostgreSQL: 100 % of decisions r
   expect((await offeredTo(c4, 2)).agentId).toBe('t1a');
   await ok(t1a, { type: 'accept', conversationId: c4 });
 
+  // a rule edit goes live mid-day (the next conversations are classified with version 2)
+  expect((await h.admin('PUT', '/v1/admin/rules', { rules: v2, note: 'installs are software' })).status).toBe(201);
+
   // F: an install question goes to the least loaded (t1b), who goes offline holding it: requeued to t1a
   const m5 = await h.send('How do I install the new version on my laptop?', { channel: 'chat', thread: 'install' });
   const c5 = await h.openedBy(m5.messageId);
@@ -148,12 +154,15 @@ test('a scripted day is replayed from Kafka and PostgreSQL: 100 % of decisions r
       console.log(`${text}\nexact (0 ms): ${exact.sharePct} %; largest time difference ${Math.max(...gaps)} ms\n${exact.differences.map((x) => x.explanation).join('\n')}`);
     }
   }
-  expect(source.live.ruleVersionsSeen).toEqual([1]);
+  expect(source.live.ruleVersionsSeen).toEqual([1, 2]);
+  expect([source.live.ruleVersion, ...source.live.ruleTimeline.map((t) => t.version)]).toEqual([1, 2]);
   expect(source.recording.inputs.filter((i) => i.kind === 'message')).toHaveLength(7);
   expect(source.recording.inputs.filter((i) => i.kind === 'presence').length).toBeGreaterThanOrEqual(6);
   // faithfulness: every conversation's decisions, in order, with the same agents and tiers
   expect({ differences: report.faithfulness!.differences, text }).toEqual({ differences: [], text });
   expect(report.faithfulness).toMatchObject({ conversations: 5, reproduced: 5, sharePct: 100 });
+  // the install question was classified live with version 2 ('software'): reproduced means replay switched versions when live did
+  expect((await h.event(c5, 'classified'))[0]).toMatchObject({ category: 'software' });
   expect(report.baseline.behaviour.modelled).toBe(0);
   // the proposal: exactly the orders conversation is classified differently
   expect(report.changed.filter((c) => c.classificationChanged).map((c) => c.conversationId)).toEqual([c2]);

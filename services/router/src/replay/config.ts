@@ -61,7 +61,7 @@ export const DEFAULT_POLICY: LifecyclePolicy = {
 
 export type ConfigProblem = { path: string; message: string };
 
-function resolve(c: Static<typeof OneConfig> | undefined, fallback: { name: string; rules: Rule[]; ruleVersion: number; policy: LifecyclePolicy }): ReplayConfig {
+function resolve(c: Static<typeof OneConfig> | undefined, fallback: { name: string; rules: Rule[]; ruleVersion: number; ruleTimeline?: ReplayConfig['ruleTimeline']; policy: LifecyclePolicy }): ReplayConfig {
   const policy: LifecyclePolicy = {
     offerTimeoutMs: c?.offerTimeoutMs ?? fallback.policy.offerTimeoutMs,
     reopenWindowMs: c?.reopenWindowMs ?? fallback.policy.reopenWindowMs,
@@ -72,7 +72,9 @@ function resolve(c: Static<typeof OneConfig> | undefined, fallback: { name: stri
   return {
     name: c?.name ?? fallback.name,
     rules: c?.rules ?? fallback.rules,
-    ruleVersion: c?.ruleVersion ?? (c?.rules ? fallback.ruleVersion + 1 : fallback.ruleVersion),
+    ruleVersion: c?.ruleVersion ?? (c?.rules ? Math.max(fallback.ruleVersion, ...(fallback.ruleTimeline ?? []).map((t) => t.version)) + 1 : fallback.ruleVersion),
+    // rules named by the file apply to the whole window; otherwise the live edits inside it are kept
+    ...(!c?.rules && fallback.ruleTimeline?.length ? { ruleTimeline: fallback.ruleTimeline } : {}),
     policy,
     ...(c?.agents ? { agents: c.agents } : {}),
     ...(c?.behaviour ? { behaviour: c.behaviour } : {}),
@@ -86,7 +88,7 @@ function resolve(c: Static<typeof OneConfig> | undefined, fallback: { name: stri
  */
 export function parseReplayConfig(
   value: unknown,
-  live: { rules: Rule[]; ruleVersion: number; policy: LifecyclePolicy } = { rules: DEFAULT_RULES, ruleVersion: 1, policy: DEFAULT_POLICY },
+  live: { rules: Rule[]; ruleVersion: number; ruleTimeline?: ReplayConfig['ruleTimeline']; policy: LifecyclePolicy } = { rules: DEFAULT_RULES, ruleVersion: 1, policy: DEFAULT_POLICY },
 ): { ok: true; baseline: ReplayConfig; proposed: ReplayConfig } | { ok: false; problems: ConfigProblem[] } {
   if (!Value.Check(ReplayConfigFile, value)) {
     const problems = [...Value.Errors(ReplayConfigFile, value)].slice(0, 20).map((e) => ({ path: e.path || '/', message: e.message }));

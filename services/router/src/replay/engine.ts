@@ -148,7 +148,7 @@ class Simulation {
   private readonly heap = new Heap<Ev>(before);
   private seq = 0;
   private now: number;
-  private readonly compiled;
+  private readonly rulesAt: { from: number; version: number; compiled: ReturnType<typeof compileRules> }[];
   private readonly convs = new Map<string, Conversation>();
   private readonly threads = new Map<string, string>();
   private readonly byCustomer = new Map<string, string[]>();
@@ -174,7 +174,10 @@ class Simulation {
     private readonly onProgress?: (p: { at: number; events: number }) => void,
   ) {
     this.now = rec.from;
-    this.compiled = compileRules(cfg.rules);
+    this.rulesAt = [
+      { from: -Infinity, version: cfg.ruleVersion, compiled: compileRules(cfg.rules) },
+      ...(cfg.ruleTimeline ?? []).map((t) => ({ from: t.from, version: t.version, compiled: compileRules(t.rules) })).sort((a, b) => a.from - b.from),
+    ];
     this.escalationWindowMs = (cfg.recentEscalationDays ?? 30) * 86_400_000;
     for (const p of agentsFor(rec.agents, cfg)) {
       const online = p.presence === 'online';
@@ -318,7 +321,10 @@ class Simulation {
     if (kind === 'open' || kind === 'close-then-open') {
       const attributes = i.customer?.attributes ?? {};
       const customerKey = `${m.from.channel}:${m.from.address}`;
-      const c = classify(this.compiled, {
+      // the rule version active at this instant (live: read once per inbound transaction)
+      let rules = this.rulesAt[0]!;
+      for (const r of this.rulesAt) if (r.from <= this.now) rules = r;
+      const c = classify(rules.compiled, {
         channel: m.channel,
         text: m.text,
         ...(m.subject ? { subject: m.subject } : {}),
@@ -328,7 +334,7 @@ class Simulation {
           (i.customer?.recentEscalations ?? 0) + this.recentEscalations(customerKey) + (typeof attributes.recentEscalations === 'number' ? attributes.recentEscalations : 0),
       });
       const conversation = openConversation(derivedId('conv', m.messageId), m, c, { attributes, displayName: i.customer?.displayName ?? null }, at);
-      opening = { conversation, ruleVersion: this.cfg.ruleVersion, matchedRules: c.matched };
+      opening = { conversation, ruleVersion: rules.version, matchedRules: c.matched };
       this.records.set(conversation.id, {
         id: conversation.id,
         threadKey: m.threadKey,
@@ -339,7 +345,7 @@ class Simulation {
         category: c.category,
         priority: conversation.priority,
         language: conversation.language,
-        ruleVersion: this.cfg.ruleVersion,
+        ruleVersion: rules.version,
         matchedRules: c.matched,
       });
     }

@@ -52,7 +52,7 @@ export async function runReplay(
   // a warm-up from a quiet point before the window rebuilds the state the window starts in
   onProgress({ phase: 'reading', share: 0 });
   const source = await loadWindow(deps.kafka, deps.pool, deps.topics, Math.min(args.warmupFrom ?? args.from, args.from), args.to);
-  const cfg = parseReplayConfig(args.config, { rules: source.live.rules, ruleVersion: source.live.ruleVersion, policy: policyFromEnv(deps.env) });
+  const cfg = parseReplayConfig(args.config, { rules: source.live.rules, ruleVersion: source.live.ruleVersion, ruleTimeline: source.live.ruleTimeline, policy: policyFromEnv(deps.env) });
   if (!cfg.ok) return cfg;
   const rec = source.recording;
   const defaults = (b: typeof cfg.baseline.behaviour) => ({ ...DEFAULT_BEHAVIOUR, ...(b ?? {}) });

@@ -115,8 +115,11 @@ export function decisionOf(e: ConversationEvent): DecisionEvent {
 }
 
 export interface LiveSettings {
+  /** the rule set active at the window's start */
   rules: Rule[];
   ruleVersion: number;
+  /** rule versions activated inside the window (audit_log rules.replace / rules.activate), in order */
+  ruleTimeline: { from: number; version: number; rules: Rule[] }[];
   /** rule versions the window's conversations were classified with (more than one: the rules changed inside the window) */
   ruleVersionsSeen: number[];
 }
@@ -177,13 +180,30 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
       [new Date(from), new Date(to)],
     );
     const ruleVersionsSeen = conv.rows.flatMap((r) => (r.rule_version === null ? [] : [r.rule_version])).sort((a, b) => a - b);
+    // activations (an edit makes its new version active; an activate rolls back) with their times
+    const activations = await client.query<{ at: Date; version: number; before_version: number | null }>(
+      `SELECT at, (after->>'version')::int AS version, (before->>'version')::int AS before_version FROM router.audit_log
+        WHERE action IN ('rules.replace', 'rules.activate') AND outcome = 'ok' AND after ? 'version' AND at <= $1 ORDER BY seq`,
+      [new Date(to)],
+    );
+    const atStart = activations.rows.filter((a) => a.at.getTime() < from).at(-1)?.version;
+    const inWindow = activations.rows.filter((a) => a.at.getTime() >= from);
+    // at the start: the last activation before it, else what the first one inside replaced, else what the window's conversations say
+    const startVersion = atStart ?? inWindow[0]?.before_version ?? (inWindow.length ? undefined : (conv.rows[0]?.rule_version ?? undefined));
     const ruleRow = await client.query<{ version: number; rules: Rule[] }>(
-      ruleVersionsSeen.length
+      startVersion !== undefined && startVersion !== null
         ? 'SELECT version, rules FROM router.rule_sets WHERE version = $1'
         : 'SELECT version, rules FROM router.rule_sets WHERE created_at <= $1 ORDER BY version DESC LIMIT 1',
-      [ruleVersionsSeen.length ? conv.rows[0]!.rule_version : new Date(from)],
+      [startVersion ?? new Date(from)],
     );
     const active = ruleRow.rows[0] ?? (await client.query<{ version: number; rules: Rule[] }>('SELECT version, rules FROM router.rule_sets WHERE active')).rows[0];
+    const timelineRules = inWindow.length
+      ? await client.query<{ version: number; rules: Rule[] }>('SELECT version, rules FROM router.rule_sets WHERE version = ANY($1::int[])', [inWindow.map((a) => a.version)])
+      : { rows: [] };
+    const ruleTimeline = inWindow.flatMap((a) => {
+      const r = timelineRules.rows.find((x) => x.version === a.version);
+      return r ? [{ from: a.at.getTime(), version: r.version, rules: r.rules }] : [];
+    });
     const keys = [...new Set(messages.map((x) => `${x.m.from.channel}:${x.m.from.address}`))];
     const profiles = await client.query<{ identity: string; display_name: string | null; attributes: Record<string, unknown> }>(
       'SELECT identity, display_name, attributes FROM router.customer_profiles WHERE identity = ANY($1::text[])',
@@ -221,7 +241,7 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
     const agentProfiles: AgentProfile[] = agents.rows.map((a) => ({ id: a.id, tiers: a.tiers, skills: a.skills, languages: a.languages, capacity: a.capacity, presence: start.get(a.id) ?? 'offline', idleSince: from }));
     return {
       recording: { from, to, inputs, agents: agentProfiles, decisions },
-      live: { rules: active?.rules ?? [], ruleVersion: active?.version ?? 0, ruleVersionsSeen },
+      live: { rules: active?.rules ?? [], ruleVersion: active?.version ?? 0, ruleTimeline, ruleVersionsSeen },
       skipped,
     };
   } catch (err) {

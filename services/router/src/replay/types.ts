@@ -72,6 +72,11 @@ export interface ReplayConfig {
   name: string;
   rules: Rule[];
   ruleVersion: number;
+  /**
+   * Rule versions activated inside the window (live edits), in time order: a conversation opened at
+   * or after `from` is classified with that version. Before the first, `rules`/`ruleVersion` apply.
+   */
+  ruleTimeline?: { from: number; version: number; rules: Rule[] }[];
   policy: LifecyclePolicy;
   /** staffing changes: per agent id, fields replacing the recorded profile; `add` agents that were not there */
   agents?: { override?: Record<string, Partial<Omit<AgentProfile, 'id'>>>; add?: AgentProfile[]; remove?: string[] };
