@@ -98,6 +98,19 @@ describe('replay of a scripted day', () => {
     expect(report.faithfulness?.sharePct).toBe(100);
   });
 
+  test('rule edits inside the window: conversations opened from the switch on are classified with the new version', () => {
+    const noon = START + 12 * 3_600_000;
+    const v2 = DEFAULT_RULES.map((r) => (r.id === 'orders-shipping' ? { ...r, then: { ...r.then, category: 'logistics' } } : r));
+    const r = replay(rec, { ...live, ruleTimeline: [{ from: noon, version: 2, rules: v2 }] }, new RecordedBehaviour(rec.decisions));
+    const orders = [...r.conversations.values()].filter((c) => c.matchedRules.includes('orders-shipping'));
+    expect(orders.filter((c) => c.openedAt < noon).every((c) => c.category === 'orders-shipping' && c.ruleVersion === 1)).toBe(true);
+    expect(orders.filter((c) => c.openedAt >= noon).every((c) => c.category === 'logistics' && c.ruleVersion === 2)).toBe(true);
+    expect(orders.filter((c) => c.openedAt >= noon).length).toBeGreaterThan(20);
+    const f = faithfulness(rec.decisions, r.decisions);
+    expect(f.differences.length).toBe(orders.filter((c) => c.openedAt >= noon).length); // exactly those, at their classification
+    for (const d of f.differences) expect(d.explanation).toMatch(/tier\/category/);
+  });
+
   test('a rule change that matches nothing changes nothing', () => {
     const rules = [...DEFAULT_RULES.slice(0, 3), { id: 'never', when: { keywords: { any: ['zzqxj-never-said'] } }, then: { tier: 4, category: 'never' } }, ...DEFAULT_RULES.slice(3)];
     const base = replay(rec, live, new RecordedBehaviour(rec.decisions));
