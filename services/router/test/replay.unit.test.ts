@@ -130,6 +130,29 @@ describe('replay of a scripted day', () => {
   });
 });
 
+describe('agent model edges', () => {
+  test('a recorded transfer to an agent who is not there in the proposal is refused, listed, and the assignee resolves instead', () => {
+    const m = generateRecording({ seed: 3, start: START, days: 1, conversations: 1, agents: 2 });
+    const msg = m.inputs.find((i) => i.kind === 'message')!;
+    const agents = m.agents.map((a) => ({ ...a, tiers: [1, 2, 3, 5], skills: ['social', 'databases', 'apis', 'integrations', 'infrastructure', 'translation'], languages: ['en', 'es', 'fr'], presence: 'online' as const }));
+    const rec = { ...m, agents, inputs: [msg] };
+    const first = replay(rec, live, new ScriptedBehaviour(3));
+    const conv = first.decisions[0]!.conversationId;
+    const holder = first.decisions.find((d) => d.type === 'conversation.assigned')!.agentId!;
+    const other = agents.find((a) => a.id !== holder)!.id;
+    // the recording: the holder transferred it to `other` 60 s after accepting
+    const offered = first.decisions.find((d) => d.type === 'conversation.offered')!;
+    const accepted = first.decisions.find((d) => d.type === 'conversation.accepted')!;
+    const decisions = [
+      ...first.decisions.filter((d) => d.at <= accepted.at),
+      { conversationId: conv, type: 'conversation.transferred', at: accepted.at + 60_000, agentId: holder, toAgentId: other, tier: offered.tier },
+    ];
+    const r = replay({ ...rec, decisions }, { ...live, agents: { remove: [other] } }, new RecordedBehaviour(decisions));
+    expect(r.refused).toEqual([expect.objectContaining({ conversationId: conv, kind: 'transfer', code: 'AGENT_UNAVAILABLE' })]);
+    expect(r.decisions.filter((d) => d.conversationId === conv).at(-1)).toMatchObject({ type: 'conversation.resolved', agentId: holder, at: accepted.at + 60_000 });
+  });
+});
+
 describe('determinism', () => {
   const arbRecording = fc.record({ seed: fc.integer({ min: 1, max: 1_000_000 }), conversations: fc.integer({ min: 1, max: 60 }), agents: fc.integer({ min: 1, max: 8 }), grainMs: fc.constantFrom(1, 60_000, 3_600_000) });
   const build = (p: { seed: number; conversations: number; agents: number; grainMs: number }) => {

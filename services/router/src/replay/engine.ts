@@ -378,6 +378,12 @@ class Simulation {
     if (!out.ok) {
       // a stale timer is normal (the deadline moved); an agent action that no longer applies is a difference to report
       if (source === 'agent') this.refused.push({ at: this.now, conversationId, kind: i.kind, source, code: out.code, message: out.message });
+      // an assignee whose escalation or transfer is refused here (e.g. the target agent is not online in this
+      // configuration) finishes the conversation instead of holding it forever
+      if (source === 'agent' && (i.kind === 'escalate' || i.kind === 'transfer')) {
+        const fallback = decide(conv, { kind: 'resolve', at: i.at, conversationId, agentId: i.agentId, reason: `${i.kind} refused in replay (${out.code}): resolved instead` }, this.cfg.policy);
+        if (fallback.ok) this.apply(conv, fallback);
+      }
       return;
     }
     this.apply(conv, out);
