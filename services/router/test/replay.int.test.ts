@@ -185,6 +185,15 @@ test('a scripted day is replayed from Kafka and PostgreSQL: 100 % of decisions r
   expect(warm.run.report.baseline.conversations).toBe(4);
   expect(warm.run.report.changed.filter((c) => c.classificationChanged).map((c) => c.conversationId)).toEqual([c2]);
 
+  // a window before anything happened: nothing read, an empty report
+  const empty = await runReplay(
+    { kafka: h.world.kafka, pool: h.world.pool, topics: h.world.topics, env: h.routerEnv(ENV) },
+    { from: from - 3_600_000, to: from - 1_800_000, config: { proposed: {} } },
+  );
+  if (!empty.ok) throw new Error(JSON.stringify(empty.problems));
+  expect(empty.run.source.recording.inputs.filter((i) => i.kind === 'message')).toEqual([]);
+  expect(empty.run.report).toMatchObject({ changed: [], baseline: { conversations: 0 }, faithfulness: { conversations: 0, sharePct: 100 } });
+
   // the CLI on the same window: the report on stdout, the JSON with decision records in --out
   const dir = mkdtempSync(join(tmpdir(), 'replay-'));
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ proposed: { name: 'orders to tier 2', rules } }));
