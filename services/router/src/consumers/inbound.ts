@@ -49,10 +49,10 @@ async function routeMessages(tx: RoutingTx, deps: InboundDeps, batch: InboundMes
   await withParticipants(tx.client, [...current.values()].filter(isLive));
   // Classification inputs for every customer that may open a conversation here, in one read.
   const openers = [...new Set(todo.filter((m) => !isLive(current.get(m.threadKey))).map((m) => `${m.from.channel}:${m.from.address}`))];
-  const inputs = await classificationInputs(tx.client, openers);
-  // the active rules, read once per transaction (an edit applies from the next transaction on)
+  // …with the active rule version (an edit applies from the next transaction on); the rules themselves are cached per version
+  const { inputs, ruleVersion } = await classificationInputs(tx.client, openers);
   let rules: ActiveRules | undefined;
-  const activeRules = async () => (rules ??= await deps.rules.active(tx.client));
+  const activeRules = async () => (rules ??= ruleVersion !== undefined ? await deps.rules.ofVersion(tx.client, ruleVersion) : await deps.rules.active(tx.client));
 
   const queuedHere = new Set<string>(); // threads whose conversation this transaction queued
   for (const m of todo) {

@@ -50,8 +50,8 @@ function speaks(a: AgentSnapshot, language: string | null | undefined): boolean 
 /**
  * Eligible = serves one of the conversation's tiers, has every skill, speaks the language, has room
  * on the channel, did not decline it. The one owner of the rule: the match pass's SQL prefilter
- * (store/match-queries.ts) must agree with it, which a property test checks on random states
- * (test/eligibility-sql.int.test.ts).
+ * (store/conversations.ts loadMatchable) must agree with it, which a property test checks on
+ * random states in PostgreSQL (services/router/test/eligibility-sql.int.test.ts).
  */
 export function isEligible(a: AgentSnapshot, c: WaitingConversation): boolean {
   return (

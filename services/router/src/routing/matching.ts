@@ -1,8 +1,8 @@
 import type { Conversation } from '../domain/conversation';
 import { decide } from '../domain/lifecycle';
 import { compareWaiting, freeCapacity, planOffers, type AgentSnapshot, type WaitingConversation } from '../domain/match';
-import { availableAgents, lockAgents } from '../store/agents';
-import { loadMatchable, tiersWithBacklog, type EligibilityFilter } from '../store/conversations';
+import { arrivalSnapshot, availableAgents, lockAgents } from '../store/agents';
+import { loadMatchable, type EligibilityFilter } from '../store/conversations';
 import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 import { policyOf } from './policy';
 
@@ -67,9 +67,9 @@ async function offerToAgents(tx: RoutingTx, waiting: Conversation[], snapshot: A
  */
 export async function offerOnArrival(tx: RoutingTx, queued: Conversation[], at: Date): Promise<void> {
   if (queued.length === 0) return;
-  const backlog = await tiersWithBacklog(tx.client, [...new Set(queued.map((c) => c.tier))], queued.map((c) => c.id));
+  const { backlog, agents } = await arrivalSnapshot(tx.client, [...new Set(queued.map((c) => c.tier))], queued.map((c) => c.id));
   const waiting = queued.filter((c) => !backlog.has(c.tier)).sort((a, b) => compareWaiting(waitingOf(a), waitingOf(b)));
-  const offered = waiting.length ? await offerToAgents(tx, waiting, await availableAgents(tx.client), true, (c) => `tier ${c.tier} immediate match`, at) : 0;
+  const offered = waiting.length ? await offerToAgents(tx, waiting, agents, true, (c) => `tier ${c.tier} immediate match`, at) : 0;
   tx.needsMatch = offered < queued.length;
 }
 

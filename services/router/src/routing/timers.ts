@@ -1,6 +1,7 @@
 import { Counter, type Registry } from 'prom-client';
 import { agentPresence, agentTimedOut, decide, type Input } from '../domain/lifecycle';
 import { lockAgentStates, lockDisconnected, savePresence } from '../store/agents';
+import { dueWork } from '../store/due';
 import { loadBreachedQueue, loadExpiredOffers, loadResolvedPastWindow } from '../store/conversations';
 import type { Conversation } from '../domain/conversation';
 import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
@@ -122,11 +123,14 @@ export class Sweeper {
     if (this.running) return this.running;
     this.running = (async () => {
       try {
-        this.counters?.expired.inc(await expireOffers(this.ctx));
-        await releaseDisconnected(this.ctx);
-        this.counters?.breaches.inc(await overflowQueues(this.ctx));
-        await closeResolved(this.ctx);
-        this.ctx.kickMatcher();
+        const c = this.ctx.config;
+        const due = await dueWork(this.ctx.pool, new Date(), c.DISCONNECT_GRACE_MS, c.REOPEN_WINDOW_MS);
+        if (due.offers) this.counters?.expired.inc(await expireOffers(this.ctx));
+        if (due.disconnected) await releaseDisconnected(this.ctx);
+        if (due.sla) this.counters?.breaches.inc(await overflowQueues(this.ctx));
+        if (due.closes) await closeResolved(this.ctx);
+        // a queue nobody waits in needs no match pass (anything that queues work kicks the matcher itself)
+        if (due.waiting || due.offers || due.disconnected || due.sla) this.ctx.kickMatcher();
       } catch (err) {
         this.ctx.logger.warn({ err }, 'sweep failed; retrying next interval');
       } finally {

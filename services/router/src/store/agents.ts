@@ -23,13 +23,32 @@ interface AgentRow {
 
 const toSnapshot = (r: AgentRow): AgentSnapshot => ({ id: r.id, tiers: r.tiers, skills: r.skills, languages: r.languages, capacity: r.capacity, load: r.load, idleSince: r.idle_since });
 
+const AVAILABLE_SQL = `SELECT a.id, a.tiers, a.skills, a.languages, a.capacity, a.idle_since, ${LOAD_SQL} AS load
+       FROM router.agents a WHERE a.presence = 'online' AND a.session_id IS NOT NULL`;
+
+const withRoom = (rows: AgentRow[]) => rows.map(toSnapshot).filter((a) => Object.keys(a.capacity).some((ch) => freeCapacity(a, ch) > 0));
+
 /** Agents that could take work now: online, with a console attached, and room on some channel. */
 export async function availableAgents(client: Querier): Promise<AgentSnapshot[]> {
-  const { rows } = await client.query<AgentRow>(
-    preparedQuery(`SELECT a.id, a.tiers, a.skills, a.languages, a.capacity, a.idle_since, ${LOAD_SQL} AS load
-       FROM router.agents a WHERE a.presence = 'online' AND a.session_id IS NOT NULL`),
+  const { rows } = await client.query<AgentRow>(preparedQuery(AVAILABLE_SQL));
+  return withRoom(rows);
+}
+
+/**
+ * The arrival path's two reads in one round trip: of these tiers, those with an entry waiting other
+ * than the arrivals themselves (arrivals must not jump a queue), and the agents available now.
+ */
+export async function arrivalSnapshot(client: Querier, tiers: number[], except: string[]): Promise<{ backlog: Set<number>; agents: AgentSnapshot[] }> {
+  const { rows } = await client.query<{ backlog: number[] | null; agents: (Omit<AgentRow, 'idle_since'> & { idle_since: string })[] | null }>(
+    preparedQuery(
+      `SELECT (SELECT array_agg(t) FROM unnest($1::int[]) AS t
+                WHERE EXISTS (SELECT 1 FROM router.queue_entries q WHERE q.tiers && ARRAY[t] AND q.conversation_id <> ALL($2::text[]))) AS backlog,
+              (SELECT jsonb_agg(to_jsonb(x)) FROM (${AVAILABLE_SQL}) x) AS agents`,
+      [tiers, except],
+    ),
   );
-  return rows.map(toSnapshot).filter((a) => Object.keys(a.capacity).some((ch) => freeCapacity(a, ch) > 0));
+  const agents = (rows[0]?.agents ?? []).map((a) => ({ ...a, idle_since: new Date(a.idle_since) }));
+  return { backlog: new Set(rows[0]?.backlog ?? []), agents: withRoom(agents) };
 }
 
 /**

@@ -195,18 +195,6 @@ export async function loadMatchable(client: Querier, agents: EligibilityFilter[]
   return rows.map(toConversation);
 }
 
-/** Of these tiers, those with an entry waiting other than the given conversations (arrivals must not jump a queue). */
-export async function tiersWithBacklog(client: Querier, tiers: number[], except: string[]): Promise<Set<number>> {
-  const { rows } = await client.query<{ tier: number }>(
-    preparedQuery(
-      `SELECT t AS tier FROM unnest($1::int[]) AS t
-        WHERE EXISTS (SELECT 1 FROM router.queue_entries q WHERE q.tiers && ARRAY[t] AND q.conversation_id <> ALL($2::text[]))`,
-      [tiers, except],
-    ),
-  );
-  return new Set(rows.map((r) => r.tier));
-}
-
 /** The customers' latest conversations (up to `limit` + 1 each, newest first), in one read. */
 export async function recentByCustomer(client: Querier, customerKeys: string[], limit: number): Promise<Map<string, RecentConversation[]>> {
   const out = new Map<string, RecentConversation[]>();
@@ -231,23 +219,27 @@ export async function claimEventIds(client: Querier, ids: string[]): Promise<Set
   return new Set(rows.map((r) => r.event_id));
 }
 
-/** What classification needs about customers: their profile (from omni.customers.v1) and recent escalations (30 days). */
+/**
+ * What classification needs about customers — their profile (from omni.customers.v1) and recent
+ * escalations (30 days) — and the active rule version, in one read (ruleVersion undefined: no customers asked).
+ */
 export async function classificationInputs(
   client: Querier,
   customerKeys: string[],
-): Promise<Map<string, { attributes: Record<string, unknown> | null; display_name: string | null; n: number }>> {
-  const out = new Map<string, { attributes: Record<string, unknown> | null; display_name: string | null; n: number }>();
-  if (customerKeys.length === 0) return out;
-  const { rows } = await client.query<{ key: string; attributes: Record<string, unknown> | null; display_name: string | null; n: number }>(
+): Promise<{ inputs: Map<string, { attributes: Record<string, unknown> | null; display_name: string | null; n: number }>; ruleVersion?: number }> {
+  const inputs = new Map<string, { attributes: Record<string, unknown> | null; display_name: string | null; n: number }>();
+  if (customerKeys.length === 0) return { inputs };
+  const { rows } = await client.query<{ key: string; attributes: Record<string, unknown> | null; display_name: string | null; n: number; rule_version: number | null }>(
     preparedQuery(
       `SELECT k.key, p.attributes, p.display_name,
-              (SELECT COALESCE(sum(escalations), 0)::int FROM router.conversations WHERE customer_key = k.key AND opened_at > now() - interval '30 days') AS n
+              (SELECT COALESCE(sum(escalations), 0)::int FROM router.conversations WHERE customer_key = k.key AND opened_at > now() - interval '30 days') AS n,
+              (SELECT version FROM router.rule_sets WHERE active) AS rule_version
          FROM unnest($1::text[]) AS k(key) LEFT JOIN router.customer_profiles p ON p.identity = k.key`,
       [customerKeys],
     ),
   );
-  for (const r of rows) out.set(r.key, r);
-  return out;
+  for (const r of rows) inputs.set(r.key, r);
+  return { inputs, ruleVersion: rows[0]?.rule_version ?? 0 };
 }
 
 /** The agent a conversation is with, or was last with (delivery outcomes go to them). */

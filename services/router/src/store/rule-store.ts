@@ -41,7 +41,11 @@ export class RuleCache {
 
   async active(client: PoolClient | Pool): Promise<{ version: number; compiled: ReturnType<typeof compileRules> }> {
     const v = await client.query<{ version: number }>('SELECT version FROM router.rule_sets WHERE active');
-    const version = v.rows[0]?.version ?? 0;
+    return this.ofVersion(client, v.rows[0]?.version ?? 0);
+  }
+
+  /** The compiled rules of a version the caller read already (the inbound read carries it): read only when not cached. */
+  async ofVersion(client: PoolClient | Pool, version: number): Promise<{ version: number; compiled: ReturnType<typeof compileRules> }> {
     if (this.cached?.version === version) return this.cached;
     const r = await client.query<{ rules: Rule[] }>('SELECT rules FROM router.rule_sets WHERE version = $1::int', [version]);
     this.cached = { version, compiled: compileRules(r.rows[0]?.rules ?? DEFAULT_RULES) };
