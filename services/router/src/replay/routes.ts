@@ -6,9 +6,8 @@ import type { ReplayJob, ReplayJobs } from './jobs';
 
 /**
  * The admin API of replay (docs/replay.md): admins start a replay in the background, supervisors
- * follow its progress and read its report. Not registered by app.ts yet: the lead wires it with
- * `app.register(adminReplayRoutes, { jobs: new ReplayJobs({ env: process.env }) })` and lists the
- * routes in docs/access-control.md and the POLICY table.
+ * follow its progress and read its report. Registered by app.ts; the roles are listed in
+ * docs/access-control.md.
  */
 const Iso = Type.String({ minLength: 10, maxLength: 40 });
 const StartBody = Type.Object(
