@@ -165,7 +165,7 @@ export function ResolvedCase({ id, name, language, onDismiss }: { id: string; na
         return;
       } catch (err) {
         const status = (err as { status?: number }).status;
-        if ((status === 409 || status === 503 || status === 404) && attempt < 15) {
+        if ((status === 409 || status === 503 || status === 404) && attempt < 40) {
           await new Promise((r) => setTimeout(r, 1000));
           continue;
         }
