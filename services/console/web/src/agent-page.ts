@@ -4,7 +4,8 @@ import { t } from './i18n';
 import { Shell, useLang } from './shell';
 import { account, accessToken, api } from './session';
 import { AgentSocket, type SocketStatus } from './agent-socket';
-import { CannedReplies, ResolvedCase, shortcutAt, Suggestions } from './knowledge';
+import { CannedReplies, ResolvedCase, Suggestions } from './knowledge';
+import { appendLine, dropShortcut, replaceShortcut, shortcutAt } from './reply-text';
 import { addItems, applyFrame, emptyState, select, totalUnread, type AgentState, type Conversation, type ConversationInfo, type RouterEvent, type ThreadItem } from './agent-state';
 
 type Action = { kind: 'frame'; f: RouterEvent } | { kind: 'select'; id: string } | { kind: 'items'; id: string; items: ThreadItem[]; info?: ConversationInfo } | { kind: 'away'; reason: string | null };
@@ -171,11 +172,11 @@ function ConversationView({ c, send, dispatch, replyRef }: { c: Conversation; se
   const shortcut = typedShortcut ?? (cannedOpen ? '' : null);
   const insert = (add: string) => {
     // appended to what the agent wrote, on a line of its own
-    setText((cur) => (cur.trim() ? `${cur.replace(/\s+$/u, '')}\n${add}` : add));
+    setText((cur) => appendLine(cur, add));
     replyRef.current?.focus();
   };
   const chooseCanned = (rendered: string) => {
-    setText((cur) => (typedShortcut !== null ? cur.slice(0, cur.length - typedShortcut.length - 1) + rendered : cur.trim() ? `${cur.replace(/\s+$/u, '')}\n${rendered}` : rendered));
+    setText((cur) => replaceShortcut(cur, rendered));
     setCannedOpen(false);
     replyRef.current?.focus();
   };
@@ -240,8 +241,8 @@ function ConversationView({ c, send, dispatch, replyRef }: { c: Conversation; se
       ${isEmail && html`<label>${t('conv.subject')}<input data-testid="subject" value=${subject} onInput=${(e: Event) => setSubject((e.target as HTMLInputElement).value)} /></label>`}
       <label>${t('conv.reply')}<textarea ref=${replyRef} data-testid="reply" rows="3" aria-keyshortcuts="Alt+R" value=${text}
         onInput=${(e: Event) => setText((e.target as HTMLTextAreaElement).value)}
-        onKeyDown=${(e: KeyboardEvent) => (e.key === 'Escape' && shortcut !== null ? (setCannedOpen(false), typedShortcut !== null && setText(text.slice(0, text.length - typedShortcut.length - 1))) : e.key === 'Enter' && (e.ctrlKey || e.metaKey) && void reply(e))}></textarea></label>
-      ${shortcut !== null && html`<${CannedReplies} c=${c} shortcut=${shortcut} onChoose=${chooseCanned} onClose=${() => (setCannedOpen(false), typedShortcut !== null && setText(text.slice(0, text.length - typedShortcut.length - 1)))} />`}
+        onKeyDown=${(e: KeyboardEvent) => (e.key === 'Escape' && shortcut !== null ? (setCannedOpen(false), setText(dropShortcut(text))) : e.key === 'Enter' && (e.ctrlKey || e.metaKey) && void reply(e))}></textarea></label>
+      ${shortcut !== null && html`<${CannedReplies} c=${c} shortcut=${shortcut} onChoose=${chooseCanned} onClose=${() => (setCannedOpen(false), setText(dropShortcut(text)))} />`}
       <div class="actions">
         <button type="submit" class="primary" data-testid="send">${t('conv.send')}</button>
         <button type="button" data-testid="open-canned" aria-expanded=${shortcut !== null} onClick=${() => setCannedOpen(!cannedOpen)}>${t('kb.cannedButton')}</button>

@@ -11,15 +11,11 @@ import { html } from './html';
 import { t } from './i18n';
 import { api, account } from './session';
 import type { Conversation } from './agent-state';
+import { suggestionQuery } from './reply-text';
 
 export interface Suggestion { id: string; language: string; title: string; link: string; category: string | null; highlight: string; matchedBy: string[] }
 export interface CannedReply { id: string; scope: 'personal' | 'team'; shortcut: string; language: string; title: string; body: string }
 
-/** The text a suggestion is fetched for: the last customer message the console knows. */
-function lastCustomerText(c: Conversation): string {
-  const lastIn = [...c.items].reverse().find((i) => i.direction === 'in' && !i.earlier);
-  return (c.info?.lastText ?? lastIn?.text ?? '').slice(0, 2000);
-}
 
 // One fetch per conversation (the offer card and the conversation view share it); a failure is not
 // kept, so the next opening asks again.
@@ -27,12 +23,8 @@ const cache = new Map<string, Promise<Suggestion[]>>();
 export function suggestionsFor(c: Conversation): Promise<Suggestion[]> {
   let p = cache.get(c.id);
   if (!p) {
-    const q = new URLSearchParams({ limit: '3' });
-    if (c.info?.category) q.set('category', c.info.category);
-    if (c.info?.language) q.set('language', c.info.language);
-    const text = lastCustomerText(c);
-    if (text.trim()) q.set('text', text);
-    if (!q.has('category') && !q.has('text')) return Promise.resolve([]);
+    const q = suggestionQuery(c.info, c.items);
+    if (q === null) return Promise.resolve([]);
     p = api<{ suggestions: Suggestion[] }>(`/knowledge/v1/suggestions?${q}`).then(
       (r) => r.suggestions,
       () => {
@@ -49,7 +41,7 @@ export function suggestionsFor(c: Conversation): Promise<Suggestion[]> {
 function useSuggestions(c: Conversation): Suggestion[] {
   const [list, setList] = useState<Suggestion[]>([]);
   // waits for the offer's facts (category/language) or a first message when it opens fresh
-  const ready = !!(c.info?.category || lastCustomerText(c).trim());
+  const ready = suggestionQuery(c.info, c.items) !== null;
   useEffect(() => {
     if (!ready) return;
     let stop = false;
@@ -97,12 +89,6 @@ export function Suggestions({ c, onInsert }: { c: Conversation; onInsert?: (text
       )}
     </ul>
   </section>`;
-}
-
-/** The "/shortcut" the agent is typing at the end of the reply, if any ('' for a bare "/"). */
-export function shortcutAt(text: string): string | null {
-  const m = /(?:^|\s)\/([\w.-]{0,64})$/u.exec(text);
-  return m ? m[1]! : null;
 }
 
 /**
