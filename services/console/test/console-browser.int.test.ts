@@ -71,6 +71,7 @@ describe('console in a real browser', () => {
   let stack: Stack;
   let consoleApp: { url: string; close: () => Promise<void> };
   let knowledge: { url: string; close: () => Promise<void> };
+  let knowledgeUp = false;
   let browser: Browser;
   const contexts: BrowserContext[] = [];
   let visitor: Visitor;
@@ -99,6 +100,7 @@ describe('console in a real browser', () => {
     // offers wait two minutes and a dropped console keeps its work a minute: generous on 2 busy cores
     stack = await startStack(world, { kinds: ['chat'], env: { OFFER_TIMEOUT_MS: '120000', DISCONNECT_GRACE_MS: '60000' } });
     knowledge = await startKnowledge(knowledgeCfg.readConfig(world.env({ KNOWLEDGE_GROUP_ID: world.groupId('knowledge'), HISTORY_URL: stack.history.url })), testLogger);
+    knowledgeUp = true;
     consoleApp = await startConsole(readConfig(world.env({ ROUTER_URL: stack.router.url, HISTORY_URL: stack.history.url, KNOWLEDGE_URL: knowledge.url, WALLBOARD_POLL_MS: '300', WALLBOARD_KPI_POLL_MS: '1500' })), testLogger);
     const admin = bearer('admin', 'root');
     const agent = (id: string, name: string, tiers: number[]) => call(`${stack.router.url}/v1/admin/agents/${id}`, 'PUT', { name, tiers, skills: [], languages: ['es', 'en'], capacity: { chat: 3, email: 3 } }, admin);
@@ -115,7 +117,7 @@ describe('console in a real browser', () => {
     for (const c of contexts) await c.close().catch(() => undefined);
     await browser?.close();
     await consoleApp?.close();
-    await knowledge?.close();
+    if (knowledgeUp) await knowledge.close();
     await stack?.close();
     await world?.close();
   });
@@ -350,6 +352,35 @@ describe('console in a real browser', () => {
       text += new TextDecoder().decode(value);
     }
     ac.abort();
+  });
+
+  it('offers and replies as usual, with no suggestions, while the knowledge service is down', async () => {
+    knowledgeUp = false;
+    await knowledge.close();
+    expect((await fetch(`${consoleApp.url}/knowledge/v1/suggestions?text=wifi`, { headers: bearer('agent', 'ana') })).status).toBeGreaterThanOrEqual(500);
+    // free ana's capacity: accept the waiting offer, then resolve her three conversations
+    await ana.getByTestId('offer').getByTestId('accept').click();
+    await until('three conversations in the list', async () => (await ana.getByTestId('conversation-tab').count()) === 3);
+    for (let left = 3; left > 0; left--) {
+      await ana.getByTestId('conversation').getByTestId('resolve').click();
+      await until(`${left - 1} conversations left`, async () => (await ana.getByTestId('conversation-tab').count()) === left - 1);
+    }
+    const visitor5 = await Visitor.open(stack.ingest.chat.url, 'Elena Vidal');
+    try {
+      await visitor5.say('Mi impresora no imprime');
+      const offer = ana.getByTestId('offer');
+      await offer.waitFor({ timeout: 90000 });
+      expect(await offer.getByTestId('last-message').innerText()).toContain('impresora');
+      await offer.getByTestId('accept').click();
+      const conversation = ana.getByTestId('conversation');
+      await conversation.waitFor({ timeout: 60000 });
+      await ana.getByTestId('reply').fill('Hola Elena, vamos a revisarla.');
+      await ana.getByTestId('send').click();
+      await until('the reply on the visitor websocket', async () => visitor5.replies.some((r) => r.text === 'Hola Elena, vamos a revisarla.'));
+      expect(await ana.getByTestId('suggestions').count()).toBe(0);
+    } finally {
+      visitor5.close();
+    }
   });
 
   it('has no serious or critical accessibility violation on any page', () => {
