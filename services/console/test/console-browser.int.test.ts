@@ -185,6 +185,11 @@ describe('console in a real browser', () => {
     const uses = async () => (await world.pool.query<{ by: string }>('SELECT used_by AS by FROM knowledge.article_uses WHERE article_id = $1 AND conversation_id = $2', [PASSWORD_ARTICLE, conversationId])).rows;
     await until("the knowledge service's usage row", async () => (await uses()).length === 1);
     expect((await uses())[0]!.by).toBe('ana');
+    // or its text (the article's Markdown and its link), inserted after what the agent wrote
+    await reply.fill('Prueba esto:');
+    await suggestion.getByTestId('insert-text').click();
+    await until("the article's text in the reply box", async () => /^Prueba esto:\nSi olvidaste tu contraseña[\s\S]*revisa la carpeta de spam[\s\S]*\n\nhttps:\/\/help\.example\.com\/articles\/kb-seed-password-reset-es$/u.test(await reply.inputValue()));
+    await reply.fill('');
 
     // a team canned reply, found by typing its shortcut after "/", rendered with the placeholders filled
     await call(`${knowledge.url}/v1/canned-replies`, 'POST', { scope: 'team', shortcut: 'gracias', language: 'es', title: 'Agradecer', body: 'Gracias, {customer_name}. Soy {agent_name}; tu caso es {conversation_id}.' }, bearer('supervisor', 'sofia'));
