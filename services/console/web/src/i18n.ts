@@ -140,6 +140,21 @@ const en = {
   'admin.service': 'Service',
   'admin.saved': 'Saved',
   'admin.forbidden': 'Your role may not see this page.',
+  'kb.suggestions': 'Suggested articles',
+  'kb.insertLink': 'Insert link',
+  'kb.insertText': 'Insert text',
+  'kb.insertLinkOf': 'Insert link: {title}',
+  'kb.insertTextOf': 'Insert text: {title}',
+  'kb.canned': 'Canned replies',
+  'kb.cannedButton': 'Canned replies (/)',
+  'kb.cannedNone': 'No canned reply matches.',
+  'kb.scope.personal': 'mine',
+  'kb.scope.team': 'team',
+  'kb.resolved': 'Resolved: {name}',
+  'kb.writeArticle': 'Write an article from this case',
+  'kb.writing': 'Writing the draft…',
+  'kb.draftCreated': 'Draft article created for review:',
+  'kb.dismiss': 'Dismiss',
 };
 type Key = keyof typeof en;
 const es: Partial<Record<Key, string>> = {
@@ -282,6 +297,21 @@ const es: Partial<Record<Key, string>> = {
   'admin.service': 'Servicio',
   'admin.saved': 'Guardado',
   'admin.forbidden': 'Tu rol no puede ver esta página.',
+  'kb.suggestions': 'Artículos sugeridos',
+  'kb.insertLink': 'Insertar enlace',
+  'kb.insertText': 'Insertar texto',
+  'kb.insertLinkOf': 'Insertar enlace: {title}',
+  'kb.insertTextOf': 'Insertar texto: {title}',
+  'kb.canned': 'Respuestas predefinidas',
+  'kb.cannedButton': 'Respuestas predefinidas (/)',
+  'kb.cannedNone': 'Ninguna respuesta predefinida coincide.',
+  'kb.scope.personal': 'mía',
+  'kb.scope.team': 'equipo',
+  'kb.resolved': 'Resuelta: {name}',
+  'kb.writeArticle': 'Escribir un artículo a partir de este caso',
+  'kb.writing': 'Escribiendo el borrador…',
+  'kb.draftCreated': 'Borrador de artículo creado para revisión:',
+  'kb.dismiss': 'Descartar',
 };
 
 export type Lang = 'en' | 'es';
