@@ -79,7 +79,7 @@ export class WallboardStream {
 
   private async pollLive(): Promise<void> {
     const [queues, agents] = await Promise.all([
-      this.get<{ tiers: { tier: number; waiting: number; oldestWaitingSince: string | null }[] }>(this.src.routerUrl, '/v1/queues'),
+      this.get<{ tiers: { tier: number; waiting: number; oldestWaitingSince: string | null; slaBreached: number; slaAtRisk: number; offersPending: number }[] }>(this.src.routerUrl, '/v1/queues'),
       this.get<{ agents: unknown[] }>(this.src.routerUrl, '/v1/admin/agents'),
     ]);
     const live = JSON.stringify({ queues: queues.tiers, agents: agents.agents });

@@ -7,7 +7,7 @@ import { Shell, useLang } from './shell';
 import { accessToken, api } from './session';
 
 interface Agent { id: string; name: string; tiers: number[]; presence: string; connected: boolean; load: Record<string, number>; capacity: Record<string, number> }
-interface Live { at: string; queues: { tier: number; waiting: number; oldestWaitingSince: string | null }[]; agents: Agent[] }
+interface Live { at: string; queues: { tier: number; waiting: number; oldestWaitingSince: string | null; slaBreached?: number; slaAtRisk?: number; offersPending?: number }[]; agents: Agent[] }
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 interface Kpis { at: string; today: any; categories: { categories: any[] }; series: { t: number; conversations: number; fcrRate: number | null; firstResponseP50Ms: number | null; resolutionP50Ms: number | null; escalationRate: number | null }[] }
 
@@ -98,8 +98,8 @@ export default function WallboardPage() {
       <p class="muted" aria-live="polite" data-testid="wb-updated">${live ? t('wb.updated', { time: new Date(live.at).toLocaleTimeString() }) : t('wb.connecting')}</p>
       ${msg && html`<p role="status" class="notice">${msg}</p>`}
       <section class="card" aria-labelledby="wb-q"><h2 id="wb-q">${t('wb.queues')}</h2>
-        <table><thead><tr><th scope="col">${t('field.tier')}</th><th scope="col">${t('wb.waiting')}</th><th scope="col">${t('wb.longest')}</th></tr></thead>
-        <tbody>${(live?.queues ?? []).map((q) => html`<tr data-testid="queue-row" data-tier=${q.tier}><th scope="row">T${q.tier}</th><td data-testid="waiting">${q.waiting}</td><td><${Since} at=${q.oldestWaitingSince} /></td></tr>`)}</tbody></table>
+        <table><thead><tr><th scope="col">${t('field.tier')}</th><th scope="col">${t('wb.waiting')}</th><th scope="col">${t('wb.longest')}</th><th scope="col">${t('wb.slaAtRisk')}</th><th scope="col">${t('wb.slaBreached')}</th><th scope="col">${t('wb.offersPending')}</th></tr></thead>
+        <tbody>${(live?.queues ?? []).map((q) => html`<tr data-testid="queue-row" data-tier=${q.tier}><th scope="row">T${q.tier}</th><td data-testid="waiting">${q.waiting}</td><td><${Since} at=${q.oldestWaitingSince} /></td><td data-testid="sla-at-risk">${q.slaAtRisk ?? 0}</td><td data-testid="sla-breached">${q.slaBreached ?? 0}</td><td data-testid="offers-pending">${q.offersPending ?? 0}</td></tr>`)}</tbody></table>
       </section>
       <section class="card" aria-labelledby="wb-a"><h2 id="wb-a">${t('wb.agents')}</h2>
         <table><thead><tr><th scope="col">${t('wb.name')}</th><th scope="col">${t('wb.tiers')}</th><th scope="col">${t('wb.presence')}</th><th scope="col">${t('wb.load')}</th></tr></thead>
