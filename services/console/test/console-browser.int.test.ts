@@ -296,6 +296,9 @@ describe('console in a real browser', () => {
       await screenshot(sofia, 'wallboard-waiting');
       await presenceOf('ana').selectOption('online');
       await until('the queue emptied by an offer to ana', async () => (await waiting(1)) === '0' && (await ana.getByTestId('offer').count()) === 1);
+      // ana has not answered yet: the wallboard counts the offer as pending on tier 1
+      const pending = (tier: number) => sofia.locator(`[data-testid="queue-row"][data-tier="${tier}"] [data-testid="offers-pending"]`).innerText();
+      await until('the offer counted as pending on tier 1', async () => Number(await pending(1)) >= 1);
     } finally {
       fourth.close();
     }
