@@ -42,7 +42,6 @@ export async function getConversationView(pool: Pick<Pool, 'query'>, id: string)
   return rows[0];
 }
 
-/** Waiting conversations per tier and the oldest waiting time. */
 /**
  * Per tier: waiting conversations, the oldest wait, how many are past their queue SLA (overflowed
  * already, or due and not yet swept), how many are in the last fifth of their SLA window (at risk),
