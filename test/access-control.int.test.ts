@@ -55,6 +55,7 @@ const POLICY: Record<string, string | string[]> = {
   'router PUT /v1/accounts/:id/password': [A],
   'router GET /v1/conversations/:id': [A, S, 'service:conversations:read'],
   'router GET /v1/queues': [A, S, 'service:queues:read'],
+  'router GET /v1/agents/work': [A, S, 'service:queues:read'],
   'router PUT /v1/admin/agents/:id': [A],
   'router GET /v1/admin/agents': [A, S],
   'router GET /v1/admin/agents/:id': [A, S],

@@ -278,6 +278,8 @@ describe('console in a real browser', () => {
       await until('the count cleared on opening it', async () => (await tab.getByTestId('unread').count()) === 0);
       await until('the message in the opened conversation', async () => (await shown(ana, 'Son de la talla 42')) === 1);
       await until('the wallboard to show two chats on ana', async () => /chat 2\/3/.test(await loadOf('ana')));
+      // and the two conversations themselves on her row (GET /v1/agents/work)
+      await until("ana's two conversations on her wallboard row", async () => (await sofia.locator('[data-testid="agent-row"][data-agent="ana"] [data-testid="work-item"]').count()) >= 2);
     } finally {
       second.close();
       third.close();

@@ -294,6 +294,14 @@ describe('routing', () => {
     await k.offer(conv);
     await eventually(async () => ((await tier3()).offersPending >= 1 ? true : undefined), 'tier 3 counting the pending offer');
     expect(await k.command({ type: 'accept', conversationId: conv })).toMatchObject({ type: 'ack' });
+    // the wallboard's current work: the conversation under its agent, assigned
+    const work = await eventually(async () => {
+      const res = await h.admin('GET', '/v1/agents/work');
+      expect(res.status).toBe(200);
+      const mine = (res.body.agents as { agentId: string; conversations: { id: string; status: string }[] }[]).find((a) => a.agentId === 'k1');
+      return mine?.conversations.find((c) => c.id === conv && c.status === 'assigned');
+    }, "k1's assigned conversation in GET /v1/agents/work");
+    expect(work).toMatchObject({ tier: 3, category: 'servers' });
   });
 
   it('reopens within the window (same agent first), opens a new conversation after it', async () => {

@@ -71,3 +71,14 @@ export async function queueDepths(
     offersPending: Number(r.offered),
   }));
 }
+
+/** Every conversation offered to or assigned to an agent now, per agent (the wallboard's "current work"). */
+export async function openWorkByAgent(
+  pool: Pick<Pool, 'query'>,
+): Promise<{ agentId: string; conversationId: string; status: string; channel: string; tier: number; category: string; openedAt: Date }[]> {
+  const { rows } = await pool.query<{ agent_id: string; id: string; status: string; channel: string; tier: number; category: string; opened_at: Date }>(
+    `SELECT agent_id, id, status, channel, tier, category, opened_at FROM router.conversations
+      WHERE status IN ('offered', 'assigned') AND agent_id IS NOT NULL ORDER BY agent_id, opened_at, id`,
+  );
+  return rows.map((r) => ({ agentId: r.agent_id, conversationId: r.id, status: r.status, channel: r.channel, tier: r.tier, category: r.category, openedAt: r.opened_at }));
+}
