@@ -67,6 +67,8 @@ start() {
   # knowledge reads transcripts from history (the sixth port); the console (last port) forwards the
   # browser's /router and /history calls to those two
   export ROUTER_URL=${ROUTER_URL:-http://127.0.0.1:$((STACK_PORT_BASE + 4))} HISTORY_URL=${HISTORY_URL:-http://127.0.0.1:$((STACK_PORT_BASE + 5))}
+  # the console also forwards /knowledge to the knowledge service (the seventh port)
+  export KNOWLEDGE_URL=${KNOWLEDGE_URL:-http://127.0.0.1:$((STACK_PORT_BASE + 6))}
   load_env
   echo "stack: KAFKA_BROKERS=$KAFKA_BROKERS DATABASE_URL=$DATABASE_URL"
   node --import tsx deploy/migrate-all.ts

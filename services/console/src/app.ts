@@ -13,6 +13,7 @@ export interface ConsoleAppDeps {
   auth: ServiceAuth['http'];
   routerUrl: string;
   historyUrl: string;
+  knowledgeUrl: string;
   /** the built web app (index.html, assets/ with .br/.gz beside each file), read once at start */
   distDir: string;
   pollMs: number;
@@ -23,8 +24,8 @@ export interface ConsoleAppDeps {
 export const PAGES = ['/', '/agent', '/wallboard', '/admin'] as const;
 
 /**
- * The console service: serves the built web app and forwards /router/* and /history/* (HTTP and the
- * agent websocket) to those services, so the browser talks to one origin and needs no CORS; the
+ * The console service: serves the built web app and forwards /router/*, /history/* and /knowledge/*
+ * (HTTP, and the router's agent websocket) to those services, so the browser talks to one origin and needs no CORS; the
  * upstreams keep checking every token themselves. Adds the one thing no upstream offers: the
  * supervisor wallboard's push stream (GET /v1/wallboard/stream, server-sent events).
  */
@@ -55,10 +56,10 @@ export async function buildApp(deps: ConsoleAppDeps): Promise<FastifyInstance> {
   for (const p of PAGES) app.get(p, { config: page, schema: { hide: true } }, (req, reply) => serve('/index.html', req, reply));
   app.get<{ Params: { '*': string } }>('/assets/*', { config: page, schema: { hide: true } }, (req, reply) => serve(`/assets/${req.params['*']}`, req, reply));
 
-  // Both upstreams authorise every call themselves (the console adds no privilege): public here.
+  // All three upstreams authorise every call themselves (the console adds no privilege): public here.
   // X-Forwarded-For carries the person's address on, so the router's per-IP sign-in limit and the
   // audit trail see people rather than the console (list the console in the router's TRUST_PROXY).
-  const forwarded = { auth: { public: 'forwarded as is to the router/history, which check the bearer token' } };
+  const forwarded = { auth: { public: 'forwarded as is to the router/history/knowledge, which check the bearer token' } };
   const withClientIp = <H extends Record<string, unknown>>(req: FastifyRequest, headers: H): H => ({
     ...headers,
     'x-forwarded-for': [req.headers['x-forwarded-for'], req.ip].filter(Boolean).join(', '),
@@ -67,6 +68,7 @@ export async function buildApp(deps: ConsoleAppDeps): Promise<FastifyInstance> {
   const wsClientOptions = { rewriteRequestHeaders: (headers: Record<string, unknown>, req: FastifyRequest) => withClientIp(req, headers) } as never;
   await app.register(httpProxy, { upstream: deps.routerUrl, prefix: '/router', websocket: true, config: forwarded, replyOptions, wsClientOptions });
   await app.register(httpProxy, { upstream: deps.historyUrl, prefix: '/history', config: forwarded, replyOptions });
+  await app.register(httpProxy, { upstream: deps.knowledgeUrl, prefix: '/knowledge', config: forwarded, replyOptions });
 
   const streams = new Set<WallboardStream>();
   app.get<{ Querystring: { token?: string } }>(

@@ -12,6 +12,8 @@ export const ConsoleEnv = {
   /** where the browser's /router/* and /history/* requests (and the agent websocket) are forwarded */
   ROUTER_URL: Type.String({ default: 'http://127.0.0.1:8085', pattern: '^https?://' }),
   HISTORY_URL: Type.String({ default: 'http://127.0.0.1:8086', pattern: '^https?://' }),
+  /** where the browser's /knowledge/* requests go (suggestions, canned replies, drafts from solved cases) */
+  KNOWLEDGE_URL: Type.String({ default: 'http://127.0.0.1:8087', pattern: '^https?://' }),
   /** the built web app (vite); built on start when missing or older than services/console/web */
   CONSOLE_DIST_DIR: Type.String({ default: '' }),
   /** how often the wallboard stream polls queues and agents for a connected supervisor */

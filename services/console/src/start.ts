@@ -18,7 +18,7 @@ export async function start(config: ConsoleConfig, logger: Logger) {
       if (err.code !== 'EACCES' && err.code !== 'EROFS' && err.code !== 'EPERM') throw err;
       return ensureBuilt(join(tmpdir(), 'omni-console-dist'), log);
     }));
-  const app = await buildApp({ logger, auth: auth.http, routerUrl: config.ROUTER_URL, historyUrl: config.HISTORY_URL, distDir, pollMs: config.WALLBOARD_POLL_MS, kpiPollMs: config.WALLBOARD_KPI_POLL_MS });
+  const app = await buildApp({ logger, auth: auth.http, routerUrl: config.ROUTER_URL, historyUrl: config.HISTORY_URL, knowledgeUrl: config.KNOWLEDGE_URL, distDir, pollMs: config.WALLBOARD_POLL_MS, kpiPollMs: config.WALLBOARD_KPI_POLL_MS });
   const url = await app.listen({ port: config.PORT, host: config.HOST });
   logger.info(`console listening on ${url}`);
   return { app, url, close: () => app.close() };

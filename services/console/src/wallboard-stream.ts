@@ -78,14 +78,16 @@ export class WallboardStream {
   }
 
   private async pollLive(): Promise<void> {
-    const [queues, agents] = await Promise.all([
-      this.get<{ tiers: { tier: number; waiting: number; oldestWaitingSince: string | null }[] }>(this.src.routerUrl, '/v1/queues'),
+    const [queues, agents, current] = await Promise.all([
+      this.get<{ tiers: { tier: number; waiting: number; oldestWaitingSince: string | null; slaBreached: number; slaAtRisk: number; offersPending: number }[] }>(this.src.routerUrl, '/v1/queues'),
       this.get<{ agents: unknown[] }>(this.src.routerUrl, '/v1/admin/agents'),
+      this.get<{ agents: { agentId: string; conversations: unknown[] }[] }>(this.src.routerUrl, '/v1/agents/work'),
     ]);
-    const live = JSON.stringify({ queues: queues.tiers, agents: agents.agents });
+    const work = Object.fromEntries(current.agents.map((a) => [a.agentId, a.conversations]));
+    const live = JSON.stringify({ queues: queues.tiers, agents: agents.agents, work });
     if (live === this.lastLive) return;
     this.lastLive = live;
-    this.send('live', { at: new Date().toISOString(), queues: queues.tiers, agents: agents.agents });
+    this.send('live', { at: new Date().toISOString(), queues: queues.tiers, agents: agents.agents, work });
   }
 
   private async pollKpis(): Promise<void> {

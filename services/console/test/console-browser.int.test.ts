@@ -1,6 +1,6 @@
 /**
  * The console in real headless Chromium against the real stack (Kafka, PostgreSQL, ingest-chat, router,
- * history, and the console server on port 0): two agents and a supervisor in separate browser
+ * history, knowledge, and the console server on port 0): two agents and a supervisor in separate browser
  * contexts follow one chat conversation from the visitor's first message to a tier-2 agent, through a
  * network cut. Every page is checked with axe-core, and each screen is written to docs/screenshots/.
  */
@@ -8,6 +8,8 @@ import WebSocket from 'ws';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { readConfig } from '@omni/console/src/config';
 import { start as startConsole } from '@omni/console/src/start';
+import * as knowledgeCfg from '@omni/knowledge/src/config';
+import { start as startKnowledge } from '@omni/knowledge/src/start';
 import { createWorld, testLogger, type TestWorld } from '../../../test/support/infra';
 import { ADAPTER_KEY, startStack, type Stack } from '../../../test/support/stack';
 import { bearer, testToken } from '../../../test/support/tokens';
@@ -16,6 +18,9 @@ import { axeViolations, launchChromium, screenshot, signInAs, until } from './br
 jest.setTimeout(600_000);
 
 const PASSWORD = 'correct horse battery staple';
+// the knowledge service's built-in Spanish password-reset article and its link (ARTICLE_LINK_TEMPLATE's default)
+const PASSWORD_ARTICLE = 'kb-seed-password-reset-es';
+const PASSWORD_LINK = `https://help.example.com/articles/${PASSWORD_ARTICLE}`;
 
 async function call(url: string, method: string, body: unknown, headers: Record<string, string>) {
   const r = await fetch(url, { method, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
@@ -65,6 +70,8 @@ describe('console in a real browser', () => {
   let world: TestWorld;
   let stack: Stack;
   let consoleApp: { url: string; close: () => Promise<void> };
+  let knowledge: { url: string; close: () => Promise<void> };
+  let knowledgeUp = false;
   let browser: Browser;
   const contexts: BrowserContext[] = [];
   let visitor: Visitor;
@@ -92,7 +99,9 @@ describe('console in a real browser', () => {
     world = await createWorld('console');
     // offers wait two minutes and a dropped console keeps its work a minute: generous on 2 busy cores
     stack = await startStack(world, { kinds: ['chat'], env: { OFFER_TIMEOUT_MS: '120000', DISCONNECT_GRACE_MS: '60000' } });
-    consoleApp = await startConsole(readConfig(world.env({ ROUTER_URL: stack.router.url, HISTORY_URL: stack.history.url, WALLBOARD_POLL_MS: '300', WALLBOARD_KPI_POLL_MS: '1500' })), testLogger);
+    knowledge = await startKnowledge(knowledgeCfg.readConfig(world.env({ KNOWLEDGE_GROUP_ID: world.groupId('knowledge'), HISTORY_URL: stack.history.url })), testLogger);
+    knowledgeUp = true;
+    consoleApp = await startConsole(readConfig(world.env({ ROUTER_URL: stack.router.url, HISTORY_URL: stack.history.url, KNOWLEDGE_URL: knowledge.url, WALLBOARD_POLL_MS: '300', WALLBOARD_KPI_POLL_MS: '1500' })), testLogger);
     const admin = bearer('admin', 'root');
     const agent = (id: string, name: string, tiers: number[]) => call(`${stack.router.url}/v1/admin/agents/${id}`, 'PUT', { name, tiers, skills: [], languages: ['es', 'en'], capacity: { chat: 3, email: 3 } }, admin);
     await agent('ana', 'Ana Tier-1', [1]);
@@ -108,6 +117,7 @@ describe('console in a real browser', () => {
     for (const c of contexts) await c.close().catch(() => undefined);
     await browser?.close();
     await consoleApp?.close();
+    if (knowledgeUp) await knowledge.close();
     await stack?.close();
     await world?.close();
   });
@@ -143,6 +153,9 @@ describe('console in a real browser', () => {
     expect(first).toBeGreaterThan(0);
     await until('the countdown to tick down', async () => (await seconds()) < first, 10000);
     await until('the wallboard to show the offer as load on ana', async () => /chat 1\/3/.test(await loadOf('ana')));
+    // the knowledge service's suggestion for a Spanish "contraseña" message: the Spanish password-reset article first
+    await offer.getByTestId('suggestion').first().waitFor({ timeout: 60000 });
+    expect(await offer.getByTestId('suggestion').first().getAttribute('data-article')).toBe(PASSWORD_ARTICLE);
     await check(ana, 'agent-offer');
 
     await ana.keyboard.press('Alt+A');
@@ -155,6 +168,41 @@ describe('console in a real browser', () => {
     await until('the reply on the visitor websocket', async () => visitor.replies.some((r) => r.text === 'Hola Lucía, te envío un enlace para restablecerla.'));
     await until('the reply in the agent thread', async () => (await shown(ana, 'Hola Lucía, te envío un enlace para restablecerla.')) === 1);
     await check(ana, 'agent-conversation');
+  });
+
+  it('inserts a suggested article and a canned reply into the reply; the visitor gets them and the use is recorded', async () => {
+    const conversation = ana.getByTestId('conversation');
+    const conversationId = (await conversation.getAttribute('data-conversation'))!;
+    const reply = ana.getByTestId('reply');
+    // the article's link, inserted from the conversation's suggestions
+    const suggestion = conversation.locator(`[data-testid="suggestion"][data-article="${PASSWORD_ARTICLE}"]`);
+    await suggestion.waitFor({ timeout: 60000 });
+    expect(await suggestion.locator('a').innerText()).toMatch(/contraseña/i);
+    await suggestion.getByTestId('insert-link').click();
+    await until('the link in the reply box', async () => (await reply.inputValue()).includes(PASSWORD_LINK));
+    await ana.getByTestId('send').click();
+    await until('the article link on the visitor websocket', async () => visitor.replies.some((r) => r.text.includes(PASSWORD_LINK)));
+    const uses = async () => (await world.pool.query<{ by: string }>('SELECT used_by AS by FROM knowledge.article_uses WHERE article_id = $1 AND conversation_id = $2', [PASSWORD_ARTICLE, conversationId])).rows;
+    await until("the knowledge service's usage row", async () => (await uses()).length === 1);
+    expect((await uses())[0]!.by).toBe('ana');
+    // or its text (the article's Markdown and its link), inserted after what the agent wrote
+    await reply.fill('Prueba esto:');
+    await suggestion.getByTestId('insert-text').click();
+    await until("the article's text in the reply box", async () => /^Prueba esto:\nSi olvidaste tu contraseña[\s\S]*revisa la carpeta de spam[\s\S]*\n\nhttps:\/\/help\.example\.com\/articles\/kb-seed-password-reset-es$/u.test(await reply.inputValue()));
+    await reply.fill('');
+
+    // a team canned reply, found by typing its shortcut after "/", rendered with the placeholders filled
+    await call(`${knowledge.url}/v1/canned-replies`, 'POST', { scope: 'team', shortcut: 'gracias', language: 'es', title: 'Agradecer', body: 'Gracias, {customer_name}. Soy {agent_name}; tu caso es {conversation_id}.' }, bearer('supervisor', 'sofia'));
+    await ana.keyboard.press('Alt+R');
+    await ana.keyboard.type('/grac');
+    const canned = ana.locator('[data-testid="canned-reply"][data-shortcut="gracias"]');
+    await canned.waitFor({ timeout: 60000 });
+    await check(ana, 'agent-knowledge');
+    await canned.click();
+    const rendered = `Gracias, Lucía Pérez. Soy ana@example.com; tu caso es ${conversationId}.`;
+    await until('the rendered canned reply in the reply box', async () => (await reply.inputValue()) === rendered);
+    await ana.keyboard.press('Control+Enter');
+    await until('the canned reply on the visitor websocket', async () => visitor.replies.some((r) => r.text === rendered));
   });
 
   it('loses no message and shows none twice when the network drops and comes back', async () => {
@@ -196,8 +244,16 @@ describe('console in a real browser', () => {
     await until('the KPI tiles to count the conversation', async () => (await sofia.getByTestId('kpi-conversations').innerText()) === '1');
     await check(sofia, 'wallboard');
 
+    const conversationId = (await bruno.getByTestId('conversation').getAttribute('data-conversation'))!;
     await bruno.keyboard.press('Alt+D');
     await until('the conversation resolved', async () => (await bruno.getByTestId('conversation').count()) === 0);
+    // from the solved case to a draft article, pre-filled from the transcript
+    await bruno.getByTestId('resolved-case').getByTestId('write-article').click();
+    const draftId = await bruno.getByTestId('draft-id').innerText({ timeout: 90000 });
+    await check(bruno, 'agent-resolved-draft');
+    const draft = (await (await fetch(`${knowledge.url}/v1/articles/${encodeURIComponent(draftId)}`, { headers: bearer('supervisor', 'sofia') })).json()) as { article: { status: string; sourceConversationId: string; body: string; language: string } };
+    expect([draft.article.status, draft.article.sourceConversationId, draft.article.language]).toEqual(['draft', conversationId, 'es']);
+    expect(draft.article.body).toContain('olvidé mi contraseña');
     await until('the wallboard to free bruno', async () => /chat 0\/3/.test(await loadOf('bruno')));
   });
 
@@ -222,6 +278,8 @@ describe('console in a real browser', () => {
       await until('the count cleared on opening it', async () => (await tab.getByTestId('unread').count()) === 0);
       await until('the message in the opened conversation', async () => (await shown(ana, 'Son de la talla 42')) === 1);
       await until('the wallboard to show two chats on ana', async () => /chat 2\/3/.test(await loadOf('ana')));
+      // and the two conversations themselves on her row (GET /v1/agents/work)
+      await until("ana's two conversations on her wallboard row", async () => (await sofia.locator('[data-testid="agent-row"][data-agent="ana"] [data-testid="work-item"]').count()) >= 2);
     } finally {
       second.close();
       third.close();
@@ -240,6 +298,9 @@ describe('console in a real browser', () => {
       await screenshot(sofia, 'wallboard-waiting');
       await presenceOf('ana').selectOption('online');
       await until('the queue emptied by an offer to ana', async () => (await waiting(1)) === '0' && (await ana.getByTestId('offer').count()) === 1);
+      // ana has not answered yet: the wallboard counts the offer as pending on tier 1
+      const pending = (tier: number) => sofia.locator(`[data-testid="queue-row"][data-tier="${tier}"] [data-testid="offers-pending"]`).innerText();
+      await until('the offer counted as pending on tier 1', async () => Number(await pending(1)) >= 1);
     } finally {
       fourth.close();
     }
@@ -248,6 +309,8 @@ describe('console in a real browser', () => {
   it('shows the Spanish UI and the admin pages', async () => {
     await ana.getByLabel('Language').selectOption('es');
     await ana.getByRole('heading', { name: /Ofertas/ }).waitFor();
+    // the waiting offer ("No tengo internet…") with its suggestions, in Spanish
+    await ana.getByTestId('offer').getByRole('heading', { name: 'Artículos sugeridos' }).waitFor({ timeout: 60000 });
     await check(ana, 'agent-es');
     const root = await newPage();
     await signInAs(root, consoleApp.url, 'root@example.com', PASSWORD, '/admin');
@@ -282,6 +345,9 @@ describe('console in a real browser', () => {
     expect((await fetch(`${consoleApp.url}/router/v1/queues`)).status).toBe(401);
     expect((await fetch(`${consoleApp.url}/router/v1/queues`, { headers: bearer('supervisor', 'sofia') })).status).toBe(200);
     expect((await fetch(`${consoleApp.url}/history/v1/kpis`, { headers: bearer('agent', 'ana') })).status).toBe(403);
+    expect((await fetch(`${consoleApp.url}/knowledge/v1/suggestions?text=wifi`)).status).toBe(401);
+    expect((await fetch(`${consoleApp.url}/knowledge/v1/kpis/knowledge`, { headers: bearer('agent', 'ana') })).status).toBe(403);
+    expect((await fetch(`${consoleApp.url}/knowledge/v1/suggestions?text=wifi&language=en`, { headers: bearer('agent', 'ana') })).status).toBe(200);
     // the stream: no token 401, an agent 403, a supervisor gets pushed events
     expect((await fetch(`${consoleApp.url}/v1/wallboard/stream`)).status).toBe(401);
     expect((await fetch(`${consoleApp.url}/v1/wallboard/stream?token=${testToken('agent', 'ana')}`)).status).toBe(403);
@@ -298,8 +364,37 @@ describe('console in a real browser', () => {
     ac.abort();
   });
 
+  it('offers and replies as usual, with no suggestions, while the knowledge service is down', async () => {
+    knowledgeUp = false;
+    await knowledge.close();
+    expect((await fetch(`${consoleApp.url}/knowledge/v1/suggestions?text=wifi`, { headers: bearer('agent', 'ana') })).status).toBeGreaterThanOrEqual(500);
+    // free ana's capacity: accept the waiting offer, then resolve her three conversations
+    await ana.getByTestId('offer').getByTestId('accept').click();
+    await until('three conversations in the list', async () => (await ana.getByTestId('conversation-tab').count()) === 3);
+    for (let left = 3; left > 0; left--) {
+      await ana.getByTestId('conversation').getByTestId('resolve').click();
+      await until(`${left - 1} conversations left`, async () => (await ana.getByTestId('conversation-tab').count()) === left - 1);
+    }
+    const visitor5 = await Visitor.open(stack.ingest.chat.url, 'Elena Vidal');
+    try {
+      await visitor5.say('Mi impresora no imprime');
+      const offer = ana.getByTestId('offer');
+      await offer.waitFor({ timeout: 90000 });
+      expect(await offer.getByTestId('last-message').innerText()).toContain('impresora');
+      await offer.getByTestId('accept').click();
+      const conversation = ana.getByTestId('conversation');
+      await conversation.waitFor({ timeout: 60000 });
+      await ana.getByTestId('reply').fill('Hola Elena, vamos a revisarla.');
+      await ana.getByTestId('send').click();
+      await until('the reply on the visitor websocket', async () => visitor5.replies.some((r) => r.text === 'Hola Elena, vamos a revisarla.'));
+      expect(await ana.getByTestId('suggestions').count()).toBe(0);
+    } finally {
+      visitor5.close();
+    }
+  });
+
   it('has no serious or critical accessibility violation on any page', () => {
-    expect(Object.keys(a11y).sort()).toEqual(['admin-accounts', 'admin-agents', 'admin-audit', 'admin-rules', 'agent-conversation', 'agent-es', 'agent-escalate-blocked', 'agent-offer', 'agent-tier2-offer', 'sign-in', 'wallboard']);
+    expect(Object.keys(a11y).sort()).toEqual(['admin-accounts', 'admin-agents', 'admin-audit', 'admin-rules', 'agent-conversation', 'agent-es', 'agent-escalate-blocked', 'agent-knowledge', 'agent-offer', 'agent-resolved-draft', 'agent-tier2-offer', 'sign-in', 'wallboard']);
     expect(a11y).toEqual(Object.fromEntries(Object.keys(a11y).map((k) => [k, []])));
   });
 });

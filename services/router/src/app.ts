@@ -14,6 +14,8 @@ import { adminBusinessHoursRoutes } from './routes/admin-business-hours';
 import { whyWaitingRoutes } from './routes/why-waiting';
 import { deadLetterRoutes } from './routes/dead-letters';
 import { supervisionRoutes } from './routes/supervision';
+import { ReplayJobs } from './replay/jobs';
+import { adminReplayRoutes } from './replay/routes';
 import type { SessionSettings } from './store/accounts';
 import type { RouterCtx } from './store/routing-tx';
 
@@ -25,6 +27,8 @@ export interface RouterAppDeps {
   auth: ServiceAuth['http'];
   session: SessionSettings;
   signInPerMinute: number;
+  /** background replays (docs/replay.md); by default each runs `npm run replay`'s CLI as a child process with this process's environment */
+  replayJobs?: ReplayJobs;
 }
 
 /** Largest agent console frame (docs/agent-protocol.md); a larger one closes the socket with 1009. */
@@ -50,6 +54,7 @@ export async function buildApp(deps: RouterAppDeps): Promise<FastifyInstance> {
   await app.register(deadLetterRoutes, { pool: deps.infra.pool });
   await app.register(supervisionRoutes, { ctx: deps.ctx });
   await app.register(agentSocketRoutes, { ctx: deps.ctx, hub: deps.hub });
+  await app.register(adminReplayRoutes, { jobs: deps.replayJobs ?? new ReplayJobs({ env: process.env }) });
   registerAuditRoute(app, deps.infra.pool, 'router');
   return app;
 }

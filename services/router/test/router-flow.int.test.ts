@@ -9,7 +9,7 @@
 import { DEFAULT_RULES } from '../src/domain/default-rules';
 import { RouterHarness } from './support/router-harness';
 import type { AgentClient } from './support/agent-client';
-import { TopicWatcher } from '../../../test/support/infra';
+import { eventually, TopicWatcher } from '../../../test/support/infra';
 import { DeliveryStatus } from '@omni/contracts';
 import { Publisher } from '@omni/kafka';
 
@@ -278,6 +278,30 @@ describe('routing', () => {
     await h.event(conv, 'offered');
     const types = h.eventTypes(conv);
     expect(types.indexOf('overflowed')).toBeLessThan(types.indexOf('offered'));
+  });
+
+  it('counts work waiting past its SLA and offers not yet answered per tier on GET /v1/queues (the wallboard)', async () => {
+    type TierRow = { tier: number; waiting: number; slaBreached: number; slaAtRisk: number; offersPending: number };
+    const tier3 = async () => ((await h.admin('GET', '/v1/queues')).body.tiers as TierRow[]).find((t) => t.tier === 3)!;
+    // nobody has s19: it waits in tier 3 past its 1 s SLA and overflows
+    const { messageId } = await h.send('zz19 the production server is not responding');
+    const conv = await h.openedBy(messageId);
+    await h.event(conv, 'overflowed');
+    const waiting = await eventually(async () => ((await tier3()).slaBreached >= 1 ? tier3() : undefined), 'tier 3 counting a breached SLA');
+    expect(waiting.waiting).toBeGreaterThanOrEqual(waiting.slaBreached);
+    // an agent who can take it gets the offer: it is pending until answered
+    const k = await agent('k1', 's19', { tiers: [3], skills: ['infrastructure'] });
+    await k.offer(conv);
+    await eventually(async () => ((await tier3()).offersPending >= 1 ? true : undefined), 'tier 3 counting the pending offer');
+    expect(await k.command({ type: 'accept', conversationId: conv })).toMatchObject({ type: 'ack' });
+    // the wallboard's current work: the conversation under its agent, assigned
+    const work = await eventually(async () => {
+      const res = await h.admin('GET', '/v1/agents/work');
+      expect(res.status).toBe(200);
+      const mine = (res.body.agents as { agentId: string; conversations: { id: string; status: string }[] }[]).find((a) => a.agentId === 'k1');
+      return mine?.conversations.find((c) => c.id === conv && c.status === 'assigned');
+    }, "k1's assigned conversation in GET /v1/agents/work");
+    expect(work).toMatchObject({ tier: 3, category: 'servers' });
   });
 
   it('reopens within the window (same agent first), opens a new conversation after it', async () => {

@@ -4,6 +4,8 @@ import { t } from './i18n';
 import { Shell, useLang } from './shell';
 import { account, accessToken, api } from './session';
 import { AgentSocket, type SocketStatus } from './agent-socket';
+import { CannedReplies, ResolvedCase, Suggestions } from './knowledge';
+import { appendLine, dropShortcut, replaceShortcut, shortcutAt } from './reply-text';
 import { addItems, applyFrame, emptyState, select, totalUnread, type AgentState, type Conversation, type ConversationInfo, type RouterEvent, type ThreadItem } from './agent-state';
 
 type Action = { kind: 'frame'; f: RouterEvent } | { kind: 'select'; id: string } | { kind: 'items'; id: string; items: ThreadItem[]; info?: ConversationInfo } | { kind: 'away'; reason: string | null };
@@ -99,6 +101,7 @@ function OfferCard({ c, send, first }: { c: Conversation; send: Send; first: boo
     <${Facts} c=${c} />
     ${c.info?.lastText && html`<p class="last"><span class="label">${t('offer.lastMessage')}:</span> <q data-testid="last-message">${c.info.lastText}</q></p>`}
     <${HandoffNotes} c=${c} />
+    <${Suggestions} c=${c} />
     ${recent.length > 0 && html`<details><summary>${t('offer.recent')} (${recent.length})</summary><ul>${recent.map((r) => html`<li>${r.openedAt.slice(0, 10)} · T${r.tier} · ${r.category ?? '—'} · ${r.status}</li>`)}</ul></details>`}
     <div class="actions">
       <button class="primary" data-testid="accept" aria-keyshortcuts=${first ? 'Alt+A' : undefined} onClick=${() => send({ type: 'accept', conversationId: c.id })}>${t('offer.accept')}</button>
@@ -163,6 +166,20 @@ function ConversationView({ c, send, dispatch, replyRef }: { c: Conversation; se
   const [loading, setLoading] = useState(true);
   const [text, setText] = useState('');
   const [subject, setSubject] = useState('');
+  // canned replies: open from the button (all of them) or while "/shortcut" ends the reply text
+  const [cannedOpen, setCannedOpen] = useState(false);
+  const typedShortcut = shortcutAt(text);
+  const shortcut = typedShortcut ?? (cannedOpen ? '' : null);
+  const insert = (add: string) => {
+    // appended to what the agent wrote, on a line of its own
+    setText((cur) => appendLine(cur, add));
+    replyRef.current?.focus();
+  };
+  const chooseCanned = (rendered: string) => {
+    setText((cur) => replaceShortcut(cur, rendered));
+    setCannedOpen(false);
+    replyRef.current?.focus();
+  };
   const threadRef = useRef<HTMLOListElement>(null);
   // This conversation's transcript and the customer's whole cross-channel timeline, from history
   // (retried: history learns that this agent may read them from the conversation events, a moment
@@ -206,7 +223,7 @@ function ConversationView({ c, send, dispatch, replyRef }: { c: Conversation; se
     }
   };
   return html`<section class="conversation" data-testid="conversation" data-conversation=${c.id} aria-label=${c.info?.customer?.name ?? c.id}>
-    <header class="card"><${Facts} c=${c} /><${HandoffNotes} c=${c} /></header>
+    <header class="card"><${Facts} c=${c} /><${HandoffNotes} c=${c} /><${Suggestions} c=${c} onInsert=${canReply ? insert : undefined} /></header>
     ${c.status !== 'assigned' && html`<p class="collab">${t('conv.collab', { role: t(`conv.${c.status}`) })} <button onClick=${() => send({ type: 'leave', conversationId: c.id })}>${t('conv.leave')}</button></p>`}
     ${c.failures.length > 0 && html`<section class="card failures" aria-label=${t('conv.failures')}><h4>${t('conv.failures')}</h4><ul>${c.failures.map((f) => html`<li data-testid="failure">${f.callback ? t('conv.callback', { to: f.to }) : t('conv.failed', { to: f.to, reason: f.reason })}</li>`)}</ul></section>`}
     <h3>${t('conv.timeline')}</h3>
@@ -224,9 +241,11 @@ function ConversationView({ c, send, dispatch, replyRef }: { c: Conversation; se
       ${isEmail && html`<label>${t('conv.subject')}<input data-testid="subject" value=${subject} onInput=${(e: Event) => setSubject((e.target as HTMLInputElement).value)} /></label>`}
       <label>${t('conv.reply')}<textarea ref=${replyRef} data-testid="reply" rows="3" aria-keyshortcuts="Alt+R" value=${text}
         onInput=${(e: Event) => setText((e.target as HTMLTextAreaElement).value)}
-        onKeyDown=${(e: KeyboardEvent) => e.key === 'Enter' && (e.ctrlKey || e.metaKey) && void reply(e)}></textarea></label>
+        onKeyDown=${(e: KeyboardEvent) => (e.key === 'Escape' && shortcut !== null ? (setCannedOpen(false), setText(dropShortcut(text))) : e.key === 'Enter' && (e.ctrlKey || e.metaKey) && void reply(e))}></textarea></label>
+      ${shortcut !== null && html`<${CannedReplies} c=${c} shortcut=${shortcut} onChoose=${chooseCanned} onClose=${() => (setCannedOpen(false), setText(dropShortcut(text)))} />`}
       <div class="actions">
         <button type="submit" class="primary" data-testid="send">${t('conv.send')}</button>
+        <button type="button" data-testid="open-canned" aria-expanded=${shortcut !== null} onClick=${() => setCannedOpen(!cannedOpen)}>${t('kb.cannedButton')}</button>
         ${c.status === 'assigned' && html`<button type="button" data-testid="resolve" aria-keyshortcuts="Alt+D" onClick=${() => send({ type: 'resolve', conversationId: c.id })}>${t('conv.resolve')}</button>`}
       </div>
     </form>`}
@@ -242,6 +261,8 @@ export default function AgentPage() {
   const stateRef = useRef(state);
   stateRef.current = state;
   const replyRef = useRef<HTMLTextAreaElement | null>(null);
+  // conversations this console resolved (for "write an article from this case"); newest first, kept few
+  const [resolved, setResolved] = useState<{ id: string; name: string; language?: string | null }[]>([]);
   const welcomed = useRef(state.lastSeq > 0);
   const reconnectOffline = useRef(false);
   useEffect(() => sessionStorage.setItem(STORE(), JSON.stringify(state)), [state]);
@@ -278,7 +299,10 @@ export default function AgentPage() {
   const send: Send = async (cmd) => {
     setError('');
     try {
-      return await socket.send(cmd);
+      const c = cmd.type === 'resolve' ? stateRef.current.conversations[String(cmd.conversationId)] : undefined;
+      const ack = await socket.send(cmd);
+      if (ack && c) setResolved((r) => [{ id: c.id, name: c.info?.customer?.name ?? c.id, language: c.info?.language ?? null }, ...r.filter((x) => x.id !== c.id)].slice(0, 3));
+      return ack;
     } catch (err) {
       setError(t('error.generic', { message: `${(err as { code?: string }).code ?? ''} ${(err as Error).message}` }));
       return undefined;
@@ -346,6 +370,7 @@ export default function AgentPage() {
       <div class="work">
         ${error && html`<p role="alert" class="error" data-testid="error">${error}</p>`}
         <ul class="notices" aria-live="polite">${state.notices.filter((n) => Date.now() - Date.parse(n.at) < 60_000).slice(-3).map((n) => html`<li key=${n.at + n.key}>${t(`notice.${n.key}`)}</li>`)}</ul>
+        ${resolved.map((r) => html`<${ResolvedCase} key=${r.id} id=${r.id} name=${r.name} language=${r.language} onDismiss=${() => setResolved((all) => all.filter((x) => x.id !== r.id))} />`)}
         ${active ? html`<${ConversationView} key=${active.id} c=${active} send=${send} dispatch=${dispatch} replyRef=${replyRef} />` : html`<p class="muted">${t('conv.none')}</p>`}
       </div>
     </div>

@@ -7,7 +7,8 @@ import { Shell, useLang } from './shell';
 import { accessToken, api } from './session';
 
 interface Agent { id: string; name: string; tiers: number[]; presence: string; connected: boolean; load: Record<string, number>; capacity: Record<string, number> }
-interface Live { at: string; queues: { tier: number; waiting: number; oldestWaitingSince: string | null }[]; agents: Agent[] }
+interface Live { at: string; queues: { tier: number; waiting: number; oldestWaitingSince: string | null; slaBreached?: number; slaAtRisk?: number; offersPending?: number }[]; agents: Agent[]; work?: Record<string, WorkItem[]> }
+interface WorkItem { id: string; status: string; channel: string; tier: number; category: string; openedAt: string }
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 interface Kpis { at: string; today: any; categories: { categories: any[] }; series: { t: number; conversations: number; fcrRate: number | null; firstResponseP50Ms: number | null; resolutionP50Ms: number | null; escalationRate: number | null }[] }
 
@@ -98,16 +99,17 @@ export default function WallboardPage() {
       <p class="muted" aria-live="polite" data-testid="wb-updated">${live ? t('wb.updated', { time: new Date(live.at).toLocaleTimeString() }) : t('wb.connecting')}</p>
       ${msg && html`<p role="status" class="notice">${msg}</p>`}
       <section class="card" aria-labelledby="wb-q"><h2 id="wb-q">${t('wb.queues')}</h2>
-        <table><thead><tr><th scope="col">${t('field.tier')}</th><th scope="col">${t('wb.waiting')}</th><th scope="col">${t('wb.longest')}</th></tr></thead>
-        <tbody>${(live?.queues ?? []).map((q) => html`<tr data-testid="queue-row" data-tier=${q.tier}><th scope="row">T${q.tier}</th><td data-testid="waiting">${q.waiting}</td><td><${Since} at=${q.oldestWaitingSince} /></td></tr>`)}</tbody></table>
+        <table><thead><tr><th scope="col">${t('field.tier')}</th><th scope="col">${t('wb.waiting')}</th><th scope="col">${t('wb.longest')}</th><th scope="col">${t('wb.slaAtRisk')}</th><th scope="col">${t('wb.slaBreached')}</th><th scope="col">${t('wb.offersPending')}</th></tr></thead>
+        <tbody>${(live?.queues ?? []).map((q) => html`<tr data-testid="queue-row" data-tier=${q.tier}><th scope="row">T${q.tier}</th><td data-testid="waiting">${q.waiting}</td><td><${Since} at=${q.oldestWaitingSince} /></td><td data-testid="sla-at-risk">${q.slaAtRisk ?? 0}</td><td data-testid="sla-breached">${q.slaBreached ?? 0}</td><td data-testid="offers-pending">${q.offersPending ?? 0}</td></tr>`)}</tbody></table>
       </section>
       <section class="card" aria-labelledby="wb-a"><h2 id="wb-a">${t('wb.agents')}</h2>
-        <table><thead><tr><th scope="col">${t('wb.name')}</th><th scope="col">${t('wb.tiers')}</th><th scope="col">${t('wb.presence')}</th><th scope="col">${t('wb.load')}</th></tr></thead>
+        <table><thead><tr><th scope="col">${t('wb.name')}</th><th scope="col">${t('wb.tiers')}</th><th scope="col">${t('wb.presence')}</th><th scope="col">${t('wb.load')}</th><th scope="col">${t('wb.work')}</th></tr></thead>
         <tbody>${[...(live?.agents ?? [])].sort((x, y) => RANK[x.presence]! - RANK[y.presence]! || x.name.localeCompare(y.name)).map(
           (a) => html`<tr data-testid="agent-row" data-agent=${a.id}><th scope="row">${a.name} <small>${a.id}</small></th><td>${a.tiers.join(', ')}</td>
             <td><select aria-label=${t('wb.setPresence', { name: a.name })} value=${a.presence} data-testid="agent-presence" onChange=${(e: Event) => void force(a.id, (e.target as HTMLSelectElement).value)}>
               ${['online', 'away', 'offline'].map((p) => html`<option value=${p}>${t(`presence.${p}`)}</option>`)}</select> ${a.connected ? '●' : '○'}</td>
-            <td data-testid="agent-load">${Object.entries(a.capacity).map(([ch, cap]) => html`<span class="load">${ch} ${a.load[ch] ?? 0}/${cap}</span> `)}</td></tr>`,
+            <td data-testid="agent-load">${Object.entries(a.capacity).map(([ch, cap]) => html`<span class="load">${ch} ${a.load[ch] ?? 0}/${cap}</span> `)}</td>
+            <td data-testid="agent-work">${(live?.work?.[a.id] ?? []).map((w) => html`<span class="load" data-testid="work-item" data-conversation=${w.id} title=${`${w.category} · T${w.tier} · ${t(`wb.status.${w.status}`)}`}>${w.channel} ${w.id.slice(0, 12)}${w.status === 'offered' ? ' …' : ''}</span> `)}</td></tr>`,
         )}</tbody></table>
       </section>
       <section class="card" aria-labelledby="wb-k"><h2 id="wb-k">${t('wb.kpis')}</h2>
@@ -139,7 +141,8 @@ export default function WallboardPage() {
       </section>
       <section class="card" aria-labelledby="wb-m"><h2 id="wb-m">${t('wb.move')}</h2>
         <form class="inline" onSubmit=${move}>
-          <label>${t('wb.conversationId')}<input name="id" required /></label>
+          <label>${t('wb.conversationId')}<input name="id" required list="wb-assigned" /></label>
+          <datalist id="wb-assigned">${Object.entries(live?.work ?? {}).flatMap(([agentId, items]) => items.filter((w) => w.status === 'assigned').map((w) => html`<option value=${w.id}>${agentId} · ${w.channel} · ${w.category}</option>`))}</datalist>
           <label>${t('conv.toAgent')} / ${t('conv.toTier')}<input name="to" required /></label>
           <label>${t('conv.note')}<input name="note" /></label>
           <button type="submit">${t('conv.transfer')}</button>

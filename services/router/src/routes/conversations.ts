@@ -30,7 +30,18 @@ const Conversation = Type.Object(
   },
   { $id: 'RouterConversation' },
 );
-const QueueDepth = Type.Object({ tiers: Type.Array(Type.Object({ tier: Type.Integer(), waiting: Type.Integer(), oldestWaitingSince: Type.Union([Type.String(), Type.Null()]) })) });
+const QueueDepth = Type.Object({
+  tiers: Type.Array(
+    Type.Object({
+      tier: Type.Integer(),
+      waiting: Type.Integer(),
+      oldestWaitingSince: Type.Union([Type.String(), Type.Null()]),
+      slaBreached: Type.Integer({ description: 'waiting past the tier\'s queue SLA (QUEUE_SLA_MS_TIER_n)' }),
+      slaAtRisk: Type.Integer({ description: 'waiting, in the last fifth of the SLA window' }),
+      offersPending: Type.Integer({ description: 'offered to an agent, not yet accepted or rejected' }),
+    }),
+  ),
+});
 
 async function waitOf(pool: Pool, id: string) {
   const conv = await loadConversation(pool, id, { lock: false });
@@ -66,6 +77,15 @@ export const conversationRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app
     },
   );
   app.get('/v1/queues', { config: { auth: { roles: ['supervisor', 'service'], scopes: ['queues:read'] } }, schema: { response: { 200: QueueDepth, '4xx': { $ref: 'ErrorBody#' } } } }, async () => {
-    return { tiers: (await queueDepths(pool)).map((r) => ({ tier: r.tier, waiting: r.waiting, oldestWaitingSince: r.oldest?.toISOString() ?? null })) };
+    return {
+      tiers: (await queueDepths(pool)).map((r) => ({
+        tier: r.tier,
+        waiting: r.waiting,
+        oldestWaitingSince: r.oldest?.toISOString() ?? null,
+        slaBreached: r.slaBreached,
+        slaAtRisk: r.slaAtRisk,
+        offersPending: r.offersPending,
+      })),
+    };
   });
 };

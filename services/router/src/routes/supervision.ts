@@ -4,7 +4,7 @@ import { originOf, principalOf, recordAudit } from '@omni/auth';
 import { AppError, type ErrorCode } from '@omni/service';
 import { AgentActionError, setPresence, transfer } from '../routing/agent-commands';
 import { loadConversation } from '../store/conversations';
-import { getAgent } from '../store/agent-profiles';
+import { getAgent, openWorkByAgent } from '../store/agent-profiles';
 import type { RouterCtx } from '../store/routing-tx';
 import { NO_NUL } from './auth';
 
@@ -32,6 +32,17 @@ const TransferBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
+const AgentWork = Type.Object({
+  agents: Type.Array(
+    Type.Object({
+      agentId: Type.String(),
+      conversations: Type.Array(
+        Type.Object({ id: Type.String(), status: Type.String(), channel: Type.String(), tier: Type.Integer(), category: Type.String(), openedAt: Type.String() }),
+      ),
+    }),
+  ),
+});
+
 /** Supervisors (and admins) steer live work: force an agent's presence, move an assigned conversation. Both audited. */
 export const supervisionRoutes: FastifyPluginAsync<{ ctx: RouterCtx }> = async (app, { ctx }) => {
   const supervisor = { auth: { roles: ['supervisor'] } } as const;
@@ -56,6 +67,23 @@ export const supervisionRoutes: FastifyPluginAsync<{ ctx: RouterCtx }> = async (
       });
       ctx.kickMatcher();
       return { agentId: req.params.id, presence: req.body.status };
+    },
+  );
+
+  app.get(
+    '/v1/agents/work',
+    {
+      config: { auth: { roles: ['supervisor', 'service'], scopes: ['queues:read'] } },
+      schema: { summary: "Each agent's current conversations (offered or assigned), for the wallboard", response: { 200: AgentWork, '4xx': { $ref: 'ErrorBody#' } } },
+    },
+    async () => {
+      const byAgent = new Map<string, Static<typeof AgentWork>['agents'][number]>();
+      for (const w of await openWorkByAgent(ctx.pool)) {
+        const entry = byAgent.get(w.agentId) ?? { agentId: w.agentId, conversations: [] };
+        entry.conversations.push({ id: w.conversationId, status: w.status, channel: w.channel, tier: w.tier, category: w.category, openedAt: w.openedAt.toISOString() });
+        byAgent.set(w.agentId, entry);
+      }
+      return { agents: [...byAgent.values()] };
     },
   );
 

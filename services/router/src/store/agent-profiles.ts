@@ -42,12 +42,43 @@ export async function getConversationView(pool: Pick<Pool, 'query'>, id: string)
   return rows[0];
 }
 
-/** Waiting conversations per tier and the oldest waiting time. */
-export async function queueDepths(pool: Pick<Pool, 'query'>): Promise<{ tier: number; waiting: number; oldest: Date | null }[]> {
-  const { rows } = await pool.query<{ tier: number; waiting: string; oldest: Date | null }>(
-    `SELECT t.tier, count(q.conversation_id) AS waiting, min(q.waiting_since) AS oldest
-       FROM generate_series(1, 5) AS t(tier) LEFT JOIN router.queue_entries q ON q.tier = t.tier
-      GROUP BY t.tier ORDER BY t.tier`,
+/**
+ * Per tier: waiting conversations, the oldest wait, how many are past their queue SLA (overflowed
+ * already, or due and not yet swept), how many are in the last fifth of their SLA window (at risk),
+ * and how many are offered to an agent and not yet answered.
+ */
+export async function queueDepths(
+  pool: Pick<Pool, 'query'>,
+): Promise<{ tier: number; waiting: number; oldest: Date | null; slaBreached: number; slaAtRisk: number; offersPending: number }[]> {
+  const { rows } = await pool.query<{ tier: number; waiting: string; oldest: Date | null; breached: string; at_risk: string; offered: string }>(
+    `SELECT t.tier,
+            (SELECT count(*) FROM router.queue_entries q WHERE q.tier = t.tier) AS waiting,
+            (SELECT min(q.waiting_since) FROM router.queue_entries q WHERE q.tier = t.tier) AS oldest,
+            (SELECT count(*) FROM router.queue_entries q
+              WHERE q.tier = t.tier AND (q.overflows > 0 OR q.sla_deadline <= now())) AS breached,
+            (SELECT count(*) FROM router.queue_entries q
+              WHERE q.tier = t.tier AND q.overflows = 0 AND q.sla_deadline > now()
+                AND now() >= q.waiting_since + (q.sla_deadline - q.waiting_since) * 0.8) AS at_risk,
+            (SELECT count(*) FROM router.conversations c WHERE c.tier = t.tier AND c.status = 'offered') AS offered
+       FROM generate_series(1, 5) AS t(tier) ORDER BY t.tier`,
   );
-  return rows.map((r) => ({ tier: r.tier, waiting: Number(r.waiting), oldest: r.oldest }));
+  return rows.map((r) => ({
+    tier: r.tier,
+    waiting: Number(r.waiting),
+    oldest: r.oldest,
+    slaBreached: Number(r.breached),
+    slaAtRisk: Number(r.at_risk),
+    offersPending: Number(r.offered),
+  }));
+}
+
+/** Every conversation offered to or assigned to an agent now, per agent (the wallboard's "current work"). */
+export async function openWorkByAgent(
+  pool: Pick<Pool, 'query'>,
+): Promise<{ agentId: string; conversationId: string; status: string; channel: string; tier: number; category: string; openedAt: Date }[]> {
+  const { rows } = await pool.query<{ agent_id: string; id: string; status: string; channel: string; tier: number; category: string; opened_at: Date }>(
+    `SELECT agent_id, id, status, channel, tier, category, opened_at FROM router.conversations
+      WHERE status IN ('offered', 'assigned') AND agent_id IS NOT NULL ORDER BY agent_id, opened_at, id`,
+  );
+  return rows.map((r) => ({ agentId: r.agent_id, conversationId: r.id, status: r.status, channel: r.channel, tier: r.tier, category: r.category, openedAt: r.opened_at }));
 }

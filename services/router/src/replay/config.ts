@@ -1,0 +1,104 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { DEFAULT_RULES } from '../domain/default-rules';
+import type { LifecyclePolicy } from '../domain/lifecycle';
+import { RuleList, ruleProblems, type Rule } from '../domain/rules';
+import type { ReplayConfig } from './types';
+
+/**
+ * A replay configuration file (JSON): `{ baseline?, proposed }`, each a named configuration. Missing
+ * fields take the router's defaults (docs/architecture-router.md "Configuration"), so a proposal can
+ * be as small as `{ "proposed": { "rules": [...] } }`.
+ */
+const Capacity = Type.Record(Type.String({ minLength: 1, maxLength: 32 }), Type.Integer({ minimum: 0, maximum: 1000 }));
+const Agent = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 200 }),
+    tiers: Type.Array(Type.Integer({ minimum: 1, maximum: 5 }), { maxItems: 5 }),
+    skills: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 100 }),
+    languages: Type.Array(Type.String({ minLength: 2, maxLength: 16 }), { maxItems: 50 }),
+    capacity: Capacity,
+    presence: Type.Union([Type.Literal('online'), Type.Literal('away'), Type.Literal('offline')]),
+  },
+  { additionalProperties: false },
+);
+const Ms = Type.Integer({ minimum: 0, maximum: 30 * 86_400_000 });
+const OneConfig = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    rules: Type.Optional(RuleList),
+    ruleVersion: Type.Optional(Type.Integer({ minimum: 0 })),
+    offerTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000 })),
+    reopenWindowMs: Type.Optional(Ms),
+    slaMsByTier: Type.Optional(Type.Object({ 1: Type.Optional(Ms), 2: Type.Optional(Ms), 3: Type.Optional(Ms), 4: Type.Optional(Ms), 5: Type.Optional(Ms) }, { additionalProperties: false })),
+    overflowMode: Type.Optional(Type.Union([Type.Literal('widen'), Type.Literal('escalate')])),
+    maxConsecutiveOfferTimeouts: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    agents: Type.Optional(
+      Type.Object(
+        {
+          override: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 200 }), Type.Partial(Type.Omit(Agent, ['id'])))),
+          add: Type.Optional(Type.Array(Agent, { maxItems: 10_000 })),
+          remove: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 10_000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    behaviour: Type.Optional(Type.Object({ acceptDelayMs: Type.Optional(Ms), handlingMs: Type.Optional(Ms) }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+export const ReplayConfigFile = Type.Object({ baseline: Type.Optional(OneConfig), proposed: OneConfig }, { additionalProperties: false });
+export type ReplayConfigFile = Static<typeof ReplayConfigFile>;
+
+/** The router's defaults (services/router/src/config.ts). */
+export const DEFAULT_POLICY: LifecyclePolicy = {
+  offerTimeoutMs: 20_000,
+  reopenWindowMs: 86_400_000,
+  slaMsByTier: { 1: 120_000, 2: 300_000, 3: 600_000, 4: 900_000, 5: 1_800_000 },
+  overflowMode: 'widen',
+  maxConsecutiveOfferTimeouts: 2,
+};
+
+export type ConfigProblem = { path: string; message: string };
+
+function resolve(c: Static<typeof OneConfig> | undefined, fallback: { name: string; rules: Rule[]; ruleVersion: number; ruleTimeline?: ReplayConfig['ruleTimeline']; policy: LifecyclePolicy }): ReplayConfig {
+  const policy: LifecyclePolicy = {
+    offerTimeoutMs: c?.offerTimeoutMs ?? fallback.policy.offerTimeoutMs,
+    reopenWindowMs: c?.reopenWindowMs ?? fallback.policy.reopenWindowMs,
+    slaMsByTier: { ...fallback.policy.slaMsByTier, ...Object.fromEntries(Object.entries(c?.slaMsByTier ?? {}).filter((e): e is [string, number] => e[1] !== undefined)) },
+    overflowMode: c?.overflowMode ?? fallback.policy.overflowMode,
+    maxConsecutiveOfferTimeouts: c?.maxConsecutiveOfferTimeouts ?? fallback.policy.maxConsecutiveOfferTimeouts,
+  };
+  return {
+    name: c?.name ?? fallback.name,
+    rules: c?.rules ?? fallback.rules,
+    ruleVersion: c?.ruleVersion ?? (c?.rules ? Math.max(fallback.ruleVersion, ...(fallback.ruleTimeline ?? []).map((t) => t.version)) + 1 : fallback.ruleVersion),
+    // rules named by the file apply to the whole window; otherwise the live edits inside it are kept
+    ...(!c?.rules && fallback.ruleTimeline?.length ? { ruleTimeline: fallback.ruleTimeline } : {}),
+    policy,
+    ...(c?.agents ? { agents: c.agents } : {}),
+    ...(c?.behaviour ? { behaviour: c.behaviour } : {}),
+  };
+}
+
+/**
+ * Parses a configuration file's JSON value: the baseline (what was live: the given live rules and
+ * policy unless the file overrides them) and the proposal (the baseline with the file's changes).
+ * Never throws on bad input: returns the problems instead.
+ */
+export function parseReplayConfig(
+  value: unknown,
+  live: { rules: Rule[]; ruleVersion: number; ruleTimeline?: ReplayConfig['ruleTimeline']; policy: LifecyclePolicy } = { rules: DEFAULT_RULES, ruleVersion: 1, policy: DEFAULT_POLICY },
+): { ok: true; baseline: ReplayConfig; proposed: ReplayConfig } | { ok: false; problems: ConfigProblem[] } {
+  if (!Value.Check(ReplayConfigFile, value)) {
+    const problems = [...Value.Errors(ReplayConfigFile, value)].slice(0, 20).map((e) => ({ path: e.path || '/', message: e.message }));
+    return { ok: false, problems: problems.length ? problems : [{ path: '/', message: 'not a replay configuration' }] };
+  }
+  const f = value;
+  const ruleIssues = [...ruleProblems(f.baseline?.rules ?? []).map((p) => ({ path: `/baseline/${p.field}`, message: p.reason })), ...ruleProblems(f.proposed.rules ?? []).map((p) => ({ path: `/proposed/${p.field}`, message: p.reason }))];
+  if (ruleIssues.length) return { ok: false, problems: ruleIssues };
+  const baseline = resolve(f.baseline, { name: 'baseline', ...live });
+  const proposed = resolve(f.proposed, { ...baseline, name: 'proposed' });
+  if (!f.proposed.agents && baseline.agents) proposed.agents = baseline.agents;
+  return { ok: true, baseline, proposed };
+}

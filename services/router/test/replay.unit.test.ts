@@ -1,0 +1,263 @@
+import fc from 'fast-check';
+import { DEFAULT_RULES } from '../src/domain/default-rules';
+import { RecordedBehaviour } from '../src/replay/behaviour';
+import { DEFAULT_POLICY, parseReplayConfig } from '../src/replay/config';
+import { replay } from '../src/replay/engine';
+import { generateRecording, ScriptedBehaviour } from '../src/replay/generate';
+import { compare, faithfulness } from '../src/replay/report';
+import type { Recording, ReplayConfig } from '../src/replay/types';
+
+const START = Date.UTC(2026, 10, 2);
+const live: ReplayConfig = { name: 'live', rules: DEFAULT_RULES, ruleVersion: 1, policy: DEFAULT_POLICY };
+
+/** "Live": the scripted people answer; what it decides is the recording replay starts from. */
+function recordDay(seed: number, conversations: number, agents: number): { rec: Recording; recorded: ReturnType<typeof replay> } {
+  const rec = generateRecording({ seed, start: START, days: 1, conversations, agents });
+  const recorded = replay(rec, live, new ScriptedBehaviour(seed));
+  return { rec: { ...rec, decisions: recorded.decisions }, recorded };
+}
+
+describe('replay of a scripted day', () => {
+  const { rec, recorded } = recordDay(7, 1500, 40);
+
+  test('the day exercises mixed channels, presence changes, escalations, overflows, rejections and lapsed offers', () => {
+    const types = new Set(recorded.decisions.map((d) => d.type));
+    for (const t of ['conversation.escalated', 'conversation.overflowed', 'conversation.rejected', 'conversation.offer-expired', 'conversation.reopened', 'conversation.requeued', 'conversation.resolved'])
+      expect(types).toContain(t);
+    expect(new Set([...recorded.conversations.values()].map((c) => c.channel)).size).toBeGreaterThanOrEqual(5);
+    expect(new Set([...recorded.conversations.values()].map((c) => c.openingTier))).toEqual(new Set([1, 2, 3, 5]));
+  });
+
+  test('faithfulness: replayed with the live configuration, 100 % of recorded decisions are reproduced, from recorded agent answers only', () => {
+    const base = replay(rec, live, new RecordedBehaviour(rec.decisions));
+    const f = faithfulness(rec.decisions, base.decisions);
+    expect(f.differences).toEqual([]);
+    expect(f.sharePct).toBe(100);
+    expect(f.conversations).toBe(recorded.conversations.size);
+    expect(base.behaviour.modelled).toBe(0);
+    expect(base.decisions).toEqual(rec.decisions);
+  });
+
+  test('the faithfulness check finds and explains a difference (an agent whose presence was not recorded)', () => {
+    const someone = rec.inputs.find((i) => i.kind === 'presence' && i.presence === 'online')!;
+    const lossy = { ...rec, inputs: rec.inputs.filter((i) => !(i.kind === 'presence' && i.agentId === (someone as { agentId: string }).agentId)) };
+    const f = faithfulness(rec.decisions, replay(lossy, live, new RecordedBehaviour(rec.decisions)).decisions);
+    expect(f.sharePct).toBeLessThan(100);
+    expect(f.differences.length).toBeGreaterThan(0);
+    for (const d of f.differences) expect(d.explanation).toMatch(/agent|recording|decision|input/);
+  });
+
+  test('a window starting mid-day: conversations opened before it are left out of the share and listed, the rest reproduced', () => {
+    const mid = START + 12 * 3_600_000;
+    const f = faithfulness(
+      rec.decisions.filter((d) => d.at >= mid),
+      replay(
+        { ...rec, from: mid, inputs: rec.inputs.filter((i) => i.at >= mid), decisions: rec.decisions.filter((d) => d.at >= mid) },
+        live,
+        new RecordedBehaviour(rec.decisions.filter((d) => d.at >= mid)),
+      ).decisions,
+    );
+    expect(f.carriedOver.length).toBeGreaterThan(0);
+    // agents' load, presence and idle order at the window start are not recorded: some differences are expected, each explained
+    expect(f.conversations).toBeGreaterThan(500);
+    for (const d of f.differences) expect(d.explanation.length).toBeGreaterThan(20);
+  });
+
+  test('the same mid-day window with a warm-up from the quiet start of the day: 100 % reproduced', () => {
+    const mid = START + 12 * 3_600_000;
+    const base = replay(rec, live, new RecordedBehaviour(rec.decisions), { reportFrom: mid });
+    const report = compare(base, base, live.policy, live.policy, rec.decisions);
+    expect(report.faithfulness!.differences).toEqual([]);
+    expect(report.faithfulness!.conversations).toBe([...recorded.conversations.values()].filter((c) => c.openedAt >= mid).length);
+    expect(report.baseline.conversations).toBe(report.faithfulness!.conversations);
+  });
+
+  test('a category moved to tier 2 changes the classification of exactly the conversations of that category', () => {
+    const rules = DEFAULT_RULES.map((r) => (r.id === 'orders-shipping' ? { ...r, then: { ...r.then, tier: 2 } } : r));
+    const proposed: ReplayConfig = { ...live, name: 'orders to tier 2', rules, ruleVersion: 2 };
+    const base = replay(rec, live, new RecordedBehaviour(rec.decisions));
+    const prop = replay(rec, proposed, new RecordedBehaviour(rec.decisions));
+    const report = compare(base, prop, live.policy, proposed.policy, rec.decisions);
+    const expected = [...recorded.conversations.values()].filter((c) => c.category === 'orders-shipping' && c.openingTier === 1).map((c) => c.id).sort();
+    expect(expected.length).toBeGreaterThan(50);
+    const byRule = report.changed.filter((c) => c.classificationChanged);
+    expect(byRule.map((c) => c.conversationId).sort()).toEqual(expected);
+    for (const c of byRule) {
+      expect([c.baseline.tier, c.proposed.tier]).toEqual([1, 2]);
+      expect(c.what).toContain('tier');
+      expect(c.proposed.ruleVersion).toBe(2);
+      expect(c.proposed.decisions.find((d) => d.type === 'conversation.queued')?.tier).toBe(2);
+    }
+    // everything else that changed kept its tier and category: only who was free changed
+    for (const c of report.changed.filter((x) => !x.classificationChanged)) {
+      expect(c.proposed.category).toBe(c.baseline.category);
+      expect(c.proposed.tier).toBe(c.baseline.tier);
+    }
+    const t2 = (s: typeof report.baseline) => s.tiers.find((t) => t.tier === 2)!.volume;
+    expect(t2(report.proposed) - t2(report.baseline)).toBe(expected.length);
+    expect(report.faithfulness?.sharePct).toBe(100);
+  });
+
+  test('rule edits inside the window: conversations opened from the switch on are classified with the new version', () => {
+    const noon = START + 12 * 3_600_000;
+    const v2 = DEFAULT_RULES.map((r) => (r.id === 'orders-shipping' ? { ...r, then: { ...r.then, category: 'logistics' } } : r));
+    const r = replay(rec, { ...live, ruleTimeline: [{ from: noon, version: 2, rules: v2 }] }, new RecordedBehaviour(rec.decisions));
+    const orders = [...r.conversations.values()].filter((c) => c.matchedRules.includes('orders-shipping'));
+    expect(orders.filter((c) => c.openedAt < noon).every((c) => c.category === 'orders-shipping' && c.ruleVersion === 1)).toBe(true);
+    expect(orders.filter((c) => c.openedAt >= noon).every((c) => c.category === 'logistics' && c.ruleVersion === 2)).toBe(true);
+    expect(orders.filter((c) => c.openedAt >= noon).length).toBeGreaterThan(20);
+    const f = faithfulness(rec.decisions, r.decisions);
+    expect(f.differences.length).toBe(orders.filter((c) => c.openedAt >= noon).length); // exactly those, at their classification
+    for (const d of f.differences) expect(d.explanation).toMatch(/tier\/category/);
+  });
+
+  test('a rule change that matches nothing changes nothing', () => {
+    const rules = [...DEFAULT_RULES.slice(0, 3), { id: 'never', when: { keywords: { any: ['zzqxj-never-said'] } }, then: { tier: 4, category: 'never' } }, ...DEFAULT_RULES.slice(3)];
+    const base = replay(rec, live, new RecordedBehaviour(rec.decisions));
+    const prop = replay(rec, { ...live, name: 'noop', rules, ruleVersion: 2 }, new RecordedBehaviour(rec.decisions));
+    expect(compare(base, prop, live.policy, live.policy).changed).toEqual([]);
+    // the same decisions; only the classification reason names the new rule version
+    const strip = (ds: typeof base.decisions) => ds.map(({ reason: _r, ...d }) => d);
+    expect(strip(prop.decisions)).toEqual(strip(base.decisions));
+  });
+
+  test('agents sent work the recording never gave them follow the documented model (their category median, else the category median)', () => {
+    const rules = DEFAULT_RULES.map((r) => (r.id === 'orders-shipping' ? { ...r, then: { ...r.then, tier: 2 } } : r));
+    const prop = replay(rec, { ...live, name: 'p', rules, ruleVersion: 2 }, new RecordedBehaviour(rec.decisions));
+    expect(prop.behaviour.modelled).toBeGreaterThan(0);
+    const resolved = prop.decisions.filter((d) => d.type === 'conversation.resolved');
+    expect(resolved.length).toBeGreaterThan(recorded.decisions.filter((d) => d.type === 'conversation.resolved').length * 0.8);
+  });
+});
+
+describe('agent model edges', () => {
+  test('a recorded transfer to an agent who is not there in the proposal is refused, listed, and the assignee resolves instead', () => {
+    const m = generateRecording({ seed: 3, start: START, days: 1, conversations: 1, agents: 2 });
+    const msg = m.inputs.find((i) => i.kind === 'message')!;
+    const agents = m.agents.map((a) => ({ ...a, tiers: [1, 2, 3, 5], skills: ['social', 'databases', 'apis', 'integrations', 'infrastructure', 'translation'], languages: ['en', 'es', 'fr'], presence: 'online' as const }));
+    const rec = { ...m, agents, inputs: [msg] };
+    const first = replay(rec, live, new ScriptedBehaviour(3));
+    const conv = first.decisions[0]!.conversationId;
+    const holder = first.decisions.find((d) => d.type === 'conversation.assigned')!.agentId!;
+    const other = agents.find((a) => a.id !== holder)!.id;
+    // the recording: the holder transferred it to `other` 60 s after accepting
+    const offered = first.decisions.find((d) => d.type === 'conversation.offered')!;
+    const accepted = first.decisions.find((d) => d.type === 'conversation.accepted')!;
+    const decisions = [
+      ...first.decisions.filter((d) => d.at <= accepted.at),
+      { conversationId: conv, type: 'conversation.transferred', at: accepted.at + 60_000, agentId: holder, toAgentId: other, tier: offered.tier },
+    ];
+    const r = replay({ ...rec, decisions }, { ...live, agents: { remove: [other] } }, new RecordedBehaviour(decisions));
+    expect(r.refused).toEqual([expect.objectContaining({ conversationId: conv, kind: 'transfer', code: 'AGENT_UNAVAILABLE' })]);
+    expect(r.decisions.filter((d) => d.conversationId === conv).at(-1)).toMatchObject({ type: 'conversation.resolved', agentId: holder, at: accepted.at + 60_000 });
+  });
+});
+
+describe('determinism', () => {
+  const arbRecording = fc.record({ seed: fc.integer({ min: 1, max: 1_000_000 }), conversations: fc.integer({ min: 1, max: 60 }), agents: fc.integer({ min: 1, max: 8 }), grainMs: fc.constantFrom(1, 60_000, 3_600_000) });
+  const build = (p: { seed: number; conversations: number; agents: number; grainMs: number }) => {
+    const rec = generateRecording({ seed: p.seed, start: START, days: 1, conversations: p.conversations, agents: p.agents });
+    // coarse times make many inputs share an instant: the tie-break, not the array order, must decide
+    return { ...rec, inputs: rec.inputs.map((i) => ({ ...i, at: START + Math.floor((i.at - START) / p.grainMs) * p.grainMs })) };
+  };
+
+  test('same recording and configuration twice → identical decisions; any permutation of the inputs → identical decisions', () => {
+    fc.assert(
+      fc.property(arbRecording, fc.integer(), (p, shuffleSeed) => {
+        const rec = build(p);
+        const a = replay(rec, live, new ScriptedBehaviour(p.seed));
+        const b = replay(rec, live, new ScriptedBehaviour(p.seed));
+        expect(b.decisions).toEqual(a.decisions);
+        const shuffled = [...rec.inputs];
+        let s = shuffleSeed >>> 0;
+        for (let i = shuffled.length - 1; i > 0; i--) {
+          s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+          const j = s % (i + 1);
+          [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+        }
+        const c = replay({ ...rec, inputs: shuffled }, live, new ScriptedBehaviour(p.seed));
+        expect(c.decisions).toEqual(a.decisions);
+      }),
+      { numRuns: Number(process.env.REPLAY_RUNS ?? 40) },
+    );
+  });
+
+  test('replaying a recording with its own configuration reproduces it exactly (any generated day)', () => {
+    fc.assert(
+      fc.property(arbRecording, (p) => {
+        const rec = build(p);
+        const recorded = replay(rec, live, new ScriptedBehaviour(p.seed)).decisions;
+        const again = replay({ ...rec, decisions: recorded }, live, new RecordedBehaviour(recorded));
+        expect(faithfulness(recorded, again.decisions).differences).toEqual([]);
+        expect(again.behaviour.modelled).toBe(0);
+      }),
+      { numRuns: Number(process.env.REPLAY_RUNS ?? 40) },
+    );
+  });
+
+  test("the match pass's shortcuts are exact: the same decisions as planning over every queued conversation, whatever the proposal", () => {
+    fc.assert(
+      fc.property(arbRecording, fc.constantFrom('widen', 'escalate'), fc.integer({ min: 0, max: 2 }), fc.boolean(), (p, overflowMode, cap, moveOrders) => {
+        const rec = build({ ...p, conversations: p.conversations * 3 });
+        const cfg: ReplayConfig = {
+          ...live,
+          rules: moveOrders ? DEFAULT_RULES.map((r) => (r.id === 'orders-shipping' ? { ...r, then: { ...r.then, tier: 2 } } : r)) : DEFAULT_RULES,
+          policy: { ...DEFAULT_POLICY, overflowMode, slaMsByTier: { 1: 30_000, 2: 60_000, 3: 60_000, 4: 60_000, 5: 60_000 } },
+          agents: { override: Object.fromEntries(rec.agents.filter((_, i) => i % 2 === 0).map((a) => [a.id, { capacity: { chat: cap, email: cap, whatsapp: cap } }])) },
+        };
+        const fast = replay(rec, cfg, new ScriptedBehaviour(p.seed));
+        const reference = replay(rec, cfg, new ScriptedBehaviour(p.seed), { exhaustiveMatch: true });
+        expect(fast.decisions).toEqual(reference.decisions);
+      }),
+      { numRuns: Number(process.env.REPLAY_RUNS ?? 25) },
+    );
+  });
+
+  test('no agent is ever offered or assigned past its capacity, whatever the proposal', () => {
+    fc.assert(
+      fc.property(arbRecording, fc.integer({ min: 0, max: 3 }), (p, cap) => {
+        const rec = build(p);
+        const cfg: ReplayConfig = { ...live, agents: { override: Object.fromEntries(rec.agents.map((a) => [a.id, { capacity: { chat: cap, email: cap, whatsapp: cap, phone: cap, sms: cap } }])) } };
+        const r = replay(rec, cfg, new ScriptedBehaviour(p.seed));
+        const holding = new Map<string, string>(); // conversation → agent
+        for (const d of r.decisions) {
+          if (d.type === 'conversation.offered') holding.set(d.conversationId, d.agentId!);
+          else if (['conversation.rejected', 'conversation.offer-expired', 'conversation.resolved', 'conversation.escalated', 'conversation.transferred', 'conversation.requeued'].includes(d.type)) holding.delete(d.conversationId);
+          const perAgentChannel = new Map<string, number>();
+          for (const [cid, a] of holding) {
+            const k = `${a}/${r.conversations.get(cid)!.channel}`;
+            perAgentChannel.set(k, (perAgentChannel.get(k) ?? 0) + 1);
+          }
+          for (const n of perAgentChannel.values()) expect(n).toBeLessThanOrEqual(cap);
+        }
+      }),
+      { numRuns: Number(process.env.REPLAY_RUNS ?? 25) },
+    );
+  });
+});
+
+describe('configuration file', () => {
+  test('a minimal proposal takes the live defaults', () => {
+    const r = parseReplayConfig({ proposed: { name: 'sla', slaMsByTier: { 1: 60000 } } });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.baseline.rules).toBe(DEFAULT_RULES);
+    expect(r.proposed.policy.slaMsByTier).toEqual({ ...DEFAULT_POLICY.slaMsByTier, 1: 60000 });
+  });
+
+  test('hostile JSON and Unicode: never throws, a valid file or a list of problems', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.jsonValue(), fc.record({ proposed: fc.jsonValue() }), fc.record({ proposed: fc.record({ rules: fc.array(fc.jsonValue()), name: fc.string({ unit: 'binary' }) }) })), (v) => {
+        const r = parseReplayConfig(v);
+        if (!r.ok) expect(r.problems.length).toBeGreaterThan(0);
+        else expect(r.proposed.policy.offerTimeoutMs).toBeGreaterThan(0);
+      }),
+      { numRuns: Number(process.env.REPLAY_RUNS ?? 300) },
+    );
+  });
+
+  test('a rule with a broken regular expression is a problem, not a crash', () => {
+    const r = parseReplayConfig({ proposed: { rules: [{ id: 'x', when: { patterns: { any: ['(['] } }, then: { tier: 2 } }] } });
+    expect(r.ok).toBe(false);
+  });
+});
