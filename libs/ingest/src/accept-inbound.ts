@@ -151,15 +151,42 @@ const DEDUPE_INSERT = `INSERT INTO ingest.dedupe (message_id, channel, provider,
    ON CONFLICT (message_id) DO NOTHING`;
 const dedupeParams = (es: InboundMessage[]) => [es.map((e) => e.messageId), es.map((e) => e.channel), es.map((e) => e.provider), es.map((e) => e.providerMessageId), es.map((e) => e.threadKey)];
 
+/** How long a dedupe row that could not be written after its publish is retried in the background. */
+export const DEDUPE_RECORD_RETRY_MS = 10 * 60_000;
+
 /**
  * Writes the dedupe rows of published envelopes. These messages are in Kafka, so whatever happens
- * here they are answered accepted: a row that cannot be written (database down) only means a
- * provider retry publishes a copy, which every consumer drops by message id. Logged, never thrown.
+ * here they are answered accepted. The row is not only dedupe: delivery finds a thread's provider
+ * through it, so a row that cannot be written now (PostgreSQL restarting between the ack and the
+ * insert) is retried in the background with backoff for DEDUPE_RECORD_RETRY_MS — without it, the
+ * agent's replies on that thread could never be delivered (found by the CI fault run). Never thrown.
  */
 async function recordPublished(deps: IngestDeps, es: InboundMessage[]): Promise<void> {
   try {
     await deps.pool.query(DEDUPE_INSERT, dedupeParams(es));
   } catch (err) {
-    deps.logger?.error({ err: (err as Error).message, messages: es.length }, 'dedupe rows not written after publish; a retry may publish a copy (dropped downstream by message id)');
+    deps.logger?.warn({ err: (err as Error).message, messages: es.length }, 'dedupe rows not written after publish; retrying in the background');
+    void retryRecord(deps, es, Date.now() + DEDUPE_RECORD_RETRY_MS);
   }
+}
+
+async function retryRecord(deps: IngestDeps, es: InboundMessage[], giveUpAt: number): Promise<void> {
+  for (let delayMs = 250; ; delayMs = Math.min(delayMs * 2, 5000)) {
+    await new Promise((r) => setTimeout(r, delayMs).unref());
+    if (deps.pool.ending) break;
+    try {
+      await deps.pool.query(DEDUPE_INSERT, dedupeParams(es));
+      deps.logger?.info({ messages: es.length }, 'dedupe rows written on retry');
+      return;
+    } catch (err) {
+      if (Date.now() >= giveUpAt) {
+        deps.logger?.error({ err: (err as Error).message }, 'giving up on the dedupe rows');
+        break;
+      }
+    }
+  }
+  deps.logger?.error(
+    { messages: es.length, messageIds: es.map((e) => e.messageId).slice(0, 20) },
+    'dedupe rows of published messages not written: a provider retry may publish a copy (dropped downstream by id), and replies on these threads wait for their provider',
+  );
 }

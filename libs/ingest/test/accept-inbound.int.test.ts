@@ -71,4 +71,32 @@ describe('acceptInbound (coalesced)', () => {
     const seen = await inbound.waitFor((v) => String(v.providerMessageId).startsWith('o-'), 3);
     expect(seen.map((s) => s.value.providerMessageId)).toEqual(['o-1', 'o-2', 'o-3']);
   });
+
+  it('writes the dedupe row of a published message later when PostgreSQL refused it right after the ack', async () => {
+    // the database "restarts" between the broker's ack and the dedupe insert: the first insert fails
+    let refused = 0;
+    const flaky = new Proxy(world.pool, {
+      get(target, prop, receiver) {
+        if (prop !== 'query') return Reflect.get(target, prop, receiver);
+        return (sql: unknown, ...rest: unknown[]) => {
+          if (typeof sql === 'string' && sql.startsWith('INSERT INTO ingest.dedupe') && refused++ === 0) return Promise.reject(new Error('the database system is starting up'));
+          return (target.query as (...a: unknown[]) => unknown).call(target, sql, ...rest);
+        };
+      },
+    });
+    const flakyDeps: IngestDeps = { ...deps, pool: flaky };
+    const [r] = await acceptInbound(flakyDeps, [envelope('restart-1', 'restart')]);
+    expect(r!.status).toBe('accepted');
+    await inbound.waitFor((v) => v.providerMessageId === 'restart-1');
+    expect(refused).toBeGreaterThanOrEqual(1);
+    // the row (which delivery uses to find the thread's provider) arrives without any new request
+    const deadline = Date.now() + 60_000;
+    let rows = 0;
+    while (Date.now() < deadline && rows === 0) {
+      rows = (await world.pool.query('SELECT 1 FROM ingest.dedupe WHERE message_id = $1', [r!.messageId])).rowCount ?? 0;
+      if (rows === 0) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(rows).toBe(1);
+    expect(refused).toBeGreaterThanOrEqual(2);
+  });
 });
