@@ -64,7 +64,13 @@ export async function buildApp(deps: ConsoleAppDeps): Promise<FastifyInstance> {
     ...headers,
     'x-forwarded-for': [req.headers['x-forwarded-for'], req.ip].filter(Boolean).join(', '),
   });
-  const replyOptions = { rewriteRequestHeaders: withClientIp } as never;
+  // An upstream that cannot be reached or drops the connection (stopped, restarting) is infrastructure
+  // unavailable: 503 with Retry-After and the usual error body, never reply-from's own 500.
+  const upstreamDown = (reply: FastifyReply, { error }: { error: Error }) => {
+    deps.logger.warn({ err: error.message, url: reply.request.url }, 'upstream unavailable');
+    void reply.status(503).header('retry-after', '5').send({ error: 'UNAVAILABLE', message: 'service behind the console unavailable, retry later' });
+  };
+  const replyOptions = { rewriteRequestHeaders: withClientIp, onError: upstreamDown } as never;
   const wsClientOptions = { rewriteRequestHeaders: (headers: Record<string, unknown>, req: FastifyRequest) => withClientIp(req, headers) } as never;
   await app.register(httpProxy, { upstream: deps.routerUrl, prefix: '/router', websocket: true, config: forwarded, replyOptions, wsClientOptions });
   await app.register(httpProxy, { upstream: deps.historyUrl, prefix: '/history', config: forwarded, replyOptions });

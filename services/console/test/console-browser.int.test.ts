@@ -74,6 +74,8 @@ describe('console in a real browser', () => {
   let knowledgeUp = false;
   let browser: Browser;
   const contexts: BrowserContext[] = [];
+  /** 5xx answers other than 503 that any page received (checked after all tests) */
+  const serverErrors: string[] = [];
   let visitor: Visitor;
   let ana: Page, bruno: Page, sofia: Page;
   const a11y: Record<string, unknown[]> = {};
@@ -89,6 +91,8 @@ describe('console in a real browser', () => {
     // what the page itself complains about, printed when a test fails (jest shows console output)
     page.on('pageerror', (e) => console.warn(`page error: ${e.message}`));
     page.on('console', (m) => m.type() === 'error' && !m.text().includes('ERR_INTERNET_DISCONNECTED') && console.warn(`page console: ${m.text()}`));
+    // the product never answers 5xx but 503: every other one the page met is collected and fails the run
+    page.on('response', (r) => r.status() >= 500 && r.status() !== 503 && serverErrors.push(`${r.status()} ${r.request().method()} ${r.url()}`));
     return page;
   };
   /** How many of the page's thread items show exactly this text. */
@@ -396,5 +400,9 @@ describe('console in a real browser', () => {
   it('has no serious or critical accessibility violation on any page', () => {
     expect(Object.keys(a11y).sort()).toEqual(['admin-accounts', 'admin-agents', 'admin-audit', 'admin-rules', 'agent-conversation', 'agent-es', 'agent-escalate-blocked', 'agent-knowledge', 'agent-offer', 'agent-resolved-draft', 'agent-tier2-offer', 'sign-in', 'wallboard']);
     expect(a11y).toEqual(Object.fromEntries(Object.keys(a11y).map((k) => [k, []])));
+  });
+
+  it('no page met a server error other than 503 along the way', () => {
+    expect(serverErrors).toEqual([]);
   });
 });

@@ -7,9 +7,8 @@
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { migrate } from '@omni/db';
-import { freeCapacity, isEligible, type AgentSnapshot } from '../src/domain/match';
+import { freeCapacity, isEligible, waitingOf, type AgentSnapshot } from '../src/domain/match';
 import { loadMatchable } from '../src/store/conversations';
-import { waitingOf } from '../src/routing/matching';
 import { createWorld, type TestWorld } from '../../../test/support/infra';
 
 let world: TestWorld;

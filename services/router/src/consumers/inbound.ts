@@ -1,6 +1,6 @@
 import { derivedId, type InboundMessage } from '@omni/contracts';
 import type { Received } from '@omni/kafka';
-import { classify } from '../domain/classify';
+import { classifyArrival } from '../domain/classify';
 import { isLive, type Conversation } from '../domain/conversation';
 import { arrivalKind, decide, openConversation, type Opening } from '../domain/lifecycle';
 import { offerOnArrival } from '../routing/matching';
@@ -80,15 +80,7 @@ async function routeMessages(tx: RoutingTx, deps: InboundDeps, batch: InboundMes
 /** Classifies a thread's first message into the conversation it opens. */
 function open(rules: ActiveRules, m: InboundMessage, input: ClassificationInput | undefined, at: Date): Opening {
   const attributes = input?.attributes ?? {};
-  const recentEscalations = input?.n ?? 0;
-  const c = classify(rules.compiled, {
-    channel: m.channel,
-    text: m.text,
-    ...(m.subject ? { subject: m.subject } : {}),
-    ...(m.language ? { language: m.language } : {}),
-    vip: attributes.vip === true || attributes.tier === 'vip',
-    recentEscalations: recentEscalations + (typeof attributes.recentEscalations === 'number' ? attributes.recentEscalations : 0),
-  });
+  const c = classifyArrival(rules.compiled, m, attributes, input?.n ?? 0);
   const conversation = openConversation(derivedId('conv', m.messageId), m, c, { attributes, displayName: input?.display_name ?? null }, at);
   return { conversation, ruleVersion: rules.version, matchedRules: c.matched };
 }

@@ -1,4 +1,4 @@
-import type { Channel } from '@omni/contracts';
+import type { Channel, InboundMessage } from '@omni/contracts';
 import { detectLanguage, primaryLanguage } from './detect-language';
 import { normalizeText } from './normalize-text';
 import type { Rule } from './rules';
@@ -100,4 +100,24 @@ export function classify(rules: CompiledRule[], input: ClassifyInput): Classific
   out.tier = Math.max(out.tier, floor);
   out.priority = Math.min(100, Math.max(0, out.priority + bonus));
   return out;
+}
+
+/**
+ * Classifies a thread's first message with what is known of its customer: the one place that turns
+ * an arrival into classify()'s input, so the live router and replay classify alike.
+ */
+export function classifyArrival(
+  rules: CompiledRule[],
+  m: Pick<InboundMessage, 'channel' | 'text' | 'subject' | 'language'>,
+  attributes: Record<string, unknown>,
+  recentEscalations: number,
+): Classification {
+  return classify(rules, {
+    channel: m.channel,
+    text: m.text,
+    ...(m.subject ? { subject: m.subject } : {}),
+    ...(m.language ? { language: m.language } : {}),
+    vip: attributes.vip === true || attributes.tier === 'vip',
+    recentEscalations: recentEscalations + (typeof attributes.recentEscalations === 'number' ? attributes.recentEscalations : 0),
+  });
 }

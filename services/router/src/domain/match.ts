@@ -1,4 +1,5 @@
 import { BASE_STEP, matchLevel, type Proficiency } from './preference';
+import type { Conversation } from './conversation';
 
 /** An agent as the matcher sees it: what they serve and how busy they are right now. */
 export interface AgentSnapshot {
@@ -116,4 +117,20 @@ export function planOffers(waiting: WaitingConversation[], agents: AgentSnapshot
     best.idleSince = at;
   }
   return out;
+}
+
+/** A queued conversation (its queue entry set) as the matcher sees it: live and in replay. */
+export function waitingOf(c: Conversation): WaitingConversation {
+  const q = c.queue!;
+  return {
+    conversationId: c.id,
+    priority: q.priority,
+    waitingSince: q.waitingSince,
+    tiers: q.tiers,
+    channel: c.channel,
+    language: c.language,
+    requiredSkills: c.requiredSkills,
+    declined: c.declinedAgents,
+    preferredAgentId: q.preferredAgentId,
+  };
 }

@@ -1,8 +1,8 @@
 import { derivedId } from '@omni/contracts';
-import { classify, compileRules } from '../domain/classify';
+import { classifyArrival, compileRules } from '../domain/classify';
 import type { Conversation } from '../domain/conversation';
 import { agentPresence, agentTimedOut, arrivalKind, decide, openConversation, type AgentState, type Decision, type Input, type Opening } from '../domain/lifecycle';
-import { compareWaiting, freeCapacity, isEligible, planOffers, type AgentSnapshot, type WaitingConversation } from '../domain/match';
+import { compareWaiting, freeCapacity, isEligible, planOffers, waitingOf, type AgentSnapshot, type WaitingConversation } from '../domain/match';
 import type { AgentBehaviour } from './behaviour';
 import { Heap } from './heap';
 import type { AgentProfile, DecisionEvent, RecordedInput, Recording, ReplayConfig } from './types';
@@ -112,20 +112,6 @@ export interface ReplayResult {
 
 const held = (c: Conversation | null | undefined): string | null => (c && (c.status === 'offered' || c.status === 'assigned') ? c.agentId : null);
 
-function waitingOf(c: Conversation): WaitingConversation {
-  const q = c.queue!;
-  return {
-    conversationId: c.id,
-    priority: q.priority,
-    waitingSince: q.waitingSince,
-    tiers: q.tiers,
-    channel: c.channel,
-    language: c.language,
-    requiredSkills: c.requiredSkills,
-    declined: c.declinedAgents,
-    preferredAgentId: q.preferredAgentId,
-  };
-}
 
 export function agentsFor(recorded: AgentProfile[], cfg: ReplayConfig): AgentProfile[] {
   const remove = new Set(cfg.agents?.remove ?? []);
@@ -324,15 +310,7 @@ class Simulation {
       // the rule version active at this instant (live: read once per inbound transaction)
       let rules = this.rulesAt[0]!;
       for (const r of this.rulesAt) if (r.from <= this.now) rules = r;
-      const c = classify(rules.compiled, {
-        channel: m.channel,
-        text: m.text,
-        ...(m.subject ? { subject: m.subject } : {}),
-        ...(m.language ? { language: m.language } : {}),
-        vip: attributes.vip === true || attributes.tier === 'vip',
-        recentEscalations:
-          (i.customer?.recentEscalations ?? 0) + this.recentEscalations(customerKey) + (typeof attributes.recentEscalations === 'number' ? attributes.recentEscalations : 0),
-      });
+      const c = classifyArrival(rules.compiled, m, attributes, (i.customer?.recentEscalations ?? 0) + this.recentEscalations(customerKey));
       const conversation = openConversation(derivedId('conv', m.messageId), m, c, { attributes, displayName: i.customer?.displayName ?? null }, at);
       opening = { conversation, ruleVersion: rules.version, matchedRules: c.matched };
       this.records.set(conversation.id, {

@@ -7,7 +7,7 @@ import { getConversationView, queueDepths } from '../store/agent-profiles';
 import { listDecisions, readQueueEntry } from '../store/offer-decisions';
 import { loadConversation } from '../store/conversations';
 import { liveEstimate } from '../store/wait-estimates';
-import { waitingOf } from '../routing/matching';
+import { waitingOf } from '../domain/match';
 
 const Conversation = Type.Object(
   {

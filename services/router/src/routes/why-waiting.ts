@@ -4,7 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '@omni/service';
 import { whyWaiting } from '../domain/decision-record';
 import { BASE_STEP } from '../domain/preference';
-import { waitingOf } from '../routing/matching';
+import { waitingOf } from '../domain/match';
 import { loadConversation } from '../store/conversations';
 import { loadAgentViews, readQueueEntry } from '../store/offer-decisions';
 import { NO_NUL } from './auth';

@@ -1,6 +1,6 @@
 import type { Conversation } from '../domain/conversation';
 import { decide } from '../domain/lifecycle';
-import { compareWaiting, freeCapacity, planOffers, type AgentSnapshot, type PlannedOffer, type WaitingConversation } from '../domain/match';
+import { compareWaiting, freeCapacity, planOffers, waitingOf, type AgentSnapshot, type PlannedOffer, type WaitingConversation } from '../domain/match';
 import { decisionRecord, type DecisionRecord } from '../domain/decision-record';
 import { BASE_STEP } from '../domain/preference';
 import { arrivalSnapshot, availableAgents, lockAgents } from '../store/agents';
@@ -13,21 +13,6 @@ import { loadMatchable, type EligibilityFilter } from '../store/conversations';
 import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 import { policyOf } from './policy';
 
-/** A queued conversation (its queue entry set) as the matcher sees it. */
-export function waitingOf(c: Conversation): WaitingConversation {
-  const q = c.queue!;
-  return {
-    conversationId: c.id,
-    priority: q.priority,
-    waitingSince: q.waitingSince,
-    tiers: q.tiers,
-    channel: c.channel,
-    language: c.language,
-    requiredSkills: c.requiredSkills,
-    declined: c.declinedAgents,
-    preferredAgentId: q.preferredAgentId,
-  };
-}
 
 /**
  * Offers queued conversations (locked by this transaction, in queue order) to the best free agents.
