@@ -108,6 +108,10 @@ export const CONVERSATION_EVENT_TYPES = [
   'conversation.resolved',
   'conversation.reopened',
   'conversation.closed',
+  /** tier 0: the customer got an automatic answer with articles and "did this solve it?" (data.articleIds) */
+  'conversation.self-service-offered',
+  /** a queued conversation's position or estimated wait changed materially (data.wait: {position, estimateMs, estimator}) */
+  'conversation.wait-updated',
 ] as const;
 export type ConversationEventType = (typeof CONVERSATION_EVENT_TYPES)[number];
 
@@ -260,6 +264,42 @@ export function erasureEventProblems(e: ErasureEvent): string[] {
   return e.part < e.parts ? [] : [`part ${e.part} is not below parts ${e.parts}`];
 }
 
+export const AGENT_EVENT_TYPES = [
+  /** presence changed (online / away with a reason / offline); capacity and tiers as they now are */
+  'agent.presence',
+  /** after-contact work began for a resolved conversation (conversationId) */
+  'agent.wrap-up-started',
+  /** after-contact work ended: by the agent, or at the configured maximum (reason) */
+  'agent.wrap-up-ended',
+  /** the agent's profile changed (capacity, tiers, skills, languages, proficiency) through the admin API */
+  'agent.profile-changed',
+] as const;
+export type AgentEventType = (typeof AGENT_EVENT_TYPES)[number];
+
+/**
+ * omni.agents.v1 — agent state over time (presence with its reason, wrap-up, profile changes), for
+ * occupancy and utilisation KPIs and for replay. Key: agentId.
+ */
+export const AgentEvent = Type.Object(
+  {
+    schema: Type.Literal('omni.agents.v1'),
+    eventId: NonEmpty(LIMITS.id.maxLength),
+    type: Type.Union(AGENT_EVENT_TYPES.map((t) => Type.Literal(t))),
+    agentId: NonEmpty(LIMITS.id.maxLength),
+    occurredAt: DateTime,
+    actor: Actor,
+    presence: Type.Optional(Type.Union([Type.Literal('online'), Type.Literal('away'), Type.Literal('offline')])),
+    /** the away reason (admin-configured: break, training, meeting…) or why wrap-up ended */
+    reason: Type.Optional(Text(LIMITS.reason.maxLength)),
+    capacity: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+    tiers: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 5 }), { maxItems: 5 })),
+    conversationId: Type.Optional(Key(LIMITS.id.maxLength)),
+    data: Type.Optional(Freeform(LIMITS.data)),
+  },
+  { $id: 'omni.agents.v1', additionalProperties: false },
+);
+export type AgentEvent = Static<typeof AgentEvent>;
+
 /** Every envelope schema by its $id (the outbox stores the id, the relay validates with the schema). */
 export const SCHEMAS_BY_ID = {
   'omni.inbound.v1': InboundMessage,
@@ -269,5 +309,6 @@ export const SCHEMAS_BY_ID = {
   'omni.customers.v1': CustomerRecord,
   'omni.dlq.v1': DeadLetter,
   'omni.erasures.v1': ErasureEvent,
+  'omni.agents.v1': AgentEvent,
 } as const;
 export type SchemaId = keyof typeof SCHEMAS_BY_ID;

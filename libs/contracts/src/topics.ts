@@ -7,6 +7,7 @@ export const TOPIC_BASE = {
   customers: 'omni.customers.v1',
   dlq: 'omni.dlq.v1',
   erasures: 'omni.erasures.v1',
+  agents: 'omni.agents.v1',
 } as const;
 
 export type TopicKey = keyof typeof TOPIC_BASE;
