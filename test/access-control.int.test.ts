@@ -74,9 +74,9 @@ const POLICY: Record<string, string | string[]> = {
   'router GET /v1/admin/replays': [A, S],
   'router GET /v1/admin/replays/:id': [A, S],
   'router GET /v1/conversations/:id/why-waiting': [A, S, 'service:conversations:read'],
-  'router GET /v1/admin/business-hours': [A, S],
+  'router GET /v1/admin/business-hours': [A, S, 'service:business-hours:read'],
   'router PUT /v1/admin/business-hours': [A],
-  'router GET /v1/admin/business-hours/versions': [A, S],
+  'router GET /v1/admin/business-hours/versions': [A, S, 'service:business-hours:read'],
   'router POST /v1/admin/business-hours/versions/:version/activate': [A],
   'history GET /healthz': PUBLIC,
   'history GET /readyz': PUBLIC,
@@ -117,7 +117,7 @@ const POLICY: Record<string, string | string[]> = {
   'knowledge POST /v1/canned-replies/:id/render': [A, S, G],
   'knowledge GET /v1/kpis/knowledge': [A, S, 'service:kpis:read'],
 };
-const ALL_SCOPES = ['conversations:read', 'queues:read', 'customers:read', 'kpis:read', 'metrics:read', 'openapi:read', 'knowledge:read', 'knowledge:write'];
+const ALL_SCOPES = ['conversations:read', 'queues:read', 'customers:read', 'kpis:read', 'business-hours:read', 'metrics:read', 'openapi:read', 'knowledge:read', 'knowledge:write'];
 const OPEN_BY_DESIGN = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
 
 const h = new RouterHarness();

@@ -24,11 +24,11 @@ function statusNow(hours: BusinessHours, at: Date): Static<typeof TierStatus>[] 
   return [1, 2, 3, 4, 5].map((tier) => ({ tier, open: t.isOpen(tier, at), nextOpening: t.nextOpening(tier, at)?.toISOString() ?? null }));
 }
 
-/** Business hours per tier (docs/queue-intelligence.md): supervisors read them; admins replace them (new version) and re-activate versions (audited). */
+/** Business hours per tier (docs/queue-intelligence.md): supervisors (and history's service token, scope business-hours:read, for business-time KPIs) read them; admins replace them (new version) and re-activate versions (audited). */
 export const adminBusinessHoursRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app, { pool }) => {
   app.addSchema(BusinessHours);
 
-  app.get('/v1/admin/business-hours', { config: { auth: { roles: ['supervisor'] } }, schema: { summary: 'The active business hours (always open when none were set)', response: { 200: HoursBody, '4xx': { $ref: 'ErrorBody#' } } } }, async () => {
+  app.get('/v1/admin/business-hours', { config: { auth: { roles: ['supervisor', 'service'], scopes: ['business-hours:read'] } }, schema: { summary: 'The active business hours (always open when none were set)', response: { 200: HoursBody, '4xx': { $ref: 'ErrorBody#' } } } }, async () => {
     const v = await activeHours(pool);
     const hours = v?.hours ?? ALWAYS_OPEN;
     return { ...(v ?? { version: 0, active: true, createdBy: 'default', note: 'no business hours set: always open', createdAt: new Date(0).toISOString() }), hours, now: statusNow(hours, new Date()) };
@@ -53,7 +53,7 @@ export const adminBusinessHoursRoutes: FastifyPluginAsync<{ pool: Pool }> = asyn
 
   app.get(
     '/v1/admin/business-hours/versions',
-    { config: { auth: { roles: ['supervisor'] } }, schema: { summary: 'Every business-hours version, newest first', response: { 200: Type.Object({ versions: Type.Array(Type.Object(Meta)) }) } } },
+    { config: { auth: { roles: ['supervisor', 'service'], scopes: ['business-hours:read'] } }, schema: { summary: 'Every business-hours version, newest first', response: { 200: Type.Object({ versions: Type.Array(Type.Object(Meta)) }) } } },
     async () => ({ versions: await listHours(pool) }),
   );
 
