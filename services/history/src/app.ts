@@ -7,7 +7,7 @@ import { createHttpApp, type Infra } from '@omni/service';
 import { customerRoutes } from './routes/customers';
 import { mergeRoutes } from './routes/merges';
 import { conversationRoutes } from './routes/conversations';
-import { kpiRoutes } from './routes/kpis';
+import { kpiRoutes, type KpiRouteOptions } from './routes/kpis';
 import { erasureRoutes } from './routes/erasure';
 import type { ErasureDeps } from './store/erasure';
 
@@ -16,6 +16,8 @@ export interface HistoryAppDeps {
   logger: Logger;
   relay?: Pick<OutboxRelay, 'kick'>;
   recontactDays: number;
+  /** SLA targets, the router's calendars, the knowledge KPIs (each optional: absent = that part unavailable) */
+  kpis?: Pick<KpiRouteOptions, 'calendars' | 'knowledge'> & { sla?: KpiRouteOptions['sla'] };
   auth: ServiceAuth['http'];
   /** the HS256 key in use (derives the CSAT token key) */
   jwtSecret: string;
@@ -30,7 +32,7 @@ export async function buildApp(deps: HistoryAppDeps): Promise<FastifyInstance> {
   await app.register(customerRoutes, routeDeps);
   await app.register(mergeRoutes, routeDeps);
   await app.register(conversationRoutes, { pool: deps.infra.pool, jwtSecret: deps.jwtSecret });
-  await app.register(kpiRoutes, { pool: deps.infra.pool, recontactDays: deps.recontactDays });
+  await app.register(kpiRoutes, { pool: deps.infra.pool, recontactDays: deps.recontactDays, sla: { firstResponseMs: 3_600_000, resolutionMs: 28_800_000 }, ...deps.kpis });
   if (deps.tombstone)
     await app.register(erasureRoutes, {
       pool: deps.infra.pool,

@@ -20,6 +20,19 @@ export const HistoryEnv = {
   /** days message content (text, html, subject, attachments, raw) stays on the timeline; 0 = forever */
   HISTORY_CONTENT_RETENTION_DAYS: Type.Integer({ default: 0, minimum: 0 }),
   HISTORY_CONTENT_SWEEP_INTERVAL_MS: Type.Integer({ default: 3_600_000, minimum: 100 }),
+  /** consumer group of omni.agents.v1 (presence, wrap-up: occupancy and utilisation) */
+  HISTORY_AGENTS_GROUP_ID: Type.String({ default: 'history-agents', minLength: 1 }),
+  /** the router's base URL: per-tier business hours for business-time KPIs (service token, scope business-hours:read) */
+  ROUTER_URL: Type.String({ default: 'http://127.0.0.1:8085', pattern: '^https?://' }),
+  ROUTER_TIMEOUT_MS: Type.Integer({ default: 1000, minimum: 50, maximum: 60_000 }),
+  /** business-time figures are served only from calendars confirmed with the router this recently (also how often history checks) */
+  BUSINESS_HOURS_MAX_AGE_MS: Type.Integer({ default: 60_000, minimum: 100 }),
+  /** the knowledge service's base URL: article helped rate and recurring problems without an article in the KPIs */
+  KNOWLEDGE_URL: Type.String({ default: 'http://127.0.0.1:8087', pattern: '^https?://' }),
+  KNOWLEDGE_TIMEOUT_MS: Type.Integer({ default: 1000, minimum: 50, maximum: 60_000 }),
+  /** default SLA targets per conversation (from its opening), judged in wall-clock and in business time */
+  SLA_FIRST_RESPONSE_MS: Type.Integer({ default: 3_600_000, minimum: 1000 }),
+  SLA_RESOLUTION_MS: Type.Integer({ default: 28_800_000, minimum: 1000 }),
 };
 
 /** Validated history configuration; throws naming the bad variable. */

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { ConversationEvent, DeliveryStatus, InboundMessage, OutboundMessage } from '@omni/contracts';
+import { AgentEvent, ConversationEvent, DeliveryStatus, InboundMessage, OutboundMessage } from '@omni/contracts';
 import { OutboxRelay, startConsumer } from '@omni/kafka';
 import type { Logger } from '@omni/logging';
 import { serviceAuth } from '@omni/auth';
@@ -8,6 +8,9 @@ import { sweepMessageContent } from './store/content-retention';
 import type { HistoryConfig } from './config';
 import { buildApp } from './app';
 import { handleTimelineBatch } from './consumers/timeline';
+import { handleAgentEventsBatch } from './consumers/agent-events';
+import { RouterCalendars } from './router-calendars';
+import { knowledgeKpis } from './knowledge-kpis';
 import { configureIdentity } from './domain/identity';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js';
 import type { HistoryEvent } from './domain/timeline-entry';
@@ -30,7 +33,20 @@ export async function start(config: HistoryConfig, logger: Logger) {
   const tombstone: ErasureDeps['tombstone'] = async (topic, keys) => {
     await tombstones.send({ topic, acks: -1, messages: keys.map((key) => ({ key, value: null })) });
   };
-  const app = await buildApp({ infra, logger, relay, recontactDays: config.FCR_RECONTACT_DAYS, auth: auth.http, jwtSecret: auth.jwtSecret, tombstone });
+  const calendars = new RouterCalendars({
+    pool: infra.pool,
+    routerUrl: config.ROUTER_URL,
+    jwtSecret: auth.jwtSecret,
+    timeoutMs: config.ROUTER_TIMEOUT_MS,
+    maxAgeMs: config.BUSINESS_HOURS_MAX_AGE_MS,
+    logger,
+  });
+  const kpis = {
+    sla: { firstResponseMs: config.SLA_FIRST_RESPONSE_MS, resolutionMs: config.SLA_RESOLUTION_MS },
+    calendars,
+    knowledge: (from: string, to: string) => knowledgeKpis({ baseUrl: config.KNOWLEDGE_URL, jwtSecret: auth.jwtSecret, timeoutMs: config.KNOWLEDGE_TIMEOUT_MS }, from, to),
+  };
+  const app = await buildApp({ infra, logger, relay, recontactDays: config.FCR_RECONTACT_DAYS, kpis, auth: auth.http, jwtSecret: auth.jwtSecret, tombstone });
   // erasures a crash interrupted are finished before anything else is served
   for (const id of await pendingErasures(infra.pool)) {
     const e = await runErasure({ pool: infra.pool, customersTopic: infra.topics.customers, erasuresTopic: infra.topics.erasures, tombstone }, id);
@@ -50,7 +66,27 @@ export async function start(config: HistoryConfig, logger: Logger) {
     fetch: { minBytes: config.HISTORY_FETCH_MIN_BYTES, maxWaitTimeInMs: config.HISTORY_FETCH_MAX_WAIT_MS },
     handleBatch: (batch) => handleTimelineBatch({ pool: infra.pool, topics: t, relay }, batch),
   });
-  const kafkaMetrics = registerKafkaMetrics(app.metrics, infra.kafka, t, { groups: [config.HISTORY_GROUP_ID] });
+  // agent state over time has its own group: a backlog of timeline events never delays occupancy, and the reverse
+  const agentsConsumer = await startConsumer<AgentEvent>({
+    kafka: infra.kafka,
+    groupId: config.HISTORY_AGENTS_GROUP_ID,
+    topics: { [t.agents]: AgentEvent },
+    logger,
+    publisher: infra.publisher,
+    dlqTopic: t.dlq,
+    registry: app.metrics,
+    handleBatch: async (batch) => {
+      await handleAgentEventsBatch({ pool: infra.pool }, batch);
+    },
+  });
+  const kafkaMetrics = registerKafkaMetrics(app.metrics, infra.kafka, t, { groups: [config.HISTORY_GROUP_ID, config.HISTORY_AGENTS_GROUP_ID] });
+  // the router's calendars are checked in the background too, so a re-activated version is dated
+  // within BUSINESS_HOURS_MAX_AGE_MS of it (the router's API does not date activations)
+  const calendarCheck = runPeriodically(
+    config.BUSINESS_HOURS_MAX_AGE_MS,
+    () => calendars.check(),
+    (err) => logger.warn({ err: err.message }, 'router business hours check failed, retrying next tick'),
+  );
   const contentSweep = runPeriodically(
     config.HISTORY_CONTENT_SWEEP_INTERVAL_MS,
     async () => {
@@ -67,6 +103,8 @@ export async function start(config: HistoryConfig, logger: Logger) {
     pool: infra.pool,
     close: async () => {
       await consumer.disconnect();
+      await agentsConsumer.disconnect();
+      await calendarCheck.stop();
       await contentSweep.stop();
       await app.close();
       await kafkaMetrics.close();

@@ -15,6 +15,9 @@ const base: KpiConversation = {
   resolvedAt: '2026-01-01T10:10:00.000Z',
   csatScore: null,
   recontacted: false,
+  waitEstimate: null,
+  selfServiceOffered: false,
+  selfServed: false,
 };
 
 describe('percentile (nearest rank)', () => {

@@ -29,6 +29,22 @@ export interface QueueWait {
   ms: number;
 }
 
+/**
+ * The wait the router estimated when the conversation was first queued (data.estimate of the FIRST
+ * `conversation.queued`) and the wait that followed: first queued → first `accepted` or `assigned`
+ * after it (an offer can be declined or expire, so being offered is not being served; the customer
+ * stops waiting when an agent takes the conversation). `servedAt`/`actualMs` null while waiting.
+ */
+export interface WaitEstimateRecord {
+  tier: number;
+  position: number;
+  estimateMs: number;
+  estimator: string;
+  queuedAt: string;
+  servedAt: string | null;
+  actualMs: number | null;
+}
+
 /** Everything the KPIs and the transcript need about one conversation. */
 export interface ConversationProjection {
   id: string;
@@ -52,6 +68,11 @@ export interface ConversationProjection {
   csatComment: string | null;
   csatAt: string | null;
   lastEventAt: string;
+  waitEstimate: WaitEstimateRecord | null;
+  /** tier 0: the customer was offered articles before a human (conversation.self-service-offered) */
+  selfServiceOffered: boolean;
+  /** the `reason` of the resolution that stands (`self-served` when the customer said YES) */
+  resolvedReason: string | null;
 }
 
 const STATUS_OF: Record<string, string> = {
@@ -75,6 +96,18 @@ const WAIT_ENDS = new Set(['conversation.offered', 'conversation.assigned', 'con
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const int = (v: unknown): number | null => (typeof v === 'number' && Number.isInteger(v) ? v : null);
+const SERVED = new Set(['conversation.accepted', 'conversation.assigned']);
+
+/** The router's `data.estimate` if it has the documented shape (a hostile or older producer's junk is ignored). */
+export function readEstimate(v: unknown): { position: number; estimateMs: number; estimator: string } | null {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return null;
+  const e = v as Record<string, unknown>;
+  const position = int(e.position);
+  const estimateMs = typeof e.estimateMs === 'number' && Number.isFinite(e.estimateMs) && e.estimateMs >= 0 && e.estimateMs <= 365 * 86_400_000 ? e.estimateMs : null;
+  const estimator = typeof e.estimator === 'string' && e.estimator.length > 0 ? e.estimator.slice(0, 64) : null;
+  if (position === null || position < 0 || estimateMs === null || estimator === null) return null;
+  return { position, estimateMs, estimator };
+}
 
 /**
  * Replays a conversation's timeline rows (any order, duplicates impossible since rows are unique by
@@ -108,7 +141,11 @@ export function projectConversation(id: string, input: ConversationRow[]): Conve
     csatComment: null,
     csatAt: null,
     lastEventAt: first.occurredAt,
+    waitEstimate: null,
+    selfServiceOffered: false,
+    resolvedReason: null,
   };
+  let firstQueued = false;
   let waiting: { tier: number; at: string } | null = null;
   const addAgent = (a: string | null) => {
     if (a && !p.agents.includes(a)) p.agents.push(a);
@@ -153,13 +190,24 @@ export function projectConversation(id: string, input: ConversationRow[]): Conve
         p.queueWaits.push({ tier: waiting.tier, queuedAt: waiting.at, servedAt: r.occurredAt, ms: Date.parse(r.occurredAt) - Date.parse(waiting.at) });
         waiting = null;
       }
+      if (r.kind === 'conversation.queued' && !firstQueued) {
+        firstQueued = true;
+        const e = readEstimate(pay.estimate);
+        if (e && tier !== null) p.waitEstimate = { tier, ...e, queuedAt: r.occurredAt, servedAt: null, actualMs: null };
+      } else if (SERVED.has(r.kind) && p.waitEstimate && p.waitEstimate.servedAt === null) {
+        p.waitEstimate.servedAt = r.occurredAt;
+        p.waitEstimate.actualMs = Date.parse(r.occurredAt) - Date.parse(p.waitEstimate.queuedAt);
+      }
+      if (r.kind === 'conversation.self-service-offered') p.selfServiceOffered = true;
       if (r.kind === 'conversation.resolved') {
         p.resolvedAt = r.occurredAt;
         p.resolvedTier = tier;
+        p.resolvedReason = str(pay.reason);
         waiting = null;
       } else if (r.kind === 'conversation.reopened') {
         p.resolvedAt = null;
         p.resolvedTier = null;
+        p.resolvedReason = null;
       } else if (r.kind === 'conversation.closed') waiting = null;
     } else if (r.kind === 'message.outbound') {
       // automatic answers of the router (sender `system:…`, e.g. the outside-hours notice) are not a

@@ -31,13 +31,15 @@ export async function refreshConversations(client: PoolClient, ids: string[]): P
     reason: string | null;
     score: number | null;
     comment: string | null;
+    estimate: unknown;
   }>(
     // only the routing fields the projection reads: message bodies and parties stay in the database
     `SELECT seq, event_id, kind, occurred_at, customer_id, channel, thread_key, tier, agent_id, conversation_id,
             payload->>'category' AS category, payload->>'messageId' AS message_id, (payload->>'fromTier')::int AS from_tier,
             payload->>'toAgentId' AS to_agent_id, payload->>'handoffNote' AS handoff_note, payload->>'reason' AS reason,
             CASE WHEN kind = 'csat.submitted' THEN (payload->>'score')::int END AS score,
-            CASE WHEN kind = 'csat.submitted' THEN payload->>'comment' END AS comment
+            CASE WHEN kind = 'csat.submitted' THEN payload->>'comment' END AS comment,
+            CASE WHEN kind = 'conversation.queued' THEN payload->'data'->'estimate' END AS estimate
        FROM history.timeline WHERE conversation_id = ANY($1::text[])`,
     [ids],
   );
@@ -54,6 +56,7 @@ export async function refreshConversations(client: PoolClient, ids: string[]): P
     if (row.reason !== null) payload.reason = row.reason;
     if (row.score !== null) payload.score = row.score;
     if (row.comment !== null) payload.comment = row.comment;
+    if (row.estimate !== null && row.estimate !== undefined) payload.estimate = row.estimate;
     list.push({
       eventId: row.event_id,
       seq: Number(row.seq),
@@ -86,21 +89,22 @@ export async function refreshConversations(client: PoolClient, ids: string[]): P
   await client.query(
     `INSERT INTO history.conversations (id, customer_id, channel, thread_key, category, status, first_tier, tier, resolved_tier, tier_path, agents,
                                         escalations, queue_waits, message_ids, opened_at, first_response_at, resolved_at, csat_score, csat_comment,
-                                        csat_at, last_event_at, updated_at)
+                                        csat_at, last_event_at, wait_estimate, self_service_offered, resolved_reason, updated_at)
      SELECT x.id, x."customerId", x.channel, x."threadKey", x.category, x.status, x."firstTier", x.tier, x."resolvedTier",
             ARRAY(SELECT jsonb_array_elements_text(x."tierPath"))::int[], ARRAY(SELECT jsonb_array_elements_text(x.agents)),
             x.escalations, x."queueWaits", ARRAY(SELECT jsonb_array_elements_text(x."messageIds")), x."openedAt", x."firstResponseAt",
-            x."resolvedAt", x."csatScore", x."csatComment", x."csatAt", x."lastEventAt", now()
+            x."resolvedAt", x."csatScore", x."csatComment", x."csatAt", x."lastEventAt", x."waitEstimate", x."selfServiceOffered", x."resolvedReason", now()
        FROM jsonb_to_recordset($1::jsonb) AS x(id text, "customerId" text, channel text, "threadKey" text, category text, status text,
             "firstTier" int, tier int, "resolvedTier" int, "tierPath" jsonb, agents jsonb, escalations jsonb, "queueWaits" jsonb,
             "messageIds" jsonb, "openedAt" timestamptz, "firstResponseAt" timestamptz, "resolvedAt" timestamptz, "csatScore" int,
-            "csatComment" text, "csatAt" timestamptz, "lastEventAt" timestamptz)
+            "csatComment" text, "csatAt" timestamptz, "lastEventAt" timestamptz, "waitEstimate" jsonb, "selfServiceOffered" boolean, "resolvedReason" text)
      ON CONFLICT (id) DO UPDATE SET customer_id = EXCLUDED.customer_id, channel = EXCLUDED.channel, thread_key = EXCLUDED.thread_key,
        category = EXCLUDED.category, status = EXCLUDED.status, first_tier = EXCLUDED.first_tier, tier = EXCLUDED.tier,
        resolved_tier = EXCLUDED.resolved_tier, tier_path = EXCLUDED.tier_path, agents = EXCLUDED.agents, escalations = EXCLUDED.escalations,
        queue_waits = EXCLUDED.queue_waits, message_ids = EXCLUDED.message_ids, opened_at = EXCLUDED.opened_at,
        first_response_at = EXCLUDED.first_response_at, resolved_at = EXCLUDED.resolved_at, csat_score = EXCLUDED.csat_score,
-       csat_comment = EXCLUDED.csat_comment, csat_at = EXCLUDED.csat_at, last_event_at = EXCLUDED.last_event_at, updated_at = now()`,
+       csat_comment = EXCLUDED.csat_comment, csat_at = EXCLUDED.csat_at, last_event_at = EXCLUDED.last_event_at,
+       wait_estimate = EXCLUDED.wait_estimate, self_service_offered = EXCLUDED.self_service_offered, resolved_reason = EXCLUDED.resolved_reason, updated_at = now()`,
     [JSON.stringify(projections)],
   );
 }
@@ -146,5 +150,8 @@ export function rowToConversation(row: any): ConversationRecord {
     csatComment: row.csat_comment,
     csatAt: iso(row.csat_at),
     lastEventAt: row.last_event_at.toISOString(),
+    waitEstimate: row.wait_estimate ?? null,
+    selfServiceOffered: row.self_service_offered ?? false,
+    resolvedReason: row.resolved_reason ?? null,
   };
 }

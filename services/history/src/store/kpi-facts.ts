@@ -1,6 +1,9 @@
 import type { Pool } from 'pg';
 import type { KpiConversation } from '../domain/kpis';
 
+/** The `reason` the router puts on `conversation.resolved` when the customer answered YES to self-service. */
+export const SELF_SERVED = 'self-served';
+
 export interface KpiFilter {
   from: string;
   to: string;
@@ -24,7 +27,7 @@ export async function loadKpiFacts(pool: Pool, f: KpiFilter): Promise<KpiConvers
         WHERE c.opened_at >= $1::timestamptz AND c.opened_at < $2::timestamptz
           AND ($3::int IS NULL OR c.first_tier = $3::int) AND ($4::text IS NULL OR c.channel = $4::text))
      SELECT p.id, p.channel, p.category, p.first_tier, p.resolved_tier, p.tier_path, p.escalations, p.queue_waits, p.opened_at,
-            p.first_response_at, p.resolved_at, p.csat_score,
+            p.first_response_at, p.resolved_at, p.csat_score, p.wait_estimate, p.self_service_offered, p.resolved_reason,
             (p.resolved_at IS NOT NULL AND EXISTS (
                SELECT 1 FROM later l WHERE l.root = p.root AND l.id <> p.id AND l.opened_at > p.opened_at
                   AND l.opened_at <= p.resolved_at + make_interval(days => $5::int))) AS recontacted
@@ -45,5 +48,8 @@ export async function loadKpiFacts(pool: Pool, f: KpiFilter): Promise<KpiConvers
     resolvedAt: r.resolved_at?.toISOString() ?? null,
     csatScore: r.csat_score,
     recontacted: r.recontacted,
+    waitEstimate: r.wait_estimate,
+    selfServiceOffered: r.self_service_offered,
+    selfServed: r.resolved_at !== null && r.resolved_reason === SELF_SERVED,
   }));
 }
