@@ -12,7 +12,7 @@ export async function insertAgentEvents(client: PoolClient, events: AgentEvent[]
   const r = await client.query(
     `INSERT INTO history.agent_events (event_id, agent_id, type, occurred_at, presence, reason, conversation_id, capacity, tiers, payload)
      SELECT x.event_id, x.agent_id, x.type, x.occurred_at, x.presence, x.reason, x.conversation_id, x.capacity,
-            ARRAY(SELECT jsonb_array_elements_text(x.tiers))::int[], x.payload
+            CASE WHEN jsonb_typeof(x.tiers) = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(x.tiers))::int[] END, x.payload
        FROM jsonb_to_recordset($1::jsonb) AS x(event_id text, agent_id text, type text, occurred_at timestamptz, presence text, reason text,
             conversation_id text, capacity int, tiers jsonb, payload jsonb)
      ON CONFLICT (event_id) DO NOTHING`,

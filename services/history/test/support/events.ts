@@ -44,7 +44,7 @@ export class Script {
     id: string,
     type: ConversationEventType,
     c: { conversationId: string; customer: Party; tier: number; at: string; threadKey?: string },
-    extra: Partial<Pick<ConversationEvent, 'fromTier' | 'agentId' | 'category' | 'handoffNote' | 'reason' | 'messageId' | 'actor'>> = {},
+    extra: Partial<Pick<ConversationEvent, 'fromTier' | 'agentId' | 'toAgentId' | 'category' | 'handoffNote' | 'reason' | 'messageId' | 'actor' | 'data'>> = {},
   ): ConversationEvent {
     const value: ConversationEvent = {
       schema: 'omni.conversations.v1',
