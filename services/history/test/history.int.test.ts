@@ -435,9 +435,9 @@ describe('history: customers, identities, timeline, merges, KPIs, CSAT', () => {
     const cats = await get<{ categories: unknown[]; byEscalationRate: string[]; byRecontactRate: string[] }>(`/v1/kpis/categories?${q}`);
     expect(cats.categories).toEqual([
       // passwords: A C F; none escalated; resolved A C; C recontacted → 1/2
-      { category: 'passwords', conversations: 3, escalated: 0, escalationRate: 0, resolved: 2, recontacted: 1, recontactRate: 0.5 },
-      { category: 'databases', conversations: 1, escalated: 1, escalationRate: 1, resolved: 1, recontacted: 0, recontactRate: 0 },
-      { category: 'networking', conversations: 1, escalated: 1, escalationRate: 1, resolved: 1, recontacted: 0, recontactRate: 0 },
+      { category: 'passwords', conversations: 3, escalated: 0, escalationRate: 0, resolved: 2, recontacted: 1, recontactRate: 0.5, selfServiceOffered: 0, selfServed: 0, deflectionRate: null },
+      { category: 'databases', conversations: 1, escalated: 1, escalationRate: 1, resolved: 1, recontacted: 0, recontactRate: 0, selfServiceOffered: 0, selfServed: 0, deflectionRate: null },
+      { category: 'networking', conversations: 1, escalated: 1, escalationRate: 1, resolved: 1, recontacted: 0, recontactRate: 0, selfServiceOffered: 0, selfServed: 0, deflectionRate: null },
     ]);
     expect(cats.byEscalationRate).toEqual(['databases', 'networking', 'passwords']);
     expect(cats.byRecontactRate).toEqual(['passwords', 'databases', 'networking']);

@@ -1,4 +1,5 @@
-import { computeCategoryKpis, computeKpis, isFirstContactResolution, percentile, type KpiConversation } from '../src/domain/kpis';
+import { TierHours } from '@omni/business-time';
+import { computeCategoryKpis, computeDeflection, computeEstimateError, computeKpis, computeTierSla, isFirstContactResolution, percentile, type KpiConversation } from '../src/domain/kpis';
 import { projectConversation, type ConversationRow } from '../src/domain/conversation-projection';
 
 const base: KpiConversation = {
@@ -132,6 +133,34 @@ describe('projectConversation', () => {
     expect(projectConversation('c', rows)).toEqual(p);
   });
 
+  it('keeps the estimate of the first queued event and the wait until the first accept or assign; records self-service and the resolution reason', () => {
+    const est = (position: number, estimateMs: number) => ({ estimate: { position, estimateMs, estimator: 'queue-length' } });
+    const p = projectConversation('c', [
+      row('conversation.opened', '10:00', { tier: 1 }),
+      row('conversation.self-service-offered', '10:00', { tier: 1 }),
+      row('conversation.queued', '10:01', { tier: 1, ...est(3, 240_000) }),
+      row('conversation.offered', '10:02', { tier: 1 }, 'a1'),
+      row('conversation.offer-expired', '10:03', { tier: 1 }, 'a1'),
+      row('conversation.queued', '10:03', { tier: 1, ...est(1, 1) }),
+      row('conversation.accepted', '10:06', { tier: 1 }, 'a2'),
+      row('conversation.assigned', '10:07', { tier: 1 }, 'a2'),
+      row('conversation.resolved', '10:30', { tier: 1, reason: 'self-served' }),
+    ])!;
+    expect(p.waitEstimate).toEqual({ tier: 1, position: 3, estimateMs: 240_000, estimator: 'queue-length', queuedAt: '2026-01-01T10:01:00.000Z', servedAt: '2026-01-01T10:06:00.000Z', actualMs: 300_000 });
+    expect(p.selfServiceOffered).toBe(true);
+    expect(p.resolvedReason).toBe('self-served');
+  });
+
+  it.each([
+    ['no estimate on the first queued event (a later one does not count)', [row('conversation.queued', '10:00', { tier: 1 }), row('conversation.queued', '10:01', { tier: 1, estimate: { position: 1, estimateMs: 5, estimator: 'x' } })]],
+    ['a negative estimate', [row('conversation.queued', '10:00', { tier: 1, estimate: { position: 1, estimateMs: -1, estimator: 'x' } })]],
+    ['a position that is not an integer', [row('conversation.queued', '10:00', { tier: 1, estimate: { position: '1', estimateMs: 5, estimator: 'x' } })]],
+    ['no estimator', [row('conversation.queued', '10:00', { tier: 1, estimate: { position: 1, estimateMs: 5 } })]],
+    ['an array', [row('conversation.queued', '10:00', { tier: 1, estimate: [1, 2] })]],
+  ])('ignores %s', (_what, rows) => {
+    expect(projectConversation('c', rows)!.waitEstimate).toBeNull();
+  });
+
   it('a reopen clears the resolution; a transfer within the tier is not an escalation', () => {
     const p = projectConversation('c', [
       row('conversation.opened', '09:00', { tier: 1 }),
@@ -143,5 +172,82 @@ describe('projectConversation', () => {
     expect(p.resolvedAt).toBeNull();
     expect(p.escalations).toEqual([]);
     expect(p.agents).toEqual(['a1', 'a2']);
+  });
+});
+
+describe('SLA per tier in wall-clock and business time', () => {
+  const H = 3_600_000;
+  // tier 1 open 09:00–17:00 UTC every day
+  const nineToFive = [{ start: '09:00', end: '17:00' }];
+  const hours = new TierHours({ tiers: { '1': { timeZone: 'UTC', weekly: { mon: nineToFive, tue: nineToFive, wed: nineToFive, thu: nineToFive, fri: nineToFive, sat: nineToFive, sun: nineToFive } } } });
+  const at = () => ({ version: 1, hours });
+  const conv = (id: string, opened: string, firstResponseAt: string | null, resolvedAt: string | null): KpiConversation => ({ ...base, id, openedAt: opened, firstResponseAt, resolvedAt });
+  const targets = { firstResponseMs: H, resolutionMs: 4 * H };
+
+  it('stops each clock at its event, judges running clocks at `at`, and leaves moot or young clocks out', () => {
+    const list = [
+      // opened 16:30, answered 09:30 next day: wall 17 h, business 1 h (met in business time only)
+      conv('a', '2026-01-05T16:30:00.000Z', '2026-01-06T09:30:00.000Z', '2026-01-06T10:30:00.000Z'),
+      // resolved without a response (self-served): the first-response clock is moot
+      conv('b', '2026-01-06T10:00:00.000Z', null, '2026-01-06T10:05:00.000Z'),
+      // still waiting at `at` (12:00 next day), opened 20:00: wall 16 h missed, business 3 h missed
+      conv('c', '2026-01-06T20:00:00.000Z', null, null),
+      // still waiting, 30 min old: not counted yet
+      conv('d', '2026-01-07T11:30:00.000Z', null, null),
+    ];
+    const [t1] = computeTierSla(list, targets, at, '2026-01-07T12:00:00.000Z');
+    expect(t1!.firstResponseTime.wall).toMatchObject({ count: 1, p50Ms: 17 * H });
+    expect(t1!.firstResponseTime.business).toMatchObject({ count: 1, p50Ms: H });
+    expect(t1!.slaMet.firstResponse).toEqual({ wall: { met: 0, of: 2, rate: 0 }, business: { met: 1, of: 2, rate: 0.5 } });
+    // resolution (4 h): a 18 h wall / 2 h business; b 5 min; c running 16 h wall / 3 h business (not yet missed in business time)
+    expect(t1!.slaMet.resolution).toEqual({ wall: { met: 1, of: 3, rate: 1 / 3 }, business: { met: 2, of: 2, rate: 1 } });
+  });
+
+  it('gives null business figures when the calendars are unavailable, and counts conversations whose version is unknown', () => {
+    const list = [conv('a', '2026-01-05T16:30:00.000Z', '2026-01-06T09:30:00.000Z', null)];
+    const [off] = computeTierSla(list, targets, null, '2026-01-07T12:00:00.000Z');
+    expect(off!.firstResponseTime.business).toBeNull();
+    expect(off!.slaMet.firstResponse.business).toBeNull();
+    expect(off!.slaMet.firstResponse.wall).toEqual({ met: 0, of: 1, rate: 0 });
+    const [unknown] = computeTierSla(list, targets, () => undefined, '2026-01-07T12:00:00.000Z');
+    expect(unknown!.businessUnknown).toBe(1);
+    expect(unknown!.firstResponseTime.business).toMatchObject({ count: 0 });
+  });
+});
+
+describe('wait-estimate error and deflection', () => {
+  const withEstimate = (id: string, tier: number, estimateMs: number, actualMs: number | null): KpiConversation => ({
+    ...base,
+    id,
+    waitEstimate: { tier, position: 1, estimateMs, estimator: 'queue-length', queuedAt: '2026-01-01T10:00:00.000Z', servedAt: actualMs === null ? null : 'x', actualMs },
+  });
+
+  it('reports median and p90 absolute and relative error per tier over served waits (nearest rank)', () => {
+    const list = [
+      withEstimate('a', 1, 100, 200), // 100, 0.5
+      withEstimate('b', 1, 300, 200), // 100, 0.5
+      withEstimate('c', 1, 0, 1000), // 1000, 1
+      withEstimate('d', 1, 50, 0), // 50, no relative error (0 ms wait)
+      withEstimate('e', 1, 10, null), // still waiting
+      withEstimate('f', 2, 10, 10),
+    ];
+    expect(computeEstimateError(list)).toEqual([
+      { tier: 1, count: 4, medianAbsErrorMs: 100, p90AbsErrorMs: 1000, medianRelativeError: 0.5, p90RelativeError: 1, relativeCount: 3, estimators: [{ estimator: 'queue-length', count: 4 }] },
+      { tier: 2, count: 1, medianAbsErrorMs: 0, p90AbsErrorMs: 0, medianRelativeError: 0, p90RelativeError: 0, relativeCount: 1, estimators: [{ estimator: 'queue-length', count: 1 }] },
+    ]);
+  });
+
+  it('divides self-served by the conversations offered self-service and by all of the group', () => {
+    const c = (id: string, category: string | null, channel: string, offered: boolean, selfServed: boolean): KpiConversation => ({ ...base, id, category, channel, selfServiceOffered: offered, selfServed });
+    const d = computeDeflection([c('a', 'pw', 'chat', true, true), c('b', 'pw', 'sms', true, false), c('c', 'pw', 'chat', false, false), c('d', null, 'chat', false, false)]);
+    expect(d).toMatchObject({ conversations: 4, offered: 2, selfServed: 1, rateOfOffered: 0.5, rateOfAll: 0.25 });
+    expect(d.byCategory).toEqual([
+      { category: 'pw', conversations: 3, offered: 2, selfServed: 1, rateOfOffered: 0.5, rateOfAll: 1 / 3 },
+      { category: 'uncategorised', conversations: 1, offered: 0, selfServed: 0, rateOfOffered: null, rateOfAll: 0 },
+    ]);
+    expect(d.byChannel).toEqual([
+      { channel: 'chat', conversations: 3, offered: 1, selfServed: 1, rateOfOffered: 1, rateOfAll: 1 / 3 },
+      { channel: 'sms', conversations: 1, offered: 1, selfServed: 0, rateOfOffered: 0, rateOfAll: 0 },
+    ]);
   });
 });

@@ -84,7 +84,7 @@ export function computeOccupancy(agentEvents: AgentStateEvent[], holds: HoldEven
   const end = Date.parse(to);
   const presence = new Map<string, { p: 'online' | 'away' | 'offline'; reason: string }>();
   const tiers = new Map<string, number[]>();
-  const held = new Map<string, Map<string, number>>(); // agent → conversation → holds
+  const held = new Map<string, Set<string>>(); // agent → conversations held
   const wrapUps = new Map<string, Set<string>>();
   const holder = new Map<string, string>(); // conversation → agent
   const acc = new Map<string, Acc>();
@@ -133,8 +133,8 @@ export function computeOccupancy(agentEvents: AgentStateEvent[], holds: HoldEven
         if (HOLD_STARTS.has(h.kind) && h.agentId) {
           release(h.conversationId);
           holder.set(h.conversationId, h.agentId);
-          const m = held.get(h.agentId) ?? new Map<string, number>();
-          m.set(h.conversationId, 1);
+          const m = held.get(h.agentId) ?? new Set<string>();
+          m.add(h.conversationId);
           held.set(h.agentId, m);
           accOf(h.agentId);
         } else if (HOLD_ENDS.has(h.kind)) release(h.conversationId);
