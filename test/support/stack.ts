@@ -57,7 +57,8 @@ export async function startStack(world: TestWorld, opts: { kinds?: Kind[]; env?:
     }
     const r = await startRouter(routerCfg.readConfig(env({ ROUTER_GROUP_ID: world.groupId('router') })), testLogger);
     closers.push(r.close);
-    const h = await startHistory(historyCfg.readConfig(env({ HISTORY_GROUP_ID: world.groupId('history') })), testLogger);
+    // history reads this router's business hours (business-time KPIs)
+    const h = await startHistory(historyCfg.readConfig(env({ HISTORY_GROUP_ID: world.groupId('history'), ROUTER_URL: r.url })), testLogger);
     closers.push(h.close);
     return { ingest, router: { url: r.url, app: r.app }, history: { url: h.url, app: h.app }, close };
   } catch (err) {

@@ -246,6 +246,12 @@ describe('console in a real browser', () => {
     await until('bruno to see the earlier messages', async () => (await shown(bruno, 'Revisé la carpeta de spam')) === 1);
     await until('the wallboard to move the load from ana to bruno', async () => /chat 0\/3/.test(await loadOf('ana')) && /chat 1\/3/.test(await loadOf('bruno')));
     await until('the KPI tiles to count the conversation', async () => (await sofia.getByTestId('kpi-conversations').innerText()) === '1');
+    // service levels: tier 1's first response on the wall clock and in business hours (the router's
+    // calendars reached history: no "unavailable" notice); the SLA share is a percentage in both
+    const tier1 = sofia.locator('[data-testid="service-row"][data-tier="1"]');
+    await until('the service-level row of tier 1', async () => / \/ /.test(await tier1.getByTestId('frt-wall-business').innerText()) && !(await tier1.getByTestId('frt-wall-business').innerText()).includes('—'));
+    expect(await tier1.getByTestId('sla-first').innerText()).toMatch(/^\d+ % \/ \d+ %$/);
+    expect(await sofia.getByTestId('business-off').count()).toBe(0);
     await check(sofia, 'wallboard');
 
     const conversationId = (await bruno.getByTestId('conversation').getAttribute('data-conversation'))!;

@@ -20,8 +20,8 @@ export const HistoryEnv = {
   /** days message content (text, html, subject, attachments, raw) stays on the timeline; 0 = forever */
   HISTORY_CONTENT_RETENTION_DAYS: Type.Integer({ default: 0, minimum: 0 }),
   HISTORY_CONTENT_SWEEP_INTERVAL_MS: Type.Integer({ default: 3_600_000, minimum: 100 }),
-  /** consumer group of omni.agents.v1 (presence, wrap-up: occupancy and utilisation) */
-  HISTORY_AGENTS_GROUP_ID: Type.String({ default: 'history-agents', minLength: 1 }),
+  /** consumer group of omni.agents.v1 (presence, wrap-up: occupancy and utilisation); empty = HISTORY_GROUP_ID + "-agents" */
+  HISTORY_AGENTS_GROUP_ID: Type.String({ default: '' }),
   /** the router's base URL: per-tier business hours for business-time KPIs (service token, scope business-hours:read) */
   ROUTER_URL: Type.String({ default: 'http://127.0.0.1:8085', pattern: '^https?://' }),
   ROUTER_TIMEOUT_MS: Type.Integer({ default: 1000, minimum: 50, maximum: 60_000 }),

@@ -67,9 +67,10 @@ export async function start(config: HistoryConfig, logger: Logger) {
     handleBatch: (batch) => handleTimelineBatch({ pool: infra.pool, topics: t, relay }, batch),
   });
   // agent state over time has its own group: a backlog of timeline events never delays occupancy, and the reverse
+  const agentsGroup = config.HISTORY_AGENTS_GROUP_ID || `${config.HISTORY_GROUP_ID}-agents`;
   const agentsConsumer = await startConsumer<AgentEvent>({
     kafka: infra.kafka,
-    groupId: config.HISTORY_AGENTS_GROUP_ID,
+    groupId: agentsGroup,
     topics: { [t.agents]: AgentEvent },
     logger,
     publisher: infra.publisher,
@@ -79,7 +80,7 @@ export async function start(config: HistoryConfig, logger: Logger) {
       await handleAgentEventsBatch({ pool: infra.pool }, batch);
     },
   });
-  const kafkaMetrics = registerKafkaMetrics(app.metrics, infra.kafka, t, { groups: [config.HISTORY_GROUP_ID, config.HISTORY_AGENTS_GROUP_ID] });
+  const kafkaMetrics = registerKafkaMetrics(app.metrics, infra.kafka, t, { groups: [config.HISTORY_GROUP_ID, agentsGroup] });
   // the router's calendars are checked in the background too, so a re-activated version is dated
   // within BUSINESS_HOURS_MAX_AGE_MS of it (the router's API does not date activations)
   const calendarCheck = runPeriodically(

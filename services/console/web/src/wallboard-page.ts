@@ -12,6 +12,13 @@ interface WorkItem { id: string; status: string; channel: string; tier: number; 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 interface Kpis { at: string; today: any; categories: { categories: any[] }; series: { t: number; conversations: number; fcrRate: number | null; firstResponseP50Ms: number | null; resolutionP50Ms: number | null; escalationRate: number | null }[] }
 
+interface SlaRate { rate: number | null }
+interface SlaRow { tier: number; firstResponseTime: { wall: { p50Ms: number | null }; business: { p50Ms: number | null } | null }; slaMet: { firstResponse: { wall: SlaRate; business: SlaRate | null }; resolution: { wall: SlaRate; business: SlaRate | null } } }
+/** the tiers any service-level figure (SLA, estimate error, occupancy) names, in order */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const serviceTiers = (k: any): number[] =>
+  [...new Set<number>([...(k?.sla ?? []), ...(k?.waitEstimateError ?? []), ...(k?.occupancy?.byTier ?? [])].map((x: { tier: number }) => x.tier))].sort((a, b) => a - b);
+
 /** agents listed by presence: who can take work first */
 const RANK: Record<string, number> = { online: 0, away: 1, offline: 2 };
 const pct = (x: number | null | undefined) => (x == null ? '—' : `${Math.round(x * 100)} %`);
@@ -134,6 +141,22 @@ export default function WallboardPage() {
           <table><caption>${t('wb.queueWait')}</caption><thead><tr><th scope="col">${t('field.tier')}</th><th scope="col">p50</th><th scope="col">p95</th></tr></thead>
             <tbody>${(k?.queueWait ?? []).map((r: { tier: number; p50Ms: number | null; p95Ms: number | null }) => html`<tr><th scope="row">T${r.tier}</th><td>${dur(r.p50Ms)}</td><td>${dur(r.p95Ms)}</td></tr>`)}</tbody></table>
         </div>
+      </section>
+      <section class="card" aria-labelledby="wb-s" data-testid="wb-service"><h2 id="wb-s">${t('wb.service')}</h2>
+        ${k?.businessTime && !k.businessTime.available ? html`<p class="notice" role="status" data-testid="business-off">${t('wb.businessOff', { reason: k.businessTime.reason ?? '' })}</p>` : null}
+        <table><thead><tr><th scope="col">${t('field.tier')}</th><th scope="col">${t('wb.slaFirst')}</th><th scope="col">${t('wb.slaResolution')}</th><th scope="col">${t('wb.frt')}</th><th scope="col">${t('wb.estimateError')}</th><th scope="col">${t('wb.occupancy')}</th><th scope="col">${t('wb.utilisation')}</th></tr></thead>
+        <tbody>${serviceTiers(k).map((tier) => {
+          const r = (k?.sla ?? []).find((x: SlaRow) => x.tier === tier);
+          const e = (k?.waitEstimateError ?? []).find((x: { tier: number }) => x.tier === tier);
+          const o = (k?.occupancy?.byTier ?? []).find((x: { tier: number }) => x.tier === tier);
+          return html`<tr data-testid="service-row" data-tier=${tier}><th scope="row">T${tier}</th>
+            <td data-testid="sla-first">${pct(r?.slaMet.firstResponse.wall.rate)} / ${pct(r?.slaMet.firstResponse.business?.rate)}</td>
+            <td data-testid="sla-resolution">${pct(r?.slaMet.resolution.wall.rate)} / ${pct(r?.slaMet.resolution.business?.rate)}</td>
+            <td data-testid="frt-wall-business">${dur(r?.firstResponseTime.wall.p50Ms)} / ${dur(r?.firstResponseTime.business?.p50Ms)}</td>
+            <td data-testid="estimate-error">${e ? `${dur(e.medianAbsErrorMs)} / ${dur(e.p90AbsErrorMs)} (n=${e.count})` : '—'}</td>
+            <td data-testid="occupancy">${pct(o?.occupancy)}</td><td data-testid="utilisation">${pct(o?.utilisation)}</td></tr>`;
+        })}</tbody></table>
+        <p class="muted">${t('wb.deflection')}: <b data-testid="deflection">${pct(k?.deflection?.rateOfOffered)}</b></p>
       </section>
       <section class="card" aria-labelledby="wb-p"><h2 id="wb-p">${t('wb.problems')}</h2>
         <table><thead><tr><th scope="col">${t('wb.category')}</th><th scope="col">${t('wb.conversations')}</th><th scope="col">${t('wb.escalation')}</th><th scope="col">${t('wb.recontact')}</th></tr></thead>
