@@ -142,9 +142,14 @@ const localDay = (timeZone: string, instant: number): number => Math.floor(wallM
 const isoDate = (day: number): string => new Date(day).toISOString().slice(0, 10);
 const weekdayOf = (day: number): Weekday => WEEKDAYS[(new Date(day).getUTCDay() + 6) % 7]!;
 
+// days whose open intervals a calendar remembers (a KPI query asks about the same few weeks for
+// thousands of spans; turning wall times into instants with Intl is the expensive part)
+const DAY_CACHE_MAX = 4096;
+
 /** A compiled calendar: exceptions by date, ready for repeated questions. */
 export class BusinessCalendar {
   private readonly exceptions: Map<string, Interval[]>;
+  private readonly days = new Map<number, [number, number][]>();
   constructor(readonly cal: Calendar) {
     this.exceptions = new Map((cal.exceptions ?? []).map((x) => [x.date, x.hours]));
   }
@@ -154,8 +159,18 @@ export class BusinessCalendar {
     return this.exceptions.get(isoDate(day)) ?? this.cal.weekly[weekdayOf(day)] ?? [];
   }
 
-  /** The open intervals of one local day as instants [start, end), in order. */
+  /** The open intervals of one local day as instants [start, end), in order (remembered per day; do not modify the result). */
   intervalsOn(day: number): [number, number][] {
+    let out = this.days.get(day);
+    if (!out) {
+      if (this.days.size >= DAY_CACHE_MAX) this.days.clear();
+      out = this.computeIntervals(day);
+      this.days.set(day, out);
+    }
+    return out;
+  }
+
+  private computeIntervals(day: number): [number, number][] {
     return this.hoursOn(day)
       .map((h) => [instantOf(this.cal.timeZone, day + minutesOf(h.start) * 60_000), instantOf(this.cal.timeZone, day + minutesOf(h.end) * 60_000)] as [number, number])
       .filter(([s, e]) => e > s)

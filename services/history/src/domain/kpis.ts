@@ -250,7 +250,8 @@ export function computeTierSla(list: KpiConversation[], targets: SlaTargets, cal
       if (bfr !== null) biz.fr.push(bfr);
       if (bres !== null) biz.res.push(bres);
       for (const w of waits) biz.wait.push(cal.hours.businessMs(w.tier, new Date(w.queuedAt!), new Date(w.servedAt!)));
-      const bnow = now > opened ? b(opened, now) : 0;
+      // business time elapsed so far, only for a clock still running
+      const bnow = (fr === null && !frMoot) || res === null ? (now > opened ? b(opened, now) : 0) : null;
       count(met.bfr, frMoot ? null : clock(bfr, bnow, targets.firstResponseMs));
       count(met.bres, clock(bres, bnow, targets.resolutionMs));
     }
