@@ -110,13 +110,14 @@ export default function WallboardPage() {
         <tbody>${(live?.queues ?? []).map((q) => html`<tr data-testid="queue-row" data-tier=${q.tier}><th scope="row">T${q.tier}</th><td data-testid="waiting">${q.waiting}</td><td><${Since} at=${q.oldestWaitingSince} /></td><td data-testid="sla-at-risk">${q.slaAtRisk ?? 0}</td><td data-testid="sla-breached">${q.slaBreached ?? 0}</td><td data-testid="offers-pending">${q.offersPending ?? 0}</td></tr>`)}</tbody></table>
       </section>
       <section class="card" aria-labelledby="wb-a"><h2 id="wb-a">${t('wb.agents')}</h2>
-        <table><thead><tr><th scope="col">${t('wb.name')}</th><th scope="col">${t('wb.tiers')}</th><th scope="col">${t('wb.presence')}</th><th scope="col">${t('wb.load')}</th><th scope="col">${t('wb.work')}</th></tr></thead>
+        <table><thead><tr><th scope="col">${t('wb.name')}</th><th scope="col">${t('wb.tiers')}</th><th scope="col">${t('wb.presence')}</th><th scope="col">${t('wb.load')}</th><th scope="col">${t('wb.work')}</th><th scope="col">${t('wb.occupancy')} / ${t('wb.utilisation')}</th></tr></thead>
         <tbody>${[...(live?.agents ?? [])].sort((x, y) => RANK[x.presence]! - RANK[y.presence]! || x.name.localeCompare(y.name)).map(
           (a) => html`<tr data-testid="agent-row" data-agent=${a.id}><th scope="row">${a.name} <small>${a.id}</small></th><td>${a.tiers.join(', ')}</td>
             <td><select aria-label=${t('wb.setPresence', { name: a.name })} value=${a.presence} data-testid="agent-presence" onChange=${(e: Event) => void force(a.id, (e.target as HTMLSelectElement).value)}>
               ${['online', 'away', 'offline'].map((p) => html`<option value=${p}>${t(`presence.${p}`)}</option>`)}</select> ${a.connected ? '●' : '○'}</td>
             <td data-testid="agent-load">${Object.entries(a.capacity).map(([ch, cap]) => html`<span class="load">${ch} ${a.load[ch] ?? 0}/${cap}</span> `)}</td>
-            <td data-testid="agent-work">${(live?.work?.[a.id] ?? []).map((w) => html`<span class="load" data-testid="work-item" data-conversation=${w.id} title=${`${w.category} · T${w.tier} · ${t(`wb.status.${w.status}`)}`}>${w.channel} ${w.id.slice(0, 12)}${w.status === 'offered' ? ' …' : ''}</span> `)}</td></tr>`,
+            <td data-testid="agent-work">${(live?.work?.[a.id] ?? []).map((w) => html`<span class="load" data-testid="work-item" data-conversation=${w.id} title=${`${w.category} · T${w.tier} · ${t(`wb.status.${w.status}`)}`}>${w.channel} ${w.id.slice(0, 12)}${w.status === 'offered' ? ' …' : ''}</span> `)}</td>
+            <td data-testid="agent-occupancy">${((o) => (o ? `${pct(o.occupancy)} / ${pct(o.utilisation)}` : '—'))((k?.occupancy?.agents ?? []).find((x: { agentId: string }) => x.agentId === a.id))}</td></tr>`,
         )}</tbody></table>
       </section>
       <section class="card" aria-labelledby="wb-k"><h2 id="wb-k">${t('wb.kpis')}</h2>
