@@ -26,6 +26,10 @@ export const RouterEnv = {
   OFFER_TIMEOUT_MS: Ms(20_000, 100),
   /** after-contact work after resolve: the agent keeps that conversation's slot this long (0: none; docs/queue-intelligence.md) */
   WRAP_UP_MS: Ms(0, 0),
+  /** priority ageing in queue order (0: off): a queued conversation gains this many priority points per minute waited … */
+  PRIORITY_AGEING_POINTS_PER_MINUTE: Type.Number({ default: 0, minimum: 0, maximum: 100 }),
+  /** … never beyond this (and never lowered): old low-priority work overtakes fresh high-priority work, nothing starves */
+  PRIORITY_AGEING_MAX: Type.Integer({ default: 100, minimum: 0, maximum: 100 }),
   /** how long a replica reuses the active business hours before checking their version again (an edit applies within this) */
   BUSINESS_HOURS_CACHE_MS: Ms(1000, 0),
   /** offers timing out in a row before the agent is set away */
