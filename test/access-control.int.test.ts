@@ -78,6 +78,8 @@ const POLICY: Record<string, string | string[]> = {
   'router PUT /v1/admin/business-hours': [A],
   'router GET /v1/admin/business-hours/versions': [A, S],
   'router POST /v1/admin/business-hours/versions/:version/activate': [A],
+  'router GET /v1/presence-reasons': [A, S, G],
+  'router PUT /v1/admin/presence-reasons': [A],
   'history GET /healthz': PUBLIC,
   'history GET /readyz': PUBLIC,
   'history GET /metrics': PUBLIC,

@@ -20,3 +20,4 @@ INSERT INTO presence_reasons (id, label, productive, position) VALUES
   ('break', 'Break', false, 0), ('lunch', 'Lunch', false, 1), ('training', 'Training', true, 2), ('meeting', 'Meeting', true, 3);
 
 ALTER TABLE agents ADD COLUMN away_reason text;
+CREATE INDEX agent_wrap_ups_until ON agent_wrap_ups (until);

@@ -1,5 +1,7 @@
 import { Counter, type Registry } from 'prom-client';
-import { agentPresence, agentTimedOut, decide, type Input } from '../domain/lifecycle';
+import { agentPresence, agentTimedOut, decide, type AgentState, type Input } from '../domain/lifecycle';
+import { endExpiredWrapUps, recordPresence } from './agent-state';
+import { wrapUpsDue } from '../store/presence-reasons';
 import { lockAgentStates, lockDisconnected, savePresence } from '../store/agents';
 import { dueWork } from '../store/due';
 import { loadBreachedQueue, loadExpiredOffers, loadResolvedPastWindow } from '../store/conversations';
@@ -30,7 +32,8 @@ export async function expireOffers(ctx: RouterCtx): Promise<number> {
     if (convs.length === 0) return 0;
     const policy = policyOf(ctx.config);
     const agents = await lockAgentStates(tx.client, [...new Set(convs.map((c) => c.agentId!))]);
-    return fire(tx, convs, { kind: 'offer-expired', at }, (_conv, effects) => {
+    const away: [AgentState, AgentState][] = [];
+    const n = fire(tx, convs, { kind: 'offer-expired', at }, (_conv, effects) => {
       for (const e of effects) {
         const a = e.offerLapsed && agents.get(e.agentId);
         if (!a) continue;
@@ -38,8 +41,11 @@ export async function expireOffers(ctx: RouterCtx): Promise<number> {
         agents.set(a.id, r.agent);
         tx.agentState(r.agent);
         tx.applyFrames(r.frames, at);
+        if (r.agent.presence !== a.presence) away.push([a, r.agent]);
       }
     });
+    for (const [before, after] of away) await recordPresence(tx, before, after, { reason: `${after.consecutiveTimeouts} offers expired in a row`, at });
+    return n;
   });
 }
 
@@ -54,6 +60,7 @@ export async function releaseDisconnected(ctx: RouterCtx): Promise<number> {
     for (const a of gone) {
       const p = agentPresence(a, 'offline', 'disconnected');
       await savePresence(tx.client, p.agent, false, { goneOffline: true });
+      await recordPresence(tx, a, p.agent, { reason: 'disconnected', at });
       await releaseAgentWork(tx, a.id, `agent ${a.id} disconnected for over ${ctx.config.DISCONNECT_GRACE_MS} ms`, at);
       tx.applyFrames(p.frames, at);
     }
@@ -129,6 +136,8 @@ export class Sweeper {
         if (due.disconnected) await releaseDisconnected(this.ctx);
         if (due.sla) this.counters?.breaches.inc(await overflowQueues(this.ctx));
         if (due.closes) await closeResolved(this.ctx);
+        // wrap-ups at their maximum end (agent.wrap-up-ended); only when wrap-up is configured
+        if (c.WRAP_UP_MS > 0 && (await wrapUpsDue(this.ctx.pool, new Date()))) await endExpiredWrapUps(this.ctx);
         // a queue nobody waits in needs no match pass (anything that queues work kicks the matcher itself)
         if (due.waiting || due.offers || due.disconnected || due.sla) this.ctx.kickMatcher();
       } catch (err) {
