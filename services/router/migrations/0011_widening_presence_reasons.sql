@@ -21,3 +21,19 @@ INSERT INTO presence_reasons (id, label, productive, position) VALUES
 
 ALTER TABLE agents ADD COLUMN away_reason text;
 CREATE INDEX agent_wrap_ups_until ON agent_wrap_ups (until);
+
+-- Wait estimates told to the customer (docs/queue-intelligence.md): the one given when the
+-- conversation was first queued (on its conversation.queued event; the estimate-error KPI compares
+-- it with the actual wait), the last one announced (conversation.wait-updated, when it moved
+-- materially) and the automatic wait messages sent on async channels (at most two per conversation).
+CREATE TABLE wait_notices (
+  conversation_id text PRIMARY KEY REFERENCES conversations (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+  first_position int NOT NULL,
+  first_estimate_ms bigint,
+  first_at timestamptz NOT NULL,
+  position int NOT NULL,
+  estimate_ms bigint,
+  announced_at timestamptz NOT NULL,
+  async_sent int NOT NULL DEFAULT 0,
+  async_last_ms bigint
+);

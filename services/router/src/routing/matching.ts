@@ -4,6 +4,7 @@ import { freeCapacity, planOffers, waitingOf, type AgentSnapshot, type PlannedOf
 import { decisionRecord, type DecisionRecord } from '../domain/decision-record';
 import { compareAged, stepAt, type PriorityAgeing, type WideningStep } from '../domain/preference';
 import { saveWidening, wideningOf, wideningOfVersion } from '../store/widening';
+import { estimateArrivals } from './wait-updates';
 import type { RouterConfig } from '../config';
 import { arrivalSnapshot, availableAgents, lockAgents } from '../store/agents';
 import { loadDecisionInputs } from '../store/offer-decisions';
@@ -187,6 +188,8 @@ export async function offerOnArrival(tx: RoutingTx, queued: Conversation[], at: 
   if (queued.length === 0) return;
   await answerOutsideHours(tx, queued, at);
   const widening = await recordWidening(tx, queued);
+  // the estimate given when first queued: on conversation.queued, kept for the estimate-error KPI
+  await estimateArrivals(tx, queued, widening, at);
   const { backlog, agents } = await arrivalSnapshot(tx.client, [...new Set(queued.map((c) => c.tier))], queued.map((c) => c.id));
   const ageing = ageingOf(tx.ctx.config);
   const waiting = queued.filter((c) => !backlog.has(c.tier)).sort((a, b) => compareAged(waitingOf(a), waitingOf(b), at, ageing));

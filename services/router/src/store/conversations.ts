@@ -15,7 +15,7 @@ export const CONVERSATION_COLUMNS = `id, thread_key, channel, customer, customer
   required_skills, customer_attributes, waiting_since, offer_deadline, declined_agents, handoff_notes, escalations,
   last_agent_id, last_message_id, last_text, opened_at, resolved_at`;
 
-const C_COLUMNS = CONVERSATION_COLUMNS.split(',')
+export const C_COLUMNS = CONVERSATION_COLUMNS.split(',')
   .map((c) => `c.${c.trim()}`)
   .join(', ');
 
@@ -25,7 +25,7 @@ const C_COLUMNS = CONVERSATION_COLUMNS.split(',')
  * snapshot. Collaborators are read in a statement of their own for the same reason (participantsOf),
  * after the conversation's lock is held: every change to them is made under that lock.
  */
-const QUEUE_COLUMNS = `jsonb_build_object('tiers', q0.tiers, 'priority', q0.priority, 'waitingSince', q0.waiting_since, 'slaDeadline', q0.sla_deadline,
+export const QUEUE_COLUMNS = `jsonb_build_object('tiers', q0.tiers, 'priority', q0.priority, 'waitingSince', q0.waiting_since, 'slaDeadline', q0.sla_deadline,
     'overflows', q0.overflows, 'preferredAgentId', q0.preferred_agent_id) AS queue_state`;
 
 interface QueueJson {

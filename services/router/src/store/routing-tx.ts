@@ -171,6 +171,17 @@ export class RoutingTx {
     return this.event(conv, type, actor, reason, extra, new Date());
   }
 
+  /**
+   * Adds to the data of a routing event this transaction recorded (the first of that type for the
+   * conversation): what is known only after the decision, such as the wait estimate on conversation.queued.
+   */
+  annotateEvent(conversationId: string, type: ConversationEventType, data: Record<string, unknown>): void {
+    const r = this.outbox.find((o) => o.schemaId === 'omni.conversations.v1' && (o.value as ConversationEvent).conversationId === conversationId && (o.value as ConversationEvent).type === type);
+    if (!r) return;
+    const v = r.value as ConversationEvent;
+    v.data = { ...(v.data ?? {}), ...data };
+  }
+
   /** Records an agent state event for omni.agents.v1 (presence with its reason, wrap-up), keyed by agent. */
   agentStateEvent(e: AgentEvent): void {
     this.outbox.push({ topic: this.ctx.topics.agents, key: e.agentId, schemaId: 'omni.agents.v1', value: e });
