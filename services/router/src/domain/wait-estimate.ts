@@ -11,8 +11,9 @@
  *     W(p) = (p − f) · h̄ / s        otherwise           (s = slots of eligible agents online)
  *
  * h̄ is an exponentially time-decayed mean of recent handle times of the tier (half-life
- * `halfLifeMs`, a prior counting as one observation), so a change of the work mix shows within the
- * half-life and s follows staffing at once. A moving average of recent waits (the floor) lags
+ * `halfLifeMs`, a prior counting as one observation, never fewer than MIN_HANDLE_WEIGHT − 1
+ * observations kept), so a change of the work mix shows within the half-life (or 20 conversations
+ * in a quiet tier) and s follows staffing at once. A moving average of recent waits (the floor) lags
  * staffing changes by a whole queue's worth of waits and knows nothing of the position.
  */
 
