@@ -17,7 +17,7 @@ CREATE TABLE presence_reasons (
   position int NOT NULL
 );
 INSERT INTO presence_reasons (id, label, productive, position) VALUES
-  ('break', 'Break', false, 0), ('lunch', 'Lunch', false, 1), ('training', 'Training', true, 2), ('meeting', 'Meeting', true, 3);
+  ('break', 'Break', false, 0), ('lunch', 'Lunch', false, 1), ('training', 'Training', true, 2), ('meeting', 'Meeting', true, 3), ('admin', 'Admin work', true, 4);
 
 ALTER TABLE agents ADD COLUMN away_reason text;
 CREATE INDEX agent_wrap_ups_until ON agent_wrap_ups (until);

@@ -65,7 +65,7 @@ describe('presence with a reason', () => {
   });
 
   it('a repeated id in the admins’ list is named', () => {
-    expect(presenceReasonsProblems([...DEFAULT_PRESENCE_REASONS, { id: 'break', label: 'Again', productive: true }])).toEqual([{ field: 'body.reasons.4.id', reason: 'duplicate reason id break' }]);
+    expect(presenceReasonsProblems([...DEFAULT_PRESENCE_REASONS, { id: 'break', label: 'Again', productive: true }])).toEqual([{ field: `body.reasons.${DEFAULT_PRESENCE_REASONS.length}.id`, reason: 'duplicate reason id break' }]);
     expect(presenceReasonsProblems(DEFAULT_PRESENCE_REASONS)).toEqual([]);
   });
 });

@@ -89,11 +89,13 @@ export const PresenceReasons = Type.Array(
 );
 export type PresenceReasons = Static<typeof PresenceReasons>;
 
+/** the list a new router starts with (migration 0011 seeds the same; the console's picker offers these ids) */
 export const DEFAULT_PRESENCE_REASONS: PresenceReasons = [
   { id: 'break', label: 'Break', productive: false },
   { id: 'lunch', label: 'Lunch', productive: false },
   { id: 'training', label: 'Training', productive: true },
   { id: 'meeting', label: 'Meeting', productive: true },
+  { id: 'admin', label: 'Admin work', productive: true },
 ];
 
 /** Problems a schema cannot see: repeated ids. */

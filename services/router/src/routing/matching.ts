@@ -11,7 +11,7 @@ import { loadDecisionInputs } from '../store/offer-decisions';
 import { HoursCache } from '../store/business-hours-store';
 import type { TierHours } from '../domain/business-hours';
 import { noticeLanguage, outOfHoursText } from '../domain/out-of-hours';
-import { newId } from '@omni/contracts';
+import { systemNotice } from './system-notice';
 import { loadMatchable, type EligibilityFilter } from '../store/conversations';
 import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 import { policyOf } from './policy';
@@ -124,18 +124,7 @@ async function answerOutsideHours(tx: RoutingTx, queued: Conversation[], at: Dat
   for (const c of queued) {
     const cal = hours.calendar(c.tier);
     if (!cal || cal.isOpen(at)) continue;
-    tx.outbound({
-      schema: 'omni.outbound.v1',
-      outboundId: newId('out'),
-      conversationId: c.id,
-      channel: c.channel,
-      threadKey: c.threadKey,
-      to: c.customer,
-      agentId: 'system:business-hours',
-      text: outOfHoursText(cal.nextOpening(at), cal.cal.timeZone, noticeLanguage(c.language)),
-      ...(c.lastMessageId ? { inReplyToMessageId: c.lastMessageId } : {}),
-      createdAt: at.toISOString(),
-    });
+    systemNotice(tx, c, 'system:business-hours', outOfHoursText(cal.nextOpening(at), cal.cal.timeZone, noticeLanguage(c.language)), at);
   }
 }
 const servingOpen = (agents: AgentSnapshot[], open: (tier: number) => boolean): AgentSnapshot[] =>

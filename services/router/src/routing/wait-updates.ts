@@ -1,4 +1,4 @@
-import { newId } from '@omni/contracts';
+import { systemNotice } from './system-notice';
 import type { RouterConfig } from '../config';
 import type { Conversation } from '../domain/conversation';
 import { compareWaiting, waitingOf, type WaitingConversation } from '../domain/match';
@@ -21,7 +21,7 @@ import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx'
 /** Channels where the customer is not watching a live widget: a wait message goes out through the outbox. */
 export const ASYNC_CHANNELS: ReadonlySet<string> = new Set(['sms', 'whatsapp', 'messenger', 'instagram', 'email']);
 /** The sender of the automatic wait messages (history counts no `system:` sender as a first response). */
-export const WAIT_NOTICE_SENDER = 'system:wait-estimate';
+export const WAIT_NOTICE_SENDER = 'system:wait-estimate' as const;
 
 const updatePolicy = (c: RouterConfig): UpdatePolicy => ({ ...DEFAULT_UPDATE_POLICY, minIntervalMs: c.WAIT_UPDATE_MIN_INTERVAL_MS });
 const asyncPolicy = (c: RouterConfig): AsyncNoticePolicy => ({ thresholdMs: c.WAIT_NOTICE_THRESHOLD_MS, growFactor: c.WAIT_NOTICE_GROW_FACTOR });
@@ -82,18 +82,7 @@ export async function announceWaits(ctx: RouterCtx, limit = 500): Promise<number
       if (ASYNC_CHANNELS.has(c.channel)) {
         const r = asyncNotice(w.async, e.estimateMs, asyncPolicy(ctx.config));
         if (r.send && e.estimateMs !== null) {
-          tx.outbound({
-            schema: 'omni.outbound.v1',
-            outboundId: newId('out'),
-            conversationId: c.id,
-            channel: c.channel,
-            threadKey: c.threadKey,
-            to: c.customer,
-            agentId: WAIT_NOTICE_SENDER,
-            text: waitNoticeText(r.send, e.estimateMs, noticeLanguage(c.language)),
-            ...(c.lastMessageId ? { inReplyToMessageId: c.lastMessageId } : {}),
-            createdAt: at.toISOString(),
-          });
+          systemNotice(tx, c, WAIT_NOTICE_SENDER, waitNoticeText(r.send, e.estimateMs, noticeLanguage(c.language)), at);
           notice = r.state;
         }
       }
