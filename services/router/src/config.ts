@@ -27,7 +27,7 @@ export const RouterEnv = {
   /** after-contact work after resolve: the agent keeps that conversation's slot this long (0: none; docs/queue-intelligence.md) */
   WRAP_UP_MS: Ms(0, 0),
   /** priority ageing in queue order (0: off): a queued conversation gains this many priority points per minute waited … */
-  PRIORITY_AGEING_POINTS_PER_MINUTE: Type.Number({ default: 0, minimum: 0, maximum: 100 }),
+  PRIORITY_AGEING_POINTS_PER_MINUTE: Type.Number({ default: 0, minimum: 0, maximum: 60_000 }),
   /** … never beyond this (and never lowered): old low-priority work overtakes fresh high-priority work, nothing starves */
   PRIORITY_AGEING_MAX: Type.Integer({ default: 100, minimum: 0, maximum: 100 }),
   /** how often a replica re-estimates the waits of queued conversations and announces material changes (0: never; docs/queue-intelligence.md) */

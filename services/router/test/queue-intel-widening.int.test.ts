@@ -4,7 +4,7 @@
  * conversation waits and is offered to that agent once the step is reached — not before — with no
  * other event than time passing (the sweep's match pass), and the decision record names the step.
  * A later step that drops the skills hands work to an agent without them (the SQL prefilter applies
- * the step too).
+ * the step too). Priority ageing puts old low-priority work before fresh high-priority work.
  */
 import { RouterHarness } from './support/router-harness';
 
@@ -12,7 +12,8 @@ const h = new RouterHarness();
 const STEP_MS = 3000;
 
 beforeAll(async () => {
-  await h.start('routerwiden', { OFFER_TIMEOUT_MS: '60000', DISCONNECT_GRACE_MS: '60000', QUEUE_SLA_MS_TIER_1: '600000', QUEUE_SLA_MS_TIER_2: '600000' });
+  // ageing fast enough to see in a test: 1000 priority points a second (any wait of 90 ms lifts 10 to the cap)
+  await h.start('routerwiden', { OFFER_TIMEOUT_MS: '60000', DISCONNECT_GRACE_MS: '60000', QUEUE_SLA_MS_TIER_1: '600000', QUEUE_SLA_MS_TIER_2: '600000', PRIORITY_AGEING_POINTS_PER_MINUTE: '60000', PRIORITY_AGEING_MAX: '100' });
   const rules = await h.admin('PUT', '/v1/admin/rules', {
     rules: [
       {
@@ -20,6 +21,8 @@ beforeAll(async () => {
         when: { keywords: { any: ['invoice'] } },
         then: { tier: 1, skills: ['billing'], widening: [{ afterMs: 0, minLevel: 4 }, { afterMs: STEP_MS, minLevel: 2 }] },
       },
+      { id: 'low-priority', when: { keywords: { any: ['refund'] } }, then: { tier: 3, priority: 10 } },
+      { id: 'high-priority', when: { keywords: { any: ['outage'] } }, then: { tier: 3, priority: 90 } },
       {
         id: 'legal-then-anyone',
         when: { keywords: { any: ['lawsuit'] } },
@@ -86,4 +89,22 @@ it('a step that drops the skills lets an agent without them take it (the match p
   expect(new Date(offer.at as string).getTime()).toBeGreaterThanOrEqual(since + STEP_MS);
   expect((offer.decision as Record<string, any>).step).toMatchObject({ index: 1, dropSkills: true });
   await any.close();
+});
+
+it('priority ageing: a low-priority conversation that has waited is offered before a fresher high-priority one', async () => {
+  expect((await h.admin('PUT', '/v1/admin/agents/ag-one', { name: 'ag-one', tiers: [3], skills: [], languages: ['en', 'es'], capacity: { chat: 1 } })).status).toBe(201);
+  const one = await h.connect('ag-one');
+  const c0 = await h.openedBy((await h.send('refund please, first', { thread: 'ag-0', language: 'en' })).messageId);
+  await one.offer(c0);
+  expect(await one.command({ type: 'accept', conversationId: c0 })).toMatchObject({ type: 'ack' });
+  const low = await h.openedBy((await h.send('I want a refund', { thread: 'ag-1', language: 'en' })).messageId);
+  const [qLow] = await h.event(low, 'queued');
+  const high = await h.openedBy((await h.send('there is an outage', { thread: 'ag-2', language: 'en' })).messageId);
+  const [qHigh] = await h.event(high, 'queued');
+  expect([qLow!.priority, qHigh!.priority]).toEqual([10, 90]);
+  // without ageing the priority-90 conversation would go first; aged, both reach 100 and the older leads
+  expect(await one.command({ type: 'resolve', conversationId: c0 })).toMatchObject({ type: 'ack' });
+  const offers = await one.waitFor((f) => f.type === 'offer', 2);
+  expect(offers.map((f) => f.conversationId)).toEqual([c0, low]);
+  await one.close();
 });
