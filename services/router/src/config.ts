@@ -30,7 +30,7 @@ export const RouterEnv = {
   PRIORITY_AGEING_POINTS_PER_MINUTE: Type.Number({ default: 0, minimum: 0, maximum: 60_000 }),
   /** … never beyond this (and never lowered): old low-priority work overtakes fresh high-priority work, nothing starves */
   PRIORITY_AGEING_MAX: Type.Integer({ default: 100, minimum: 0, maximum: 100 }),
-  /** how often a replica re-estimates the waits of queued conversations and announces material changes (0: never; docs/queue-intelligence.md) */
+  /** how often a replica re-estimates the waits of queued conversations and announces material changes (0: wait estimates off, none at queueing either; docs/queue-intelligence.md) */
   WAIT_UPDATE_INTERVAL_MS: Type.Integer({ default: 2000, minimum: 0 }),
   /** at most one conversation.wait-updated per conversation per this interval (reaching the head of the queue excepted) */
   WAIT_UPDATE_MIN_INTERVAL_MS: Type.Integer({ default: 5000, minimum: 0 }),
