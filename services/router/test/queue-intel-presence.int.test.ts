@@ -92,12 +92,18 @@ it('the away reason is validated, stored, shown, named in the decision record an
   expect(record.winner).toBe('pr-bob');
   expect(record.blocked).toContainEqual({ agentId: 'pr-ana', code: 'away', reason: 'away: break' });
 
+  // a console reconnecting away keeps the reason (and publishes nothing: nothing changed)
+  await ana.close();
+  const again = await h.connect('pr-ana', { presence: 'away' });
+  expect((await h.world.pool.query(`SELECT presence, away_reason FROM router.agents WHERE id = 'pr-ana'`)).rows[0]).toEqual({ presence: 'away', away_reason: 'break' });
+
   // back online: the reason is cleared and the change published
-  expect(await ana.command({ type: 'presence', status: 'online' })).toMatchObject({ type: 'ack' });
+  expect(await again.command({ type: 'presence', status: 'online' })).toMatchObject({ type: 'ack' });
   await agents.waitFor((v) => v.type === 'agent.presence' && v.agentId === 'pr-ana' && v.presence === 'online');
+  expect(agents.seen.filter((s) => s.value.agentId === 'pr-ana' && s.value.presence === 'away')).toHaveLength(1);
   const { rows } = await h.world.pool.query(`SELECT away_reason FROM router.agents WHERE id = 'pr-ana'`);
   expect(rows[0].away_reason).toBeNull();
-  await ana.close();
+  await again.close();
   await bob.close();
 });
 

@@ -28,7 +28,8 @@ function agentEvent(type: AgentEventType, agentId: string, at: Date, actor: Acto
 }
 
 /**
- * Records the agent's new presence and away reason and publishes agent.presence when either moved.
+ * Records the agent's new presence and away reason and publishes agent.presence when either moved
+ * (`awayReason` undefined: keep the current one if the agent stays away).
  * `reason` is the event's reason: the away reason, or why the system changed it (disconnected,
  * offers expired…). Reads the agent's reason, capacity and tiers in one statement.
  */
@@ -40,7 +41,8 @@ export async function recordPresence(
 ): Promise<void> {
   const ctx = opts.read ?? (await presenceContext(tx.client, after.id));
   if (!ctx) return;
-  const awayReason = after.presence === 'away' ? (opts.awayReason ?? null) : null;
+  // away → away without a new reason (a console reconnecting away) keeps the one given
+  const awayReason = after.presence !== 'away' ? null : opts.awayReason !== undefined ? opts.awayReason : before.presence === 'away' ? ctx.awayReason : null;
   if (awayReason !== ctx.awayReason) await saveAwayReason(tx.client, after.id, awayReason);
   if (before.presence === after.presence && awayReason === ctx.awayReason) return;
   const reason = awayReason ?? opts.reason;
