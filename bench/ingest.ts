@@ -76,6 +76,7 @@ async function main(): Promise<void> {
     META_VERIFY_TOKEN: 'bench-verify',
     CHAT_SESSION_SECRET: 'bench-chat-session-secret',
     CHAT_WS_GROUP_ID: `bench-chat-ws-${id}`,
+    CHAT_WAIT_GROUP_ID: `bench-chat-waits-${id}`,
     TWILIO_AUTH_TOKEN: 'bench-twilio-token',
     TWILIO_PUBLIC_URL: 'https://bench.example',
     // the load generator is one IP posting provider webhooks at full speed: measure throughput, not the per-IP limit

@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   try {
     // one after the other: they migrate the same schema
     const start = (tag: string, extra: Record<string, string>) =>
-      startServiceProcess('ingest-chat', world.env({ ...base, CHAT_WS_GROUP_ID: world.groupId(`ws-${tag}`), DELIVERY_GROUP_ID: world.groupId(`dl-${tag}`), ...extra }));
+      startServiceProcess('ingest-chat', world.env({ ...base, CHAT_WS_GROUP_ID: world.groupId(`ws-${tag}`), CHAT_WAIT_GROUP_ID: world.groupId(`wt-${tag}`), DELIVERY_GROUP_ID: world.groupId(`dl-${tag}`), ...extra }));
     const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_SERVICE_NAME: 'ingest-chat-bench' };
     const modes: [Mode, ServiceProcess][] = [
       ['off', await start('off', {})],

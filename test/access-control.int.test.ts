@@ -78,6 +78,8 @@ const POLICY: Record<string, string | string[]> = {
   'router PUT /v1/admin/business-hours': [A],
   'router GET /v1/admin/business-hours/versions': [A, S, 'service:business-hours:read'],
   'router POST /v1/admin/business-hours/versions/:version/activate': [A],
+  'router GET /v1/presence-reasons': [A, S, G],
+  'router PUT /v1/admin/presence-reasons': [A],
   'history GET /healthz': PUBLIC,
   'history GET /readyz': PUBLIC,
   'history GET /metrics': PUBLIC,
@@ -228,7 +230,7 @@ beforeAll(async () => {
   historyUrl = hist.url;
   services.push({ name: 'history', url: hist.url, app: hist.app, close: hist.close });
   const common = { JWT_SECRET, ADAPTER_API_KEYS: 'adapter-1:key-adapter-0123456789abcdef' };
-  const chat = await startIngestService('chat', chatCfg.readConfig(w.env({ ...common, CHAT_WS_GROUP_ID: w.groupId('chat-ws') })), testLogger, startChat);
+  const chat = await startIngestService('chat', chatCfg.readConfig(w.env({ ...common, CHAT_WS_GROUP_ID: w.groupId('chat-ws'), CHAT_WAIT_GROUP_ID: w.groupId('chat-waits') })), testLogger, startChat);
   services.push({ name: 'ingest-chat', ...chat });
   const email = await startIngestService('email', emailCfg.readConfig(w.env({ ...common, POSTMARK_BASIC_AUTH: 'pm:pm-password-0123', SENDGRID_BASIC_AUTH: 'sg:sg-password-0123', MAILGUN_SIGNING_KEY: 'mailgun-key-0123456789' })), testLogger, startEmail);
   services.push({ name: 'ingest-email', ...email });

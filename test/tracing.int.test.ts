@@ -47,6 +47,7 @@ describe('OpenTelemetry traces across the services', () => {
         ADAPTER_API_KEYS: 'web:k-web',
         DELIVERY_TARGETS: `adapter:web=${stub.url('/web')}|${SECRET}`,
         CHAT_WS_GROUP_ID: world.groupId('chat-ws'),
+        CHAT_WAIT_GROUP_ID: world.groupId('chat-waits'),
         DELIVERY_GROUP_ID: world.groupId('chat-delivery'),
       }),
     );

@@ -41,7 +41,7 @@ export async function startStack(world: TestWorld, opts: { kinds?: Kind[]; env?:
     for (const kind of kinds) {
       const s =
         kind === 'chat'
-          ? await startIngestService('chat', chatCfg.readConfig(env({ CHAT_WS_GROUP_ID: world.groupId('chat-ws'), DELIVERY_GROUP_ID: world.groupId('chat-delivery') })), testLogger, startChat)
+          ? await startIngestService('chat', chatCfg.readConfig(env({ CHAT_WS_GROUP_ID: world.groupId('chat-ws'), CHAT_WAIT_GROUP_ID: world.groupId('chat-waits'), DELIVERY_GROUP_ID: world.groupId('chat-delivery') })), testLogger, startChat)
           : kind === 'email'
             ? await startIngestService('email', emailCfg.readConfig(env({ DELIVERY_GROUP_ID: world.groupId('email-delivery') })), testLogger, startEmail)
             : kind === 'phone'

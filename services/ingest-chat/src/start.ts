@@ -1,10 +1,11 @@
-import { OutboundMessage } from '@omni/contracts';
+import { ConversationEvent, OutboundMessage } from '@omni/contracts';
 import { createKafka, startConsumer } from '@omni/kafka';
 import type { IngestAppDeps } from '@omni/ingest';
 import type { ChatConfig } from './config';
 import { DEV_CHAT_SESSION_SECRET } from './config';
 import { buildApp } from './app';
 import { handleOutboundReply } from './consumers/outbound-replies';
+import { handleConversationWait } from './consumers/conversation-waits';
 import { SessionHub } from './session-hub';
 
 /**
@@ -36,10 +37,22 @@ export async function start(config: ChatConfig, deps: IngestAppDeps) {
     dlqTopic: deps.infra.topics.dlq,
     handle: async (msg) => void (await handleOutboundReply({ pool: deps.infra.pool }, msg)),
   });
+  // wait estimates for the visitors' sockets (docs/queue-intelligence.md): its own group, so the
+  // replies' consumer is never held back by the busier routing topic
+  const waits = await startConsumer<ConversationEvent>({
+    kafka,
+    groupId: config.CHAT_WAIT_GROUP_ID,
+    topics: { [deps.infra.topics.conversations]: ConversationEvent },
+    logger,
+    publisher: deps.infra.publisher,
+    dlqTopic: deps.infra.topics.dlq,
+    handle: async (msg) => void (await handleConversationWait({ pool: deps.infra.pool }, msg)),
+  });
   return {
     app: built.app,
-    consumerGroups: [config.CHAT_WS_GROUP_ID],
+    consumerGroups: [config.CHAT_WS_GROUP_ID, config.CHAT_WAIT_GROUP_ID],
     close: async () => {
+      await waits.disconnect();
       await consumer.disconnect();
       await hub.stop();
     },

@@ -6,6 +6,7 @@ import type { Logger } from '@omni/logging';
 import { envelopeFromVisitor, type ChatSession } from './domain/chat-session';
 import { parseVisitorFrame, type ServerFrame } from './domain/visitor-frames';
 import { findSession, markDelivered, repliesAfter } from './session-store';
+import { latestWait } from './wait-store';
 import type { SessionHub, SessionSocket } from './session-hub';
 
 export interface VisitorDeps {
@@ -39,6 +40,8 @@ export class VisitorConnection implements SessionSocket {
   private frames: Promise<void>;
   private syncs: Promise<void> = Promise.resolve();
   private syncQueued = false;
+  /** the wait estimate this socket last sent (a wake-up sends the stored one only when it changed) */
+  private waitSent?: string;
   /** pings sent since the peer last showed life */
   private missed = 0;
   private readonly heartbeat: NodeJS.Timeout;
@@ -202,8 +205,16 @@ export class VisitorConnection implements SessionSocket {
         sent.push(r.seq);
       }
       if ((await markDelivered(this.deps.pool, this.deps.topics, this.sessionId, sent)) > 0) this.deps.kickRelay();
-      if (rows.length < PAGE) return;
+      if (rows.length < PAGE) return this.syncWait();
     }
+  }
+
+  /** The latest wait estimate of the visitor's queued conversation, when it is not the one this socket sent last. */
+  private async syncWait(): Promise<void> {
+    const w = await latestWait(this.deps.pool, this.sessionId);
+    if (!w || w.eventId === this.waitSent || !this.open_) return;
+    await this.send({ type: 'wait', conversationId: w.conversationId, position: w.position, estimateMs: w.estimateMs, estimator: w.estimator, at: w.at });
+    this.waitSent = w.eventId;
   }
 
   private fail(err: unknown): void {

@@ -33,7 +33,7 @@ describe('ingest-chat: visitor websocket', () => {
     await producer.connect();
     const s = await startIngestService(
       'chat',
-      readConfig(world.env({ ADAPTER_API_KEYS: `widget:${KEY}`, CHAT_SESSION_SECRET: SECRET, CHAT_WS_GROUP_ID: world.groupId('chat-ws'), CHAT_WS_PING_MS: '2500' })),
+      readConfig(world.env({ ADAPTER_API_KEYS: `widget:${KEY}`, CHAT_SESSION_SECRET: SECRET, CHAT_WS_GROUP_ID: world.groupId('chat-ws'), CHAT_WAIT_GROUP_ID: world.groupId('chat-waits'), CHAT_WS_PING_MS: '2500' })),
       testLogger,
       start,
     );

@@ -6,6 +6,7 @@ import { createHttpApp, type Infra } from '@omni/service';
 import type { AgentHub } from './agent-hub';
 import { accountRoutes } from './routes/accounts';
 import { adminAgentRoutes } from './routes/admin-agents';
+import { presenceReasonRoutes } from './routes/admin-presence-reasons';
 import { adminRuleRoutes } from './routes/admin-rules';
 import { agentSocketRoutes } from './routes/agent-ws';
 import { authRoutes } from './routes/auth';
@@ -51,6 +52,7 @@ export async function buildApp(deps: RouterAppDeps): Promise<FastifyInstance> {
   await app.register(adminRuleRoutes, { pool: deps.infra.pool });
   await app.register(whyWaitingRoutes, { pool: deps.infra.pool });
   await app.register(adminBusinessHoursRoutes, { pool: deps.infra.pool });
+  await app.register(presenceReasonRoutes, { pool: deps.infra.pool });
   await app.register(deadLetterRoutes, { pool: deps.infra.pool });
   await app.register(supervisionRoutes, { ctx: deps.ctx });
   await app.register(agentSocketRoutes, { ctx: deps.ctx, hub: deps.hub });

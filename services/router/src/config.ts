@@ -26,6 +26,18 @@ export const RouterEnv = {
   OFFER_TIMEOUT_MS: Ms(20_000, 100),
   /** after-contact work after resolve: the agent keeps that conversation's slot this long (0: none; docs/queue-intelligence.md) */
   WRAP_UP_MS: Ms(0, 0),
+  /** priority ageing in queue order (0: off): a queued conversation gains this many priority points per minute waited … */
+  PRIORITY_AGEING_POINTS_PER_MINUTE: Type.Number({ default: 0, minimum: 0, maximum: 60_000 }),
+  /** … never beyond this (and never lowered): old low-priority work overtakes fresh high-priority work, nothing starves */
+  PRIORITY_AGEING_MAX: Type.Integer({ default: 100, minimum: 0, maximum: 100 }),
+  /** how often a replica re-estimates the waits of queued conversations and announces material changes (0: wait estimates off, none at queueing either; docs/queue-intelligence.md) */
+  WAIT_UPDATE_INTERVAL_MS: Type.Integer({ default: 2000, minimum: 0 }),
+  /** at most one conversation.wait-updated per conversation per this interval (reaching the head of the queue excepted) */
+  WAIT_UPDATE_MIN_INTERVAL_MS: Type.Integer({ default: 5000, minimum: 0 }),
+  /** async channels (SMS, WhatsApp, Messenger, Instagram, email) get one message when the estimate first exceeds this … */
+  WAIT_NOTICE_THRESHOLD_MS: Type.Integer({ default: 600_000, minimum: 1000 }),
+  /** … and one more only if it later reaches this multiple of the one announced (and grew by at least the threshold); never more */
+  WAIT_NOTICE_GROW_FACTOR: Type.Number({ default: 2, minimum: 1.1, maximum: 100 }),
   /** how long a replica reuses the active business hours before checking their version again (an edit applies within this) */
   BUSINESS_HOURS_CACHE_MS: Ms(1000, 0),
   /** offers timing out in a row before the agent is set away */

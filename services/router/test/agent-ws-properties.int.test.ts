@@ -69,7 +69,7 @@ const NOWHERE = 'conv_does_not_exist';
 /** Each command with valid values for its fields (on a conversation that is not ours, so nothing moves). */
 const COMMAND_FIELDS: Record<string, Record<string, unknown>> = {
   ping: {},
-  presence: { status: 'away' },
+  presence: { status: 'away', reason: 'break' },
   accept: { conversationId: NOWHERE },
   reject: { conversationId: NOWHERE, reason: 'busy' },
   reply: { conversationId: NOWHERE, text: 'hello', subject: 'Re: hi' },
@@ -78,6 +78,7 @@ const COMMAND_FIELDS: Record<string, Record<string, unknown>> = {
   invite: { conversationId: NOWHERE, agentId: 'someone', role: 'observer' },
   leave: { conversationId: NOWHERE },
   resolve: { conversationId: NOWHERE, reason: 'done' },
+  'end-wrap-up': { conversationId: NOWHERE },
 };
 const LITERALS: Record<string, readonly string[]> = { status: ['online', 'away', 'offline'], role: ['observer', 'helper'] };
 const INTEGER_FIELDS = new Set(['toTier']);
@@ -111,7 +112,7 @@ const wrongField: fc.Arbitrary<Case> = fc
 
 /** A command missing a required field, or carrying one it does not know. */
 const missingOrExtra: fc.Arbitrary<Case> = fc.oneof(
-  fc.constantFrom(...Object.entries(COMMAND_FIELDS).flatMap(([type, fields]) => Object.keys(fields).filter((f) => !['reason', 'subject', 'note', 'toTier'].includes(f)).map((f) => [type, f] as const))).map(([type, f]) => {
+  fc.constantFrom(...Object.entries(COMMAND_FIELDS).flatMap(([type, fields]) => Object.keys(fields).filter((f) => !['reason', 'subject', 'note', 'toTier'].includes(f) && type !== 'end-wrap-up').map((f) => [type, f] as const))).map(([type, f]) => {
     const rest = { ...COMMAND_FIELDS[type] };
     delete rest[f];
     const missing = type === 'transfer' && f === 'toTier' ? 'toAgentId' : f;
@@ -146,6 +147,8 @@ const hostileFields: fc.Arbitrary<Case> = fc
       ['leave', 'conversationId'],
       ['resolve', 'conversationId'],
       ['ping', 'ref'],
+      ['presence', 'reason'],
+      ['end-wrap-up', 'conversationId'],
     ),
     hostileString,
   )
@@ -153,7 +156,8 @@ const hostileFields: fc.Arbitrary<Case> = fc
     label: `hostile ${type}.${f}`,
     frame: JSON.stringify({ type, ...COMMAND_FIELDS[type], [f]: v }),
     // an id PostgreSQL cannot store is refused naming it; anything else gets one answer (NOT_ASSIGNED, BAD_FRAME for a limit…)
-    expect: ID_FIELDS.has(f) && !isStorable(v) ? { kind: 'bad', names: `/${f}` } : { kind: 'any' },
+    // so is an away reason (refused like an id); a storable one not in the admins' list is refused too (BAD_FRAME)
+    expect: (ID_FIELDS.has(f) || (type === 'presence' && f === 'reason')) && !isStorable(v) ? { kind: 'bad', names: `/${f}` } : { kind: 'any' },
   }));
 
 /** A reply on the agent's own conversation with hostile text and subject: acked and published once (cleaned), or refused. */
@@ -186,6 +190,7 @@ const binary: fc.Arbitrary<Case> = fc.oneof(
 const valid: fc.Arbitrary<Case> = fc.oneof(
   fc.constant({ label: 'valid ping', frame: JSON.stringify({ type: 'ping' }), expect: { kind: 'ack' } } as Case),
   fc.constantFrom('away', 'online').map((status) => ({ label: `valid presence ${status}`, frame: JSON.stringify({ type: 'presence', status }), expect: { kind: 'ack', presence: status } }) as Case),
+  fc.constantFrom('break', 'training').map((reason) => ({ label: `valid away ${reason}`, frame: JSON.stringify({ type: 'presence', status: 'away', reason }), expect: { kind: 'ack', presence: 'away' } }) as Case),
 );
 
 function isJson(s: string): boolean {

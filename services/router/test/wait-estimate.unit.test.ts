@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { asyncNotice, errorStats, estimateWait, isMaterial, NO_NOTICE, observeHandle, priorRate, type AsyncNoticeState } from '../src/domain/wait-estimate';
+import { asyncNotice, errorStats, estimateWait, isMaterial, NO_NOTICE, observeHandle, priorRate, MIN_HANDLE_WEIGHT, type AsyncNoticeState } from '../src/domain/wait-estimate';
 
 /** PROPERTY_RUNS_FACTOR=20 for a one-off stress run */
 const runs = (n: number) => n * Number(process.env.PROPERTY_RUNS_FACTOR ?? 1);
@@ -26,15 +26,37 @@ describe('wait estimate: table', () => {
     expect(m50 / (50 * MIN)).toBeGreaterThan(0.99);
   });
 
-  it('the handle-time mean decays towards recent work', () => {
+  it('the handle-time mean decays towards recent work (pure time decay: minWeight 1)', () => {
     let r = priorRate(5 * MIN, 0);
-    for (let i = 1; i <= 20; i++) r = observeHandle(r, 20 * MIN, i * MIN, 30 * MIN);
+    for (let i = 1; i <= 20; i++) r = observeHandle(r, 20 * MIN, i * MIN, 30 * MIN, 1);
     expect(r.meanHandleMs).toBeGreaterThan(19 * MIN);
     // three hours later (six half-lives), one short conversation outweighs them: they have decayed
-    const later = observeHandle(r, 2 * MIN, 200 * MIN, 30 * MIN);
+    const later = observeHandle(r, 2 * MIN, 200 * MIN, 30 * MIN, 1);
     expect(later.meanHandleMs).toBeLessThan(8 * MIN);
     // the same observation right away barely moves it
-    expect(observeHandle(r, 2 * MIN, 21 * MIN, 30 * MIN).meanHandleMs).toBeGreaterThan(17 * MIN);
+    expect(observeHandle(r, 2 * MIN, 21 * MIN, 30 * MIN, 1).meanHandleMs).toBeGreaterThan(17 * MIN);
+  });
+
+  it('a quiet tier keeps at least MIN_HANDLE_WEIGHT observations in the mean, however long between them', () => {
+    let r = priorRate(5 * MIN, 0);
+    for (let i = 1; i <= 30; i++) r = observeHandle(r, 30 * MIN, i * 120 * MIN, 30 * MIN);
+    // two hours between conversations (four half-lives): without the floor only the last one or two would count
+    expect(r.weight).toBeCloseTo(MIN_HANDLE_WEIGHT, 6);
+    expect(r.meanHandleMs).toBeGreaterThan(25 * MIN); // the observations, not the 5-minute prior
+    const after = observeHandle(r, 2 * MIN, 31 * 120 * MIN, 30 * MIN);
+    // one more conversation moves it by 1/MIN_HANDLE_WEIGHT of the difference, not all the way
+    expect(after.meanHandleMs).toBeCloseTo((r.meanHandleMs * (MIN_HANDLE_WEIGHT - 1) + 2 * MIN) / MIN_HANDLE_WEIGHT, 0);
+  });
+
+  it('more busy than staffed (agents left the shift holding work): the extra ones must end first, at rates k/h̄', () => {
+    // 3 busy, 1 slot: 2 must end (h̄/3 + h̄/2 on average) before position 1 can start (h̄/1 more)
+    const mean = estimateWait({ position: 1, slots: 1, busy: 3, meanHandleMs: 60 * MIN, statistic: 'mean' }).estimateMs!;
+    expect(mean).toBe(Math.round(60 * MIN * (1 / 3 + 1 / 2 + 1)));
+    const median = estimateWait({ position: 1, slots: 1, busy: 3, meanHandleMs: 60 * MIN }).estimateMs!;
+    expect(median).toBeLessThan(mean);
+    expect(median).toBeGreaterThan(estimateWait({ position: 1, slots: 1, busy: 1, meanHandleMs: 60 * MIN }).estimateMs!);
+    // busy ≤ slots is unchanged: the Erlang median
+    expect(estimateWait({ position: 3, slots: 2, busy: 2, meanHandleMs: 60 * MIN }).estimateMs).toBe(Math.round(3 * (1 - 1 / 27) ** 3 * 30 * MIN));
   });
 
   it('errorStats: nearest-rank median and p90', () => {

@@ -329,7 +329,8 @@ export default function AgentPage() {
   const setPresence = async (v: string) => {
     const [p, reason] = v.split(':') as ['online' | 'away' | 'offline', string | undefined];
     dispatch({ kind: 'away', reason: reason ?? null });
-    await send({ type: 'presence', status: p });
+    // the reason is checked against the admins' list (GET /v1/presence-reasons; these ids are seeded)
+    await send({ type: 'presence', status: p, ...(p === 'away' && reason ? { reason } : {}) });
   };
   const unread = totalUnread(state);
   useEffect(() => {

@@ -20,6 +20,8 @@ export type ServerFrame =
   | { type: 'ack'; clientMessageId: string; messageId: string; duplicate: boolean }
   | { type: 'reply'; seq: number; outboundId: string; text: string; agentId: string; createdAt: string }
   | { type: 'pong' }
+  /** the queued conversation's position and estimated wait (null: nobody who could answer is online), sent when it changes materially */
+  | { type: 'wait'; conversationId: string; position: number; estimateMs: number | null; estimator: string; at: string }
   | { type: 'error'; code: string; message: string; field?: string; clientMessageId?: string };
 
 export type FrameParse = { ok: true; frame: VisitorFrame } | { ok: false; code: 'VALIDATION'; message: string; field: string; clientMessageId?: string };

@@ -1,4 +1,4 @@
-import { BASE_STEP, matchLevel, type Proficiency } from './preference';
+import { BASE_STEP, isEligibleAt, matchLevel, type Proficiency, type WideningStep } from './preference';
 import type { Conversation } from './conversation';
 
 /** An agent as the matcher sees it: what they serve and how busy they are right now. */
@@ -31,6 +31,8 @@ export interface WaitingConversation {
   declined: string[];
   /** a reopened conversation's previous agent, preferred when eligible */
   preferredAgentId?: string | null;
+  /** the widening step in force (domain/preference.ts stepAt); absent: the base step (the rule as classified) */
+  step?: WideningStep;
 }
 
 /** Queue order: higher priority first, then who has waited longest, then id for a stable order. */
@@ -75,12 +77,14 @@ export function isEligible(a: AgentSnapshot, c: WaitingConversation): boolean {
  * the longest idle, then id.
  */
 export function rankAgents(agents: AgentSnapshot[], c: WaitingConversation): AgentSnapshot[] {
+  // at a widening step the step decides eligibility and levels (the same as isEligible at the base step)
+  const step = c.step ?? BASE_STEP;
   return agents
-    .filter((a) => isEligible(a, c))
+    .filter((a) => (c.step ? isEligibleAt(a, c, step) : isEligible(a, c)))
     .sort(
       (x, y) =>
         Number(y.id === c.preferredAgentId) - Number(x.id === c.preferredAgentId) ||
-        matchLevel(y, c, BASE_STEP) - matchLevel(x, c, BASE_STEP) ||
+        matchLevel(y, c, step) - matchLevel(x, c, step) ||
         totalLoad(x) - totalLoad(y) ||
         x.idleSince.getTime() - y.idleSince.getTime() ||
         x.id.localeCompare(y.id),

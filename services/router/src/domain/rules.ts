@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CHANNELS } from '@omni/contracts';
+import { WideningStep, wideningProblems } from './preference';
 
 const Words = Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 500 });
 /** keyword or pattern lists by language code ("es", "en", …; "any" applies whatever the language) */
@@ -38,6 +39,11 @@ export const Rule = Type.Object(
         priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
         addPriority: Type.Optional(Type.Integer({ minimum: -100, maximum: 100 })),
         skills: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 20 })),
+        /**
+         * widening over waiting time (domain/preference.ts): steps that relax the requirements as the
+         * wait grows; the last matching rule with steps sets them (docs/queue-intelligence.md)
+         */
+        widening: Type.Optional(Type.Array(Type.Object(WideningStep.properties, { additionalProperties: false }), { minItems: 1, maxItems: 10 })),
       },
       { additionalProperties: false },
     ),
@@ -54,6 +60,7 @@ export function ruleProblems(rules: Rule[]): { field: string; reason: string }[]
   const out: { field: string; reason: string }[] = [];
   const ids = new Set<string>();
   rules.forEach((r, i) => {
+    if (r.then.widening) out.push(...wideningProblems(r.then.widening, `body.rules.${i}.then.widening`));
     if (ids.has(r.id)) out.push({ field: `body.rules.${i}.id`, reason: `duplicate rule id ${r.id}` });
     ids.add(r.id);
     for (const [lang, list] of Object.entries(r.when.patterns ?? {}))

@@ -11,8 +11,9 @@
  *     W(p) = (p − f) · h̄ / s        otherwise           (s = slots of eligible agents online)
  *
  * h̄ is an exponentially time-decayed mean of recent handle times of the tier (half-life
- * `halfLifeMs`, a prior counting as one observation), so a change of the work mix shows within the
- * half-life and s follows staffing at once. A moving average of recent waits (the floor) lags
+ * `halfLifeMs`, a prior counting as one observation, never fewer than MIN_HANDLE_WEIGHT − 1
+ * observations kept), so a change of the work mix shows within the half-life (or 20 conversations
+ * in a quiet tier) and s follows staffing at once. A moving average of recent waits (the floor) lags
  * staffing changes by a whole queue's worth of waits and knows nothing of the position.
  */
 
@@ -25,12 +26,17 @@ export interface ServiceRate {
   at: number;
 }
 
+/** the fewest observations the decayed mean keeps (docs/queue-intelligence.md: tier-3 accuracy) */
+export const MIN_HANDLE_WEIGHT = 20;
+
 export const priorRate = (meanHandleMs: number, at: number): ServiceRate => ({ meanHandleMs, weight: 1, at });
 
 /** The rate after one more handle time observed at `at` (a resolved conversation: accept → resolve, plus wrap-up if any). */
-export function observeHandle(r: ServiceRate, handleMs: number, at: number, halfLifeMs: number): ServiceRate {
+export function observeHandle(r: ServiceRate, handleMs: number, at: number, halfLifeMs: number, minWeight = MIN_HANDLE_WEIGHT): ServiceRate {
   const h = Math.max(0, handleMs);
-  const decayed = r.weight * Math.pow(0.5, Math.max(0, at - r.at) / halfLifeMs);
+  // time decay, but never below minWeight − 1 observations' worth (nor above what there is): a quiet
+  // tier (a few conversations an hour) would otherwise estimate from one or two handle times
+  const decayed = Math.max(r.weight * Math.pow(0.5, Math.max(0, at - r.at) / halfLifeMs), Math.min(r.weight, minWeight - 1));
   const weight = decayed + 1;
   return { meanHandleMs: (r.meanHandleMs * decayed + h) / weight, weight, at: Math.max(at, r.at) };
 }
@@ -58,12 +64,26 @@ export interface WaitEstimate {
 export function estimateWait(v: QueueView): WaitEstimate {
   const position = Math.max(1, Math.floor(v.position));
   if (v.slots <= 0 || !Number.isFinite(v.meanHandleMs)) return { position, estimateMs: null };
-  const free = Math.max(0, v.slots - Math.max(0, v.busy));
+  const h = Math.max(0, v.meanHandleMs);
+  const s = v.slots;
+  const b = Math.max(0, Math.floor(v.busy));
+  const free = Math.max(0, s - b);
   const departures = Math.max(0, position - free);
-  // n departures of s busy slots, each freeing at rate 1/h̄: an Erlang(n, s/h̄) wait, whose median
-  // is n·(1 − 1/(9n))³·h̄/s (Wilson–Hilferty; within 1 % of the exact median from n = 1)
-  const n = v.statistic === 'mean' || departures === 0 ? departures : departures * Math.pow(1 - 1 / (9 * departures), 3);
-  const open = (n * Math.max(0, v.meanHandleMs)) / v.slots;
+  // More busy than staffed (agents who left the shift finish what they hold; a lowered capacity):
+  // b − s conversations must end before any slot opens, at rates k/h̄ for k = b … s+1 (each one
+  // that ends leaves fewer to end), then `position` more at s/h̄. Mean and variance of that sum of
+  // exponentials; with b ≤ s it is the Erlang(n, s/h̄) of the formula above.
+  let mean = (departures * h) / s;
+  let variance = departures * (h / s) ** 2;
+  for (let k = b; k > s && departures > 0; k--) {
+    mean += h / k;
+    variance += (h / k) ** 2;
+  }
+  if (departures === 0 || mean === 0) return { position, estimateMs: Math.round(Math.max(0, v.closedForMs ?? 0)) };
+  // the median of a gamma with that mean and variance, shape κ = mean²/variance (Wilson–Hilferty:
+  // mean·(1 − 1/(9κ))³; κ = n for the Erlang case, within 1 % of the exact median from κ = 1)
+  const shape = (mean * mean) / variance;
+  const open = v.statistic === 'mean' ? mean : mean * Math.pow(1 - 1 / (9 * shape), 3);
   return { position, estimateMs: Math.round(open + Math.max(0, v.closedForMs ?? 0)) };
 }
 

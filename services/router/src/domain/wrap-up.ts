@@ -35,6 +35,17 @@ export function endWrapUp(list: WrapUp[], conversationId?: string): { list: Wrap
   return { list: list.filter((w) => !ended.includes(w)), ended };
 }
 
+/**
+ * The agent ends after-contact work early (the console's `end-wrap-up`): one conversation's, or all
+ * that is still running at `at`. Refused when nothing is running (an entry already past its `until`
+ * is not ended early: the sweep ends it at the maximum). The slots are free at once.
+ */
+export function endWrapUpEarly(list: WrapUp[], at: Date, conversationId?: string): { ok: true; list: WrapUp[]; ended: WrapUp[] } | { ok: false; message: string } {
+  const running = list.filter((w) => w.until.getTime() > at.getTime() && (conversationId === undefined || w.conversationId === conversationId));
+  if (!running.length) return { ok: false, message: conversationId === undefined ? 'no wrap-up in progress' : `no wrap-up in progress for conversation ${conversationId}` };
+  return { ok: true, list: list.filter((w) => !running.includes(w)), ended: running };
+}
+
 /** The entries over at `at` (until ≤ at) leave; the rest stay. */
 export function expireWrapUp(list: WrapUp[], at: Date): { list: WrapUp[]; ended: WrapUp[] } {
   const ended = list.filter((w) => w.until.getTime() <= at.getTime());
@@ -67,7 +78,8 @@ export const PresenceReasons = Type.Array(
   Type.Object(
     {
       id: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,31}$' }),
-      label: Type.String({ minLength: 1, maxLength: 64 }),
+      // no NUL or lone surrogate (PostgreSQL cannot store them as sent); the label is shown on consoles as is
+      label: Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000\\uD800-\\uDFFF]*$' }),
       /** counted as paid working time in occupancy (training, meeting) or not (break, lunch) */
       productive: Type.Boolean(),
     },
@@ -77,18 +89,54 @@ export const PresenceReasons = Type.Array(
 );
 export type PresenceReasons = Static<typeof PresenceReasons>;
 
+/** the list a new router starts with (migration 0011 seeds the same; the console's picker offers these ids) */
 export const DEFAULT_PRESENCE_REASONS: PresenceReasons = [
   { id: 'break', label: 'Break', productive: false },
   { id: 'lunch', label: 'Lunch', productive: false },
   { id: 'training', label: 'Training', productive: true },
   { id: 'meeting', label: 'Meeting', productive: true },
+  { id: 'admin', label: 'Admin work', productive: true },
 ];
+
+/** Problems a schema cannot see: repeated ids. */
+export function presenceReasonsProblems(reasons: PresenceReasons, field = 'body.reasons'): { field: string; reason: string }[] {
+  const seen = new Set<string>();
+  const out: { field: string; reason: string }[] = [];
+  reasons.forEach((r, i) => {
+    if (seen.has(r.id)) out.push({ field: `${field}.${i}.id`, reason: `duplicate reason id ${r.id}` });
+    seen.add(r.id);
+  });
+  return out;
+}
 
 /** An away reason must be one of the configured ones; online/offline take none. */
 export function presenceReasonProblem(presence: 'online' | 'away' | 'offline', reason: string | undefined, reasons: PresenceReasons): string | null {
   if (presence !== 'away') return reason ? `${presence} takes no reason` : null;
   if (!reason) return null; // away without a reason stays allowed (consoles that predate reasons; the offer-timeout sweep)
   return reasons.some((r) => r.id === reason) ? null : `unknown away reason ${reason}`;
+}
+
+/** An agent's presence with the away reason it gave (null: none). */
+export interface ReasonedPresence {
+  presence: 'online' | 'away' | 'offline';
+  awayReason: string | null;
+}
+
+/**
+ * A presence change with its reason (the console's `presence` command): the reason must be one of
+ * the admins' list and only goes with away; online and offline clear it. `changed` says whether the
+ * presence or the reason moved (then an agent.presence event is published).
+ */
+export function setReasonedPresence(
+  before: ReasonedPresence,
+  presence: ReasonedPresence['presence'],
+  reason: string | undefined,
+  reasons: PresenceReasons,
+): { ok: true; state: ReasonedPresence; changed: boolean } | { ok: false; message: string } {
+  const problem = presenceReasonProblem(presence, reason, reasons);
+  if (problem) return { ok: false, message: problem };
+  const state: ReasonedPresence = { presence, awayReason: presence === 'away' ? (reason ?? null) : null };
+  return { ok: true, state, changed: state.presence !== before.presence || state.awayReason !== before.awayReason };
 }
 
 // ---- occupancy ----

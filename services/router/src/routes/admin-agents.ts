@@ -36,6 +36,8 @@ const Agent = Type.Object(
     capacity: Type.Record(Type.String(), Type.Integer()),
     proficiency: Type.Optional(Proficiency),
     presence: Type.String(),
+    /** the admin-configured reason an away agent gave (break, training…) */
+    awayReason: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     connected: Type.Boolean(),
     load: Type.Record(Type.String(), Type.Integer()),
   },

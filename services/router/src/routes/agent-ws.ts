@@ -7,6 +7,7 @@ import type { AgentHub } from '../agent-hub';
 import { principalOf } from '@omni/auth';
 import { acceptOffer, AgentActionError, connectConsole, escalate, invite, leave, rejectOffer, reply, resolve, setPresence, transfer } from '../routing/agent-commands';
 import { agentExists, detachSession } from '../store/agents';
+import { endWrapUpByAgent } from '../routing/agent-state';
 import type { RouterCtx } from '../store/routing-tx';
 
 const Ref = Type.Optional(Type.String({ maxLength: 128 }));
@@ -22,7 +23,13 @@ const ConvId = Id();
 const COMMANDS = {
   ping: Type.Object({ type: Type.Literal('ping'), ref: Ref }, { additionalProperties: false }),
   presence: Type.Object(
-    { type: Type.Literal('presence'), status: Type.Union([Type.Literal('online'), Type.Literal('away'), Type.Literal('offline')]), ref: Ref },
+    {
+      type: Type.Literal('presence'),
+      status: Type.Union([Type.Literal('online'), Type.Literal('away'), Type.Literal('offline')]),
+      /** with away: one of the admins' away reasons (GET /v1/presence-reasons); anything else is refused */
+      reason: Type.Optional(Type.String({ minLength: 1, maxLength: 32, storable: 'refuse' })),
+      ref: Ref,
+    },
     { additionalProperties: false },
   ),
   accept: Type.Object({ type: Type.Literal('accept'), conversationId: ConvId, ref: Ref }, { additionalProperties: false }),
@@ -58,6 +65,8 @@ const COMMANDS = {
   ),
   leave: Type.Object({ type: Type.Literal('leave'), conversationId: ConvId, ref: Ref }, { additionalProperties: false }),
   resolve: Type.Object({ type: Type.Literal('resolve'), conversationId: ConvId, reason: Type.Optional(Text(500)), ref: Ref }, { additionalProperties: false }),
+  /** ends after-contact work early: one conversation's, or all of it without conversationId */
+  'end-wrap-up': Type.Object({ type: Type.Literal('end-wrap-up'), conversationId: Type.Optional(ConvId), ref: Ref }, { additionalProperties: false }),
 } satisfies Record<string, TSchema>;
 type Commands = { [K in keyof typeof COMMANDS]: Static<(typeof COMMANDS)[K]> };
 
@@ -179,8 +188,8 @@ async function handleFrame(
         return void ack();
       case 'presence': {
         const c = parsed as Commands['presence'];
-        await setPresence(ctx, agentId, c.status);
-        return void ack({ presence: c.status });
+        await setPresence(ctx, agentId, c.status, c.reason !== undefined ? { awayReason: c.reason } : {});
+        return void ack({ presence: c.status, ...(c.reason !== undefined ? { reason: c.reason } : {}) });
       }
       case 'accept': {
         const c = parsed as Commands['accept'];
@@ -222,6 +231,10 @@ async function handleFrame(
         const c = parsed as Commands['resolve'];
         await resolve(ctx, agentId, c.conversationId, c.reason);
         return void ack({ conversationId: c.conversationId });
+      }
+      case 'end-wrap-up': {
+        const c = parsed as Commands['end-wrap-up'];
+        return void ack({ ended: await endWrapUpByAgent(ctx, agentId, c.conversationId) });
       }
     }
   } catch (err) {

@@ -5,6 +5,7 @@ import { AppError, type ErrorCode } from '@omni/service';
 import { AgentActionError, setPresence, transfer } from '../routing/agent-commands';
 import { loadConversation } from '../store/conversations';
 import { getAgent, openWorkByAgent } from '../store/agent-profiles';
+import { awayReasons } from '../store/presence-reasons';
 import type { RouterCtx } from '../store/routing-tx';
 import { NO_NUL } from './auth';
 
@@ -14,6 +15,7 @@ const STATUS_OF: Record<string, ErrorCode> = {
   NOT_OFFERED: 'CONFLICT',
   AGENT_UNAVAILABLE: 'CONFLICT',
   HANDOFF_NOTE_REQUIRED: 'VALIDATION',
+  BAD_FRAME: 'VALIDATION',
   INVALID_TIER: 'VALIDATION',
 };
 function mapActionError(err: unknown): never {
@@ -36,6 +38,9 @@ const AgentWork = Type.Object({
   agents: Type.Array(
     Type.Object({
       agentId: Type.String(),
+      presence: Type.Optional(Type.String()),
+      /** the admin-configured reason of an away agent (break, training…) */
+      awayReason: Type.Optional(Type.Union([Type.String(), Type.Null()])),
       conversations: Type.Array(
         Type.Object({ id: Type.String(), status: Type.String(), channel: Type.String(), tier: Type.Integer(), category: Type.String(), openedAt: Type.String() }),
       ),
@@ -56,7 +61,8 @@ export const supervisionRoutes: FastifyPluginAsync<{ ctx: RouterCtx }> = async (
     async (req) => {
       const before = await getAgent(ctx.pool, req.params.id);
       if (!before) throw new AppError('NOT_FOUND', `agent ${req.params.id} not found`);
-      await setPresence(ctx, req.params.id, req.body.status).catch(mapActionError);
+      const p = principalOf(req);
+      await setPresence(ctx, req.params.id, req.body.status, { actor: { type: 'admin', id: p.sub }, note: req.body.reason ?? `set by ${p.role} ${p.sub}` }).catch(mapActionError);
       await recordAudit(ctx.pool, 'router', {
         actor: principalOf(req),
         action: 'agent.presence-force',
@@ -82,6 +88,12 @@ export const supervisionRoutes: FastifyPluginAsync<{ ctx: RouterCtx }> = async (
         const entry = byAgent.get(w.agentId) ?? { agentId: w.agentId, conversations: [] };
         entry.conversations.push({ id: w.conversationId, status: w.status, channel: w.channel, tier: w.tier, category: w.category, openedAt: w.openedAt.toISOString() });
         byAgent.set(w.agentId, entry);
+      }
+      // presence and away reason of each listed agent, and every away agent that gave a reason (the wallboard shows it)
+      for (const [agentId, p] of await awayReasons(ctx.pool)) {
+        const entry = byAgent.get(agentId) ?? (p.awayReason ? { agentId, conversations: [] } : undefined);
+        if (!entry) continue;
+        byAgent.set(agentId, { ...entry, presence: p.presence, awayReason: p.awayReason });
       }
       return { agents: [...byAgent.values()] };
     },

@@ -3,7 +3,8 @@ import type { Pool } from 'pg';
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '@omni/service';
 import { whyWaiting } from '../domain/decision-record';
-import { BASE_STEP } from '../domain/preference';
+import { stepAt } from '../domain/preference';
+import { wideningOf } from '../store/widening';
 import { waitingOf } from '../domain/match';
 import { loadConversation } from '../store/conversations';
 import { loadAgentViews, readQueueEntry } from '../store/offer-decisions';
@@ -38,7 +39,9 @@ export const whyWaitingRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app, 
       if (!conv) throw new AppError('NOT_FOUND', `conversation ${req.params.id} not found`);
       conv.queue = await readQueueEntry(pool, conv.id);
       if (!conv.queue) return { conversationId: conv.id, status: conv.status, eligible: [], blocking: [], summary: `not waiting: ${conv.status}` } satisfies Static<typeof WhyWaiting>;
-      const w = whyWaiting(await loadAgentViews(pool), waitingOf(conv), BASE_STEP);
+      // at the widening step in force now
+      const step = stepAt((await wideningOf(pool, [conv.id])).get(conv.id), Date.now() - conv.queue.waitingSince.getTime());
+      const w = whyWaiting(await loadAgentViews(pool), waitingOf(conv), step.step);
       return { ...w, status: conv.status } satisfies Static<typeof WhyWaiting>;
     },
   );

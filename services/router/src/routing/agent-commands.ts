@@ -1,11 +1,13 @@
-import { newId } from '@omni/contracts';
+import { newId, type Actor } from '@omni/contracts';
 import type { Conversation } from '../domain/conversation';
 import { agentConnected, agentPresence, decide, type AgentErrorCode, type Input, type Outcome } from '../domain/lifecycle';
 import { agentExists, lockAgentStates, lockForSession, lockTransferTarget, savePresence, saveSession } from '../store/agents';
 import { loadAgentWork, loadConversation, openWorkOf } from '../store/conversations';
 import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 import { policyOf } from './policy';
-import { startWrapUp } from '../domain/wrap-up';
+import { setReasonedPresence, startWrapUp } from '../domain/wrap-up';
+import { presenceContext } from '../store/presence-reasons';
+import { recordPresence, wrapUpStarted } from './agent-state';
 
 /**
  * Agent console commands, each one routing transaction: load (locked) → decide (domain/lifecycle)
@@ -110,7 +112,9 @@ export async function resolve(ctx: RouterCtx, agentId: string, conversationId: s
     participants: true,
     // after-contact work: the agent keeps this conversation's slot for WRAP_UP_MS (domain/wrap-up.ts)
     after: (tx, conv) => {
-      for (const w of startWrapUp([], conv.id, conv.channel, at, { maxMsByChannel: { [conv.channel]: ctx.config.WRAP_UP_MS } })) tx.recordWrapUp(agentId, w);
+      const started = startWrapUp([], conv.id, conv.channel, at, { maxMsByChannel: { [conv.channel]: ctx.config.WRAP_UP_MS } });
+      for (const w of started) tx.recordWrapUp(agentId, w);
+      wrapUpStarted(tx, agentId, started, { type: 'agent', id: agentId });
     },
   });
 }
@@ -126,14 +130,27 @@ export async function releaseAgentWork(tx: RoutingTx, agentId: string, reason: s
   return work.length;
 }
 
-/** Sets presence; going offline releases the agent's work at once, coming online pulls work. */
-export async function setPresence(ctx: RouterCtx, agentId: string, presence: 'online' | 'away' | 'offline'): Promise<void> {
+/**
+ * Sets presence; going offline releases the agent's work at once, coming online pulls work. An away
+ * reason must be one of the admins' list (BAD_FRAME otherwise); it is stored and published with
+ * agent.presence (routing/agent-state.ts).
+ */
+export async function setPresence(
+  ctx: RouterCtx,
+  agentId: string,
+  presence: 'online' | 'away' | 'offline',
+  opts: { awayReason?: string; actor?: Actor; note?: string } = {},
+): Promise<void> {
   await runRouting(ctx, async (tx) => {
     const at = new Date();
     const before = (await lockAgentStates(tx.client, [agentId])).get(agentId);
-    if (!before) throw new AgentActionError('NOT_FOUND', `agent ${agentId} not found`);
-    const p = agentPresence(before, presence, 'set by agent');
+    const read = before && (await presenceContext(tx.client, agentId));
+    if (!before || !read) throw new AgentActionError('NOT_FOUND', `agent ${agentId} not found`);
+    const r = setReasonedPresence({ presence: before.presence, awayReason: read.awayReason }, presence, opts.awayReason, read.reasons);
+    if (!r.ok) throw new AgentActionError('BAD_FRAME', r.message);
+    const p = agentPresence(before, presence, r.state.awayReason ? `away: ${r.state.awayReason}` : (opts.note ?? 'set by agent'));
     await savePresence(tx.client, p.agent, p.cameOnline);
+    await recordPresence(tx, before, p.agent, { awayReason: r.state.awayReason, reason: opts.note ?? 'set by agent', actor: opts.actor ?? { type: 'agent', id: agentId }, at, read });
     if (p.releaseWork) await releaseAgentWork(tx, agentId, `agent ${agentId} went offline`, at);
     tx.applyFrames(p.frames, at);
     if (p.wantsMatch) tx.needsMatch = true;
@@ -156,6 +173,7 @@ export async function connectConsole(
     if (!locked) throw new AgentActionError('NOT_FOUND', `agent ${agentId} not found`);
     const c = agentConnected(locked.before, presence);
     await saveSession(tx.client, c.agent, sessionId, c.restartIdle);
+    await recordPresence(tx, locked.before, c.agent, { reason: 'console connected', actor: { type: 'agent', id: agentId }, at });
     tx.applyFrames(c.frames, at);
     if (c.wantsMatch) tx.needsMatch = true;
     return { fromSeq: locked.fromSeq, conversations: await openWorkOf(tx.client, agentId) };

@@ -1,14 +1,17 @@
 import type { Conversation } from '../domain/conversation';
 import { decide } from '../domain/lifecycle';
-import { compareWaiting, freeCapacity, planOffers, waitingOf, type AgentSnapshot, type PlannedOffer, type WaitingConversation } from '../domain/match';
+import { freeCapacity, planOffers, waitingOf, type AgentSnapshot, type PlannedOffer, type WaitingConversation } from '../domain/match';
 import { decisionRecord, type DecisionRecord } from '../domain/decision-record';
-import { BASE_STEP } from '../domain/preference';
+import { compareAged, stepAt, type PriorityAgeing, type WideningStep } from '../domain/preference';
+import { saveWidening, wideningOf, wideningOfVersion } from '../store/widening';
+import { estimateArrivals } from './wait-updates';
+import type { RouterConfig } from '../config';
 import { arrivalSnapshot, availableAgents, lockAgents } from '../store/agents';
 import { loadDecisionInputs } from '../store/offer-decisions';
 import { HoursCache } from '../store/business-hours-store';
 import type { TierHours } from '../domain/business-hours';
 import { noticeLanguage, outOfHoursText } from '../domain/out-of-hours';
-import { newId } from '@omni/contracts';
+import { systemNotice } from './system-notice';
 import { loadMatchable, type EligibilityFilter } from '../store/conversations';
 import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 import { policyOf } from './policy';
@@ -22,13 +25,23 @@ import { policyOf } from './policy';
  * a lifecycle decision (which refuses a decliner or a full agent), so no agent can ever be filled
  * past capacity. With `keepTierOrder` a conversation left without an agent holds back the later ones of its tier.
  */
-async function offerToAgents(tx: RoutingTx, waiting: Conversation[], all: AgentSnapshot[], keepTierOrder: boolean, reasonOf: (c: Conversation) => string, at: Date): Promise<number> {
+async function offerToAgents(
+  tx: RoutingTx,
+  waiting: Conversation[],
+  all: AgentSnapshot[],
+  keepTierOrder: boolean,
+  reasonOf: (c: Conversation) => string,
+  at: Date,
+  widening: Map<string, WideningStep[]>,
+): Promise<number> {
   const policy = policyOf(tx.ctx.config);
   // business hours: agents serve only the tiers open now, so a closed tier's queue waits (oldest
   // first at opening: the match pass after it opens takes the queue in order)
   const open = await openTiers(tx.client, at, tx.ctx.config.BUSINESS_HOURS_CACHE_MS);
   const snapshot = servingOpen(all, open);
-  const list = waiting.map(waitingOf);
+  // each conversation at the widening step in force now (docs/queue-intelligence.md)
+  const steps = new Map(waiting.map((c) => [c.id, stepAt(widening.get(c.id), at.getTime() - c.queue!.waitingSince.getTime())]));
+  const list = waiting.map((c) => withStep(waitingOf(c), steps.get(c.id)!));
   const locked = new Map<string, AgentSnapshot>();
   const unavailable = new Set<string>();
   for (let round = 0; round < 3; round++) {
@@ -42,7 +55,7 @@ async function offerToAgents(tx: RoutingTx, waiting: Conversation[], all: AgentS
   // planned over locked agents only, with their load read under the lock: each pick is eligible as made
   const byId = new Map(waiting.map((c) => [c.id, c]));
   const plan = planOffers(list, [...locked.values()], keepTierOrder, at);
-  const records = plan.length ? await decisionRecords(tx, plan, byId, at) : new Map<string, DecisionRecord>();
+  const records = plan.length ? await decisionRecords(tx, plan, byId, steps, at) : new Map<string, DecisionRecord>();
   let made = 0;
   for (const p of plan) {
     const conv = byId.get(p.conversationId)!;
@@ -61,6 +74,32 @@ async function offerToAgents(tx: RoutingTx, waiting: Conversation[], all: AgentS
     made++;
   }
   return made;
+}
+
+const withStep = (w: WaitingConversation, s: ReturnType<typeof stepAt>): WaitingConversation => (s.index < 0 ? w : { ...w, step: s.step });
+
+/** Priority ageing from the configuration (undefined: off). */
+export function ageingOf(c: RouterConfig): PriorityAgeing | undefined {
+  return c.PRIORITY_AGEING_POINTS_PER_MINUTE > 0 ? { pointsPerMinute: c.PRIORITY_AGEING_POINTS_PER_MINUTE, maxPriority: c.PRIORITY_AGEING_MAX } : undefined;
+}
+
+/**
+ * The widening steps of conversations queued in this transaction: a conversation opened here takes
+ * those of the rule that classified it (recorded in router.queue_widening, so later match passes and
+ * their SQL prefilter apply them); a reopened one keeps those it had.
+ */
+async function recordWidening(tx: RoutingTx, queued: Conversation[]): Promise<Map<string, WideningStep[]>> {
+  const out = await wideningOf(tx.client, queued.filter((c) => !tx.ruleOf(c.id)).map((c) => c.id));
+  const fresh: { conversationId: string; steps: WideningStep[] }[] = [];
+  for (const c of queued) {
+    const rule = tx.ruleOf(c.id);
+    if (!rule?.id) continue;
+    const steps = (await wideningOfVersion(tx.client, rule.version)).get(rule.id);
+    if (steps?.length) fresh.push({ conversationId: c.id, steps });
+  }
+  await saveWidening(tx.client, fresh);
+  for (const f of fresh) out.set(f.conversationId, f.steps);
+  return out;
 }
 
 const hoursCache = new HoursCache();
@@ -85,18 +124,7 @@ async function answerOutsideHours(tx: RoutingTx, queued: Conversation[], at: Dat
   for (const c of queued) {
     const cal = hours.calendar(c.tier);
     if (!cal || cal.isOpen(at)) continue;
-    tx.outbound({
-      schema: 'omni.outbound.v1',
-      outboundId: newId('out'),
-      conversationId: c.id,
-      channel: c.channel,
-      threadKey: c.threadKey,
-      to: c.customer,
-      agentId: 'system:business-hours',
-      text: outOfHoursText(cal.nextOpening(at), cal.cal.timeZone, noticeLanguage(c.language)),
-      ...(c.lastMessageId ? { inReplyToMessageId: c.lastMessageId } : {}),
-      createdAt: at.toISOString(),
-    });
+    systemNotice(tx, c, 'system:business-hours', outOfHoursText(cal.nextOpening(at), cal.cal.timeZone, noticeLanguage(c.language)), at);
   }
 }
 const servingOpen = (agents: AgentSnapshot[], open: (tier: number) => boolean): AgentSnapshot[] =>
@@ -107,7 +135,13 @@ const servingOpen = (agents: AgentSnapshot[], open: (tier: number) => boolean): 
  * each loser has its reason) as the plan saw them: the load of an agent picked earlier in the same
  * plan counts that pick. One statement for the agents and the conversations' rules.
  */
-async function decisionRecords(tx: RoutingTx, plan: PlannedOffer[], byId: Map<string, Conversation>, at: Date): Promise<Map<string, DecisionRecord>> {
+async function decisionRecords(
+  tx: RoutingTx,
+  plan: PlannedOffer[],
+  byId: Map<string, Conversation>,
+  steps: Map<string, ReturnType<typeof stepAt>>,
+  at: Date,
+): Promise<Map<string, DecisionRecord>> {
   const { agents, rules } = await loadDecisionInputs(tx.client, plan.map((p) => p.conversationId));
   const pool = new Map(agents.map((a) => [a.id, { ...a, load: { ...a.load } }]));
   const out = new Map<string, DecisionRecord>();
@@ -122,7 +156,7 @@ async function decisionRecords(tx: RoutingTx, plan: PlannedOffer[], byId: Map<st
       conv.id,
       decisionRecord([...pool.values()], waitingOf(conv), {
         at,
-        step: { index: -1, step: BASE_STEP },
+        step: steps.get(conv.id)!,
         ruleVersion: rule?.ruleVersion ?? null,
         matchedRules: rule?.ruleId ? [rule.ruleId] : [],
         winnerId: p.agent.id,
@@ -142,9 +176,13 @@ async function decisionRecords(tx: RoutingTx, plan: PlannedOffer[], byId: Map<st
 export async function offerOnArrival(tx: RoutingTx, queued: Conversation[], at: Date): Promise<void> {
   if (queued.length === 0) return;
   await answerOutsideHours(tx, queued, at);
+  const widening = await recordWidening(tx, queued);
+  // the estimate given when first queued: on conversation.queued, kept for the estimate-error KPI
+  await estimateArrivals(tx, queued, widening, at);
   const { backlog, agents } = await arrivalSnapshot(tx.client, [...new Set(queued.map((c) => c.tier))], queued.map((c) => c.id));
-  const waiting = queued.filter((c) => !backlog.has(c.tier)).sort((a, b) => compareWaiting(waitingOf(a), waitingOf(b)));
-  const offered = waiting.length ? await offerToAgents(tx, waiting, agents, true, (c) => `tier ${c.tier} immediate match`, at) : 0;
+  const ageing = ageingOf(tx.ctx.config);
+  const waiting = queued.filter((c) => !backlog.has(c.tier)).sort((a, b) => compareAged(waitingOf(a), waitingOf(b), at, ageing));
+  const offered = waiting.length ? await offerToAgents(tx, waiting, agents, true, (c) => `tier ${c.tier} immediate match`, at, widening) : 0;
   tx.needsMatch = offered < queued.length;
 }
 
@@ -167,10 +205,10 @@ export async function matchOnce(ctx: RouterCtx): Promise<number> {
   }));
   return runRouting(ctx, async (tx) => {
     const at = new Date();
-    const waiting = await loadMatchable(tx.client, filters, ctx.config.MATCH_BATCH_SIZE);
+    const waiting = await loadMatchable(tx.client, filters, ctx.config.MATCH_BATCH_SIZE, true, { at, ageing: ageingOf(ctx.config) });
     if (waiting.length === 0) return 0;
     // the locked rows come in queue order; the matcher skips entries nobody free can take
-    return offerToAgents(tx, waiting, agents, false, (c) => `tier ${c.tier} queue match`, at);
+    return offerToAgents(tx, waiting, agents, false, (c) => `tier ${c.tier} queue match`, at, await wideningOf(tx.client, waiting.map((c) => c.id)));
   });
 }
 

@@ -1,5 +1,8 @@
 import { Counter, type Registry } from 'prom-client';
-import { agentPresence, agentTimedOut, decide, type Input } from '../domain/lifecycle';
+import { agentPresence, agentTimedOut, decide, type AgentState, type Input } from '../domain/lifecycle';
+import { endExpiredWrapUps, recordPresence } from './agent-state';
+import { announceWaits } from './wait-updates';
+import { wrapUpsDue } from '../store/presence-reasons';
 import { lockAgentStates, lockDisconnected, savePresence } from '../store/agents';
 import { dueWork } from '../store/due';
 import { loadBreachedQueue, loadExpiredOffers, loadResolvedPastWindow } from '../store/conversations';
@@ -30,7 +33,8 @@ export async function expireOffers(ctx: RouterCtx): Promise<number> {
     if (convs.length === 0) return 0;
     const policy = policyOf(ctx.config);
     const agents = await lockAgentStates(tx.client, [...new Set(convs.map((c) => c.agentId!))]);
-    return fire(tx, convs, { kind: 'offer-expired', at }, (_conv, effects) => {
+    const away: [AgentState, AgentState][] = [];
+    const n = fire(tx, convs, { kind: 'offer-expired', at }, (_conv, effects) => {
       for (const e of effects) {
         const a = e.offerLapsed && agents.get(e.agentId);
         if (!a) continue;
@@ -38,8 +42,11 @@ export async function expireOffers(ctx: RouterCtx): Promise<number> {
         agents.set(a.id, r.agent);
         tx.agentState(r.agent);
         tx.applyFrames(r.frames, at);
+        if (r.agent.presence !== a.presence) away.push([a, r.agent]);
       }
     });
+    for (const [before, after] of away) await recordPresence(tx, before, after, { reason: `${after.consecutiveTimeouts} offers expired in a row`, at });
+    return n;
   });
 }
 
@@ -54,6 +61,7 @@ export async function releaseDisconnected(ctx: RouterCtx): Promise<number> {
     for (const a of gone) {
       const p = agentPresence(a, 'offline', 'disconnected');
       await savePresence(tx.client, p.agent, false, { goneOffline: true });
+      await recordPresence(tx, a, p.agent, { reason: 'disconnected', at });
       await releaseAgentWork(tx, a.id, `agent ${a.id} disconnected for over ${ctx.config.DISCONNECT_GRACE_MS} ms`, at);
       tx.applyFrames(p.frames, at);
     }
@@ -88,7 +96,8 @@ export class Sweeper {
   private heartbeatTimer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private beating = false;
-  private counters?: { expired: Counter; breaches: Counter };
+  private waitsAt = 0;
+  private counters?: { expired: Counter; breaches: Counter; waitPasses: Counter; waitUpdates: Counter };
 
   constructor(
     private readonly ctx: RouterCtx,
@@ -116,6 +125,8 @@ export class Sweeper {
     this.counters = {
       expired: new Counter({ name: 'router_offers_expired_total', help: 'Offers withdrawn because the agent did not answer in time', registers: [registry] }),
       breaches: new Counter({ name: 'router_queue_sla_breaches_total', help: 'Queued conversations whose tier SLA passed (widened or escalated)', registers: [registry] }),
+      waitPasses: new Counter({ name: 'router_wait_update_passes_total', help: 'Passes re-estimating the waits of queued conversations', registers: [registry] }),
+      waitUpdates: new Counter({ name: 'router_wait_updates_total', help: 'conversation.wait-updated announcements (material changes of position or estimate)', registers: [registry] }),
     };
   }
 
@@ -129,6 +140,14 @@ export class Sweeper {
         if (due.disconnected) await releaseDisconnected(this.ctx);
         if (due.sla) this.counters?.breaches.inc(await overflowQueues(this.ctx));
         if (due.closes) await closeResolved(this.ctx);
+        // waits re-estimated and material changes announced, at most every WAIT_UPDATE_INTERVAL_MS per replica
+        if (due.waiting && c.WAIT_UPDATE_INTERVAL_MS > 0 && Date.now() - this.waitsAt >= c.WAIT_UPDATE_INTERVAL_MS) {
+          this.waitsAt = Date.now();
+          this.counters?.waitUpdates.inc(await announceWaits(this.ctx));
+          this.counters?.waitPasses.inc();
+        }
+        // wrap-ups at their maximum end (agent.wrap-up-ended); only when wrap-up is configured
+        if (c.WRAP_UP_MS > 0 && (await wrapUpsDue(this.ctx.pool, new Date()))) await endExpiredWrapUps(this.ctx);
         // a queue nobody waits in needs no match pass (anything that queues work kicks the matcher itself)
         if (due.waiting || due.offers || due.disconnected || due.sla) this.ctx.kickMatcher();
       } catch (err) {

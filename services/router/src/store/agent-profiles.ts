@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 
 /** An agent as the admin API shows it: profile, presence, console attached, load per channel. */
-const SELECT_AGENTS = `SELECT a.id, a.name, a.tiers, a.skills, a.languages, a.capacity, a.proficiency, a.presence, a.session_id IS NOT NULL AS connected,
+const SELECT_AGENTS = `SELECT a.id, a.name, a.tiers, a.skills, a.languages, a.capacity, a.proficiency, a.presence, a.away_reason AS "awayReason", a.session_id IS NOT NULL AS connected,
   COALESCE((SELECT jsonb_object_agg(channel, n) FROM (SELECT c.channel, count(*)::int AS n FROM router.conversations c
     WHERE c.agent_id = a.id AND c.status IN ('offered', 'assigned') GROUP BY c.channel) x), '{}'::jsonb) AS load
   FROM router.agents a`;

@@ -15,7 +15,7 @@ export const CONVERSATION_COLUMNS = `id, thread_key, channel, customer, customer
   required_skills, customer_attributes, waiting_since, offer_deadline, declined_agents, handoff_notes, escalations,
   last_agent_id, last_message_id, last_text, opened_at, resolved_at`;
 
-const C_COLUMNS = CONVERSATION_COLUMNS.split(',')
+export const C_COLUMNS = CONVERSATION_COLUMNS.split(',')
   .map((c) => `c.${c.trim()}`)
   .join(', ');
 
@@ -25,7 +25,7 @@ const C_COLUMNS = CONVERSATION_COLUMNS.split(',')
  * snapshot. Collaborators are read in a statement of their own for the same reason (participantsOf),
  * after the conversation's lock is held: every change to them is made under that lock.
  */
-const QUEUE_COLUMNS = `jsonb_build_object('tiers', q0.tiers, 'priority', q0.priority, 'waitingSince', q0.waiting_since, 'slaDeadline', q0.sla_deadline,
+export const QUEUE_COLUMNS = `jsonb_build_object('tiers', q0.tiers, 'priority', q0.priority, 'waitingSince', q0.waiting_since, 'slaDeadline', q0.sla_deadline,
     'overflows', q0.overflows, 'preferredAgentId', q0.preferred_agent_id) AS queue_state`;
 
 interface QueueJson {
@@ -170,26 +170,59 @@ export interface EligibilityFilter {
   channels: string[];
 }
 
+/** Priority ageing in queue order (domain/preference.ts agedPriority); absent or 0 points a minute: off. */
+export interface QueueAgeing {
+  pointsPerMinute: number;
+  maxPriority: number;
+}
+
 /**
  * The match pass's read: in queue order, the first `limit` queued conversations that one of these
  * agents could take — the SQL prefilter of domain/match.ts isEligible (tier, skills, language, room
  * on the channel, not declined), checked against it by test/eligibility-sql.int.test.ts — locked with
  * their entries (SKIP LOCKED: entries another replica or worker is matching are passed over).
+ * Widening (router.queue_widening, store/widening.ts): the step in force at `at` may drop the skills
+ * or add the next tiers; its minimum level is left to the matcher (a superset here). With ageing,
+ * queue order is by aged priority at `at`.
  */
-export async function loadMatchable(client: Querier, agents: EligibilityFilter[], limit: number, lock = true): Promise<Conversation[]> {
+export async function loadMatchable(
+  client: Querier,
+  agents: EligibilityFilter[],
+  limit: number,
+  lock = true,
+  opts: { at?: Date; ageing?: QueueAgeing } = {},
+): Promise<Conversation[]> {
+  const aged = opts.ageing && opts.ageing.pointsPerMinute > 0;
+  const order = aged
+    ? `GREATEST(q0.priority, LEAST($6::int, q0.priority + floor(extract(epoch FROM $4::timestamptz - q0.waiting_since) / 60 * $5::double precision)::int)) DESC,`
+    : 'q0.priority DESC,';
   const { rows } = await client.query(
     preparedQuery(
       `SELECT ${C_COLUMNS}, ${QUEUE_COLUMNS}
          FROM router.queue_entries q0 JOIN router.conversations c ON c.id = q0.conversation_id
-        WHERE q0.tiers && $1::int[] AND c.status = 'queued'
+         LEFT JOIN LATERAL (
+           SELECT COALESCE((s.e->>'dropSkills')::boolean, false) AS drop_skills,
+                  (SELECT array_agg(DISTINCT t + k) FROM unnest(q0.tiers) t, generate_series(0, COALESCE((s.e->>'extraTiers')::int, 0)) k WHERE t + k <= 5) AS tiers
+             FROM router.queue_widening w
+             CROSS JOIN LATERAL (SELECT e FROM jsonb_array_elements(w.steps) e
+                                  WHERE (e->>'afterMs')::double precision <= extract(epoch FROM $4::timestamptz - q0.waiting_since) * 1000
+                                  ORDER BY (e->>'afterMs')::double precision DESC LIMIT 1) s
+            WHERE w.conversation_id = q0.conversation_id) ws ON true
+        WHERE COALESCE(ws.tiers, q0.tiers) && $1::int[] AND c.status = 'queued'
           AND EXISTS (SELECT 1 FROM jsonb_to_recordset($3::jsonb) AS a(id text, tiers int[], skills text[], languages text[], channels text[])
-                       WHERE a.tiers && q0.tiers AND c.required_skills <@ a.skills
+                       WHERE a.tiers && COALESCE(ws.tiers, q0.tiers) AND (c.required_skills <@ a.skills OR ws.drop_skills)
                          AND (c.language IS NULL OR c.language = 'other' OR c.language = ANY(a.languages))
                          AND c.channel = ANY(a.channels) AND a.id <> ALL(c.declined_agents))
-        ORDER BY q0.priority DESC, q0.waiting_since, q0.conversation_id
+        ORDER BY ${order} q0.waiting_since, q0.conversation_id
         LIMIT $2::int
         ${lock ? 'FOR UPDATE OF q0, c SKIP LOCKED' : ''}`,
-      [[...new Set(agents.flatMap((a) => a.tiers))], limit, JSON.stringify(agents)],
+      [
+        [...new Set(agents.flatMap((a) => a.tiers))],
+        limit,
+        JSON.stringify(agents),
+        opts.at ?? new Date(),
+        ...(aged ? [opts.ageing!.pointsPerMinute, opts.ageing!.maxPriority] : []),
+      ],
     ),
   );
   return rows.map(toConversation);

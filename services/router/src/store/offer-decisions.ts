@@ -7,7 +7,7 @@ import { LOAD_SQL } from './agents';
 type Querier = Pick<PoolClient, 'query'>;
 
 const AGENT_VIEW_JSON = `jsonb_build_object('id', a.id, 'tiers', a.tiers, 'skills', a.skills, 'languages', a.languages, 'capacity', a.capacity, 'proficiency', a.proficiency,
-    'idleSince', a.idle_since, 'presence', a.presence, 'consoleAttached', a.session_id IS NOT NULL,
+    'idleSince', a.idle_since, 'presence', a.presence, 'awayReason', a.away_reason, 'consoleAttached', a.session_id IS NOT NULL,
     'wrapUpUntil', (SELECT max(w.until) FROM router.agent_wrap_ups w WHERE w.agent_id = a.id AND w.until > now()),
     'load', ${LOAD_SQL})`;
 
@@ -63,12 +63,12 @@ export async function readQueueEntry(client: Querier, conversationId: string): P
   return r ? { tiers: r.tiers, priority: r.priority, waitingSince: r.waiting_since, slaDeadline: r.sla_deadline, overflows: r.overflows, preferredAgentId: r.preferred_agent_id } : null;
 }
 
-/** Starts wrap-up for resolved conversations (one statement; an agent's ended entries are cleared on the way). */
+/** Starts wrap-up for resolved conversations (one statement). */
 export async function insertWrapUps(client: Querier, rows: (WrapUp & { agentId: string })[]): Promise<void> {
   if (!rows.length) return;
   await client.query(
-    `WITH gone AS (DELETE FROM router.agent_wrap_ups WHERE agent_id = ANY($1::text[]) AND until <= now())
-     INSERT INTO router.agent_wrap_ups (agent_id, conversation_id, channel, since, until)
+    // ended entries are removed by the sweep, which publishes agent.wrap-up-ended for each (routing/wrap-up-events.ts)
+    `INSERT INTO router.agent_wrap_ups (agent_id, conversation_id, channel, since, until)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
      ON CONFLICT (agent_id, conversation_id) DO UPDATE SET channel = EXCLUDED.channel, since = EXCLUDED.since, until = EXCLUDED.until`,
     [rows.map((r) => r.agentId), rows.map((r) => r.conversationId), rows.map((r) => r.channel), rows.map((r) => r.since.toISOString()), rows.map((r) => r.until.toISOString())],

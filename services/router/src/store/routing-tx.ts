@@ -1,6 +1,6 @@
 import { mintCsatToken } from '@omni/auth';
 import type { Pool, PoolClient } from 'pg';
-import { ConversationEvent, fitTo, newId, type Actor, type ConversationEventType, type OutboundMessage, type TopicNames } from '@omni/contracts';
+import { ConversationEvent, fitTo, newId, type Actor, type AgentEvent, type ConversationEventType, type OutboundMessage, type TopicNames } from '@omni/contracts';
 import { withTransaction } from '@omni/db';
 import type { OutboxRecord } from '@omni/kafka';
 import type { Logger } from '@omni/logging';
@@ -169,6 +169,22 @@ export class RoutingTx {
   /** Records a routing event for omni.conversations.v1 outside a lifecycle decision (keyed by conversation). */
   conversationEvent(conv: EventSubject, type: ConversationEventType, actor: Actor, reason?: string, extra: EventExtra = {}): ConversationEvent {
     return this.event(conv, type, actor, reason, extra, new Date());
+  }
+
+  /**
+   * Adds to the data of a routing event this transaction recorded (the first of that type for the
+   * conversation): what is known only after the decision, such as the wait estimate on conversation.queued.
+   */
+  annotateEvent(conversationId: string, type: ConversationEventType, data: Record<string, unknown>): void {
+    const r = this.outbox.find((o) => o.schemaId === 'omni.conversations.v1' && (o.value as ConversationEvent).conversationId === conversationId && (o.value as ConversationEvent).type === type);
+    if (!r) return;
+    const v = r.value as ConversationEvent;
+    v.data = { ...(v.data ?? {}), ...data };
+  }
+
+  /** Records an agent state event for omni.agents.v1 (presence with its reason, wrap-up), keyed by agent. */
+  agentStateEvent(e: AgentEvent): void {
+    this.outbox.push({ topic: this.ctx.topics.agents, key: e.agentId, schemaId: 'omni.agents.v1', value: e });
   }
 
   /** Records an agent reply for omni.outbound.v1. */

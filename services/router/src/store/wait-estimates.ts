@@ -1,50 +1,80 @@
 import type { PoolClient } from 'pg';
-import { firstBlock } from '../domain/decision-record';
+import { firstBlock, type AgentView } from '../domain/decision-record';
 import type { WaitingConversation } from '../domain/match';
 import { BASE_STEP } from '../domain/preference';
-import { estimateWait, observeHandle, priorRate, type WaitEstimate } from '../domain/wait-estimate';
+import { estimateWait, observeHandle, priorRate, type ServiceRate, type WaitEstimate } from '../domain/wait-estimate';
 import { loadAgentViews } from './offer-decisions';
+import { preparedQuery } from './prepared';
 
 type Querier = Pick<PoolClient, 'query'>;
 
 export const HANDLE_HALF_LIFE_MS = 30 * 60_000;
 export const PRIOR_HANDLE_MS = 5 * 60_000;
 const RECENT = 50;
+/** the estimator's name on the events that carry an estimate (docs/queue-intelligence.md) */
+export const ESTIMATOR = 'queue-length-median';
+
+export type LiveEstimate = WaitEstimate & { slots: number; busy: number; meanHandleMs: number };
+export type EstimateTarget = WaitingConversation & { tier: number };
 
 /**
- * The live position and estimated wait of a queued conversation (domain/wait-estimate.ts): the
- * position among the entries ahead of it in queue order that share one of its tiers; the slots of
- * the agents online who could take it (tier, skills, language; capacity on its channel) and how
- * many of them are taken; the tier's time-decayed mean handle time over its last 50 resolved
- * conversations, handle time being last offer → resolve (the offer decisions' time). Null when it
- * is not queued.
+ * The live position and estimated wait of queued conversations (domain/wait-estimate.ts), in two
+ * statements whatever their number: the position among the entries ahead in queue order that share
+ * one of its tiers (`ahead` adds those not saved yet: arrivals of the same transaction); the slots
+ * of the agents online who could take it at its widening step (tier, skills, language; capacity
+ * on its channel) and how many of them are taken; the tier's time-decayed mean handle time over its
+ * last 50 resolved conversations, handle time being last offer → resolve (the offer decisions' time).
  */
-export async function liveEstimate(client: Querier, w: WaitingConversation & { tier: number }): Promise<(WaitEstimate & { slots: number; busy: number; meanHandleMs: number }) | null> {
-  const { rows } = await client.query<{ position: number | null; handles: { ms: number; at: string }[] | null }>(
-    `SELECT (SELECT count(*)::int + 1 FROM router.queue_entries q2
-              WHERE q2.tiers && q.tiers AND q2.conversation_id <> q.conversation_id
-                AND (q2.priority > q.priority OR (q2.priority = q.priority AND (q2.waiting_since, q2.conversation_id) < (q.waiting_since, q.conversation_id)))) AS position,
-            (SELECT jsonb_agg(jsonb_build_object('ms', h.ms, 'at', h.resolved_at) ORDER BY h.resolved_at) FROM (
-               SELECT extract(epoch FROM c.resolved_at - d.decided_at) * 1000 AS ms, c.resolved_at
-                 FROM router.conversations c
-                 JOIN LATERAL (SELECT max(decided_at) AS decided_at FROM router.offer_decisions od WHERE od.conversation_id = c.id) d ON d.decided_at IS NOT NULL
-                WHERE c.tier = $2::int AND c.resolved_at IS NOT NULL ORDER BY c.resolved_at DESC LIMIT ${RECENT}) h) AS handles
-       FROM router.queue_entries q WHERE q.conversation_id = $1::text`,
-    [w.conversationId, w.tier],
+export async function estimateWaits(client: Querier, targets: EstimateTarget[], ahead: Map<string, number> = new Map()): Promise<Map<string, LiveEstimate>> {
+  const out = new Map<string, LiveEstimate>();
+  if (!targets.length) return out;
+  const tiers = [...new Set(targets.map((t) => t.tier))];
+  const { rows } = await client.query<{ positions: Record<string, number> | null; handles: Record<string, { ms: number; at: string }[] | null> | null }>(
+    preparedQuery(
+      `SELECT (SELECT jsonb_object_agg(x.id, (SELECT count(*)::int + 1 FROM router.queue_entries q2
+                 WHERE q2.tiers && x.tiers AND q2.conversation_id <> x.id
+                   AND (q2.priority > x.priority OR (q2.priority = x.priority AND (q2.waiting_since, q2.conversation_id) < (x.since, x.id)))))
+                 FROM jsonb_to_recordset($1::jsonb) AS x(id text, tiers int[], priority int, since timestamptz)) AS positions,
+              (SELECT jsonb_object_agg(t.tier, (SELECT jsonb_agg(jsonb_build_object('ms', h.ms, 'at', h.resolved_at) ORDER BY h.resolved_at) FROM (
+                 SELECT extract(epoch FROM c.resolved_at - d.decided_at) * 1000 AS ms, c.resolved_at
+                   FROM router.conversations c
+                   JOIN LATERAL (SELECT max(decided_at) AS decided_at FROM router.offer_decisions od WHERE od.conversation_id = c.id) d ON d.decided_at IS NOT NULL
+                  WHERE c.tier = t.tier AND c.resolved_at IS NOT NULL ORDER BY c.resolved_at DESC LIMIT ${RECENT}) h))
+                 FROM unnest($2::int[]) AS t(tier)) AS handles`,
+      [JSON.stringify(targets.map((t) => ({ id: t.conversationId, tiers: t.tiers, priority: t.priority, since: t.waitingSince.toISOString() }))), tiers],
+    ),
   );
-  if (!rows[0] || rows[0].position === null) return null;
-  let rate = priorRate(PRIOR_HANDLE_MS, 0);
-  for (const h of rows[0].handles ?? []) rate = observeHandle(rate, h.ms, new Date(h.at).getTime(), HANDLE_HALF_LIFE_MS);
+  const rates = new Map<number, ServiceRate>();
+  for (const tier of tiers) {
+    let rate = priorRate(PRIOR_HANDLE_MS, 0);
+    for (const h of rows[0]?.handles?.[tier] ?? []) rate = observeHandle(rate, h.ms, new Date(h.at).getTime(), HANDLE_HALF_LIFE_MS);
+    rates.set(tier, rate);
+  }
+  const agents = await loadAgentViews(client);
+  for (const t of targets) {
+    const position = (rows[0]?.positions?.[t.conversationId] ?? 1) + (ahead.get(t.conversationId) ?? 0);
+    const { slots, busy } = slotsFor(agents, t);
+    const meanHandleMs = rates.get(t.tier)!.meanHandleMs;
+    out.set(t.conversationId, { ...estimateWait({ position, slots, busy, meanHandleMs }), slots, busy, meanHandleMs: Math.round(meanHandleMs) });
+  }
+  return out;
+}
+
+/** Slots of the agents who could take it but for room on the channel (or having declined it), and how many are taken. */
+function slotsFor(agents: AgentView[], w: WaitingConversation): { slots: number; busy: number } {
   let slots = 0;
   let busy = 0;
-  for (const a of await loadAgentViews(client)) {
+  for (const a of agents) {
     const cap = a.capacity[w.channel] ?? 0;
     if (cap <= 0) continue;
-    // could take it but for room on the channel (or having declined it): counts towards the slots
-    const block = firstBlock({ ...a, load: {} }, { ...w, declined: [] }, BASE_STEP);
-    if (block) continue;
+    if (firstBlock({ ...a, load: {}, wrapUpUntil: null }, { ...w, declined: [] }, w.step ?? BASE_STEP)) continue;
     slots += cap;
     busy += Math.min(cap, a.load[w.channel] ?? 0);
   }
-  return { ...estimateWait({ position: rows[0].position, slots, busy, meanHandleMs: rate.meanHandleMs }), slots, busy, meanHandleMs: Math.round(rate.meanHandleMs) };
+  return { slots, busy };
+}
+
+/** The live position and estimate of one queued conversation (GET /v1/conversations/:id). */
+export async function liveEstimate(client: Querier, w: EstimateTarget): Promise<LiveEstimate | null> {
+  return (await estimateWaits(client, [w])).get(w.conversationId) ?? null;
 }
