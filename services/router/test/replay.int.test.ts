@@ -210,7 +210,7 @@ test('a scripted day is replayed from Kafka and PostgreSQL: 100 % of decisions r
 
 test('the admin API runs a replay in the background (a child process) with progress, then serves its report; admins start, supervisors read', async () => {
   expect(orders).not.toBe(''); // the scripted day above was recorded
-  const jobs = new ReplayJobs({ env: { ...process.env, ...h.routerEnv(ENV), LOG_LEVEL: 'silent' } });
+  const jobs = new ReplayJobs({ env: { ...process.env, ...h.routerEnv(ENV), LOG_LEVEL: "silent" }, pool: h.world.pool });
   const app = await createHttpApp({ name: 'replay-api', logger: testLogger, guard: routeGuard({ verifier: new TokenVerifier(JWT_SECRET), publicRateLimit: { max: 100, maxPerCredential: 100, timeWindowMs: 60_000 } }) });
   await app.register(adminReplayRoutes, { jobs });
   const base = await app.listen({ port: 0, host: '127.0.0.1' });

@@ -5,7 +5,9 @@ import { withTransaction } from '@omni/db';
 import { AppError } from '@omni/service';
 import { originOf, principalOf, recordAudit } from '@omni/auth';
 import { BusinessHours, TierHours, calendarProblems } from '../domain/business-hours';
-import { activateHours, activeHours, ALWAYS_OPEN, listHours, replaceHours } from '../store/business-hours-store';
+import { activateHours, activeHours, ALWAYS_OPEN, getHours, listHours, replaceHours, saveHoursDraft, setHoursReplayJob } from '../store/business-hours-store';
+import type { ReplayJobs } from '../replay/jobs';
+import { BUSY, checkWindow, draftReplayView, jobView, Page, ReplayWindow, startDraftReplay } from '../replay/routes';
 
 const Meta = {
   version: Type.Integer(),
@@ -13,10 +15,22 @@ const Meta = {
   createdBy: Type.String(),
   note: Type.Union([Type.String(), Type.Null()]),
   createdAt: Type.String(),
+  /** a draft: activated only once its replay completed (docs/replay.md "Safe activation") */
+  activateAfterReplay: Type.Boolean(),
+  replayJobId: Type.Union([Type.String(), Type.Null()]),
 };
 const TierStatus = Type.Object({ tier: Type.Integer(), open: Type.Boolean(), nextOpening: Type.Union([Type.String(), Type.Null()]) });
 const HoursBody = Type.Object({ ...Meta, hours: Type.Ref(BusinessHours), now: Type.Array(TierStatus) }, { $id: 'BusinessHoursVersion' });
-const ReplaceBody = Type.Object({ hours: Type.Ref(BusinessHours), note: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
+const ReplaceBody = Type.Object(
+  {
+    hours: Type.Ref(BusinessHours),
+    note: Type.Optional(Type.String({ maxLength: 500 })),
+    /** save as an inactive draft and replay this window with it; activate it once the replay is done */
+    activateAfterReplay: Type.Optional(ReplayWindow),
+  },
+  { additionalProperties: false },
+);
+const VersionParams = Type.Object({ version: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
 
 /** Open now and next opening per tier, so an admin sees at once what an edit means. */
 function statusNow(hours: BusinessHours, at: Date): Static<typeof TierStatus>[] {
@@ -25,7 +39,7 @@ function statusNow(hours: BusinessHours, at: Date): Static<typeof TierStatus>[] 
 }
 
 /** Business hours per tier (docs/queue-intelligence.md): supervisors read them; admins replace them (new version) and re-activate versions (audited). */
-export const adminBusinessHoursRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app, { pool }) => {
+export const adminBusinessHoursRoutes: FastifyPluginAsync<{ pool: Pool; replayJobs: ReplayJobs }> = async (app, { pool, replayJobs }) => {
   app.addSchema(BusinessHours);
 
   app.get('/v1/admin/business-hours', { config: { auth: { roles: ['supervisor'] } }, schema: { summary: 'The active business hours (always open when none were set)', response: { 200: HoursBody, '4xx': { $ref: 'ErrorBody#' } } } }, async () => {
@@ -41,6 +55,19 @@ export const adminBusinessHoursRoutes: FastifyPluginAsync<{ pool: Pool }> = asyn
       const problems = Object.entries(req.body.hours.tiers).flatMap(([tier, cal]) => (cal ? calendarProblems(cal, `body.hours.tiers.${tier}`) : []));
       if (problems.length) throw new AppError('VALIDATION', problems.map((p) => `${p.field}: ${p.reason}`).join('; '), problems);
       const actor = principalOf(req);
+      const after = req.body.activateAfterReplay;
+      if (after) {
+        // a draft: stored inactive, replayed in the background, activated later (POST …/versions/:version/activate)
+        const window = checkWindow(after, 'body.activateAfterReplay');
+        if (replayJobs.busy) throw new AppError('CONFLICT', BUSY);
+        const draft = await withTransaction(pool, async (c) => {
+          const created = await saveHoursDraft(c, req.body.hours, actor.sub, req.body.note);
+          await recordAudit(c, 'router', { actor, action: 'business-hours.draft', target: { type: 'business-hours', id: String(created.version) }, after: { version: created.version, hours: created.hours, note: created.note, replayWindow: window }, origin: originOf(req) });
+          return created;
+        });
+        const job = await startDraftReplay(replayJobs, { kind: 'business-hours', version: draft.version }, window, { hours: draft.hours }, actor.sub, (id) => setHoursReplayJob(pool, draft.version, id));
+        return reply.status(201).send({ ...draft, replayJobId: job.id, now: statusNow(draft.hours, new Date()) });
+      }
       const v = await withTransaction(pool, async (c) => {
         const before = await activeHours(c);
         const created = await replaceHours(c, req.body.hours, actor.sub, req.body.note);
@@ -59,11 +86,13 @@ export const adminBusinessHoursRoutes: FastifyPluginAsync<{ pool: Pool }> = asyn
 
   app.post<{ Params: { version: number } }>(
     '/v1/admin/business-hours/versions/:version/activate',
-    { config: { auth: { roles: [] } }, schema: { summary: 'Make an earlier version active again (admins)', params: Type.Object({ version: Type.Integer({ minimum: 1 }) }), response: { 200: HoursBody, '4xx': { $ref: 'ErrorBody#' } } } },
+    { config: { auth: { roles: [] } }, schema: { summary: 'Make an earlier version (or a replayed draft) active (admins)', params: VersionParams, response: { 200: HoursBody, '4xx': { $ref: 'ErrorBody#' } } } },
     async (req) => {
       const v = await withTransaction(pool, async (c) => {
         const before = await activeHours(c);
         const activated = await activateHours(c, req.params.version);
+        // a draft without a completed replay: 409 naming why
+        if (activated && 'refused' in activated) throw new AppError('CONFLICT', activated.refused);
         if (activated)
           await recordAudit(c, 'router', { actor: principalOf(req), action: 'business-hours.activate', target: { type: 'business-hours', id: String(activated.version) }, before: before ? { version: before.version } : null, after: { version: activated.version }, origin: originOf(req) });
         return activated;
@@ -71,5 +100,24 @@ export const adminBusinessHoursRoutes: FastifyPluginAsync<{ pool: Pool }> = asyn
       if (!v) throw new AppError('NOT_FOUND', `business hours version ${req.params.version} not found`);
       return { ...v, now: statusNow(v.hours, new Date()) };
     },
+  );
+
+  app.post<{ Params: Static<typeof VersionParams>; Body: Static<typeof ReplayWindow> }>(
+    '/v1/admin/business-hours/versions/:version/replays',
+    { config: { auth: { roles: [] } }, schema: { summary: 'Replay a window with a draft version (activate after replay; admins)', params: VersionParams, body: ReplayWindow } },
+    async (req, reply) => {
+      const window = checkWindow(req.body);
+      const v = await getHours(pool, req.params.version);
+      if (!v) throw new AppError('NOT_FOUND', `business hours version ${req.params.version} not found`);
+      if (!v.activateAfterReplay || v.active) throw new AppError('CONFLICT', `business hours version ${v.version} is not a draft waiting for a replay`);
+      const job = await startDraftReplay(replayJobs, { kind: 'business-hours', version: v.version }, window, { hours: v.hours }, principalOf(req).sub, (id) => setHoursReplayJob(pool, v.version, id));
+      return reply.status(202).send(jobView(job));
+    },
+  );
+
+  app.get<{ Params: Static<typeof VersionParams>; Querystring: Static<typeof Page> }>(
+    '/v1/admin/business-hours/versions/:version/replay',
+    { config: { auth: { roles: ['supervisor'] } }, schema: { summary: "A version's latest replay and its report", params: VersionParams, querystring: Page } },
+    async (req) => draftReplayView(replayJobs, { kind: 'business-hours', version: req.params.version }, req.query),
   );
 };
