@@ -1,7 +1,8 @@
 import { derivedId } from '@omni/contracts';
+import { TierHours } from '../domain/business-hours';
 import { classifyArrival, compileRules } from '../domain/classify';
 import type { Conversation } from '../domain/conversation';
-import { agentPresence, agentTimedOut, arrivalKind, decide, openConversation, type AgentState, type Decision, type Input, type Opening } from '../domain/lifecycle';
+import { agentPresence, agentTimedOut, arrivalKind, decide, openConversation, type AgentState, type Decision, type Input, type LifecyclePolicy, type Opening } from '../domain/lifecycle';
 import { compareWaiting, freeCapacity, isEligible, planOffers, waitingOf, type AgentSnapshot, type WaitingConversation } from '../domain/match';
 import type { AgentBehaviour } from './behaviour';
 import { Heap } from './heap';
@@ -44,12 +45,18 @@ function inputKey(i: RecordedInput): { phase: number; key: string } {
       return { phase: PHASE.staffing, key: `p\u0000${i.agentId}\u0000${i.presence}` };
     case 'capacity':
       return { phase: PHASE.staffing, key: `c\u0000${i.agentId}\u0000${JSON.stringify(Object.entries(i.capacity).sort())}` };
+    case 'profile':
+      return { phase: PHASE.staffing, key: `f\u0000${i.agentId}\u0000${JSON.stringify([i.tiers, i.skills, i.languages, Object.entries(i.capacity).sort()])}` };
+    case 'console':
+      return { phase: PHASE.staffing, key: `k\u0000${i.agentId}\u0000${i.attached ? 1 : 0}` };
   }
 }
 
 interface SimAgent {
   profile: AgentProfile;
   state: AgentState;
+  /** a console attached (offers go only to online agents with one) */
+  attached: boolean;
   load: Record<string, number>;
   idleSince: number;
   /** the match pass number from which this agent may take more than before (came online, freed capacity, more capacity) */
@@ -151,6 +158,9 @@ class Simulation {
   private readonly unmatchable = new Map<string, { conv: Conversation; epoch: number }>();
   private events = 0;
   private readonly escalationWindowMs: number;
+  /** lifecycle settings and business hours by time (a version takes effect at its `from`) */
+  private readonly policies: { from: number; policy: LifecyclePolicy }[];
+  private readonly hoursAt: { from: number; hours: TierHours | null }[];
 
   constructor(
     private readonly rec: Recording,
@@ -165,11 +175,15 @@ class Simulation {
       ...(cfg.ruleTimeline ?? []).map((t) => ({ from: t.from, version: t.version, compiled: compileRules(t.rules) })).sort((a, b) => a.from - b.from),
     ];
     this.escalationWindowMs = (cfg.recentEscalationDays ?? 30) * 86_400_000;
+    this.policies = [{ from: -Infinity, policy: cfg.policy }, ...(cfg.policyTimeline ?? []).slice().sort((a, b) => a.from - b.from)];
+    const hours = (h: ReplayConfig['hours']) => (h && Object.keys(h.tiers).length ? new TierHours(h) : null);
+    this.hoursAt = [{ from: -Infinity, hours: hours(cfg.hours) }, ...(cfg.hoursTimeline ?? []).map((t) => ({ from: t.from, hours: hours(t.hours) })).sort((a, b) => a.from - b.from)];
     for (const p of agentsFor(rec.agents, cfg)) {
       const online = p.presence === 'online';
       this.agents.set(p.id, {
         profile: { ...p, capacity: { ...p.capacity } },
         state: { id: p.id, presence: p.presence, consecutiveTimeouts: 0 },
+        attached: p.attached ?? true,
         load: {},
         idleSince: p.idleSince ?? rec.from,
         freedEpoch: 0,
@@ -239,6 +253,11 @@ class Simulation {
     };
   }
 
+  /** the lifecycle settings in force now (the recorded version, or the proposal's) */
+  private get policy(): LifecyclePolicy {
+    return atNow(this.policies, this.now).policy;
+  }
+
   /** moves the virtual clock (agents' occupancy accrues lazily, see accrue) */
   private advance(t: number): void {
     if (t > this.now) this.now = t;
@@ -270,6 +289,27 @@ class Simulation {
         this.matchWanted = true;
         return;
       }
+      case 'profile': {
+        const a = this.agents.get(i.agentId);
+        if (!a) return;
+        // fields the proposal names for this agent override the recorded versions
+        const o = this.cfg.agents?.override?.[i.agentId] ?? {};
+        this.accrue(a);
+        a.profile = { ...a.profile, tiers: o.tiers ?? i.tiers, skills: o.skills ?? i.skills, languages: o.languages ?? i.languages, capacity: { ...(o.capacity ?? i.capacity) } };
+        a.freedEpoch = this.epoch + 1;
+        this.matchWanted = true;
+        return;
+      }
+      case 'console': {
+        const a = this.agents.get(i.agentId);
+        if (!a) return;
+        a.attached = i.attached;
+        if (i.attached) {
+          a.freedEpoch = this.epoch + 1;
+          this.matchWanted = true;
+        }
+        return;
+      }
       case 'presence': {
         const a = this.agents.get(i.agentId);
         if (!a) return;
@@ -284,7 +324,7 @@ class Simulation {
         if (p.cameOnline) a.idleSince = this.now; // agentConnected: an agent who was offline starts its idle time now
         if (p.releaseWork)
           for (const id of [...a.held].sort()) {
-            const out = decide(this.convs.get(id)!, { kind: 'agent-released', at: new Date(this.now), agentId: a.profile.id, reason: 'agent offline' }, this.cfg.policy);
+            const out = decide(this.convs.get(id)!, { kind: 'agent-released', at: new Date(this.now), agentId: a.profile.id, reason: 'agent offline' }, this.policy);
             if (out.ok) this.apply(this.convs.get(id)!, out);
           }
         if (p.wantsMatch) this.matchWanted = true;
@@ -296,7 +336,7 @@ class Simulation {
   private onMessage(i: Extract<RecordedInput, { kind: 'message' }>): void {
     const m = i.message;
     const at = new Date(this.now);
-    const policy = this.cfg.policy;
+    const policy = this.policy;
     let latest = this.convs.get(this.threads.get(m.threadKey) ?? '') ?? null;
     const kind = arrivalKind(latest, at, policy);
     if (kind === 'close-then-open') {
@@ -350,16 +390,16 @@ class Simulation {
     let i = input;
     if (i.kind === 'transfer' && i.toAgentId) {
       const t = this.agents.get(i.toAgentId);
-      i = { ...i, target: t && t.state.presence === 'online' ? { id: t.profile.id, capacity: t.profile.capacity, load: { ...t.load } } : null };
+      i = { ...i, target: t && t.state.presence === 'online' && t.attached ? { id: t.profile.id, capacity: t.profile.capacity, load: { ...t.load } } : null };
     }
-    const out = decide(conv, i, this.cfg.policy);
+    const out = decide(conv, i, this.policy);
     if (!out.ok) {
       // a stale timer is normal (the deadline moved); an agent action that no longer applies is a difference to report
       if (source === 'agent') this.refused.push({ at: this.now, conversationId, kind: i.kind, source, code: out.code, message: out.message });
       // an assignee whose escalation or transfer is refused here (e.g. the target agent is not online in this
       // configuration) finishes the conversation instead of holding it forever
       if (source === 'agent' && (i.kind === 'escalate' || i.kind === 'transfer')) {
-        const fallback = decide(conv, { kind: 'resolve', at: i.at, conversationId, agentId: i.agentId, reason: `${i.kind} refused in replay (${out.code}): resolved instead` }, this.cfg.policy);
+        const fallback = decide(conv, { kind: 'resolve', at: i.at, conversationId, agentId: i.agentId, reason: `${i.kind} refused in replay (${out.code}): resolved instead` }, this.policy);
         if (fallback.ok) this.apply(conv, fallback);
       }
       return;
@@ -444,7 +484,7 @@ class Simulation {
       if (ef.offerLapsed) {
         this.accrue(a);
         const wasOnline = a.state.presence === 'online';
-        a.state = agentTimedOut(a.state, this.cfg.policy).agent;
+        a.state = agentTimedOut(a.state, this.policy).agent;
         if (wasOnline && a.state.presence !== 'online' && a.onlineSince !== null) {
           a.onlineMs += at - a.onlineSince;
           a.onlineSince = null;
@@ -468,7 +508,7 @@ class Simulation {
       this.schedule(t, PHASE.timer, c.id, { kind: 'sla-breached', at: new Date(t) }, 'timer');
     }
     if (c.status === 'resolved' && c.resolvedAt && prev?.status !== 'resolved') {
-      const t = c.resolvedAt.getTime() + this.cfg.policy.reopenWindowMs + 1;
+      const t = c.resolvedAt.getTime() + this.policy.reopenWindowMs + 1;
       this.schedule(t, PHASE.timer, c.id, { kind: 'reopen-window-over', at: new Date(t) }, 'timer');
     }
     if (d.wantsMatch) this.matchWanted = true;
@@ -502,13 +542,19 @@ class Simulation {
     if (this.queued.size === 0) return;
     const epoch = ++this.epoch;
     const free: (AgentSnapshot & { freedEpoch: number })[] = [];
+    // live: only online agents with a console attached, serving the tiers open now (business hours)
+    const hours = atNow(this.hoursAt, this.now).hours;
+    const openNow = new Map<number, boolean>();
+    const isOpen = (t: number) => openNow.get(t) ?? (openNow.set(t, hours!.isOpen(t, new Date(this.now))), openNow.get(t)!);
     for (const a of this.agents.values()) {
-      if (a.state.presence !== 'online') continue;
+      if (a.state.presence !== 'online' || !a.attached) continue;
       const p = a.profile;
+      const tiers = hours ? p.tiers.filter(isOpen) : p.tiers;
+      if (tiers.length === 0) continue;
       let room = false;
       for (const ch in p.capacity) if ((p.capacity[ch] ?? 0) - (a.load[ch] ?? 0) > 0) room = true;
       if (!room) continue;
-      free.push({ id: p.id, tiers: p.tiers, skills: p.skills, languages: p.languages, capacity: p.capacity, load: a.load, idleSince: new Date(a.idleSince), freedEpoch: a.freedEpoch });
+      free.push({ id: p.id, tiers, skills: p.skills, languages: p.languages, capacity: p.capacity, load: a.load, idleSince: new Date(a.idleSince), freedEpoch: a.freedEpoch });
     }
     if (free.length === 0) return;
     // A conversation no free agent is eligible for now cannot get one during the pass either (loads only
@@ -534,7 +580,7 @@ class Simulation {
       const conv = this.convs.get(p.conversationId)!;
       const a = this.agents.get(p.agent.id)!;
       const agent = { id: a.profile.id, capacity: a.profile.capacity, load: { ...a.load } };
-      const out = decide(conv, { kind: 'offer', at, agent, reason: p.preferred ? 'previous agent of reopened conversation' : `tier ${conv.tier} queue match` }, this.cfg.policy);
+      const out = decide(conv, { kind: 'offer', at, agent, reason: p.preferred ? 'previous agent of reopened conversation' : `tier ${conv.tier} queue match` }, this.policy);
       if (out.ok) this.apply(conv, out);
     }
   }
@@ -544,4 +590,14 @@ function totalCapacity(c: Record<string, number>): number {
   let n = 0;
   for (const v of Object.values(c)) n += v;
   return n;
+}
+
+/** The entry of a time-ordered timeline in force at `t` (the first is in force from -Infinity). */
+function atNow<T extends { from: number }>(timeline: T[], t: number): T {
+  let cur = timeline[0]!;
+  for (const x of timeline) {
+    if (x.from > t) break;
+    cur = x;
+  }
+  return cur;
 }

@@ -52,7 +52,17 @@ export async function runReplay(
   // a warm-up from a quiet point before the window rebuilds the state the window starts in
   onProgress({ phase: 'reading', share: 0 });
   const source = await loadWindow(deps.kafka, deps.pool, deps.topics, Math.min(args.warmupFrom ?? args.from, args.from), args.to);
-  const cfg = parseReplayConfig(args.config, { rules: source.live.rules, ruleVersion: source.live.ruleVersion, ruleTimeline: source.live.ruleTimeline, policy: policyFromEnv(deps.env) });
+  // the recorded lifecycle settings (router.lifecycle_settings_versions) where there are some, else the env
+  const live = source.live;
+  const cfg = parseReplayConfig(args.config, {
+    rules: live.rules,
+    ruleVersion: live.ruleVersion,
+    ruleTimeline: live.ruleTimeline,
+    policy: live.policy ?? policyFromEnv(deps.env),
+    policyTimeline: live.policyTimeline,
+    hours: live.hours,
+    hoursTimeline: live.hoursTimeline,
+  });
   if (!cfg.ok) return cfg;
   const rec = source.recording;
   const defaults = (b: typeof cfg.baseline.behaviour) => ({ ...DEFAULT_BEHAVIOUR, ...(b ?? {}) });
