@@ -24,10 +24,12 @@ import type { AgentProfile, DecisionEvent, RecordedInput, Recording, ReplayConfi
  * them freed capacity or added work (the live Matcher.kick()), in queue order over the online agents.
  */
 
-const PHASE = { staffing: 0, agent: 1, timer: 2, message: 3 } as const;
+const PHASE = { staffing: 0, agent: 1, timer: 2, message: 3, recordedOffer: 4 } as const;
 
 type Ev =
   | { at: number; phase: number; key: string; seq: number; type: 'input'; input: RecordedInput }
+  /** the start state's reconstruction: an offer the live router made, to the agent it chose */
+  | { at: number; phase: number; key: string; seq: number; type: 'recorded-offer'; conversationId: string; agentId: string; reason: string }
   | { at: number; phase: number; key: string; seq: number; type: 'lifecycle'; conversationId: string; input: Input; source: 'agent' | 'timer' };
 
 function before(x: Ev, y: Ev): boolean {
@@ -132,9 +134,14 @@ export function agentsFor(recorded: AgentProfile[], cfg: ReplayConfig): AgentPro
  * (leaving out conversations nobody free can take, remembering those found so): the reference the
  * tests compare the fast path with.
  */
-export function replay(rec: Recording, cfg: ReplayConfig, behaviour: AgentBehaviour, opts: { until?: number; exhaustiveMatch?: boolean; reportFrom?: number; onProgress?: (p: { at: number; events: number }) => void } = {},
+export function replay(
+  rec: Recording,
+  cfg: ReplayConfig,
+  behaviour: AgentBehaviour,
+  opts: { until?: number; exhaustiveMatch?: boolean; reportFrom?: number; recordedStart?: boolean; onProgress?: (p: { at: number; events: number }) => void } = {},
 ): ReplayResult {
-  return new Simulation(rec, cfg, behaviour, opts.exhaustiveMatch ?? false, opts.onProgress).run(opts.until ?? rec.to, opts.reportFrom ?? rec.from);
+  const reportFrom = opts.reportFrom ?? rec.from;
+  return new Simulation(rec, cfg, behaviour, opts.exhaustiveMatch ?? false, opts.onProgress, opts.recordedStart ? reportFrom : -Infinity).run(opts.until ?? rec.to, reportFrom);
 }
 
 class Simulation {
@@ -161,6 +168,8 @@ class Simulation {
   /** lifecycle settings and business hours by time (a version takes effect at its `from`) */
   private readonly policies: { from: number; policy: LifecyclePolicy }[];
   private readonly hoursAt: { from: number; hours: TierHours | null }[];
+  /** while rebuilding the start state: the conversations the recording opened (a message of an older one is not replayed) */
+  private readonly openedBeforeStart = new Set<string>();
 
   constructor(
     private readonly rec: Recording,
@@ -168,6 +177,12 @@ class Simulation {
     private readonly behaviour: AgentBehaviour,
     private readonly exhaustive: boolean,
     private readonly onProgress?: (p: { at: number; events: number }) => void,
+    /**
+     * Before this time the state is rebuilt from the recording rather than decided: offers go where the
+     * live router sent them, at their recorded time (the conversations queued, offered and assigned
+     * and the agents' load and idle order at the window start are then what they were live).
+     */
+    private readonly recordedUntil = -Infinity,
   ) {
     this.now = rec.from;
     this.rulesAt = [
@@ -200,6 +215,10 @@ class Simulation {
       const k = inputKey(i);
       this.heap.push({ at: i.at, ...k, seq: this.seq++, type: 'input', input: i });
     }
+    for (const d of rec.decisions) if (d.type === 'conversation.opened' && d.at < recordedUntil) this.openedBeforeStart.add(d.conversationId);
+    for (const d of rec.decisions)
+      if (d.type === 'conversation.offered' && d.agentId && d.at < recordedUntil)
+        this.heap.push({ at: d.at, phase: PHASE.recordedOffer, key: `${d.conversationId}\u0000${d.agentId}`, seq: this.seq++, type: 'recorded-offer', conversationId: d.conversationId, agentId: d.agentId, reason: d.reason ?? 'recorded offer' });
   }
 
   /**
@@ -235,6 +254,7 @@ class Simulation {
       this.advance(e.at);
       if (++this.events % 20_000 === 0) this.onProgress?.({ at: this.now, events: this.events });
       if (e.type === 'input') this.onInput(e.input);
+      else if (e.type === 'recorded-offer') this.onRecordedOffer(e);
       else this.onLifecycle(e.conversationId, e.input, e.source);
     }
     this.advance(Math.max(until, this.now));
@@ -344,6 +364,12 @@ class Simulation {
       if (closed.ok) latest = this.apply(latest, closed);
     }
     let opening: Opening | undefined;
+    // rebuilding the start state: a message of a conversation opened before the point rebuilding starts
+    // from would open one the recording does not have (it held no agent at the window start: left out)
+    if (this.now < this.recordedUntil && (kind === 'open' || kind === 'close-then-open') && !this.openedBeforeStart.has(derivedId('conv', m.messageId))) {
+      this.refused.push({ at: this.now, conversationId: derivedId('conv', m.messageId), kind: 'message', source: 'message', code: 'BEFORE_START', message: 'a message of a conversation opened before the start state was rebuilt from (left out)' });
+      return;
+    }
     if (kind === 'open' || kind === 'close-then-open') {
       const attributes = i.customer?.attributes ?? {};
       const customerKey = `${m.from.channel}:${m.from.address}`;
@@ -405,6 +431,15 @@ class Simulation {
       return;
     }
     this.apply(conv, out);
+  }
+
+  /** An offer the live router made before the window (start state): the same agent, through decide(). */
+  private onRecordedOffer(e: Extract<Ev, { type: 'recorded-offer' }>): void {
+    const conv = this.convs.get(e.conversationId) ?? null;
+    const a = this.agents.get(e.agentId);
+    const out = a && conv ? decide(conv, { kind: 'offer', at: new Date(this.now), agent: { id: a.profile.id, capacity: a.profile.capacity, load: { ...a.load } }, reason: e.reason }, this.policy) : undefined;
+    if (out?.ok) this.apply(conv, out);
+    else this.refused.push({ at: this.now, conversationId: e.conversationId, kind: 'offer', source: 'agent', code: out && !out.ok ? out.code : 'UNKNOWN', message: out && !out.ok ? out.message : 'recorded offer to an unknown conversation or agent (start state)' });
   }
 
   private setLoad(agentId: string, channel: string, delta: number): void {
@@ -537,6 +572,8 @@ class Simulation {
 
   /** One match pass (live: Matcher.kick → matchOnce / offerOnArrival): queue order, best free agent each. */
   private match(): void {
+    // rebuilding the start state: the recorded offers decide (the pass runs once the window starts)
+    if (this.now < this.recordedUntil) return;
     if (!this.matchWanted) return;
     this.matchWanted = false;
     if (this.queued.size === 0) return;

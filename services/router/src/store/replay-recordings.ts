@@ -119,3 +119,16 @@ export async function settingsVersions(client: Querier, to: Date) {
   );
   return rows;
 }
+
+/**
+ * The opening of the oldest conversation that may have been open at `from` (not resolved or closed
+ * by then): where replay rebuilding the state at `from` has to start reading. Undefined: none.
+ */
+export async function oldestOpenAt(client: Querier, from: Date): Promise<Date | undefined> {
+  const { rows } = await client.query<{ at: Date | null }>(
+    `SELECT min(opened_at) AS at FROM router.conversations
+      WHERE opened_at < $1::timestamptz AND NOT (status IN ('resolved', 'closed') AND updated_at < $1::timestamptz)`,
+    [from],
+  );
+  return rows[0]?.at ?? undefined;
+}
