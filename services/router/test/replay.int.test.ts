@@ -185,6 +185,16 @@ test('a scripted day is replayed from Kafka and PostgreSQL: 100 % of decisions r
   expect(warm.run.report.baseline.conversations).toBe(4);
   expect(warm.run.report.changed.filter((c) => c.classificationChanged).map((c) => c.conversationId)).toEqual([c2]);
 
+  // the same mid-day window without a warm-up: the state at its start (the password conversation resolved
+  // inside its reopen window, the agents' load and idle order) is rebuilt from the recorded offers
+  const cold = await runReplay(
+    { kafka: h.world.kafka, pool: h.world.pool, topics: h.world.topics, env: h.routerEnv(ENV) },
+    { from: opened2, to, config: { proposed: { name: 'orders to tier 2', rules } } },
+  );
+  if (!cold.ok) throw new Error(JSON.stringify(cold.problems));
+  expect(cold.run.report.faithfulness).toMatchObject({ conversations: 4, reproduced: 4, sharePct: 100, differences: [] });
+  expect(cold.run.report.changed.filter((c) => c.classificationChanged).map((c) => c.conversationId)).toEqual([c2]);
+
   // a window before anything happened: nothing read, an empty report
   const empty = await runReplay(
     { kafka: h.world.kafka, pool: h.world.pool, topics: h.world.topics, env: h.routerEnv(ENV) },
