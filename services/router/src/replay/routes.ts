@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { principalOf } from '@omni/auth';
 import { AppError } from '@omni/service';
@@ -62,6 +62,45 @@ export async function startDraftReplay(
   if (!job) throw new AppError('CONFLICT', BUSY);
   await link(job.id);
   return job;
+}
+
+export const VersionParams = Type.Object({ version: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
+
+/**
+ * The two routes of a versioned setting's drafts (rules, business hours): admins replay a window with a
+ * draft (202; 404 unknown version; 409 not a draft waiting for a replay, or this replica busy),
+ * supervisors read its latest replay and report.
+ */
+export function draftReplayRoutes(
+  app: FastifyInstance,
+  o: {
+    jobs: ReplayJobs;
+    kind: ReplayTarget['kind'];
+    /** e.g. /v1/admin/rules/versions */
+    prefix: string;
+    what: string;
+    draft: (version: number) => Promise<{ active: boolean; activateAfterReplay: boolean; proposed: Record<string, unknown> } | undefined>;
+    link: (version: number, jobId: string) => Promise<void>;
+  },
+): void {
+  app.post<{ Params: Static<typeof VersionParams>; Body: Static<typeof ReplayWindow> }>(
+    `${o.prefix}/:version/replays`,
+    { config: { auth: { roles: [] } }, schema: { summary: 'Replay a window with a draft version (activate after replay; admins)', params: VersionParams, body: ReplayWindow } },
+    async (req, reply) => {
+      const window = checkWindow(req.body);
+      const v = req.params.version;
+      const d = await o.draft(v);
+      if (!d) throw new AppError('NOT_FOUND', `${o.what} version ${v} not found`);
+      if (!d.activateAfterReplay || d.active) throw new AppError('CONFLICT', `${o.what} version ${v} is not a draft waiting for a replay`);
+      const job = await startDraftReplay(o.jobs, { kind: o.kind, version: v }, window, d.proposed, principalOf(req).sub, (id) => o.link(v, id));
+      return reply.status(202).send(jobView(job));
+    },
+  );
+  app.get<{ Params: Static<typeof VersionParams>; Querystring: Static<typeof Page> }>(
+    `${o.prefix}/:version/replay`,
+    { config: { auth: { roles: ['supervisor'] } }, schema: { summary: "A version's latest replay and its report", params: VersionParams, querystring: Page } },
+    async (req) => draftReplayView(o.jobs, { kind: o.kind, version: req.params.version }, req.query),
+  );
 }
 
 /** A draft's latest replay with its report, next to the version (404 when it has none). */

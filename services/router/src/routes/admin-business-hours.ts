@@ -7,7 +7,7 @@ import { originOf, principalOf, recordAudit } from '@omni/auth';
 import { BusinessHours, TierHours, calendarProblems } from '../domain/business-hours';
 import { activateHours, activeHours, ALWAYS_OPEN, getHours, listHours, replaceHours, saveHoursDraft, setHoursReplayJob } from '../store/business-hours-store';
 import type { ReplayJobs } from '../replay/jobs';
-import { BUSY, checkWindow, draftReplayView, jobView, Page, ReplayWindow, startDraftReplay } from '../replay/routes';
+import { BUSY, checkWindow, draftReplayRoutes, ReplayWindow, startDraftReplay, VersionParams } from '../replay/routes';
 
 const Meta = {
   version: Type.Integer(),
@@ -30,7 +30,6 @@ const ReplaceBody = Type.Object(
   },
   { additionalProperties: false },
 );
-const VersionParams = Type.Object({ version: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
 
 /** Open now and next opening per tier, so an admin sees at once what an edit means. */
 function statusNow(hours: BusinessHours, at: Date): Static<typeof TierStatus>[] {
@@ -102,22 +101,15 @@ export const adminBusinessHoursRoutes: FastifyPluginAsync<{ pool: Pool; replayJo
     },
   );
 
-  app.post<{ Params: Static<typeof VersionParams>; Body: Static<typeof ReplayWindow> }>(
-    '/v1/admin/business-hours/versions/:version/replays',
-    { config: { auth: { roles: [] } }, schema: { summary: 'Replay a window with a draft version (activate after replay; admins)', params: VersionParams, body: ReplayWindow } },
-    async (req, reply) => {
-      const window = checkWindow(req.body);
-      const v = await getHours(pool, req.params.version);
-      if (!v) throw new AppError('NOT_FOUND', `business hours version ${req.params.version} not found`);
-      if (!v.activateAfterReplay || v.active) throw new AppError('CONFLICT', `business hours version ${v.version} is not a draft waiting for a replay`);
-      const job = await startDraftReplay(replayJobs, { kind: 'business-hours', version: v.version }, window, { hours: v.hours }, principalOf(req).sub, (id) => setHoursReplayJob(pool, v.version, id));
-      return reply.status(202).send(jobView(job));
+  draftReplayRoutes(app, {
+    jobs: replayJobs,
+    kind: 'business-hours',
+    prefix: '/v1/admin/business-hours/versions',
+    what: 'business hours',
+    draft: async (version) => {
+      const d = await getHours(pool, version);
+      return d && { active: d.active, activateAfterReplay: d.activateAfterReplay, proposed: { hours: d.hours } };
     },
-  );
-
-  app.get<{ Params: Static<typeof VersionParams>; Querystring: Static<typeof Page> }>(
-    '/v1/admin/business-hours/versions/:version/replay',
-    { config: { auth: { roles: ['supervisor'] } }, schema: { summary: "A version's latest replay and its report", params: VersionParams, querystring: Page } },
-    async (req) => draftReplayView(replayJobs, { kind: 'business-hours', version: req.params.version }, req.query),
-  );
+    link: (version, id) => setHoursReplayJob(pool, version, id),
+  });
 };

@@ -7,7 +7,7 @@ import { originOf, principalOf, recordAudit } from '@omni/auth';
 import { Rule, RuleList, ruleProblems } from '../domain/rules';
 import { activateRuleSet, activeRuleSet, getRuleSet, listRuleSets, replaceRules, saveRuleDraft, setRuleReplayJob } from '../store/rule-store';
 import type { ReplayJobs } from '../replay/jobs';
-import { BUSY, checkWindow, draftReplayView, jobView, Page, ReplayWindow, startDraftReplay } from '../replay/routes';
+import { BUSY, checkWindow, draftReplayRoutes, ReplayWindow, startDraftReplay, VersionParams } from '../replay/routes';
 
 const RuleSetMeta = {
   version: Type.Integer(),
@@ -29,7 +29,6 @@ const ReplaceBody = Type.Object(
   },
   { additionalProperties: false },
 );
-const VersionParams = Type.Object({ version: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
 
 /** Classification rules: supervisors read them; admins replace them (new version) and re-activate versions (audited). */
 export const adminRuleRoutes: FastifyPluginAsync<{ pool: Pool; replayJobs: ReplayJobs }> = async (app, { pool, replayJobs }) => {
@@ -103,22 +102,15 @@ export const adminRuleRoutes: FastifyPluginAsync<{ pool: Pool; replayJobs: Repla
     },
   );
 
-  app.post<{ Params: Static<typeof VersionParams>; Body: Static<typeof ReplayWindow> }>(
-    '/v1/admin/rules/versions/:version/replays',
-    { config: { auth: { roles: [] } }, schema: { summary: 'Replay a window with a draft version (activate after replay; admins)', params: VersionParams, body: ReplayWindow } },
-    async (req, reply) => {
-      const window = checkWindow(req.body);
-      const set = await getRuleSet(pool, req.params.version);
-      if (!set) throw new AppError('NOT_FOUND', `rule set version ${req.params.version} not found`);
-      if (!set.activateAfterReplay || set.active) throw new AppError('CONFLICT', `rule set version ${set.version} is not a draft waiting for a replay`);
-      const job = await startDraftReplay(replayJobs, { kind: 'rules', version: set.version }, window, { rules: set.rules }, principalOf(req).sub, (id) => setRuleReplayJob(pool, set.version, id));
-      return reply.status(202).send(jobView(job));
+  draftReplayRoutes(app, {
+    jobs: replayJobs,
+    kind: 'rules',
+    prefix: '/v1/admin/rules/versions',
+    what: 'rule set',
+    draft: async (version) => {
+      const d = await getRuleSet(pool, version);
+      return d && { active: d.active, activateAfterReplay: d.activateAfterReplay, proposed: { rules: d.rules } };
     },
-  );
-
-  app.get<{ Params: Static<typeof VersionParams>; Querystring: Static<typeof Page> }>(
-    '/v1/admin/rules/versions/:version/replay',
-    { config: { auth: { roles: ['supervisor'] } }, schema: { summary: "A version's latest replay and its report", params: VersionParams, querystring: Page } },
-    async (req) => draftReplayView(replayJobs, { kind: 'rules', version: req.params.version }, req.query),
-  );
+    link: (version, id) => setRuleReplayJob(pool, version, id),
+  });
 };
