@@ -44,7 +44,7 @@ export const adminBusinessHoursRoutes: FastifyPluginAsync<{ pool: Pool; replayJo
   app.get('/v1/admin/business-hours', { config: { auth: { roles: ['supervisor'] } }, schema: { summary: 'The active business hours (always open when none were set)', response: { 200: HoursBody, '4xx': { $ref: 'ErrorBody#' } } } }, async () => {
     const v = await activeHours(pool);
     const hours = v?.hours ?? ALWAYS_OPEN;
-    return { ...(v ?? { version: 0, active: true, createdBy: 'default', note: 'no business hours set: always open', createdAt: new Date(0).toISOString() }), hours, now: statusNow(hours, new Date()) };
+    return { ...(v ?? { version: 0, active: true, createdBy: 'default', note: 'no business hours set: always open', createdAt: new Date(0).toISOString(), activateAfterReplay: false, replayJobId: null }), hours, now: statusNow(hours, new Date()) };
   });
 
   app.put<{ Body: Static<typeof ReplaceBody> }>(
