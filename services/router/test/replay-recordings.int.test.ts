@@ -175,6 +175,14 @@ describe('hostile bodies on the new and changed admin routes', () => {
     fc.constant(JSON.parse('['.repeat(200) + ']'.repeat(200))),
   );
   const window = fc.record({ from: fc.oneof(hostile, fc.date().map((d) => (Number.isFinite(d.getTime()) ? d.toISOString() : 'x'))), to: fc.oneof(hostile, fc.constant('2030-01-01T00:00:00Z')) }, { requiredKeys: [] });
+  /** a path segment; a lone surrogate (no UTF-8 form) goes as the bytes a client would send for it, %ED%A0%80 */
+  const seg = (x: unknown) => {
+    try {
+      return encodeURIComponent(String(x));
+    } catch {
+      return `x%ED%A0%80${String(x).length}`;
+    }
+  };
   const tables = ['rule_sets', 'business_hours', 'replay_jobs', 'agent_profile_versions', 'agents', "audit_log WHERE outcome = 'ok'"];
   const snapshot = async () => Promise.all(tables.map(count));
 
@@ -184,14 +192,17 @@ describe('hostile bodies on the new and changed admin routes', () => {
     ['POST', () => '/v1/admin/rules/versions/1/replays', fc.oneof(hostile, window)],
     ['POST', () => '/v1/admin/business-hours/versions/1/replays', fc.oneof(hostile, window)],
     ['POST', () => '/v1/admin/replays', fc.record({ from: hostile, to: hostile, config: fc.oneof(hostile, fc.constant({ proposed: {} })) }, { requiredKeys: [] })],
+    ['POST', (b) => `/v1/admin/rules/versions/${seg(b)}/activate`, fc.oneof(fc.integer({ min: -5, max: 12 }), hostileString)],
+    ['POST', (b) => `/v1/admin/business-hours/versions/${seg(b)}/activate`, fc.oneof(fc.integer({ min: -5, max: 12 }), hostileString)],
+    ['GET', (b) => `/v1/admin/rules/versions/${seg(b)}/replay`, fc.oneof(fc.integer({ min: -5, max: 12 }), hostileString)],
     ['PUT', () => '/v1/admin/agents/hostile1', fc.record({ name: hostileString, tiers: fc.oneof(hostile, fc.constant([1])), capacity: fc.oneof(hostile, fc.constant({ chat: 1 })), languages: hostile }, { requiredKeys: [] })],
   ];
   for (const [method, path, body] of routes)
-    test(`${method} ${path(null)}: 2xx, 400, 404 or 409, never 5xx; a refused request changes no row`, async () => {
+    test(`${method} ${path(':version').replace('%3Aversion', ':version')}: 2xx, 400, 404 or 409, never 5xx; a refused request changes no row`, async () => {
       await fc.assert(
         fc.asyncProperty(body, async (b) => {
           const before = await snapshot();
-          const r = await h.admin(method, path(b), b);
+          const r = await h.admin(method, path(b), method === 'GET' ? undefined : b);
           expect([200, 201, 202, 400, 404, 409]).toContain(r.status);
           expect(r.body).toBeDefined();
           if (r.status >= 400) {
