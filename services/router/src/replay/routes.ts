@@ -103,6 +103,24 @@ export function draftReplayRoutes(
   );
 }
 
+/**
+ * A change saved with `activateAfterReplay`: the window checked (400) and this replica free (409)
+ * before anything is written, then `save` stores the draft (its transaction, with the audit entry)
+ * and its replay starts, linked to it.
+ */
+export async function saveDraftAndReplay<T extends { version: number }>(
+  o: { jobs: ReplayJobs; kind: ReplayTarget['kind']; window: ReplayWindow; createdBy: string },
+  save: (window: ReplayWindow) => Promise<T>,
+  proposed: (draft: T) => Record<string, unknown>,
+  link: (version: number, jobId: string) => Promise<void>,
+): Promise<T & { replayJobId: string }> {
+  const window = checkWindow(o.window, 'body.activateAfterReplay');
+  if (o.jobs.busy) throw new AppError('CONFLICT', BUSY);
+  const draft = await save(window);
+  const job = await startDraftReplay(o.jobs, { kind: o.kind, version: draft.version }, window, proposed(draft), o.createdBy, (id) => link(draft.version, id));
+  return { ...draft, replayJobId: job.id };
+}
+
 /** A draft's latest replay with its report, next to the version (404 when it has none). */
 export async function draftReplayView(jobs: ReplayJobs, target: ReplayTarget, page: { changesOffset?: number; changesLimit?: number }): Promise<Record<string, unknown>> {
   const [latest] = await jobs.list(target);

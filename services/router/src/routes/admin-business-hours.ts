@@ -7,7 +7,7 @@ import { originOf, principalOf, recordAudit } from '@omni/auth';
 import { BusinessHours, TierHours, calendarProblems } from '../domain/business-hours';
 import { activateHours, activeHours, ALWAYS_OPEN, getHours, listHours, replaceHours, saveHoursDraft, setHoursReplayJob } from '../store/business-hours-store';
 import type { ReplayJobs } from '../replay/jobs';
-import { BUSY, checkWindow, draftReplayRoutes, ReplayWindow, startDraftReplay, VersionParams } from '../replay/routes';
+import { draftReplayRoutes, ReplayWindow, saveDraftAndReplay, VersionParams } from '../replay/routes';
 
 const Meta = {
   version: Type.Integer(),
@@ -57,15 +57,18 @@ export const adminBusinessHoursRoutes: FastifyPluginAsync<{ pool: Pool; replayJo
       const after = req.body.activateAfterReplay;
       if (after) {
         // a draft: stored inactive, replayed in the background, activated later (POST …/versions/:version/activate)
-        const window = checkWindow(after, 'body.activateAfterReplay');
-        if (replayJobs.busy) throw new AppError('CONFLICT', BUSY);
-        const draft = await withTransaction(pool, async (c) => {
-          const created = await saveHoursDraft(c, req.body.hours, actor.sub, req.body.note);
-          await recordAudit(c, 'router', { actor, action: 'business-hours.draft', target: { type: 'business-hours', id: String(created.version) }, after: { version: created.version, hours: created.hours, note: created.note, replayWindow: window }, origin: originOf(req) });
-          return created;
-        });
-        const job = await startDraftReplay(replayJobs, { kind: 'business-hours', version: draft.version }, window, { hours: draft.hours }, actor.sub, (id) => setHoursReplayJob(pool, draft.version, id));
-        return reply.status(201).send({ ...draft, replayJobId: job.id, now: statusNow(draft.hours, new Date()) });
+        const draft = await saveDraftAndReplay(
+          { jobs: replayJobs, kind: 'business-hours', window: after, createdBy: actor.sub },
+          (window) =>
+            withTransaction(pool, async (c) => {
+              const created = await saveHoursDraft(c, req.body.hours, actor.sub, req.body.note);
+              await recordAudit(c, 'router', { actor, action: 'business-hours.draft', target: { type: 'business-hours', id: String(created.version) }, after: { version: created.version, hours: created.hours, note: created.note, replayWindow: window }, origin: originOf(req) });
+              return created;
+            }),
+          (d) => ({ hours: d.hours }),
+          (version, id) => setHoursReplayJob(pool, version, id),
+        );
+        return reply.status(201).send({ ...draft, now: statusNow(draft.hours, new Date()) });
       }
       const v = await withTransaction(pool, async (c) => {
         const before = await activeHours(c);

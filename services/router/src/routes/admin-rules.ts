@@ -7,7 +7,7 @@ import { originOf, principalOf, recordAudit } from '@omni/auth';
 import { Rule, RuleList, ruleProblems } from '../domain/rules';
 import { activateRuleSet, activeRuleSet, getRuleSet, listRuleSets, replaceRules, saveRuleDraft, setRuleReplayJob } from '../store/rule-store';
 import type { ReplayJobs } from '../replay/jobs';
-import { BUSY, checkWindow, draftReplayRoutes, ReplayWindow, startDraftReplay, VersionParams } from '../replay/routes';
+import { draftReplayRoutes, ReplayWindow, saveDraftAndReplay, VersionParams } from '../replay/routes';
 
 const RuleSetMeta = {
   version: Type.Integer(),
@@ -50,15 +50,18 @@ export const adminRuleRoutes: FastifyPluginAsync<{ pool: Pool; replayJobs: Repla
       const after = req.body.activateAfterReplay;
       if (after) {
         // a draft: stored inactive, replayed in the background, activated later (POST …/versions/:version/activate)
-        const window = checkWindow(after, 'body.activateAfterReplay');
-        if (replayJobs.busy) throw new AppError('CONFLICT', BUSY);
-        const draft = await withTransaction(pool, async (c) => {
-          const created = await saveRuleDraft(c, req.body.rules, actor.sub, req.body.note);
-          await recordAudit(c, 'router', { actor, action: 'rules.draft', target: { type: 'rule-set', id: String(created.version) }, after: { version: created.version, rules: created.rules, note: created.note, replayWindow: window }, origin: originOf(req) });
-          return created;
-        });
-        const job = await startDraftReplay(replayJobs, { kind: 'rules', version: draft.version }, window, { rules: draft.rules }, actor.sub, (id) => setRuleReplayJob(pool, draft.version, id));
-        return reply.status(201).send({ ...draft, replayJobId: job.id });
+        const draft = await saveDraftAndReplay(
+          { jobs: replayJobs, kind: 'rules', window: after, createdBy: actor.sub },
+          (window) =>
+            withTransaction(pool, async (c) => {
+              const created = await saveRuleDraft(c, req.body.rules, actor.sub, req.body.note);
+              await recordAudit(c, 'router', { actor, action: 'rules.draft', target: { type: 'rule-set', id: String(created.version) }, after: { version: created.version, rules: created.rules, note: created.note, replayWindow: window }, origin: originOf(req) });
+              return created;
+            }),
+          (d) => ({ rules: d.rules }),
+          (version, id) => setRuleReplayJob(pool, version, id),
+        );
+        return reply.status(201).send(draft);
       }
       const set = await withTransaction(pool, async (c) => {
         const before = await activeRuleSet(c);
