@@ -63,6 +63,8 @@ const POLICY: Record<string, string | string[]> = {
   'router PUT /v1/admin/rules': [A],
   'router GET /v1/admin/rules/versions': [A, S],
   'router POST /v1/admin/rules/versions/:version/activate': [A],
+  'router POST /v1/admin/rules/versions/:version/replays': [A],
+  'router GET /v1/admin/rules/versions/:version/replay': [A, S],
   'router PUT /v1/agents/:id/presence': [A, S],
   'router POST /v1/conversations/:id/transfer': [A, S],
   // the console socket is an agent's: an admin token passes the role check but is refused as not an agent
@@ -80,6 +82,8 @@ const POLICY: Record<string, string | string[]> = {
   'router POST /v1/admin/business-hours/versions/:version/activate': [A],
   'router GET /v1/presence-reasons': [A, S, G],
   'router PUT /v1/admin/presence-reasons': [A],
+  'router POST /v1/admin/business-hours/versions/:version/replays': [A],
+  'router GET /v1/admin/business-hours/versions/:version/replay': [A, S],
   'history GET /healthz': PUBLIC,
   'history GET /readyz': PUBLIC,
   'history GET /metrics': PUBLIC,

@@ -48,15 +48,19 @@ export async function buildApp(deps: RouterAppDeps): Promise<FastifyInstance> {
   await app.register(authRoutes, { pool: deps.infra.pool, session: deps.session, signInPerMinute: deps.signInPerMinute });
   await app.register(accountRoutes, { pool: deps.infra.pool });
   await app.register(conversationRoutes, { pool: deps.infra.pool });
-  await app.register(adminAgentRoutes, { pool: deps.infra.pool, onChange: deps.ctx.kickMatcher });
-  await app.register(adminRuleRoutes, { pool: deps.infra.pool });
+  await app.register(adminAgentRoutes, { pool: deps.infra.pool, onChange: deps.ctx.kickMatcher, topics: deps.ctx.topics, onEvent: deps.ctx.kickRelay });
+  // replay jobs and their reports are rows (router.replay_jobs); the rules and hours drafts wait for them
+  // (the child replay reads the same database, topics and settings as this router: its config as env)
+  const configEnv = Object.fromEntries(Object.entries(deps.ctx.config).flatMap(([k, v]) => (['string', 'number', 'boolean'].includes(typeof v) ? [[k, String(v)]] : [])));
+  const replayJobs = deps.replayJobs ?? new ReplayJobs({ env: { ...process.env, ...configEnv }, pool: deps.infra.pool, staleMs: deps.ctx.config.REPLAY_JOB_STALE_MS });
+  await app.register(adminRuleRoutes, { pool: deps.infra.pool, replayJobs });
   await app.register(whyWaitingRoutes, { pool: deps.infra.pool });
-  await app.register(adminBusinessHoursRoutes, { pool: deps.infra.pool });
+  await app.register(adminBusinessHoursRoutes, { pool: deps.infra.pool, replayJobs });
   await app.register(presenceReasonRoutes, { pool: deps.infra.pool });
   await app.register(deadLetterRoutes, { pool: deps.infra.pool });
   await app.register(supervisionRoutes, { ctx: deps.ctx });
   await app.register(agentSocketRoutes, { ctx: deps.ctx, hub: deps.hub });
-  await app.register(adminReplayRoutes, { jobs: deps.replayJobs ?? new ReplayJobs({ env: process.env }) });
+  await app.register(adminReplayRoutes, { jobs: replayJobs });
   registerAuditRoute(app, deps.infra.pool, 'router');
   return app;
 }

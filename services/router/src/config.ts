@@ -73,6 +73,10 @@ export const RouterEnv = {
   /** consume omni.customers.v1 into router.customer_profiles (VIP and other attributes) */
   CUSTOMERS_GROUP_ID: Type.String({ default: '' }),
   ...RouterContentRetentionEnv,
+  /** days back replay must reach: the recordings are kept at least this long, and a topic retention below it is logged at start-up (docs/replay.md) */
+  REPLAY_HORIZON_DAYS: Type.Integer({ default: 7, minimum: 1, maximum: 3650 }),
+  /** a running replay job not refreshed this long belongs to a router that is gone: it is marked failed */
+  REPLAY_JOB_STALE_MS: Ms(30_000, 1_000),
 };
 
 /** Validated router configuration; throws naming the bad variable. */

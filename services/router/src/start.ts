@@ -21,6 +21,7 @@ import { pruneProcessedEvents } from './store/retention';
 import { storeDeadLetter } from './store/dead-letters';
 import { startErasureConsumer } from './consumers/erasure';
 import { startRouterContentSweep } from './store/content-retention';
+import { checkRetention, recordStartupSettings } from './replay/recording';
 
 /** Connects, migrates, starts the outbox relay, hub, matcher, sweeper, consumers and the HTTP server (main.ts and tests). */
 export async function start(config: RouterConfig, logger: Logger) {
@@ -31,6 +32,9 @@ export async function start(config: RouterConfig, logger: Logger) {
   // more than the default 10 (the infra pool stays for migrations and readiness).
   const pool = createPool(config.DATABASE_URL, { max: config.PG_POOL_MAX });
   await seedDefaultRules(pool);
+  // replay's recordings (docs/replay.md): the lifecycle settings in force, and whether the topics reach back far enough
+  await recordStartupSettings(pool, config, logger);
+  void checkRetention(infra.kafka, infra.topics, config.REPLAY_HORIZON_DAYS, logger);
   const relay = new OutboxRelay(pool, 'router', infra.publisher, logger, { dlqTopic: infra.topics.dlq });
   relay.start();
   const hub = new AgentHub(pool, config.DATABASE_URL, logger);

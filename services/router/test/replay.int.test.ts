@@ -185,6 +185,16 @@ test('a scripted day is replayed from Kafka and PostgreSQL: 100 % of decisions r
   expect(warm.run.report.baseline.conversations).toBe(4);
   expect(warm.run.report.changed.filter((c) => c.classificationChanged).map((c) => c.conversationId)).toEqual([c2]);
 
+  // the same mid-day window without a warm-up: the state at its start (the password conversation resolved
+  // inside its reopen window, the agents' load and idle order) is rebuilt from the recorded offers
+  const cold = await runReplay(
+    { kafka: h.world.kafka, pool: h.world.pool, topics: h.world.topics, env: h.routerEnv(ENV) },
+    { from: opened2, to, config: { proposed: { name: 'orders to tier 2', rules } } },
+  );
+  if (!cold.ok) throw new Error(JSON.stringify(cold.problems));
+  expect(cold.run.report.faithfulness).toMatchObject({ conversations: 4, reproduced: 4, sharePct: 100, differences: [] });
+  expect(cold.run.report.changed.filter((c) => c.classificationChanged).map((c) => c.conversationId)).toEqual([c2]);
+
   // a window before anything happened: nothing read, an empty report
   const empty = await runReplay(
     { kafka: h.world.kafka, pool: h.world.pool, topics: h.world.topics, env: h.routerEnv(ENV) },
@@ -210,7 +220,7 @@ test('a scripted day is replayed from Kafka and PostgreSQL: 100 % of decisions r
 
 test('the admin API runs a replay in the background (a child process) with progress, then serves its report; admins start, supervisors read', async () => {
   expect(orders).not.toBe(''); // the scripted day above was recorded
-  const jobs = new ReplayJobs({ env: { ...process.env, ...h.routerEnv(ENV), LOG_LEVEL: 'silent' } });
+  const jobs = new ReplayJobs({ env: { ...process.env, ...h.routerEnv(ENV), LOG_LEVEL: "silent" }, pool: h.world.pool });
   const app = await createHttpApp({ name: 'replay-api', logger: testLogger, guard: routeGuard({ verifier: new TokenVerifier(JWT_SECRET), publicRateLimit: { max: 100, maxPerCredential: 100, timeWindowMs: 60_000 } }) });
   await app.register(adminReplayRoutes, { jobs });
   const base = await app.listen({ port: 0, host: '127.0.0.1' });

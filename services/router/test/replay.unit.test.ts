@@ -72,6 +72,33 @@ describe('replay of a scripted day', () => {
     expect(report.baseline.conversations).toBe(report.faithfulness!.conversations);
   });
 
+  test('a mid-day window without a warm-up: the start state is rebuilt from the recorded offers (from a busy point), 100 % reproduced; re-deciding from the same point is not', () => {
+    // a 30-minute reopen window, so the point rebuilding starts from is busy, not the quiet start of the day
+    const short: ReplayConfig = { ...live, policy: { ...live.policy, reopenWindowMs: 1_800_000 } };
+    const day = generateRecording({ seed: 11, start: START, days: 1, conversations: 1500, agents: 40 });
+    const decisions = replay(day, short, new ScriptedBehaviour(11)).decisions;
+    const mid = START + 12 * 3_600_000;
+    // what run.ts does: back to the oldest conversation open at `mid`, and the reopen window before it
+    const last = new Map<string, { type: string; opened: number }>();
+    for (const d of decisions) if (d.at < mid) last.set(d.conversationId, { type: d.type, opened: last.get(d.conversationId)?.opened ?? d.at });
+    const openAtMid = [...last.values()].filter((l) => l.type !== 'conversation.resolved' && l.type !== 'conversation.closed');
+    expect(openAtMid.length).toBeGreaterThan(5);
+    const lookback = Math.min(mid - short.policy.reopenWindowMs, ...openAtMid.map((l) => l.opened));
+    // what sources.ts reads for a window starting there: presence as of then (the last change before it), idle order unknown
+    const presenceAt = new Map<string, 'online' | 'away' | 'offline'>();
+    for (const i of day.inputs) if (i.kind === 'presence' && i.at < lookback) presenceAt.set(i.agentId, i.presence);
+    expect([...presenceAt.values()].filter((p) => p === 'online').length).toBeGreaterThan(5);
+    const agents = day.agents.map((a) => ({ ...a, presence: presenceAt.get(a.id) ?? a.presence, idleSince: lookback }));
+    const window = { ...day, from: lookback, agents, inputs: day.inputs.filter((i) => i.at >= lookback), decisions: decisions.filter((d) => d.at >= lookback) };
+    const rebuilt = replay(window, short, new RecordedBehaviour(window.decisions), { reportFrom: mid, recordedStart: true });
+    const f = compare(rebuilt, rebuilt, short.policy, short.policy, window.decisions).faithfulness!;
+    expect(f.differences).toEqual([]);
+    expect(f.conversations).toBeGreaterThan(500);
+    // the same point as a plain warm-up (decided again from a busy moment) does not rebuild the start
+    const warm = replay(window, short, new RecordedBehaviour(window.decisions), { reportFrom: mid });
+    expect(compare(warm, warm, short.policy, short.policy, window.decisions).faithfulness!.sharePct).toBeLessThan(100);
+  });
+
   test('a category moved to tier 2 changes the classification of exactly the conversations of that category', () => {
     const rules = DEFAULT_RULES.map((r) => (r.id === 'orders-shipping' ? { ...r, then: { ...r.then, tier: 2 } } : r));
     const proposed: ReplayConfig = { ...live, name: 'orders to tier 2', rules, ruleVersion: 2 };

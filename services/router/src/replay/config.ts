@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { BusinessHours, calendarProblems } from '../domain/business-hours';
 import { DEFAULT_RULES } from '../domain/default-rules';
 import type { LifecyclePolicy } from '../domain/lifecycle';
 import { RuleList, ruleProblems, type Rule } from '../domain/rules';
@@ -43,6 +44,8 @@ const OneConfig = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** business hours per tier for the whole window (as PUT /v1/admin/business-hours takes them); {"tiers":{}}: always open */
+    hours: Type.Optional(BusinessHours),
     behaviour: Type.Optional(Type.Object({ acceptDelayMs: Type.Optional(Ms), handlingMs: Type.Optional(Ms) }, { additionalProperties: false })),
   },
   { additionalProperties: false },
@@ -61,15 +64,31 @@ export const DEFAULT_POLICY: LifecyclePolicy = {
 
 export type ConfigProblem = { path: string; message: string };
 
-function resolve(c: Static<typeof OneConfig> | undefined, fallback: { name: string; rules: Rule[]; ruleVersion: number; ruleTimeline?: ReplayConfig['ruleTimeline']; policy: LifecyclePolicy }): ReplayConfig {
-  const policy: LifecyclePolicy = {
-    offerTimeoutMs: c?.offerTimeoutMs ?? fallback.policy.offerTimeoutMs,
-    reopenWindowMs: c?.reopenWindowMs ?? fallback.policy.reopenWindowMs,
-    slaMsByTier: { ...fallback.policy.slaMsByTier, ...Object.fromEntries(Object.entries(c?.slaMsByTier ?? {}).filter((e): e is [string, number] => e[1] !== undefined)) },
-    overflowMode: c?.overflowMode ?? fallback.policy.overflowMode,
-    maxConsecutiveOfferTimeouts: c?.maxConsecutiveOfferTimeouts ?? fallback.policy.maxConsecutiveOfferTimeouts,
-  };
+/** What was live, as sources.ts read it (and what a proposal starts from). */
+export interface LiveConfig {
+  rules: Rule[];
+  ruleVersion: number;
+  ruleTimeline?: ReplayConfig['ruleTimeline'];
+  policy: LifecyclePolicy;
+  policyTimeline?: ReplayConfig['policyTimeline'];
+  hours?: ReplayConfig['hours'];
+  hoursTimeline?: ReplayConfig['hoursTimeline'];
+}
+
+function resolve(c: Static<typeof OneConfig> | undefined, fallback: LiveConfig & { name: string }): ReplayConfig {
+  // a setting the file names applies to the whole window, over every recorded version
+  const over = (p: LifecyclePolicy): LifecyclePolicy => ({
+    offerTimeoutMs: c?.offerTimeoutMs ?? p.offerTimeoutMs,
+    reopenWindowMs: c?.reopenWindowMs ?? p.reopenWindowMs,
+    slaMsByTier: { ...p.slaMsByTier, ...Object.fromEntries(Object.entries(c?.slaMsByTier ?? {}).filter((e): e is [string, number] => e[1] !== undefined)) },
+    overflowMode: c?.overflowMode ?? p.overflowMode,
+    maxConsecutiveOfferTimeouts: c?.maxConsecutiveOfferTimeouts ?? p.maxConsecutiveOfferTimeouts,
+  });
+  const policy = over(fallback.policy);
   return {
+    ...(fallback.policyTimeline?.length ? { policyTimeline: fallback.policyTimeline.map((t) => ({ from: t.from, policy: over(t.policy) })) } : {}),
+    ...(c?.hours ? { hours: c.hours } : fallback.hours !== undefined ? { hours: fallback.hours } : {}),
+    ...(!c?.hours && fallback.hoursTimeline?.length ? { hoursTimeline: fallback.hoursTimeline } : {}),
     name: c?.name ?? fallback.name,
     rules: c?.rules ?? fallback.rules,
     ruleVersion: c?.ruleVersion ?? (c?.rules ? Math.max(fallback.ruleVersion, ...(fallback.ruleTimeline ?? []).map((t) => t.version)) + 1 : fallback.ruleVersion),
@@ -88,7 +107,7 @@ function resolve(c: Static<typeof OneConfig> | undefined, fallback: { name: stri
  */
 export function parseReplayConfig(
   value: unknown,
-  live: { rules: Rule[]; ruleVersion: number; ruleTimeline?: ReplayConfig['ruleTimeline']; policy: LifecyclePolicy } = { rules: DEFAULT_RULES, ruleVersion: 1, policy: DEFAULT_POLICY },
+  live: LiveConfig = { rules: DEFAULT_RULES, ruleVersion: 1, policy: DEFAULT_POLICY },
 ): { ok: true; baseline: ReplayConfig; proposed: ReplayConfig } | { ok: false; problems: ConfigProblem[] } {
   if (!Value.Check(ReplayConfigFile, value)) {
     const problems = [...Value.Errors(ReplayConfigFile, value)].slice(0, 20).map((e) => ({ path: e.path || '/', message: e.message }));
@@ -96,7 +115,10 @@ export function parseReplayConfig(
   }
   const f = value;
   const ruleIssues = [...ruleProblems(f.baseline?.rules ?? []).map((p) => ({ path: `/baseline/${p.field}`, message: p.reason })), ...ruleProblems(f.proposed.rules ?? []).map((p) => ({ path: `/proposed/${p.field}`, message: p.reason }))];
-  if (ruleIssues.length) return { ok: false, problems: ruleIssues };
+  const hoursIssues = (['baseline', 'proposed'] as const).flatMap((k) =>
+    Object.entries(f[k]?.hours?.tiers ?? {}).flatMap(([tier, cal]) => (cal ? calendarProblems(cal, `/${k}/hours/tiers/${tier}`).map((p) => ({ path: p.field, message: p.reason })) : [])),
+  );
+  if (ruleIssues.length || hoursIssues.length) return { ok: false, problems: [...ruleIssues, ...hoursIssues] };
   const baseline = resolve(f.baseline, { name: 'baseline', ...live });
   const proposed = resolve(f.proposed, { ...baseline, name: 'proposed' });
   if (!f.proposed.agents && baseline.agents) proposed.agents = baseline.agents;

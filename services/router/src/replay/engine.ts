@@ -1,7 +1,8 @@
 import { derivedId } from '@omni/contracts';
+import { TierHours } from '../domain/business-hours';
 import { classifyArrival, compileRules } from '../domain/classify';
 import type { Conversation } from '../domain/conversation';
-import { agentPresence, agentTimedOut, arrivalKind, decide, openConversation, type AgentState, type Decision, type Input, type Opening } from '../domain/lifecycle';
+import { agentPresence, agentTimedOut, arrivalKind, decide, openConversation, type AgentState, type Decision, type Input, type LifecyclePolicy, type Opening } from '../domain/lifecycle';
 import { compareWaiting, freeCapacity, isEligible, planOffers, waitingOf, type AgentSnapshot, type WaitingConversation } from '../domain/match';
 import type { AgentBehaviour } from './behaviour';
 import { Heap } from './heap';
@@ -23,10 +24,12 @@ import type { AgentProfile, DecisionEvent, RecordedInput, Recording, ReplayConfi
  * them freed capacity or added work (the live Matcher.kick()), in queue order over the online agents.
  */
 
-const PHASE = { staffing: 0, agent: 1, timer: 2, message: 3 } as const;
+const PHASE = { staffing: 0, agent: 1, timer: 2, message: 3, recordedOffer: 4 } as const;
 
 type Ev =
   | { at: number; phase: number; key: string; seq: number; type: 'input'; input: RecordedInput }
+  /** the start state's reconstruction: an offer the live router made, to the agent it chose */
+  | { at: number; phase: number; key: string; seq: number; type: 'recorded-offer'; conversationId: string; agentId: string; reason: string }
   | { at: number; phase: number; key: string; seq: number; type: 'lifecycle'; conversationId: string; input: Input; source: 'agent' | 'timer' };
 
 function before(x: Ev, y: Ev): boolean {
@@ -44,12 +47,18 @@ function inputKey(i: RecordedInput): { phase: number; key: string } {
       return { phase: PHASE.staffing, key: `p\u0000${i.agentId}\u0000${i.presence}` };
     case 'capacity':
       return { phase: PHASE.staffing, key: `c\u0000${i.agentId}\u0000${JSON.stringify(Object.entries(i.capacity).sort())}` };
+    case 'profile':
+      return { phase: PHASE.staffing, key: `f\u0000${i.agentId}\u0000${JSON.stringify([i.tiers, i.skills, i.languages, Object.entries(i.capacity).sort()])}` };
+    case 'console':
+      return { phase: PHASE.staffing, key: `k\u0000${i.agentId}\u0000${i.attached ? 1 : 0}` };
   }
 }
 
 interface SimAgent {
   profile: AgentProfile;
   state: AgentState;
+  /** a console attached (offers go only to online agents with one) */
+  attached: boolean;
   load: Record<string, number>;
   idleSince: number;
   /** the match pass number from which this agent may take more than before (came online, freed capacity, more capacity) */
@@ -125,9 +134,14 @@ export function agentsFor(recorded: AgentProfile[], cfg: ReplayConfig): AgentPro
  * (leaving out conversations nobody free can take, remembering those found so): the reference the
  * tests compare the fast path with.
  */
-export function replay(rec: Recording, cfg: ReplayConfig, behaviour: AgentBehaviour, opts: { until?: number; exhaustiveMatch?: boolean; reportFrom?: number; onProgress?: (p: { at: number; events: number }) => void } = {},
+export function replay(
+  rec: Recording,
+  cfg: ReplayConfig,
+  behaviour: AgentBehaviour,
+  opts: { until?: number; exhaustiveMatch?: boolean; reportFrom?: number; recordedStart?: boolean; onProgress?: (p: { at: number; events: number }) => void } = {},
 ): ReplayResult {
-  return new Simulation(rec, cfg, behaviour, opts.exhaustiveMatch ?? false, opts.onProgress).run(opts.until ?? rec.to, opts.reportFrom ?? rec.from);
+  const reportFrom = opts.reportFrom ?? rec.from;
+  return new Simulation(rec, cfg, behaviour, opts.exhaustiveMatch ?? false, opts.onProgress, opts.recordedStart ? reportFrom : -Infinity).run(opts.until ?? rec.to, reportFrom);
 }
 
 class Simulation {
@@ -151,6 +165,11 @@ class Simulation {
   private readonly unmatchable = new Map<string, { conv: Conversation; epoch: number }>();
   private events = 0;
   private readonly escalationWindowMs: number;
+  /** lifecycle settings and business hours by time (a version takes effect at its `from`) */
+  private readonly policies: { from: number; policy: LifecyclePolicy }[];
+  private readonly hoursAt: { from: number; hours: TierHours | null }[];
+  /** while rebuilding the start state: the conversations the recording opened (a message of an older one is not replayed) */
+  private readonly openedBeforeStart = new Set<string>();
 
   constructor(
     private readonly rec: Recording,
@@ -158,6 +177,12 @@ class Simulation {
     private readonly behaviour: AgentBehaviour,
     private readonly exhaustive: boolean,
     private readonly onProgress?: (p: { at: number; events: number }) => void,
+    /**
+     * Before this time the state is rebuilt from the recording rather than decided: offers go where the
+     * live router sent them, at their recorded time (the conversations queued, offered and assigned
+     * and the agents' load and idle order at the window start are then what they were live).
+     */
+    private readonly recordedUntil = -Infinity,
   ) {
     this.now = rec.from;
     this.rulesAt = [
@@ -165,11 +190,15 @@ class Simulation {
       ...(cfg.ruleTimeline ?? []).map((t) => ({ from: t.from, version: t.version, compiled: compileRules(t.rules) })).sort((a, b) => a.from - b.from),
     ];
     this.escalationWindowMs = (cfg.recentEscalationDays ?? 30) * 86_400_000;
+    this.policies = [{ from: -Infinity, policy: cfg.policy }, ...(cfg.policyTimeline ?? []).slice().sort((a, b) => a.from - b.from)];
+    const hours = (h: ReplayConfig['hours']) => (h && Object.keys(h.tiers).length ? new TierHours(h) : null);
+    this.hoursAt = [{ from: -Infinity, hours: hours(cfg.hours) }, ...(cfg.hoursTimeline ?? []).map((t) => ({ from: t.from, hours: hours(t.hours) })).sort((a, b) => a.from - b.from)];
     for (const p of agentsFor(rec.agents, cfg)) {
       const online = p.presence === 'online';
       this.agents.set(p.id, {
         profile: { ...p, capacity: { ...p.capacity } },
         state: { id: p.id, presence: p.presence, consecutiveTimeouts: 0 },
+        attached: p.attached ?? true,
         load: {},
         idleSince: p.idleSince ?? rec.from,
         freedEpoch: 0,
@@ -186,6 +215,10 @@ class Simulation {
       const k = inputKey(i);
       this.heap.push({ at: i.at, ...k, seq: this.seq++, type: 'input', input: i });
     }
+    for (const d of rec.decisions) if (d.type === 'conversation.opened' && d.at < recordedUntil) this.openedBeforeStart.add(d.conversationId);
+    for (const d of rec.decisions)
+      if (d.type === 'conversation.offered' && d.agentId && d.at < recordedUntil)
+        this.heap.push({ at: d.at, phase: PHASE.recordedOffer, key: `${d.conversationId}\u0000${d.agentId}`, seq: this.seq++, type: 'recorded-offer', conversationId: d.conversationId, agentId: d.agentId, reason: d.reason ?? 'recorded offer' });
   }
 
   /**
@@ -221,6 +254,7 @@ class Simulation {
       this.advance(e.at);
       if (++this.events % 20_000 === 0) this.onProgress?.({ at: this.now, events: this.events });
       if (e.type === 'input') this.onInput(e.input);
+      else if (e.type === 'recorded-offer') this.onRecordedOffer(e);
       else this.onLifecycle(e.conversationId, e.input, e.source);
     }
     this.advance(Math.max(until, this.now));
@@ -237,6 +271,11 @@ class Simulation {
       behaviour: { ...this.behaviour.stats },
       events: this.events,
     };
+  }
+
+  /** the lifecycle settings in force now (the recorded version, or the proposal's) */
+  private get policy(): LifecyclePolicy {
+    return atNow(this.policies, this.now).policy;
   }
 
   /** moves the virtual clock (agents' occupancy accrues lazily, see accrue) */
@@ -270,6 +309,27 @@ class Simulation {
         this.matchWanted = true;
         return;
       }
+      case 'profile': {
+        const a = this.agents.get(i.agentId);
+        if (!a) return;
+        // fields the proposal names for this agent override the recorded versions
+        const o = this.cfg.agents?.override?.[i.agentId] ?? {};
+        this.accrue(a);
+        a.profile = { ...a.profile, tiers: o.tiers ?? i.tiers, skills: o.skills ?? i.skills, languages: o.languages ?? i.languages, capacity: { ...(o.capacity ?? i.capacity) } };
+        a.freedEpoch = this.epoch + 1;
+        this.matchWanted = true;
+        return;
+      }
+      case 'console': {
+        const a = this.agents.get(i.agentId);
+        if (!a) return;
+        a.attached = i.attached;
+        if (i.attached) {
+          a.freedEpoch = this.epoch + 1;
+          this.matchWanted = true;
+        }
+        return;
+      }
       case 'presence': {
         const a = this.agents.get(i.agentId);
         if (!a) return;
@@ -284,7 +344,7 @@ class Simulation {
         if (p.cameOnline) a.idleSince = this.now; // agentConnected: an agent who was offline starts its idle time now
         if (p.releaseWork)
           for (const id of [...a.held].sort()) {
-            const out = decide(this.convs.get(id)!, { kind: 'agent-released', at: new Date(this.now), agentId: a.profile.id, reason: 'agent offline' }, this.cfg.policy);
+            const out = decide(this.convs.get(id)!, { kind: 'agent-released', at: new Date(this.now), agentId: a.profile.id, reason: 'agent offline' }, this.policy);
             if (out.ok) this.apply(this.convs.get(id)!, out);
           }
         if (p.wantsMatch) this.matchWanted = true;
@@ -296,7 +356,7 @@ class Simulation {
   private onMessage(i: Extract<RecordedInput, { kind: 'message' }>): void {
     const m = i.message;
     const at = new Date(this.now);
-    const policy = this.cfg.policy;
+    const policy = this.policy;
     let latest = this.convs.get(this.threads.get(m.threadKey) ?? '') ?? null;
     const kind = arrivalKind(latest, at, policy);
     if (kind === 'close-then-open') {
@@ -304,6 +364,12 @@ class Simulation {
       if (closed.ok) latest = this.apply(latest, closed);
     }
     let opening: Opening | undefined;
+    // rebuilding the start state: a message of a conversation opened before the point rebuilding starts
+    // from would open one the recording does not have (it held no agent at the window start: left out)
+    if (this.now < this.recordedUntil && (kind === 'open' || kind === 'close-then-open') && !this.openedBeforeStart.has(derivedId('conv', m.messageId))) {
+      this.refused.push({ at: this.now, conversationId: derivedId('conv', m.messageId), kind: 'message', source: 'message', code: 'BEFORE_START', message: 'a message of a conversation opened before the start state was rebuilt from (left out)' });
+      return;
+    }
     if (kind === 'open' || kind === 'close-then-open') {
       const attributes = i.customer?.attributes ?? {};
       const customerKey = `${m.from.channel}:${m.from.address}`;
@@ -350,21 +416,30 @@ class Simulation {
     let i = input;
     if (i.kind === 'transfer' && i.toAgentId) {
       const t = this.agents.get(i.toAgentId);
-      i = { ...i, target: t && t.state.presence === 'online' ? { id: t.profile.id, capacity: t.profile.capacity, load: { ...t.load } } : null };
+      i = { ...i, target: t && t.state.presence === 'online' && t.attached ? { id: t.profile.id, capacity: t.profile.capacity, load: { ...t.load } } : null };
     }
-    const out = decide(conv, i, this.cfg.policy);
+    const out = decide(conv, i, this.policy);
     if (!out.ok) {
       // a stale timer is normal (the deadline moved); an agent action that no longer applies is a difference to report
       if (source === 'agent') this.refused.push({ at: this.now, conversationId, kind: i.kind, source, code: out.code, message: out.message });
       // an assignee whose escalation or transfer is refused here (e.g. the target agent is not online in this
       // configuration) finishes the conversation instead of holding it forever
       if (source === 'agent' && (i.kind === 'escalate' || i.kind === 'transfer')) {
-        const fallback = decide(conv, { kind: 'resolve', at: i.at, conversationId, agentId: i.agentId, reason: `${i.kind} refused in replay (${out.code}): resolved instead` }, this.cfg.policy);
+        const fallback = decide(conv, { kind: 'resolve', at: i.at, conversationId, agentId: i.agentId, reason: `${i.kind} refused in replay (${out.code}): resolved instead` }, this.policy);
         if (fallback.ok) this.apply(conv, fallback);
       }
       return;
     }
     this.apply(conv, out);
+  }
+
+  /** An offer the live router made before the window (start state): the same agent, through decide(). */
+  private onRecordedOffer(e: Extract<Ev, { type: 'recorded-offer' }>): void {
+    const conv = this.convs.get(e.conversationId) ?? null;
+    const a = this.agents.get(e.agentId);
+    const out = a && conv ? decide(conv, { kind: 'offer', at: new Date(this.now), agent: { id: a.profile.id, capacity: a.profile.capacity, load: { ...a.load } }, reason: e.reason }, this.policy) : undefined;
+    if (out?.ok) this.apply(conv, out);
+    else this.refused.push({ at: this.now, conversationId: e.conversationId, kind: 'offer', source: 'agent', code: out && !out.ok ? out.code : 'UNKNOWN', message: out && !out.ok ? out.message : 'recorded offer to an unknown conversation or agent (start state)' });
   }
 
   private setLoad(agentId: string, channel: string, delta: number): void {
@@ -444,7 +519,7 @@ class Simulation {
       if (ef.offerLapsed) {
         this.accrue(a);
         const wasOnline = a.state.presence === 'online';
-        a.state = agentTimedOut(a.state, this.cfg.policy).agent;
+        a.state = agentTimedOut(a.state, this.policy).agent;
         if (wasOnline && a.state.presence !== 'online' && a.onlineSince !== null) {
           a.onlineMs += at - a.onlineSince;
           a.onlineSince = null;
@@ -468,7 +543,7 @@ class Simulation {
       this.schedule(t, PHASE.timer, c.id, { kind: 'sla-breached', at: new Date(t) }, 'timer');
     }
     if (c.status === 'resolved' && c.resolvedAt && prev?.status !== 'resolved') {
-      const t = c.resolvedAt.getTime() + this.cfg.policy.reopenWindowMs + 1;
+      const t = c.resolvedAt.getTime() + this.policy.reopenWindowMs + 1;
       this.schedule(t, PHASE.timer, c.id, { kind: 'reopen-window-over', at: new Date(t) }, 'timer');
     }
     if (d.wantsMatch) this.matchWanted = true;
@@ -497,18 +572,26 @@ class Simulation {
 
   /** One match pass (live: Matcher.kick → matchOnce / offerOnArrival): queue order, best free agent each. */
   private match(): void {
+    // rebuilding the start state: the recorded offers decide (the pass runs once the window starts)
+    if (this.now < this.recordedUntil) return;
     if (!this.matchWanted) return;
     this.matchWanted = false;
     if (this.queued.size === 0) return;
     const epoch = ++this.epoch;
     const free: (AgentSnapshot & { freedEpoch: number })[] = [];
+    // live: only online agents with a console attached, serving the tiers open now (business hours)
+    const hours = atNow(this.hoursAt, this.now).hours;
+    const openNow = new Map<number, boolean>();
+    const isOpen = (t: number) => openNow.get(t) ?? (openNow.set(t, hours!.isOpen(t, new Date(this.now))), openNow.get(t)!);
     for (const a of this.agents.values()) {
-      if (a.state.presence !== 'online') continue;
+      if (a.state.presence !== 'online' || !a.attached) continue;
       const p = a.profile;
+      const tiers = hours ? p.tiers.filter(isOpen) : p.tiers;
+      if (tiers.length === 0) continue;
       let room = false;
       for (const ch in p.capacity) if ((p.capacity[ch] ?? 0) - (a.load[ch] ?? 0) > 0) room = true;
       if (!room) continue;
-      free.push({ id: p.id, tiers: p.tiers, skills: p.skills, languages: p.languages, capacity: p.capacity, load: a.load, idleSince: new Date(a.idleSince), freedEpoch: a.freedEpoch });
+      free.push({ id: p.id, tiers, skills: p.skills, languages: p.languages, capacity: p.capacity, load: a.load, idleSince: new Date(a.idleSince), freedEpoch: a.freedEpoch });
     }
     if (free.length === 0) return;
     // A conversation no free agent is eligible for now cannot get one during the pass either (loads only
@@ -534,7 +617,7 @@ class Simulation {
       const conv = this.convs.get(p.conversationId)!;
       const a = this.agents.get(p.agent.id)!;
       const agent = { id: a.profile.id, capacity: a.profile.capacity, load: { ...a.load } };
-      const out = decide(conv, { kind: 'offer', at, agent, reason: p.preferred ? 'previous agent of reopened conversation' : `tier ${conv.tier} queue match` }, this.cfg.policy);
+      const out = decide(conv, { kind: 'offer', at, agent, reason: p.preferred ? 'previous agent of reopened conversation' : `tier ${conv.tier} queue match` }, this.policy);
       if (out.ok) this.apply(conv, out);
     }
   }
@@ -544,4 +627,14 @@ function totalCapacity(c: Record<string, number>): number {
   let n = 0;
   for (const v of Object.values(c)) n += v;
   return n;
+}
+
+/** The entry of a time-ordered timeline in force at `t` (the first is in force from -Infinity). */
+function atNow<T extends { from: number }>(timeline: T[], t: number): T {
+  let cur = timeline[0]!;
+  for (const x of timeline) {
+    if (x.from > t) break;
+    cur = x;
+  }
+  return cur;
 }

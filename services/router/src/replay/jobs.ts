@@ -3,6 +3,18 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Pool } from 'pg';
+import {
+  failStaleReplayJobs,
+  finishReplayJob,
+  getReplayJob,
+  heartbeatReplayJobs,
+  insertReplayJob,
+  listReplayJobs,
+  saveReplayProgress,
+  type ReplayTarget,
+  type StoredReplayJob,
+} from '../store/replay-jobs';
 import type { Report } from './report';
 import type { ReplayProgress } from './run';
 
@@ -10,8 +22,10 @@ import type { ReplayProgress } from './run';
  * Replays run in the background for the admin API: each job is a child process running the CLI
  * (`node --import tsx cli.ts … --progress`), so a week's CPU-bound simulation and its memory never
  * block or bloat the router's event loop. Progress comes from the child's JSON lines, the report
- * from its --out file. Jobs live in this replica's memory (the last `keep`), one running at a time
- * per replica (the machine's cores are the routers').
+ * from its --out file; both are kept in router.replay_jobs (store/replay-jobs.ts), so every replica
+ * lists every job and a restart never loses one: a job whose router stopped is marked failed (on
+ * shutdown at once, after a crash once its heartbeat is REPLAY_JOB_STALE_MS old). One job runs at
+ * a time per replica (the machine's cores are the routers').
  */
 export interface ReplayRequest {
   from: string;
@@ -21,46 +35,73 @@ export interface ReplayRequest {
   config: unknown;
 }
 
-export interface ReplayJob {
-  id: string;
-  status: 'running' | 'done' | 'failed';
-  createdAt: string;
-  finishedAt?: string;
-  request: Omit<ReplayRequest, 'config'>;
-  progress: ReplayProgress;
-  report?: Report;
-  error?: string;
-}
+export type ReplayJob = StoredReplayJob & { report?: Report };
 
 const CLI = join(__dirname, 'cli.ts');
+/** progress is written at most this often (the child reports every 20,000 simulation events) */
+const PROGRESS_WRITE_MS = 500;
 
 export class ReplayJobs {
-  private readonly jobs = new Map<string, ReplayJob>();
   private readonly children = new Map<string, ChildProcess>();
+  /** each running job's end: its row written (done or failed) */
+  private readonly ends = new Map<string, Promise<void>>();
+  private reserved = 0;
+  private heartbeat?: NodeJS.Timeout;
 
-  constructor(private readonly opts: { env: NodeJS.ProcessEnv; keep?: number; maxRunning?: number }) {}
+  constructor(private readonly opts: { env: NodeJS.ProcessEnv; pool: Pool; maxRunning?: number; staleMs?: number }) {}
 
-  get running(): number {
-    return this.children.size;
+  private get staleMs(): number {
+    return this.opts.staleMs ?? 30_000;
   }
 
-  /** Starts a job; undefined when as many are running as allowed. */
-  start(req: ReplayRequest): ReplayJob | undefined {
-    if (this.children.size >= (this.opts.maxRunning ?? 1)) return undefined;
+  /** At start-up: jobs left running by a router that is gone are marked failed. */
+  async recover(): Promise<number> {
+    this.heartbeat ??= setInterval(() => void heartbeatReplayJobs(this.opts.pool, [...this.children.keys()]).catch(() => undefined), Math.max(200, Math.floor(this.staleMs / 3)));
+    this.heartbeat.unref();
+    return failStaleReplayJobs(this.opts.pool, this.staleMs);
+  }
+
+  get running(): number {
+    return this.children.size + this.reserved;
+  }
+
+  /** as many jobs running on this replica as allowed: a start now would be refused */
+  get busy(): boolean {
+    return this.running >= (this.opts.maxRunning ?? 1);
+  }
+
+  /**
+   * Starts a job (its row first, then the child process); undefined when as many are running on this
+   * replica as allowed. `target`: the draft version it is run for (activate after replay).
+   */
+  async start(req: ReplayRequest, createdBy: string, target?: ReplayTarget): Promise<ReplayJob | undefined> {
+    if (this.busy) return undefined;
+    this.reserved++; // synchronously: a second request in the same tick is refused
     const id = `replay_${randomBytes(8).toString('hex')}`;
+    const { config: _config, ...request } = req;
+    let job: ReplayJob;
+    try {
+      job = (await insertReplayJob(this.opts.pool, { id, request, progress: { phase: 'reading', share: 0 }, createdBy, ...(target ? { target } : {}) })) as ReplayJob;
+    } finally {
+      this.reserved--;
+    }
+    this.launch(id, req);
+    return job;
+  }
+
+  private launch(id: string, req: ReplayRequest): void {
+    const pool = this.opts.pool;
     const dir = mkdtempSync(join(tmpdir(), 'omni-replay-'));
     writeFileSync(join(dir, 'config.json'), JSON.stringify(req.config));
     const args = ['--import', 'tsx', CLI, '--from', req.from, '--to', req.to, '--config', join(dir, 'config.json'), '--out', join(dir, 'report.json'), '--progress'];
     if (req.warmupFrom) args.push('--warmup-from', req.warmupFrom);
     if (req.toleranceMs !== undefined) args.push('--tolerance-ms', String(req.toleranceMs));
-    const { config: _config, ...request } = req;
-    const job: ReplayJob = { id, status: 'running', createdAt: new Date().toISOString(), request, progress: { phase: 'reading', share: 0 } };
-    this.jobs.set(id, job);
-    this.prune();
     const child = spawn(process.execPath, args, { env: { ...this.opts.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
     this.children.set(id, child);
     let buf = '';
     const errors: string[] = [];
+    let lastWrite = 0;
+    let writing: Promise<void> = Promise.resolve();
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       buf += chunk;
       let nl: number;
@@ -70,7 +111,12 @@ export class ReplayJobs {
         try {
           const v = JSON.parse(line) as { progress?: ReplayProgress };
           if (v.progress) {
-            job.progress = v.progress;
+            const now = Date.now();
+            if (now - lastWrite >= PROGRESS_WRITE_MS || v.progress.phase !== 'baseline') {
+              lastWrite = now;
+              const p = v.progress;
+              writing = writing.then(() => saveReplayProgress(pool, id, { ...p })).catch(() => undefined);
+            }
             continue;
           }
         } catch {
@@ -80,44 +126,45 @@ export class ReplayJobs {
         if (errors.length > 20) errors.shift();
       }
     });
-    child.on('close', (code) => {
-      this.children.delete(id);
-      job.finishedAt = new Date().toISOString();
-      try {
-        if (code !== 0) throw new Error(errors.join('\n').slice(-2000) || `replay exited with ${code}`);
-        job.report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Report;
-        job.status = 'done';
-        job.progress = { phase: 'report', share: 1 };
-      } catch (err) {
-        job.status = 'failed';
-        job.error = (err as Error).message;
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+    let ended: () => void = () => undefined;
+    this.ends.set(id, new Promise<void>((r) => (ended = r)));
+    child.on('close', (code, signal) => {
+      void (async () => {
+        await writing;
+        try {
+          if (code !== 0) throw new Error(errors.join('\n').slice(-2000) || (signal ? `replay stopped by ${signal}` : `replay exited with ${code}`));
+          const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Report;
+          await finishReplayJob(pool, id, { status: 'done', report, progress: { phase: 'report', share: 1 } });
+        } catch (err) {
+          await finishReplayJob(pool, id, { status: 'failed', error: (err as Error).message || 'replay failed' }).catch(() => undefined);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+          this.children.delete(id);
+          this.ends.delete(id);
+          ended();
+        }
+      })();
     });
-    return job;
   }
 
-  get(id: string): ReplayJob | undefined {
-    return this.jobs.get(id);
+  async get(id: string): Promise<ReplayJob | undefined> {
+    await failStaleReplayJobs(this.opts.pool, this.staleMs);
+    return (await getReplayJob(this.opts.pool, id)) as ReplayJob | undefined;
   }
 
-  list(): ReplayJob[] {
-    return [...this.jobs.values()].reverse();
+  async list(target?: ReplayTarget): Promise<ReplayJob[]> {
+    await failStaleReplayJobs(this.opts.pool, this.staleMs);
+    return (await listReplayJobs(this.opts.pool, 50, target)) as ReplayJob[];
   }
 
-  private prune(): void {
-    const keep = this.opts.keep ?? 20;
-    for (const [id, j] of this.jobs) {
-      if (this.jobs.size <= keep) break;
-      if (j.status !== 'running') this.jobs.delete(id);
-    }
-  }
-
-  /** Stops running jobs (on shutdown). */
+  /** Stops running jobs (on shutdown): each is marked failed ("the router shut down"), never left running. */
   async stop(): Promise<void> {
-    const waits = [...this.children.values()].map((c) => new Promise<void>((r) => c.once('close', () => r())));
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    const ids = [...this.children.keys()];
+    const ends = [...this.ends.values()];
+    // marked first, so the row says why even though the child's exit is seen afterwards (only a running row is updated)
+    for (const id of ids) await finishReplayJob(this.opts.pool, id, { status: 'failed', error: 'interrupted: the router shut down before it finished' }).catch(() => undefined);
     for (const c of this.children.values()) c.kill('SIGTERM');
-    await Promise.all(waits);
+    await Promise.all(ends);
   }
 }

@@ -6,6 +6,8 @@ import { DEFAULT_POLICY, parseReplayConfig, type ConfigProblem } from './config'
 import { replay } from './engine';
 import { compare, type Report } from './report';
 import { loadWindow, type WindowSource } from './sources';
+import { oldestOpenAt } from '../store/replay-recordings';
+import type { ReplayConfig } from './types';
 
 /** The live lifecycle parameters from the router's env (the same names and defaults as services/router/src/config.ts). */
 export function policyFromEnv(env: NodeJS.ProcessEnv): LifecyclePolicy {
@@ -49,20 +51,57 @@ export async function runReplay(
   args: { from: number; to: number; config: unknown; toleranceMs?: number; warmupFrom?: number },
   onProgress: (p: ReplayProgress) => void = () => undefined,
 ): Promise<{ ok: true; run: ReplayRun } | { ok: false; problems: ConfigProblem[] }> {
-  // a warm-up from a quiet point before the window rebuilds the state the window starts in
+  // The state the window starts in: without --warmup-from it is rebuilt from the recording (every
+  // conversation that may have been open at `from`, and those a message could reopen, are replayed
+  // from their opening with the offers the live router made); with it, replayed (re-decided) from there.
   onProgress({ phase: 'reading', share: 0 });
-  const source = await loadWindow(deps.kafka, deps.pool, deps.topics, Math.min(args.warmupFrom ?? args.from, args.from), args.to);
-  const cfg = parseReplayConfig(args.config, { rules: source.live.rules, ruleVersion: source.live.ruleVersion, ruleTimeline: source.live.ruleTimeline, policy: policyFromEnv(deps.env) });
+  const recordedStart = args.warmupFrom === undefined;
+  const startAt = recordedStart ? await rebuildFrom(deps.pool, args.from, policyFromEnv(deps.env).reopenWindowMs) : Math.min(args.warmupFrom!, args.from);
+  const source = await loadWindow(deps.kafka, deps.pool, deps.topics, startAt, args.to);
+  // the recorded lifecycle settings (router.lifecycle_settings_versions) where there are some, else the env
+  const live = source.live;
+  const cfg = parseReplayConfig(args.config, {
+    rules: live.rules,
+    ruleVersion: live.ruleVersion,
+    ruleTimeline: live.ruleTimeline,
+    policy: live.policy ?? policyFromEnv(deps.env),
+    policyTimeline: live.policyTimeline,
+    hours: live.hours,
+    hoursTimeline: live.hoursTimeline,
+  });
   if (!cfg.ok) return cfg;
   const rec = source.recording;
   const defaults = (b: typeof cfg.baseline.behaviour) => ({ ...DEFAULT_BEHAVIOUR, ...(b ?? {}) });
   const span = Math.max(1, rec.to - rec.from);
   const progress = (phase: 'baseline' | 'proposed') => (p: { at: number }) => onProgress({ phase, share: Math.min(1, (p.at - rec.from) / span), simulatedUntil: new Date(p.at).toISOString() });
   onProgress({ phase: 'baseline', share: 0 });
-  const base = replay(rec, cfg.baseline, new RecordedBehaviour(rec.decisions, defaults(cfg.baseline.behaviour)), { reportFrom: args.from, onProgress: progress('baseline') });
+  const base = replay(rec, cfg.baseline, new RecordedBehaviour(rec.decisions, defaults(cfg.baseline.behaviour)), { reportFrom: args.from, recordedStart, onProgress: progress('baseline') });
   onProgress({ phase: 'proposed', share: 0 });
-  const prop = replay(rec, cfg.proposed, new RecordedBehaviour(rec.decisions, defaults(cfg.proposed.behaviour)), { reportFrom: args.from, onProgress: progress('proposed') });
+  const proposed = recordedStart ? fromWindowStart(cfg.baseline, cfg.proposed, args.from) : cfg.proposed;
+  const prop = replay(rec, proposed, new RecordedBehaviour(rec.decisions, defaults(cfg.proposed.behaviour)), { reportFrom: args.from, recordedStart, onProgress: progress('proposed') });
   onProgress({ phase: 'report', share: 1 });
   const report = compare(base, prop, cfg.baseline.policy, cfg.proposed.policy, rec.decisions, { toleranceMs: args.toleranceMs ?? 1000 });
   return { ok: true, run: { report, source } };
+}
+
+/** Where rebuilding the state at `from` starts: the oldest conversation possibly open then, and the reopen window before it. */
+async function rebuildFrom(pool: Pool, from: number, reopenWindowMs: number): Promise<number> {
+  const client = await pool.connect();
+  try {
+    const oldest = await oldestOpenAt(client, new Date(from));
+    return Math.min(from - reopenWindowMs, oldest?.getTime() ?? from);
+  } finally {
+    client.release();
+  }
+}
+
+/** A proposal's rules apply from the window's start: before it (the rebuilt start state) the live ones do. */
+function fromWindowStart(baseline: ReplayConfig, proposed: ReplayConfig, from: number): ReplayConfig {
+  if (proposed.rules === baseline.rules && proposed.ruleTimeline === baseline.ruleTimeline) return proposed;
+  return {
+    ...proposed,
+    rules: baseline.rules,
+    ruleVersion: baseline.ruleVersion,
+    ruleTimeline: [...(baseline.ruleTimeline ?? []).filter((t) => t.from < from), { from, version: proposed.ruleVersion, rules: proposed.rules }],
+  };
 }

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
-import { check, ConversationEvent, InboundMessage } from '@omni/contracts';
+import { check, ConversationEvent, derivedId, InboundMessage } from '@omni/contracts';
+import type { BusinessHours } from '../domain/business-hours';
+import type { LifecyclePolicy } from '../domain/lifecycle';
 import type { Rule } from '../domain/rules';
+import { consoleSessions, profileVersions, settingsVersions, type LifecycleSettings } from '../store/replay-recordings';
 import type { AgentProfile, DecisionEvent, RecordedInput, Recording } from './types';
 
 /**
@@ -12,9 +15,13 @@ import type { AgentProfile, DecisionEvent, RecordedInput, Recording } from './ty
  * - the live decisions: omni.conversations.v1 over the same window (the faithfulness reference and
  *   the agents' recorded answers and handling times);
  * - agents' presence: router.agent_events presence frames (the last before the window is the
- *   starting presence), profiles: router.agents (current: profile history is not recorded);
- * - the rule set that was live: the rule_version of the window's conversations (router.conversations);
- * - customers' profiles (router.customer_profiles, current) and escalations of the 30 days before.
+ *   starting presence); profiles: router.agent_profile_versions (the version in force at each
+ *   instant; router.agents for an agent without versions); consoles: router.agent_console_sessions;
+ * - the rule set and business hours that were live (audit_log activations, router.conversations'
+ *   rule_version), the lifecycle settings (router.lifecycle_settings_versions, else the env);
+ * - customers' attributes as classification saw them (router.conversations.customer_attributes,
+ *   written with the classification; router.customer_profiles — current — for a conversation the
+ *   table no longer has) and escalations of the 30 days before.
  * PostgreSQL is read in one READ ONLY transaction.
  */
 
@@ -122,6 +129,29 @@ export interface LiveSettings {
   ruleTimeline: { from: number; version: number; rules: Rule[] }[];
   /** rule versions the window's conversations were classified with (more than one: the rules changed inside the window) */
   ruleVersionsSeen: number[];
+  /** the recorded lifecycle settings in force at the start and the versions recorded inside the window (absent: none recorded, the env applies) */
+  policy?: LifecyclePolicy;
+  policyTimeline: { from: number; policy: LifecyclePolicy }[];
+  /** business hours in force at the start (null: always open) and activated inside the window */
+  hours: BusinessHours | null;
+  hoursTimeline: { from: number; hours: BusinessHours | null }[];
+}
+
+/** A recorded settings version as the lifecycle takes it. */
+export function policyOf(s: LifecycleSettings): LifecyclePolicy {
+  return {
+    offerTimeoutMs: s.offerTimeoutMs,
+    reopenWindowMs: s.reopenWindowMs,
+    slaMsByTier: Object.fromEntries(Object.entries(s.slaMsByTier).map(([t, v]) => [Number(t), v])),
+    overflowMode: s.overflowMode,
+    maxConsecutiveOfferTimeouts: s.maxConsecutiveOfferTimeouts,
+  };
+}
+
+/** Versions by time: the one in force at `from` (else the earliest: nothing older is known) and those taking effect in (from, to]. */
+export function inForce<T extends { at: number }>(versions: T[], from: number, to: number): { start: T | undefined; inWindow: T[] } {
+  const before = versions.filter((v) => v.at <= from);
+  return { start: before.at(-1) ?? versions[0], inWindow: versions.filter((v) => v.at > from && v.at <= to) };
 }
 
 export interface WindowSource {
@@ -214,14 +244,30 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
         WHERE customer_key = ANY($1::text[]) AND opened_at > $2::timestamptz - interval '30 days' AND opened_at < $2::timestamptz GROUP BY customer_key`,
       [keys, new Date(from)],
     );
+    const opened = await client.query<{ id: string; customer_attributes: Record<string, unknown> }>(
+      'SELECT id, customer_attributes FROM router.conversations WHERE opened_at BETWEEN $1::timestamptz AND $2::timestamptz',
+      [new Date(from), new Date(to)],
+    );
+    const versions = await profileVersions(client, new Date(to));
+    const sessions = await consoleSessions(client, new Date(to));
+    const settings = await settingsVersions(client, new Date(to));
+    const hoursActivations = await client.query<{ at: Date; version: number; before_version: number | null }>(
+      `SELECT at, (after->>'version')::int AS version, (before->>'version')::int AS before_version FROM router.audit_log
+        WHERE action IN ('business-hours.replace', 'business-hours.activate') AND outcome = 'ok' AND after ? 'version' AND at <= $1 ORDER BY seq`,
+      [new Date(to)],
+    );
+    const hoursRows = await client.query<{ version: number; hours: BusinessHours }>('SELECT version, hours FROM router.business_hours');
     await client.query('COMMIT');
 
     const profileOf = new Map(profiles.rows.map((p) => [p.identity, p]));
     const escalationsBefore = new Map(before.rows.map((r) => [r.key, r.n]));
+    const classifiedWith = new Map(opened.rows.map((r) => [r.id, r.customer_attributes]));
     const inputs: RecordedInput[] = messages.map(({ m, at, order }) => {
       const key = `${m.from.channel}:${m.from.address}`;
       const p = profileOf.get(key);
-      return { kind: 'message', at, order, message: m, customer: { attributes: p?.attributes ?? {}, displayName: p?.display_name ?? null, recentEscalations: escalationsBefore.get(key) ?? 0 } };
+      // what classification saw when this message opened a conversation; the current profile otherwise
+      const attributes = classifiedWith.get(derivedId('conv', m.messageId)) ?? p?.attributes ?? {};
+      return { kind: 'message', at, order, message: m, customer: { attributes, displayName: p?.display_name ?? null, recentEscalations: escalationsBefore.get(key) ?? 0 } };
     });
     const start = new Map<string, AgentProfile['presence']>();
     for (const f of frames.rows) {
@@ -238,10 +284,46 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
         inputs.push({ kind: 'presence', at, agentId: f.agent_id, presence });
       }
     }
-    const agentProfiles: AgentProfile[] = agents.rows.map((a) => ({ id: a.id, tiers: a.tiers, skills: a.skills, languages: a.languages, capacity: a.capacity, presence: start.get(a.id) ?? 'offline', idleSince: from }));
+    // profiles: the version in force at the start, each later one an input at its time
+    const byAgent = new Map<string, (typeof versions)[number][]>();
+    for (const v of versions) byAgent.set(v.agent_id, [...(byAgent.get(v.agent_id) ?? []), v]);
+    const sessionsOf = new Map<string, (typeof sessions)[number][]>();
+    for (const x of sessions) sessionsOf.set(x.agent_id, [...(sessionsOf.get(x.agent_id) ?? []), x]);
+    const agentProfiles: AgentProfile[] = agents.rows.map((a) => {
+      const vs = inForce((byAgent.get(a.id) ?? []).map((v) => ({ ...v, at: v.valid_from.getTime() })), from, to);
+      for (const v of vs.inWindow) inputs.push({ kind: 'profile', at: v.at, agentId: a.id, tiers: v.tiers, skills: v.skills, languages: v.languages, capacity: v.capacity });
+      const p = vs.start ?? a;
+      // consoles: attached at the start if a session spans it; each attach and detach inside the window an input
+      const ss = sessionsOf.get(a.id);
+      let attached: boolean | undefined;
+      if (ss) {
+        attached = ss.some((x) => x.attached_at.getTime() <= from && (x.detached_at === null || x.detached_at.getTime() > from));
+        for (const x of ss) {
+          if (x.attached_at.getTime() > from) inputs.push({ kind: 'console', at: x.attached_at.getTime(), agentId: a.id, attached: true });
+          if (x.detached_at && x.detached_at.getTime() > from && x.detached_at.getTime() <= to) inputs.push({ kind: 'console', at: x.detached_at.getTime(), agentId: a.id, attached: false });
+        }
+      }
+      return { id: a.id, tiers: p.tiers, skills: p.skills, languages: p.languages, capacity: p.capacity, presence: start.get(a.id) ?? 'offline', idleSince: from, ...(attached !== undefined ? { attached } : {}) };
+    });
+    const st = inForce(settings.map((v) => ({ ...v, at: v.valid_from.getTime() })), from, to);
+    const hoursOf = new Map(hoursRows.rows.map((r) => [r.version, r.hours]));
+    const hoursAt = hoursActivations.rows.map((a) => ({ at: a.at.getTime(), hours: hoursOf.get(a.version) ?? null, before: a.before_version }));
+    const hoursStart = hoursAt.filter((a) => a.at <= from).at(-1);
+    const hoursIn = hoursAt.filter((a) => a.at > from);
+    // at the start: the last activation before it, else what the first one inside replaced (none: always open)
+    const hoursAtStart = hoursStart ? hoursStart.hours : hoursIn[0]?.before ? (hoursOf.get(hoursIn[0].before) ?? null) : null;
     return {
       recording: { from, to, inputs, agents: agentProfiles, decisions },
-      live: { rules: active?.rules ?? [], ruleVersion: active?.version ?? 0, ruleTimeline, ruleVersionsSeen },
+      live: {
+        rules: active?.rules ?? [],
+        ruleVersion: active?.version ?? 0,
+        ruleTimeline,
+        ruleVersionsSeen,
+        ...(st.start ? { policy: policyOf(st.start.settings) } : {}),
+        policyTimeline: st.inWindow.map((v) => ({ from: v.at, policy: policyOf(v.settings) })),
+        hours: hoursAtStart,
+        hoursTimeline: hoursIn.map((h) => ({ from: h.at, hours: h.hours })),
+      },
       skipped,
     };
   } catch (err) {

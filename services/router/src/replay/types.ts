@@ -1,4 +1,5 @@
 import type { InboundMessage } from '@omni/contracts';
+import type { BusinessHours } from '../domain/business-hours';
 import type { LifecyclePolicy } from '../domain/lifecycle';
 import type { Rule } from '../domain/rules';
 
@@ -18,6 +19,8 @@ export interface AgentProfile {
   presence: 'online' | 'away' | 'offline';
   /** when the agent last got work (the matcher's tie-break); the window start when unknown */
   idleSince?: number;
+  /** a console attached (live availability is online and attached); absent: not recorded, taken as attached */
+  attached?: boolean;
 }
 
 /** A recorded input: what came from outside the router (customers, agents' presence, staffing). */
@@ -32,7 +35,11 @@ export type RecordedInput =
       customer?: { attributes: Record<string, unknown>; displayName: string | null; recentEscalations?: number };
     }
   | { kind: 'presence'; at: number; agentId: string; presence: 'online' | 'away' | 'offline' }
-  | { kind: 'capacity'; at: number; agentId: string; capacity: Record<string, number> };
+  | { kind: 'capacity'; at: number; agentId: string; capacity: Record<string, number> }
+  /** a new version of the agent's profile took effect (router.agent_profile_versions) */
+  | { kind: 'profile'; at: number; agentId: string; tiers: number[]; skills: string[]; languages: string[]; capacity: Record<string, number> }
+  /** the agent's console attached or left (router.agent_console_sessions) */
+  | { kind: 'console'; at: number; agentId: string; attached: boolean };
 
 /**
  * A routing decision as omni.conversations.v1 records it (the live router's event, or replay's).
@@ -78,6 +85,11 @@ export interface ReplayConfig {
    */
   ruleTimeline?: { from: number; version: number; rules: Rule[] }[];
   policy: LifecyclePolicy;
+  /** lifecycle settings versions that took effect inside the window, in time order (before the first: `policy`) */
+  policyTimeline?: { from: number; policy: LifecyclePolicy }[];
+  /** business hours per tier (absent or null: always open), and versions activated inside the window */
+  hours?: BusinessHours | null;
+  hoursTimeline?: { from: number; hours: BusinessHours | null }[];
   /** staffing changes: per agent id, fields replacing the recorded profile; `add` agents that were not there */
   agents?: { override?: Record<string, Partial<Omit<AgentProfile, 'id'>>>; add?: AgentProfile[]; remove?: string[] };
   behaviour?: Partial<BehaviourDefaults>;

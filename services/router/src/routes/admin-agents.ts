@@ -1,10 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Pool } from 'pg';
+import type { TopicNames } from '@omni/contracts';
+import { withTransaction } from '@omni/db';
 import { Type, type Static } from '@sinclair/typebox';
 import { CHANNELS } from '@omni/contracts';
 import { AppError } from '@omni/service';
 import { originOf, principalOf, recordAudit } from '@omni/auth';
 import { getAgent, listAgents, upsertAgentProfile } from '../store/agent-profiles';
+import { recordProfileVersion } from '../store/replay-recordings';
 import { Proficiency } from '../domain/preference';
 
 const Tier = Type.Integer({ minimum: 1, maximum: 5 });
@@ -46,7 +49,7 @@ const Agent = Type.Object(
 const AgentId = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._@-]+$' }) });
 
 /** Agents: admins create or update a profile (tiers, skills, languages, capacity, audited); supervisors list and read. */
-export const adminAgentRoutes: FastifyPluginAsync<{ pool: Pool; onChange: () => void }> = async (app, { pool, onChange }) => {
+export const adminAgentRoutes: FastifyPluginAsync<{ pool: Pool; onChange: () => void; topics: Pick<TopicNames, 'agents'>; onEvent?: () => void }> = async (app, { pool, onChange, topics, onEvent }) => {
   app.put<{ Params: Static<typeof AgentId>; Body: AgentProfile }>(
     '/v1/admin/agents/:id',
     {
@@ -61,13 +64,21 @@ export const adminAgentRoutes: FastifyPluginAsync<{ pool: Pool; onChange: () => 
     },
     async (req, reply) => {
       const b = req.body;
-      const before = await getAgent(pool, req.params.id);
-      const inserted = await upsertAgentProfile(pool, req.params.id, { ...b, languages: b.languages.map((l) => l.toLowerCase()) });
+      const p = { ...b, languages: b.languages.map((l) => l.toLowerCase()) };
+      const actor = principalOf(req);
+      const profile = (a: Record<string, unknown> | undefined) => a && { name: a.name, tiers: a.tiers, skills: a.skills, languages: a.languages, capacity: a.capacity };
+      // the profile, its version in the history replay reads (with agent.profile-changed in the outbox) and the audit entry commit together
+      const { inserted, agent, recorded } = await withTransaction(pool, async (c) => {
+        const before = await getAgent(c, req.params.id);
+        const inserted = await upsertAgentProfile(c, req.params.id, p);
+        const recorded = await recordProfileVersion(c, topics, req.params.id, p, actor);
+        const agent = await getAgent(c, req.params.id);
+        await recordAudit(c, 'router', { actor, action: before ? 'agent.update' : 'agent.create', target: { type: 'agent', id: req.params.id }, before: profile(before) ?? null, after: profile(agent), origin: originOf(req) });
+        return { inserted, agent, recorded };
+      });
+      if (recorded) onEvent?.();
       // More capacity or a new tier may let waiting conversations through right away.
       onChange();
-      const agent = await getAgent(pool, req.params.id);
-      const profile = (a: Record<string, unknown> | undefined) => a && { name: a.name, tiers: a.tiers, skills: a.skills, languages: a.languages, capacity: a.capacity };
-      await recordAudit(pool, 'router', { actor: principalOf(req), action: before ? 'agent.update' : 'agent.create', target: { type: 'agent', id: req.params.id }, before: profile(before) ?? null, after: profile(agent), origin: originOf(req) });
       return reply.status(inserted ? 201 : 200).send(agent);
     },
   );

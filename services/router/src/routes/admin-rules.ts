@@ -5,7 +5,9 @@ import { withTransaction } from '@omni/db';
 import { AppError } from '@omni/service';
 import { originOf, principalOf, recordAudit } from '@omni/auth';
 import { Rule, RuleList, ruleProblems } from '../domain/rules';
-import { activateRuleSet, activeRuleSet, listRuleSets, replaceRules } from '../store/rule-store';
+import { activateRuleSet, activeRuleSet, getRuleSet, listRuleSets, replaceRules, saveRuleDraft, setRuleReplayJob } from '../store/rule-store';
+import type { ReplayJobs } from '../replay/jobs';
+import { draftReplayRoutes, ReplayWindow, saveDraftAndReplay, VersionParams } from '../replay/routes';
 
 const RuleSetMeta = {
   version: Type.Integer(),
@@ -13,12 +15,23 @@ const RuleSetMeta = {
   createdBy: Type.String(),
   note: Type.Union([Type.String(), Type.Null()]),
   createdAt: Type.String(),
+  /** a draft: activated only once its replay completed (docs/replay.md "Safe activation") */
+  activateAfterReplay: Type.Boolean(),
+  replayJobId: Type.Union([Type.String(), Type.Null()]),
 };
 const RuleSetBody = Type.Object({ ...RuleSetMeta, rules: Type.Array(Type.Ref(Rule)) }, { $id: 'RuleSet' });
-const ReplaceBody = Type.Object({ rules: RuleList, note: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
+const ReplaceBody = Type.Object(
+  {
+    rules: RuleList,
+    note: Type.Optional(Type.String({ maxLength: 500 })),
+    /** save as an inactive draft and replay this window with it; activate it once the replay is done */
+    activateAfterReplay: Type.Optional(ReplayWindow),
+  },
+  { additionalProperties: false },
+);
 
 /** Classification rules: supervisors read them; admins replace them (new version) and re-activate versions (audited). */
-export const adminRuleRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app, { pool }) => {
+export const adminRuleRoutes: FastifyPluginAsync<{ pool: Pool; replayJobs: ReplayJobs }> = async (app, { pool, replayJobs }) => {
   app.addSchema(Rule);
 
   app.get('/v1/admin/rules', { config: { auth: { roles: ['supervisor'] } }, schema: { summary: 'The active rule set', response: { 200: RuleSetBody, '4xx': { $ref: 'ErrorBody#' } } } }, async () => {
@@ -34,6 +47,22 @@ export const adminRuleRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app, {
       const problems = ruleProblems(req.body.rules);
       if (problems.length) throw new AppError('VALIDATION', problems.map((p) => `${p.field}: ${p.reason}`).join('; '), problems);
       const actor = principalOf(req);
+      const after = req.body.activateAfterReplay;
+      if (after) {
+        // a draft: stored inactive, replayed in the background, activated later (POST …/versions/:version/activate)
+        const draft = await saveDraftAndReplay(
+          { jobs: replayJobs, kind: 'rules', window: after, createdBy: actor.sub },
+          (window) =>
+            withTransaction(pool, async (c) => {
+              const created = await saveRuleDraft(c, req.body.rules, actor.sub, req.body.note);
+              await recordAudit(c, 'router', { actor, action: 'rules.draft', target: { type: 'rule-set', id: String(created.version) }, after: { version: created.version, rules: created.rules, note: created.note, replayWindow: window }, origin: originOf(req) });
+              return created;
+            }),
+          (d) => ({ rules: d.rules }),
+          (version, id) => setRuleReplayJob(pool, version, id),
+        );
+        return reply.status(201).send(draft);
+      }
       const set = await withTransaction(pool, async (c) => {
         const before = await activeRuleSet(c);
         const created = await replaceRules(c, req.body.rules, actor.sub, req.body.note);
@@ -57,7 +86,7 @@ export const adminRuleRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app, {
       schema: {
         summary: 'Make an earlier version active again (admins)',
        
-        params: Type.Object({ version: Type.Integer({ minimum: 1 }) }),
+        params: VersionParams,
         response: { 200: RuleSetBody, '4xx': { $ref: 'ErrorBody#' } },
       },
     },
@@ -65,6 +94,8 @@ export const adminRuleRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app, {
       const set = await withTransaction(pool, async (c) => {
         const before = await activeRuleSet(c);
         const activated = await activateRuleSet(c, req.params.version);
+        // a draft without a completed replay: 409 naming why (the transaction only took its lock)
+        if (activated && 'refused' in activated) throw new AppError('CONFLICT', activated.refused);
         if (activated)
           await recordAudit(c, 'router', { actor: principalOf(req), action: 'rules.activate', target: { type: 'rule-set', id: String(activated.version) }, before: before ? { version: before.version } : null, after: { version: activated.version }, origin: originOf(req) });
         return activated;
@@ -73,4 +104,16 @@ export const adminRuleRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app, {
       return set;
     },
   );
+
+  draftReplayRoutes(app, {
+    jobs: replayJobs,
+    kind: 'rules',
+    prefix: '/v1/admin/rules/versions',
+    what: 'rule set',
+    draft: async (version) => {
+      const d = await getRuleSet(pool, version);
+      return d && { active: d.active, activateAfterReplay: d.activateAfterReplay, proposed: { rules: d.rules } };
+    },
+    link: (version, id) => setRuleReplayJob(pool, version, id),
+  });
 };

@@ -115,7 +115,9 @@ export async function lockAgentStates(client: Querier, ids: string[]): Promise<M
 export async function savePresence(client: Querier, a: AgentState, cameOnline: boolean, extra: { goneOffline?: boolean } = {}): Promise<void> {
   await client.query(
     preparedQuery(
-      `UPDATE router.agents SET presence = $2::text, consecutive_timeouts = $3::int,
+      // gone offline with a console still recorded as attached (its replica died): the session ends now (replay, docs/replay.md)
+      `WITH s AS (UPDATE router.agent_console_sessions SET detached_at = now() WHERE $5::boolean AND agent_id = $1::text AND detached_at IS NULL)
+       UPDATE router.agents SET presence = $2::text, consecutive_timeouts = $3::int,
               idle_since = CASE WHEN $4::boolean THEN now() ELSE idle_since END,
               session_id = CASE WHEN $5::boolean THEN NULL ELSE session_id END,
               disconnect_deadline = CASE WHEN $5::boolean THEN NULL ELSE disconnect_deadline END, updated_at = now()
@@ -148,13 +150,21 @@ export async function saveSession(client: Querier, a: AgentState, sessionId: str
       WHERE id = $1::text`,
     [a.id, sessionId, a.presence, a.consecutiveTimeouts, restartIdle],
   );
+  // replay's record of when consoles attached (an older console of the agent is replaced: it ends now)
+  await client.query(
+    `WITH old AS (UPDATE router.agent_console_sessions SET detached_at = now() WHERE agent_id = $1::text AND detached_at IS NULL AND session_id <> $2::text)
+     INSERT INTO router.agent_console_sessions (session_id, agent_id, attached_at) VALUES ($2::text, $1::text, now()) ON CONFLICT (session_id) DO NOTHING`,
+    [a.id, sessionId],
+  );
   await client.query('SELECT pg_notify($1::text, $2::text)', [SESSIONS_CHANNEL, `${a.id} ${sessionId}`]);
 }
 
 /** The console of this session closed: the disconnect grace starts (only if it is still the attached one). */
 export async function detachSession(pool: Pick<Pool, 'query'>, agentId: string, sessionId: string, graceMs: number): Promise<void> {
+  // one statement: the agent's row and replay's record of the session's end (docs/replay.md)
   await pool.query(
-    `UPDATE router.agents SET session_id = NULL, disconnect_deadline = now() + make_interval(secs => $3::double precision / 1000)
+    `WITH s AS (UPDATE router.agent_console_sessions SET detached_at = now() WHERE session_id = $2::text AND detached_at IS NULL)
+     UPDATE router.agents SET session_id = NULL, disconnect_deadline = now() + make_interval(secs => $3::double precision / 1000)
       WHERE id = $1::text AND session_id = $2::text`,
     [agentId, sessionId, graceMs],
   );

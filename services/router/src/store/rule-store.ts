@@ -2,6 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import { compileRules } from '../domain/classify';
 import { DEFAULT_RULES } from '../domain/default-rules';
 import type { Rule } from '../domain/rules';
+import { replayGate, type GateRow } from './replay-jobs';
 
 export interface RuleSet {
   version: number;
@@ -10,15 +11,21 @@ export interface RuleSet {
   createdBy: string;
   note: string | null;
   createdAt: string;
+  /** a draft that can only be activated once a replay of it completed (docs/replay.md "Safe activation") */
+  activateAfterReplay: boolean;
+  replayJobId: string | null;
 }
 
-const toRuleSet = (r: { version: number; rules: Rule[]; active: boolean; created_by: string; note: string | null; created_at: Date }): RuleSet => ({
+const COLUMNS = 'version, rules, active, created_by, note, created_at, activate_after_replay, replay_job_id';
+const toRuleSet = (r: { version: number; rules: Rule[]; active: boolean; created_by: string; note: string | null; created_at: Date; activate_after_replay: boolean; replay_job_id: string | null }): RuleSet => ({
   version: r.version,
   rules: r.rules,
   active: r.active,
   createdBy: r.created_by,
   note: r.note,
   createdAt: r.created_at.toISOString(),
+  activateAfterReplay: r.activate_after_replay,
+  replayJobId: r.replay_job_id,
 });
 
 /** Installs the shipped default rules as version 1 on a fresh database (no-op afterwards). */
@@ -54,12 +61,12 @@ export class RuleCache {
 }
 
 export async function activeRuleSet(pool: Pick<Pool, 'query'>): Promise<RuleSet | undefined> {
-  const { rows } = await pool.query('SELECT version, rules, active, created_by, note, created_at FROM router.rule_sets WHERE active');
+  const { rows } = await pool.query(`SELECT ${COLUMNS} FROM router.rule_sets WHERE active`);
   return rows[0] ? toRuleSet(rows[0]) : undefined;
 }
 
 export async function listRuleSets(pool: Pool): Promise<Omit<RuleSet, 'rules'>[]> {
-  const { rows } = await pool.query('SELECT version, active, created_by, note, created_at, rules FROM router.rule_sets ORDER BY version DESC LIMIT 200');
+  const { rows } = await pool.query(`SELECT ${COLUMNS} FROM router.rule_sets ORDER BY version DESC LIMIT 200`);
   return rows.map((r) => {
     const { rules: _rules, ...rest } = toRuleSet(r);
     return rest;
@@ -73,18 +80,49 @@ export async function replaceRules(client: PoolClient, rules: Rule[], createdBy:
   const { rows } = await client.query(
     `INSERT INTO router.rule_sets (version, rules, active, created_by, note)
      SELECT COALESCE(max(version), 0) + 1, $1::jsonb, true, $2::text, $3::text FROM router.rule_sets
-     RETURNING version, rules, active, created_by, note, created_at`,
+     RETURNING ${COLUMNS}`,
     [JSON.stringify(rules), createdBy, note ?? null],
   );
   return toRuleSet(rows[0]);
 }
 
-/** Makes an earlier version active again (roll back an edit). */
-export async function activateRuleSet(client: PoolClient, version: number): Promise<RuleSet | undefined> {
+/** Stores the rules as a new inactive version marked "activate after replay" (call in a transaction). */
+export async function saveRuleDraft(client: Pick<PoolClient, 'query'>, rules: Rule[], createdBy: string, note?: string): Promise<RuleSet> {
   await client.query('SELECT pg_advisory_xact_lock(hashtext($1::text))', ['router:rule_sets']);
-  const exists = await client.query('SELECT 1 FROM router.rule_sets WHERE version = $1::int', [version]);
-  if (exists.rowCount === 0) return undefined;
-  await client.query('UPDATE router.rule_sets SET active = false WHERE active');
-  const { rows } = await client.query('UPDATE router.rule_sets SET active = true WHERE version = $1::int RETURNING version, rules, active, created_by, note, created_at', [version]);
+  const { rows } = await client.query(
+    `INSERT INTO router.rule_sets (version, rules, active, created_by, note, activate_after_replay)
+     SELECT COALESCE(max(version), 0) + 1, $1::jsonb, false, $2::text, $3::text, true FROM router.rule_sets
+     RETURNING ${COLUMNS}`,
+    [JSON.stringify(rules), createdBy, note ?? null],
+  );
   return toRuleSet(rows[0]);
 }
+
+export async function getRuleSet(client: Pick<PoolClient, 'query'>, version: number): Promise<RuleSet | undefined> {
+  const { rows } = await client.query(`SELECT ${COLUMNS} FROM router.rule_sets WHERE version = $1::int`, [version]);
+  return rows[0] ? toRuleSet(rows[0]) : undefined;
+}
+
+/** The replay job whose report a draft waits for (the latest one started for it). */
+export async function setRuleReplayJob(client: Pick<PoolClient, 'query'>, version: number, jobId: string): Promise<void> {
+  await client.query('UPDATE router.rule_sets SET replay_job_id = $2::text WHERE version = $1::int', [version, jobId]);
+}
+
+/**
+ * Makes a version active (roll back an edit, or a draft whose replay completed). A draft marked
+ * "activate after replay" without a completed replay is refused with why.
+ */
+export async function activateRuleSet(client: PoolClient, version: number): Promise<RuleSet | { refused: string } | undefined> {
+  await client.query('SELECT pg_advisory_xact_lock(hashtext($1::text))', ['router:rule_sets']);
+  const exists = await client.query<GateRow>(
+    'SELECT r.activate_after_replay, r.replay_job_id, j.status, j.error FROM router.rule_sets r LEFT JOIN router.replay_jobs j ON j.id = r.replay_job_id WHERE r.version = $1::int',
+    [version],
+  );
+  if (exists.rowCount === 0) return undefined;
+  const refused = replayGate(`rule set version ${version}`, exists.rows[0]!);
+  if (refused) return { refused };
+  await client.query('UPDATE router.rule_sets SET active = false WHERE active');
+  const { rows } = await client.query(`UPDATE router.rule_sets SET active = true WHERE version = $1::int RETURNING ${COLUMNS}`, [version]);
+  return toRuleSet(rows[0]);
+}
+
