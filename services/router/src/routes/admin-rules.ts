@@ -5,6 +5,7 @@ import { withTransaction } from '@omni/db';
 import { AppError } from '@omni/service';
 import { originOf, principalOf, recordAudit } from '@omni/auth';
 import { Rule, RuleList, ruleProblems } from '../domain/rules';
+import { SelfServiceSetting } from '../domain/self-service';
 import { activateRuleSet, activeRuleSet, listRuleSets, replaceRules } from '../store/rule-store';
 
 const RuleSetMeta = {
@@ -14,12 +15,21 @@ const RuleSetMeta = {
   note: Type.Union([Type.String(), Type.Null()]),
   createdAt: Type.String(),
 };
-const RuleSetBody = Type.Object({ ...RuleSetMeta, rules: Type.Array(Type.Ref(Rule)) }, { $id: 'RuleSet' });
-const ReplaceBody = Type.Object({ rules: RuleList, note: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
+const RuleSetBody = Type.Object({ ...RuleSetMeta, rules: Type.Array(Type.Ref(Rule)), selfService: Type.Union([Type.Ref(SelfServiceSetting), Type.Null()]) }, { $id: 'RuleSet' });
+const ReplaceBody = Type.Object(
+  {
+    rules: RuleList,
+    note: Type.Optional(Type.String({ maxLength: 500 })),
+    /** self-service (tier 0) for these categories (docs/knowledge.md); absent keeps the active version's, null turns it off */
+    selfService: Type.Optional(Type.Union([Type.Ref(SelfServiceSetting), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
 
 /** Classification rules: supervisors read them; admins replace them (new version) and re-activate versions (audited). */
 export const adminRuleRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app, { pool }) => {
   app.addSchema(Rule);
+  app.addSchema(SelfServiceSetting);
 
   app.get('/v1/admin/rules', { config: { auth: { roles: ['supervisor'] } }, schema: { summary: 'The active rule set', response: { 200: RuleSetBody, '4xx': { $ref: 'ErrorBody#' } } } }, async () => {
     const set = await activeRuleSet(pool);
@@ -36,8 +46,15 @@ export const adminRuleRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app, {
       const actor = principalOf(req);
       const set = await withTransaction(pool, async (c) => {
         const before = await activeRuleSet(c);
-        const created = await replaceRules(c, req.body.rules, actor.sub, req.body.note);
-        await recordAudit(c, 'router', { actor, action: 'rules.replace', target: { type: 'rule-set', id: String(created.version) }, before: before ? { version: before.version, rules: before.rules } : null, after: { version: created.version, rules: created.rules, note: created.note }, origin: originOf(req) });
+        const created = await replaceRules(c, req.body.rules, actor.sub, req.body.note, req.body.selfService);
+        await recordAudit(c, 'router', {
+          actor,
+          action: 'rules.replace',
+          target: { type: 'rule-set', id: String(created.version) },
+          before: before ? { version: before.version, rules: before.rules, selfService: before.selfService } : null,
+          after: { version: created.version, rules: created.rules, selfService: created.selfService, note: created.note },
+          origin: originOf(req),
+        });
         return created;
       });
       return reply.status(201).send(set);
