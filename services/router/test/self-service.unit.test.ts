@@ -118,7 +118,7 @@ describe('the lifecycle with self-service', () => {
     expect(o.text).toContain('Restablecer la contraseña');
     expect(o.text).toContain('https://help.example.com/articles/kb-seed-password-reset-es');
     expect(o.text).toContain('Responde SÍ o NO');
-    expect(o.raw).toEqual({ selfService: { articleIds: ['kb-seed-password-reset-es', 'kb-2'], choices: [{ value: 'yes', label: 'Sí' }, { value: 'no', label: 'No' }] } });
+    expect(o.raw).toEqual({ choices: [{ value: 'yes', label: 'Sí' }, { value: 'no', label: 'No' }], selfService: { articleIds: ['kb-seed-password-reset-es', 'kb-2'] } });
     // the same decision again gives the same outbound id (a retried transaction sends one answer)
     expect(open().outbound[0]!.outboundId).toBe(o.outboundId);
   });

@@ -546,7 +546,8 @@ function offerSelfService(b: Builder, articles: SelfServiceArticle[], waitMs: nu
     agentId: SELF_SERVICE_SENDER,
     text: selfServiceText(c.language, articles),
     createdAt: at,
-    raw: { selfService: { articleIds, choices: selfServiceChoices(noticeLanguage(c.language)) } },
+    // `choices`: buttons where the channel has them (the chat widget); the text asks for a YES/NO reply everywhere
+    raw: { choices: selfServiceChoices(noticeLanguage(c.language)), selfService: { articleIds } },
   });
 }
 
