@@ -13,7 +13,8 @@ ALTER TABLE rule_sets ADD COLUMN self_service jsonb;
 -- self-service attempt.
 CREATE TABLE conversation_knowledge (
   conversation_id text PRIMARY KEY REFERENCES conversations (id) ON DELETE CASCADE,
-  suggestions jsonb NOT NULL DEFAULT '[]',
+  -- NULL: not asked (knowledge off); [] asked, none found or knowledge did not answer in time
+  suggestions jsonb,
   self_service_state text CHECK (self_service_state IN ('offered', 'self-served', 'declined', 'expired')),
   self_service_articles text[] NOT NULL DEFAULT '{}',
   self_service_offered_at timestamptz,

@@ -103,7 +103,7 @@ export async function saveConversationKnowledge(client: Querier, changes: Conver
   await client.query(
     preparedQuery(
       `INSERT INTO router.conversation_knowledge (conversation_id, suggestions, self_service_state, self_service_articles, self_service_offered_at, self_service_deadline)
-       SELECT r.conversation_id, COALESCE(r.suggestions, '[]'::jsonb), r.state, COALESCE(r.articles, '{}'::text[]), r.offered_at, r.deadline
+       SELECT r.conversation_id, r.suggestions, r.state, COALESCE(r.articles, '{}'::text[]), r.offered_at, r.deadline
          FROM jsonb_to_recordset($1::jsonb) AS r(conversation_id text, suggestions jsonb, state text, articles text[], offered_at timestamptz, deadline timestamptz)
        ON CONFLICT (conversation_id) DO UPDATE SET
          suggestions = COALESCE(EXCLUDED.suggestions, router.conversation_knowledge.suggestions),
@@ -127,10 +127,10 @@ export async function attachSuggestions(client: Querier, frames: Record<string, 
   const missing = [...new Set(offers.map((f) => f.conversationId as string).filter((id) => !known.has(id)))];
   const read = new Map<string, OfferSuggestion[]>();
   if (missing.length) {
-    const { rows } = await client.query<{ conversation_id: string; suggestions: OfferSuggestion[] }>(
+    const { rows } = await client.query<{ conversation_id: string; suggestions: OfferSuggestion[] | null }>(
       preparedQuery('SELECT conversation_id, suggestions FROM router.conversation_knowledge WHERE conversation_id = ANY($1::text[])', [missing]),
     );
-    for (const r of rows) read.set(r.conversation_id, r.suggestions);
+    for (const r of rows) if (r.suggestions) read.set(r.conversation_id, r.suggestions);
   }
   for (const f of offers) {
     const id = f.conversationId as string;
