@@ -78,3 +78,17 @@ describe('draftFromTranscript', () => {
     expect(renderMarkdown(d.body)).not.toContain('<a ');
   });
 });
+
+describe('withinBestScore (suggestions cutoff)', () => {
+  const { withinBestScore } = jest.requireActual<typeof import('../src/domain/suggestion-cutoff')>('../src/domain/suggestion-cutoff');
+  it.each([
+    [[1.8, 0.3, 0.2], [1.8]],
+    [[1.0, 0.9, 0.4], [1.0, 0.9, 0.4]],
+    // ranked language first: a lower-scored article in the customer's language stays when near the best
+    [[0.8, 1.2, 0.1], [0.8, 1.2]],
+    [[], []],
+    [[0, 0], [0, 0]],
+  ])('%j → %j', (scores, kept) => {
+    expect(withinBestScore(scores.map((score) => ({ score }))).map((h) => h.score)).toEqual(kept);
+  });
+});
