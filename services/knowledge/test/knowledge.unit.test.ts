@@ -3,6 +3,7 @@ import { applyEvent, helped } from '../src/domain/conversation-outcome';
 import { draftFromTranscript } from '../src/domain/draft-from-transcript';
 import { highlightHtml, renderMarkdown } from '../src/domain/markdown';
 import { fillPlaceholders } from '../src/domain/placeholders';
+import { withinBestScore } from '../src/domain/suggestion-cutoff';
 
 describe('renderMarkdown', () => {
   it.each([
@@ -80,7 +81,6 @@ describe('draftFromTranscript', () => {
 });
 
 describe('withinBestScore (suggestions cutoff)', () => {
-  const { withinBestScore } = jest.requireActual<typeof import('../src/domain/suggestion-cutoff')>('../src/domain/suggestion-cutoff');
   it.each([
     [[1.8, 0.3, 0.2], [1.8]],
     [[1.0, 0.9, 0.4], [1.0, 0.9, 0.4]],
