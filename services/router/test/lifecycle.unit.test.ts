@@ -48,17 +48,21 @@ const w = (name: keyof typeof INPUTS, extra: Record<string, unknown>): Input => 
 
 type Expect = string | [Conversation['status'], string[]];
 const E = (status: Conversation['status'], ...events: string[]): Expect => [status, events.map((e) => `conversation.${e}`)];
+/** A follow-up message on a live or recently resolved conversation (not waiting in self-service). */
+const JOINS = {
+  queued: E('queued', 'message'),
+  offeredMine: E('offered', 'message'),
+  offeredOther: E('offered', 'message'),
+  assignedMine: E('assigned', 'message'),
+  assignedOther: E('assigned', 'message'),
+  resolvedRecent: E('queued', 'reopened', 'queued'),
+};
 /** Every (input, state) pair: the refusal code, or the new status and the events in order. */
 const TABLE: Record<string, { otherwise: string } & Partial<Record<keyof typeof STATES, Expect>>> = {
   message: {
     otherwise: 'ILLEGAL',
     none: E('queued', 'opened', 'classified', 'queued'),
-    queued: E('queued', 'message'),
-    offeredMine: E('offered', 'message'),
-    offeredOther: E('offered', 'message'),
-    assignedMine: E('assigned', 'message'),
-    assignedOther: E('assigned', 'message'),
-    resolvedRecent: E('queued', 'reopened', 'queued'),
+    ...JOINS,
     closed: E('queued', 'opened', 'classified', 'queued'),
     // resolvedOld: ILLEGAL — the store closes it first (arrivalKind close-then-open)
     // any other reply to the self-service question routes it
@@ -67,12 +71,7 @@ const TABLE: Record<string, { otherwise: string } & Partial<Record<keyof typeof 
   },
   messageYes: {
     otherwise: 'ILLEGAL',
-    queued: E('queued', 'message'),
-    offeredMine: E('offered', 'message'),
-    offeredOther: E('offered', 'message'),
-    assignedMine: E('assigned', 'message'),
-    assignedOther: E('assigned', 'message'),
-    resolvedRecent: E('queued', 'reopened', 'queued'),
+    ...JOINS,
     // YES answers self-service only while it waits for it (even past the deadline the sweep has not applied yet)
     selfServiceDue: E('resolved', 'message', 'resolved'),
     selfServicePending: E('resolved', 'message', 'resolved'),
