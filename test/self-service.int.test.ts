@@ -161,6 +161,14 @@ it('chat: the tier-0 answer comes with YES/NO buttons; YES resolves the conversa
   }, 'self-service uses in knowledge');
   expect(uses.map((u) => u.article_id)).toEqual([...articleIds].sort());
   expect(uses.every((u) => u.declined_at === null)).toBe(true);
+  // history: the automatic answer is in the transcript, but it is nobody's first response and no agent served it
+  const transcript = await eventually(async () => {
+    const r = await fetch(`${stack.history.url}/v1/conversations/${conv}`, { headers: { authorization: `Bearer ${testToken('supervisor', 'lead')}` } });
+    const body = r.status === 200 ? ((await r.json()) as { conversation: { resolvedAt: string | null; firstResponseAt: string | null; agents: string[] }; messages: { direction: string; agentId: string | null }[] }) : undefined;
+    return body?.conversation.resolvedAt && body.messages.some((m) => m.direction === 'outbound') ? body : undefined;
+  }, 'self-served conversation in history');
+  expect(transcript.conversation).toMatchObject({ firstResponseAt: null, agents: [] });
+  expect(transcript.messages.filter((m) => m.direction === 'outbound').map((m) => m.agentId)).toEqual(['system:self-service']);
 });
 
 it("chat: NO routes it with its original waiting time — it is offered before a conversation opened after it, with the Spanish password article", async () => {
