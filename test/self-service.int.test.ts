@@ -243,6 +243,26 @@ it('a VIP skips self-service; the offer for its "contraseña" conversation carri
   expect(declinedChat).toBeDefined();
 });
 
+it('no answer within waitMs: the sweep routes it, waiting since its first message', async () => {
+  const admin = { authorization: `Bearer ${testToken('admin', 'root')}`, 'content-type': 'application/json' };
+  const active = (await (await fetch(`${stack.router.url}/v1/admin/rules`, { headers: admin })).json()) as { rules: unknown[] };
+  const put = await fetch(`${stack.router.url}/v1/admin/rules`, { method: 'PUT', headers: admin, body: JSON.stringify({ rules: active.rules, selfService: { categories: ['access-passwords'], waitMs: 1_000 } }) });
+  expect(put.status).toBe(201);
+  const from = '+34600999888';
+  await sms(from, 'SMa0000000000000000000000000000009', 'Buenas, olvidé mi contraseña');
+  const [opened] = await conversations.waitFor((e) => e.threadKey === `sms:${from}` && e.type === 'conversation.opened');
+  const conv = opened!.value.conversationId;
+  const [offered] = await conversations.waitFor((e) => e.conversationId === conv && e.type === 'conversation.self-service-offered');
+  const [queued] = await conversations.waitFor((e) => e.conversationId === conv && e.type === 'conversation.queued');
+  expect(queued!.value.data).toMatchObject({ selfService: 'expired' });
+  expect(Date.parse(queued!.value.occurredAt)).toBeGreaterThanOrEqual(Date.parse((offered!.value.data as { deadline: string }).deadline));
+  const row = await routerRow(conv);
+  expect(row.status).toBe('queued');
+  expect(row.q_since!.toISOString()).toBe(row.opened_at.toISOString());
+  const ss = await world.pool.query('SELECT self_service_state FROM router.conversation_knowledge WHERE conversation_id = $1::text', [conv]);
+  expect(ss.rows).toEqual([{ self_service_state: 'expired' }]);
+});
+
 it('with knowledge stopped, a new conversation is offered all the same (no suggestions, no self-service)', async () => {
   await closeKnowledge!();
   closeKnowledge = undefined;
