@@ -79,7 +79,8 @@ async function routeMessages(tx: RoutingTx, deps: InboundDeps, batch: InboundMes
     const fetched = opening && known?.get(m.messageId);
     if (fetched) tx.suggestions.set(conv.id, fetched.suggestions);
     current.set(m.threadKey, conv);
-    if (kind !== 'join') queuedHere.add(m.threadKey);
+    // a reply that routes a self-service conversation queues it here too (arrival offer, outside-hours notice)
+    if (kind !== 'join' || (latest?.status === 'self-service' && conv.status === 'queued')) queuedHere.add(m.threadKey);
   }
   // offered in their latest state (a later message of the batch may have joined them)
   const queued = [...queuedHere].map((k) => current.get(k)!).filter((c): c is Conversation => c.status === 'queued');
