@@ -68,10 +68,14 @@ export async function loadExpiredSelfService(client: Querier, at: Date, limit = 
   return rows.map((r) => ({ ...toConversation(r), selfService: toAttempt(r as Parameters<typeof toAttempt>[0]) }));
 }
 
-/** Whether any self-service answer is past its deadline (the sweep's cheap check before it opens a transaction). */
+/** Whether any self-service answer still waiting is past its deadline (the sweep's cheap check before it opens a transaction; an erased conversation is closed, not waiting). */
 export async function selfServiceDue(pool: Pick<Pool, 'query'>, at: Date): Promise<boolean> {
   const { rows } = await pool.query(
-    preparedQuery(`SELECT 1 FROM router.conversation_knowledge WHERE self_service_state = 'offered' AND self_service_deadline <= $1::timestamptz LIMIT 1`, [at]),
+    preparedQuery(
+      `SELECT 1 FROM router.conversation_knowledge k JOIN router.conversations c ON c.id = k.conversation_id
+        WHERE k.self_service_state = 'offered' AND k.self_service_deadline <= $1::timestamptz AND c.status = 'self-service' LIMIT 1`,
+      [at],
+    ),
   );
   return rows.length > 0;
 }
