@@ -8,6 +8,8 @@ export interface SuggestedArticle {
   /** HTML-escaped fragment with <mark> around the matched words */
   highlight: string;
   score: number;
+  /** 0: written for customers (self-service); 1–5 the support tier; null: not set */
+  tier: number | null;
 }
 
 export interface SuggestionsRequest {
@@ -18,6 +20,8 @@ export interface SuggestionsRequest {
   category?: string;
   language?: string;
   text?: string;
+  /** only articles of this tier (0: self-service) */
+  tier?: number;
   limit?: number;
   /** default 300 ms: an offer must not wait for knowledge */
   timeoutMs?: number;
@@ -36,6 +40,7 @@ export async function suggestionsFor(req: SuggestionsRequest): Promise<Suggested
   if (req.language) q.set('language', req.language);
   // the service refuses a text over 2000 characters; the start of a message says what it is about
   if (req.text) q.set('text', ([...req.text].slice(0, 2000).join('') as unknown as { toWellFormed(): string }).toWellFormed().replace(/\u0000/g, ' '));
+  if (req.tier !== undefined) q.set('tier', String(req.tier));
   q.set('limit', String(req.limit ?? 3));
   try {
     const res = await fetch(`${req.baseUrl.replace(/\/$/, '')}/v1/suggestions?${q}`, {
@@ -55,6 +60,7 @@ export async function suggestionsFor(req: SuggestionsRequest): Promise<Suggested
         link: String(s.link ?? ''),
         highlight: String(s.highlight ?? ''),
         score: typeof s.score === 'number' ? s.score : 0,
+        tier: typeof s.tier === 'number' ? s.tier : null,
       }));
   } catch (err) {
     req.onError?.(err as Error);

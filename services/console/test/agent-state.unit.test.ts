@@ -96,3 +96,18 @@ describe('agent console state', () => {
     );
   });
 });
+
+describe('suggestions from the offer frame (docs/agent-protocol.md)', () => {
+  const article = { id: 'kb-seed-password-reset-es', language: 'es', title: 'Cómo restablecer tu contraseña', link: 'https://help.example.com/articles/kb-seed-password-reset-es', category: 'access-passwords', highlight: '…', score: 1.7, tier: 0 };
+  it('keeps the router\'s suggestions with the offered conversation; none or an empty list leaves the console to ask knowledge', () => {
+    let s = applyFrame(emptyState(), { type: 'offer', seq: 1, at: at(1), conversationId: 'c1', deadline: at(30), conversation: info, suggestions: [article] });
+    expect(s.conversations.c1!.suggestions).toEqual([article]);
+    s = applyFrame(s, { type: 'offer', seq: 2, at: at(2), conversationId: 'c2', deadline: at(30), conversation: info, suggestions: [] });
+    s = applyFrame(s, { type: 'offer', seq: 3, at: at(3), conversationId: 'c3', deadline: at(30), conversation: info });
+    s = applyFrame(s, { type: 'offer', seq: 4, at: at(4), conversationId: 'c4', deadline: at(30), conversation: info, suggestions: 'not a list' });
+    for (const id of ['c2', 'c3', 'c4']) expect(s.conversations[id]!.suggestions).toBeUndefined();
+    // still there once accepted (the conversation view shows them too)
+    s = applyFrame(s, { type: 'assigned', seq: 5, at: at(5), conversationId: 'c1' });
+    expect(s.conversations.c1!.suggestions).toEqual([article]);
+  });
+});

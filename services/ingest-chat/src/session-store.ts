@@ -3,6 +3,7 @@ import { DeliveryStatus, derivedId, type OutboundMessage, type Party, type Topic
 import { withTransaction } from '@omni/db';
 import { enqueueOutbox } from '@omni/kafka';
 import type { ChatSession } from './domain/chat-session';
+import { choicesOf, type ReplyChoice } from './domain/visitor-frames';
 
 /** pg NOTIFY channel: payload = session id with a newly stored reply (every replica LISTENs). */
 export const REPLY_NOTIFY_CHANNEL = 'ingest_chat_replies';
@@ -13,6 +14,8 @@ export interface StoredReply {
   text: string;
   agentId: string;
   createdAt: string;
+  /** buttons under the reply (raw.choices of the outbound message) */
+  choices?: ReplyChoice[];
 }
 
 export async function insertSession(pool: Pool, s: ChatSession): Promise<void> {
@@ -57,9 +60,9 @@ export async function storeReply(pool: Pool, sessionId: string, o: OutboundMessa
     const seq = Number(s.rows[0]!.last_seq) + 1;
     await c.query('UPDATE ingest.chat_sessions SET last_seq = $2::bigint WHERE session_id = $1::text', [sessionId, seq]);
     await c.query(
-      `INSERT INTO ingest.chat_session_events (session_id, seq, outbound_id, conversation_id, agent_id, text, to_party, created_at)
-       VALUES ($1::text, $2::bigint, $3::text, $4::text, $5::text, $6::text, $7::jsonb, $8::timestamptz)`,
-      [sessionId, seq, o.outboundId, o.conversationId, o.agentId, o.text, JSON.stringify(o.to), o.createdAt],
+      `INSERT INTO ingest.chat_session_events (session_id, seq, outbound_id, conversation_id, agent_id, text, to_party, created_at, choices)
+       VALUES ($1::text, $2::bigint, $3::text, $4::text, $5::text, $6::text, $7::jsonb, $8::timestamptz, $9::jsonb)`,
+      [sessionId, seq, o.outboundId, o.conversationId, o.agentId, o.text, JSON.stringify(o.to), o.createdAt, JSON.stringify(choicesOf(o.raw) ?? null)],
     );
     await c.query('SELECT pg_notify($1::text, $2::text)', [REPLY_NOTIFY_CHANNEL, sessionId]);
     return 'stored';
@@ -68,12 +71,28 @@ export async function storeReply(pool: Pool, sessionId: string, o: OutboundMessa
 
 /** Stored replies after `afterSeq`, in order. */
 export async function repliesAfter(pool: Pool, sessionId: string, afterSeq: number, limit: number): Promise<StoredReply[]> {
-  const r = await pool.query<{ seq: string; outbound_id: string; text: string; agent_id: string; created_at: Date }>(
-    `SELECT seq, outbound_id, text, agent_id, created_at FROM ingest.chat_session_events
+  const r = await pool.query<{ seq: string; outbound_id: string; text: string; agent_id: string; created_at: Date; choices: ReplyChoice[] | null }>(
+    `SELECT seq, outbound_id, text, agent_id, created_at, choices FROM ingest.chat_session_events
      WHERE session_id = $1::text AND seq > $2::bigint ORDER BY seq LIMIT $3::int`,
     [sessionId, afterSeq, limit],
   );
-  return r.rows.map((row) => ({ seq: Number(row.seq), outboundId: row.outbound_id, text: row.text, agentId: row.agent_id, createdAt: row.created_at.toISOString() }));
+  return r.rows.map((row) => ({
+    seq: Number(row.seq),
+    outboundId: row.outbound_id,
+    text: row.text,
+    agentId: row.agent_id,
+    createdAt: row.created_at.toISOString(),
+    ...(row.choices ? { choices: row.choices } : {}),
+  }));
+}
+
+/** The buttons a reply of this session offered (undefined: no such reply in the session, or it has none). */
+export async function replyChoices(pool: Pool, sessionId: string, outboundId: string): Promise<ReplyChoice[] | undefined> {
+  const r = await pool.query<{ choices: ReplyChoice[] | null }>(
+    'SELECT choices FROM ingest.chat_session_events WHERE session_id = $1::text AND outbound_id = $2::text',
+    [sessionId, outboundId],
+  );
+  return r.rows[0]?.choices ?? undefined;
 }
 
 /**

@@ -5,7 +5,7 @@ import { acceptInbound, type IngestDeps } from '@omni/ingest';
 import type { Logger } from '@omni/logging';
 import { envelopeFromVisitor, type ChatSession } from './domain/chat-session';
 import { parseVisitorFrame, type ServerFrame } from './domain/visitor-frames';
-import { findSession, markDelivered, repliesAfter } from './session-store';
+import { findSession, markDelivered, repliesAfter, replyChoices } from './session-store';
 import { latestWait } from './wait-store';
 import type { SessionHub, SessionSocket } from './session-hub';
 
@@ -151,9 +151,17 @@ export class VisitorConnection implements SessionSocket {
           this.cursor = f.lastSeq;
         });
         return this.requestSync();
-      case 'message':
+      case 'choice':
+      case 'message': {
+        // a click on a reply's button is sent on as a message whose text is the button's label
+        const choice = f.type === 'choice' ? (await replyChoices(this.deps.pool, this.session.sessionId, f.outboundId))?.find((c) => c.value === f.value) : undefined;
+        if (f.type === 'choice' && !choice) {
+          this.reject('bad-frame');
+          return this.send({ type: 'error', code: 'VALIDATION', message: 'no reply of this session offers that choice', field: 'value', clientMessageId: f.clientMessageId });
+        }
+        const [text, raw] = f.type === 'choice' ? [choice!.label, { choice: { outboundId: f.outboundId, value: f.value } }] : [f.text, {}];
         try {
-          const [r] = await acceptInbound(this.deps.ingest, [envelopeFromVisitor(this.session, f.clientMessageId, f.text)]);
+          const [r] = await acceptInbound(this.deps.ingest, [envelopeFromVisitor(this.session, f.clientMessageId, text, new Date(), raw)]);
           return this.send({ type: 'ack', clientMessageId: f.clientMessageId, messageId: r!.messageId, duplicate: r!.status === 'duplicate' });
         } catch (err) {
           if (err instanceof ContractError) {
@@ -176,6 +184,7 @@ export class VisitorConnection implements SessionSocket {
             clientMessageId: f.clientMessageId,
           });
         }
+      }
     }
   }
 
@@ -200,7 +209,7 @@ export class VisitorConnection implements SessionSocket {
       const sent: number[] = [];
       for (const r of rows) {
         if (!this.open_) break;
-        await this.send({ type: 'reply', seq: r.seq, outboundId: r.outboundId, text: r.text, agentId: r.agentId, createdAt: r.createdAt });
+        await this.send({ type: 'reply', seq: r.seq, outboundId: r.outboundId, text: r.text, agentId: r.agentId, createdAt: r.createdAt, ...(r.choices ? { choices: r.choices } : {}) });
         this.cursor = r.seq;
         sent.push(r.seq);
       }

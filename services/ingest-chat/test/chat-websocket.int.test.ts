@@ -11,6 +11,8 @@ import { start } from '../src/start';
 import { createWorld, eventually, testLogger, TopicWatcher, type TestWorld } from '../../../test/support/infra';
 import { storeReply } from '../src/session-store';
 import { WsClient, type Frame } from './ws-client';
+import fc from 'fast-check';
+import { field, hostileString, toJsonText, wrongType } from '../../../test/support/hostile-arbitraries';
 
 const SECRET = 'chat-session-secret-for-tests';
 const KEY = 'widget-key-1';
@@ -70,7 +72,7 @@ describe('ingest-chat: visitor websocket', () => {
   }
 
   let outboundCount = 0;
-  async function publishReply(sessionId: string, text: string, outboundId = `ob_${++outboundCount}_${world.id}`): Promise<string> {
+  async function publishReply(sessionId: string, text: string, outboundId = `ob_${++outboundCount}_${world.id}`, raw?: Record<string, unknown>): Promise<string> {
     const value: OutboundMessage = {
       schema: 'omni.outbound.v1',
       outboundId,
@@ -81,6 +83,7 @@ describe('ingest-chat: visitor websocket', () => {
       agentId: 'agent-7',
       text,
       createdAt: new Date().toISOString(),
+      ...(raw ? { raw } : {}),
     };
     // as the router would: keyed by conversation, acks from all in-sync replicas
     await producer.send({ topic: world.topics.outbound, acks: -1, messages: [{ key: value.conversationId, value: JSON.stringify(value) }] });
@@ -322,5 +325,91 @@ describe('ingest-chat: visitor websocket', () => {
     await c.waitFor((f) => f.type === 'reply' && f.outboundId === marker);
     const r = await world.pool.query('SELECT 1 FROM ingest.chat_session_events WHERE outbound_id = $1::text', [other.outboundId]);
     expect(r.rowCount).toBe(0);
+  });
+
+  describe('reply buttons (the self-service YES/NO, docs/knowledge.md)', () => {
+    const CHOICES = [
+      { value: 'yes', label: 'Sí' },
+      { value: 'no', label: 'No' },
+    ];
+
+    it('a reply with raw.choices carries them; a click comes back as a message whose text is the label', async () => {
+      const s = await createSession({ language: 'es' });
+      const c = await connectReady(s.token);
+      const ob = await publishReply(s.sessionId, '¿Esto resolvió tu consulta?', undefined, { choices: CHOICES, selfService: { articleIds: ['kb-1'] } });
+      const [reply] = await c.waitFor((f) => f.type === 'reply' && f.outboundId === ob);
+      expect(reply!.choices).toEqual(CHOICES);
+      // a reply without buttons has no choices field
+      const plain = await publishReply(s.sessionId, 'hola');
+      const [p] = await c.waitFor((f) => f.type === 'reply' && f.outboundId === plain);
+      expect(p).not.toHaveProperty('choices');
+      // replayed after a reconnect with the buttons too
+      const again = await connectReady(s.token, 0);
+      const [replayed] = await again.waitFor((f) => f.type === 'reply' && f.outboundId === ob);
+      expect(replayed!.choices).toEqual(CHOICES);
+
+      c.send({ type: 'choice', clientMessageId: 'click-1', outboundId: ob, value: 'yes' });
+      const [ack] = await c.waitFor((f) => f.type === 'ack' && f.clientMessageId === 'click-1');
+      const [msg] = await inbound.waitFor((v) => v.messageId === ack!.messageId);
+      expect(msg!.value).toMatchObject({ text: 'Sí', threadKey: `chat:${s.sessionId}`, raw: { choice: { outboundId: ob, value: 'yes' }, clientMessageId: 'click-1' } });
+    });
+
+    it('malformed raw.choices are dropped, not shown', async () => {
+      const s = await createSession();
+      const c = await connectReady(s.token);
+      const bad = [[], [{ value: 'yes' }], [{ value: 'a b', label: 'x' }], [{ value: 'y', label: 'x'.repeat(65) }], [{ value: 'y', label: 7 }], Array.from({ length: 5 }, (_, i) => ({ value: `v${i}`, label: 'x' })), 'yes', { value: 'yes' }];
+      for (const choices of bad) {
+        const ob = await publishReply(s.sessionId, 'x', undefined, { choices });
+        const [r] = await c.waitFor((f) => f.type === 'reply' && f.outboundId === ob);
+        expect(r).not.toHaveProperty('choices');
+      }
+    });
+
+    it('hostile choice frames are refused with an error naming the field, the socket stays open, and only offered choices are sent on, once each', async () => {
+      const s = await createSession();
+      const c = await connectReady(s.token);
+      const ob = await publishReply(s.sessionId, 'did this solve it?', undefined, { choices: CHOICES });
+      const plain = await publishReply(s.sessionId, 'no buttons here');
+      await c.waitFor((f) => f.type === 'reply' && f.outboundId === plain);
+      let n = 0;
+      let pongs = 0;
+      const acked = new Map<string, string>(); // clientMessageId → messageId
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(
+            { weight: 3, arbitrary: fc.record({ outboundId: fc.constantFrom(ob, plain, 'ob_nope'), value: fc.constantFrom('yes', 'no', 'maybe') }) },
+            { weight: 3, arbitrary: fc.record({ outboundId: field(fc.constant(ob)), value: field(fc.constantFrom('yes', 'no')), extra: fc.option(fc.oneof(hostileString, wrongType), { nil: undefined }) }, { requiredKeys: [] }) },
+            { weight: 1, arbitrary: fc.record({ outboundId: fc.constant(ob), value: fc.constant({ __deep: 5_000 }) }) },
+          ),
+          async (gen) => {
+            const cmid = `choice-${++n}`;
+            const frame = toJsonText({ type: 'choice', clientMessageId: cmid, ...gen });
+            fc.pre(Buffer.byteLength(frame) < 60_000);
+            const before = c.frames.length;
+            c.send(frame);
+            c.send({ type: 'ping' });
+            await c.waitFor((f) => f.type === 'pong', ++pongs, 60_000);
+            expect(c.closed).toBeUndefined();
+            const answers = c.frames.slice(before).filter((f) => f.type === 'ack' || f.type === 'error');
+            expect(answers).toHaveLength(1);
+            const a = answers[0]!;
+            const valid = (gen as { outboundId?: unknown }).outboundId === ob && ['yes', 'no'].includes((gen as { value?: unknown }).value as string) && !('extra' in gen && (gen as { extra?: unknown }).extra !== undefined);
+            if (valid) {
+              expect(a).toMatchObject({ type: 'ack', clientMessageId: cmid });
+              acked.set(cmid, a.messageId as string);
+            } else {
+              expect(a).toMatchObject({ type: 'error', code: 'VALIDATION' });
+              expect(typeof a.field).toBe('string');
+            }
+          },
+        ),
+        { numRuns: Number(process.env.FUZZ_RUNS ?? 60) },
+      );
+      // every acked click is on omni.inbound.v1 exactly once, with the label as its text; nothing else from this session
+      if (acked.size) await inbound.waitFor((v) => v.messageId === [...acked.values()].at(-1));
+      const mine = inbound.seen.filter((m) => String(m.value.providerMessageId).startsWith(`${s.sessionId}:`));
+      expect(mine.map((m) => m.value.messageId).sort()).toEqual([...acked.values()].sort());
+      for (const m of mine) expect(['Sí', 'No']).toContain(m.value.text);
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { deterministicMessageId, InboundMessage, problemsOf } from '@omni/contracts';
-import { parseVisitorFrame } from '../src/domain/visitor-frames';
+import { choicesOf, parseVisitorFrame } from '../src/domain/visitor-frames';
 import { envelopeFromVisitor, sessionIdOfThread, sessionThreadKey } from '../src/domain/chat-session';
 
 describe('visitor frames', () => {
@@ -57,5 +57,29 @@ describe('visitor message → envelope', () => {
     expect(sessionIdOfThread(sessionThreadKey(session.sessionId))).toBe(session.sessionId);
     expect(sessionIdOfThread('chat:sess-9')).toBeUndefined();
     expect(sessionIdOfThread(`email:${session.sessionId}`)).toBeUndefined();
+  });
+});
+
+describe('choice frames and reply buttons', () => {
+  it('accepts a click on a reply button', () => {
+    expect(parseVisitorFrame('{"type":"choice","clientMessageId":"c1","outboundId":"out_1","value":"yes"}')).toEqual({
+      ok: true,
+      frame: { type: 'choice', clientMessageId: 'c1', outboundId: 'out_1', value: 'yes' },
+    });
+  });
+  it.each([
+    ['{"type":"choice","clientMessageId":"c1","value":"yes"}', 'outboundId'],
+    ['{"type":"choice","clientMessageId":"c1","outboundId":"o","value":"sí"}', 'value'],
+    ['{"type":"choice","clientMessageId":"c1","outboundId":"o","value":""}', 'value'],
+    ['{"type":"choice","clientMessageId":"c1","outboundId":"o","value":["yes"]}', 'value'],
+    ['{"type":"choice","clientMessageId":"c1","outboundId":"o o","value":"yes"}', 'outboundId'],
+    ['{"type":"choice","clientMessageId":"c1","outboundId":"o","value":"yes","text":"x"}', 'text'],
+  ])('rejects %s naming %s', (data, field) => {
+    expect(parseVisitorFrame(data)).toMatchObject({ ok: false, code: 'VALIDATION', field });
+  });
+  it('keeps well-formed buttons only (choicesOf)', () => {
+    expect(choicesOf({ choices: [{ value: 'yes', label: 'Sí' }, { value: 'no', label: 'No' }] })).toEqual([{ value: 'yes', label: 'Sí' }, { value: 'no', label: 'No' }]);
+    for (const raw of [undefined, null, {}, { choices: [] }, { choices: 'yes' }, { choices: [{ value: 'yes' }] }, { choices: [{ value: 'y es', label: 'x' }] }, { choices: [{ value: 'y', label: '\ud800' }] }, { choices: [{ value: 'y', label: 'a\u0000' }] }])
+      expect(choicesOf(raw)).toBeUndefined();
   });
 });

@@ -5,6 +5,8 @@ interface Seed {
   key: string;
   category: string;
   tags: string[];
+  /** 0: the customer can follow it alone (offered by self-service); 1: written for tier-1 agents */
+  tier: 0 | 1;
   es: { title: string; body: string };
   en: { title: string; body: string };
 }
@@ -14,6 +16,7 @@ interface Seed {
 const SEEDS: Seed[] = [
   {
     key: 'password-reset',
+    tier: 0,
     category: 'access-passwords',
     tags: ['password', 'contraseña', 'login', 'acceso'],
     es: {
@@ -39,6 +42,7 @@ If the email does not arrive, look in your spam folder. If the account is still 
   },
   {
     key: 'order-status',
+    tier: 0,
     category: 'orders-shipping',
     tags: ['order', 'pedido', 'envío', 'shipping', 'tracking'],
     es: {
@@ -60,6 +64,7 @@ If the email does not arrive, look in your spam folder. If the account is still 
   },
   {
     key: 'connectivity',
+    tier: 0,
     category: 'connectivity',
     tags: ['wifi', 'internet', 'conexión', 'connection', 'red', 'network'],
     es: {
@@ -83,6 +88,7 @@ If the email does not arrive, look in your spam folder. If the account is still 
   },
   {
     key: 'returns',
+    tier: 1,
     category: 'returns-refunds',
     tags: ['devolución', 'reembolso', 'return', 'refund'],
     es: {
@@ -108,6 +114,7 @@ Faulty items can be returned at any time while under warranty.`,
   },
   {
     key: 'printer-setup',
+    tier: 1,
     category: 'device-setup',
     tags: ['impresora', 'printer', 'configurar', 'setup'],
     es: {
@@ -129,6 +136,7 @@ Print a test page to confirm it works.`,
   },
   {
     key: 'app-update',
+    tier: 1,
     category: 'installs-updates',
     tags: ['actualizar', 'instalar', 'update', 'install'],
     es: {
@@ -157,16 +165,16 @@ export async function seedArticles(pool: Pool): Promise<number> {
         const { title, body } = s[lang];
         const r = await c.query(
           `INSERT INTO knowledge.articles (id, translation_group, language, title, body, category, tags, tier, status, version, created_by, updated_by, published_by, published_at)
-           VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text[], 1, 'published', 1, 'seed', 'seed', 'seed', now())
+           VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text[], $8::int, 'published', 1, 'seed', 'seed', 'seed', now())
            ON CONFLICT DO NOTHING`,
-          [id, group, lang, title, body, s.category, s.tags],
+          [id, group, lang, title, body, s.category, s.tags, s.tier],
         );
         if (r.rowCount) {
           inserted++;
           await c.query(
             `INSERT INTO knowledge.article_versions (article_id, version, title, body, category, tags, tier, status, author, note)
-             VALUES ($1::text, 1, $2::text, $3::text, $4::text, $5::text[], 1, 'published', 'seed', 'built-in article') ON CONFLICT DO NOTHING`,
-            [id, title, body, s.category, s.tags],
+             VALUES ($1::text, 1, $2::text, $3::text, $4::text, $5::text[], $6::int, 'published', 'seed', 'built-in article') ON CONFLICT DO NOTHING`,
+            [id, title, body, s.category, s.tags, s.tier],
           );
         }
       }

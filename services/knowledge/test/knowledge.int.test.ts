@@ -114,6 +114,36 @@ describe('suggestions', () => {
     expect(en.map((s) => s.id)).not.toContain('kb-seed-password-reset-es');
   });
 
+  it('a password message with limit 3 gets the password article only: unrelated articles far below the best score are cut', async () => {
+    for (const [language, text] of [
+      ['es', 'Hola, olvidé mi contraseña y no puedo entrar en mi cuenta'],
+      ['en', 'Hi, I forgot my password and cannot get into my account'],
+    ] as const) {
+      const got = await suggestionsFor({ baseUrl: base, token: T.service, category: 'access-passwords', language, text, limit: 3, timeoutMs: 10_000 });
+      expect(got[0]!.id).toBe(`kb-seed-password-reset-${language}`);
+      const ids = got.map((s) => s.id);
+      for (const unrelated of ['order-status', 'connectivity']) for (const l of ['es', 'en']) expect(ids).not.toContain(`kb-seed-${unrelated}-${l}`);
+      // the cut is relative: what is left scores within the ratio of the best
+      for (const s of got) expect(s.score).toBeGreaterThanOrEqual(got[0]!.score * 0.35);
+    }
+    // a message about two things keeps both
+    const both = await suggestionsFor({ baseUrl: base, token: T.service, language: 'es', text: 'olvidé mi contraseña y además no tengo conexión wifi', limit: 3, timeoutMs: 10_000 });
+    expect(both.map((s) => s.id)).toEqual(expect.arrayContaining(['kb-seed-password-reset-es', 'kb-seed-connectivity-es']));
+  });
+
+  it('tier=0 gives only the articles written for customers (self-service)', async () => {
+    const draft = await call('POST', '/v1/articles', T.supervisor, { language: 'es', title: 'Contraseña: guía interna para agentes', body: 'Pasos internos de contraseña para el agente.', category: 'internal-guides', tier: 1 });
+    expect(draft.status).toBe(201);
+    const id = draft.body.article.id as string;
+    expect((await call('POST', `/v1/articles/${id}/publish`, T.supervisor)).status).toBe(200);
+    const all = await suggestionsFor({ baseUrl: base, token: T.service, language: 'es', text: 'contraseña', limit: 5, timeoutMs: 10_000 });
+    expect(all.map((s) => s.id)).toContain(id);
+    const tier0 = await suggestionsFor({ baseUrl: base, token: T.service, language: 'es', text: 'contraseña', tier: 0, limit: 5, timeoutMs: 10_000 });
+    expect(tier0.map((s) => s.id)).toContain('kb-seed-password-reset-es');
+    expect(tier0.every((s) => s.tier === 0)).toBe(true);
+    expect((await call('GET', '/v1/suggestions?text=x&tier=9', T.agent)).status).toBe(400);
+  });
+
   it('the client falls back to no suggestions when knowledge is slow, down or refuses', async () => {
     const errors: string[] = [];
     expect(await suggestionsFor({ baseUrl: 'http://127.0.0.1:9', token: T.service, text: 'x', onError: (e) => errors.push(e.message) })).toEqual([]);

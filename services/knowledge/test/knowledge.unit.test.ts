@@ -3,6 +3,7 @@ import { applyEvent, helped } from '../src/domain/conversation-outcome';
 import { draftFromTranscript } from '../src/domain/draft-from-transcript';
 import { highlightHtml, renderMarkdown } from '../src/domain/markdown';
 import { fillPlaceholders } from '../src/domain/placeholders';
+import { withinBestScore } from '../src/domain/suggestion-cutoff';
 
 describe('renderMarkdown', () => {
   it.each([
@@ -76,5 +77,18 @@ describe('draftFromTranscript', () => {
     expect(d.body).toContain('- tried a reset');
     expect(d.body).toContain('## Answer\n\n> Use the new link');
     expect(renderMarkdown(d.body)).not.toContain('<a ');
+  });
+});
+
+describe('withinBestScore (suggestions cutoff)', () => {
+  it.each([
+    [[1.8, 0.3, 0.2], [1.8]],
+    [[1.0, 0.9, 0.4], [1.0, 0.9, 0.4]],
+    // ranked language first: a lower-scored article in the customer's language stays when near the best
+    [[0.8, 1.2, 0.1], [0.8, 1.2]],
+    [[], []],
+    [[0, 0], [0, 0]],
+  ])('%j → %j', (scores, kept) => {
+    expect(withinBestScore(scores.map((score) => ({ score }))).map((h) => h.score)).toEqual(kept);
   });
 });

@@ -70,6 +70,10 @@ export const RouterEnv = {
   /** days a processed message/event id is remembered (idempotency); keep above the topics' retention and DEDUPE_RETENTION_DAYS; 0 = forever */
   PROCESSED_EVENTS_RETENTION_DAYS: Type.Integer({ default: 60, minimum: 0 }),
   PROCESSED_EVENTS_SWEEP_INTERVAL_MS: Ms(3_600_000, 100),
+  /** the knowledge service (docs/knowledge.md): suggestions on every offer and self-service answers; empty = neither */
+  KNOWLEDGE_URL: Type.String({ default: '' }),
+  /** how long a batch of opening messages waits for knowledge before routing without it */
+  KNOWLEDGE_TIMEOUT_MS: Ms(300, 10),
   /** consume omni.customers.v1 into router.customer_profiles (VIP and other attributes) */
   CUSTOMERS_GROUP_ID: Type.String({ default: '' }),
   ...RouterContentRetentionEnv,

@@ -16,6 +16,7 @@ import { Matcher } from './routing/matching';
 import { RuleCache, seedDefaultRules } from './store/rule-store';
 import type { RouterCtx } from './store/routing-tx';
 import { Sweeper } from './routing/timers';
+import { knowledgeAsker } from './routing/knowledge-prefetch';
 import { refreshSessions } from './store/agents';
 import { pruneProcessedEvents } from './store/retention';
 import { storeDeadLetter } from './store/dead-letters';
@@ -86,6 +87,8 @@ export async function start(config: RouterConfig, logger: Logger) {
   });
   relay.bindMetrics(app.metrics);
   const rules = new RuleCache();
+  // suggestions on offers and self-service answers (docs/knowledge.md), asked outside routing transactions
+  const ask = config.KNOWLEDGE_URL ? knowledgeAsker(config.KNOWLEDGE_URL, auth.jwtSecret, config.KNOWLEDGE_TIMEOUT_MS, logger) : undefined;
   const consumers: Consumer[] = [];
   consumers.push(
     await startConsumer<InboundMessage>({
@@ -98,7 +101,7 @@ export async function start(config: RouterConfig, logger: Logger) {
       registry: app.metrics,
       partitionsConsumedConcurrently: config.INBOUND_CONCURRENCY,
       // a fetched batch is routed in a few set-based transactions, in order
-      handleBatch: (msgs) => handleInboundBatch({ ctx, rules }, msgs, config.INBOUND_TX_MAX),
+      handleBatch: (msgs) => handleInboundBatch({ ctx, rules, ...(ask ? { ask } : {}) }, msgs, config.INBOUND_TX_MAX),
     }),
   );
   consumers.push(

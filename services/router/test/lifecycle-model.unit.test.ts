@@ -10,9 +10,13 @@ import { message, policy, T0 } from './support/lifecycle-fixtures';
  * store drives it (decide + planOffers over loads counted from the conversations) and (b) a simple
  * reference model of who holds what. After every step the two must agree and the invariants hold;
  * at the end, once every pending offer has lapsed, each conversation is assigned, queued or resolved/closed.
+ * Self-service (tier 0): some conversations open in self-service; the customer answers YES (resolved,
+ * no agent), NO or anything else (queued), or the answer deadline passes (queued) — never a second
+ * attempt, never an agent or a queue entry while it waits, and it leaves with its original waiting time.
  */
 
 const AGENTS = ['a1', 'a2', 'a3'];
+const SELF_SERVICE_WAIT_MS = 30_000;
 const THREADS = ['t1', 't2', 't3', 't4'];
 
 interface ModelConv {
@@ -25,7 +29,7 @@ interface ModelConv {
 }
 
 type Cmd =
-  | { c: 'message'; thread: number }
+  | { c: 'message'; thread: number; text: 'hello' | 'SÍ' | 'no'; selfService: boolean }
   | { c: 'accept' | 'reject' | 'resolve' | 'escalate'; agent: number; thread: number }
   | { c: 'transfer'; agent: number; thread: number; to: number }
   | { c: 'presence'; agent: number; online: boolean }
@@ -33,7 +37,10 @@ type Cmd =
   | { c: 'match' };
 
 const cmd: fc.Arbitrary<Cmd> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ c: fc.constant('message' as const), thread: fc.nat(THREADS.length - 1) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ c: fc.constant('message' as const), thread: fc.nat(THREADS.length - 1), text: fc.constantFrom('hello' as const, 'SÍ' as const, 'no' as const), selfService: fc.boolean() }),
+  },
   { weight: 4, arbitrary: fc.record({ c: fc.constantFrom('accept' as const, 'reject' as const, 'resolve' as const, 'escalate' as const), agent: fc.nat(AGENTS.length - 1), thread: fc.nat(THREADS.length - 1) }) },
   { weight: 1, arbitrary: fc.record({ c: fc.constant('transfer' as const), agent: fc.nat(AGENTS.length - 1), thread: fc.nat(THREADS.length - 1), to: fc.nat(AGENTS.length - 1) }) },
   { weight: 1, arbitrary: fc.record({ c: fc.constant('presence' as const), agent: fc.nat(AGENTS.length - 1), online: fc.boolean() }) },
@@ -54,6 +61,8 @@ class World {
   online = new Set<string>(AGENTS);
   seq = 0;
   n = 0;
+  /** self-service answers sent per conversation (never more than one) */
+  selfServiceOffers = new Map<string, number>();
   constructor(readonly agents: { id: string; tiers: number[]; capacity: Record<string, number> }[]) {}
 
   get at(): Date {
@@ -70,7 +79,14 @@ class World {
   }
   /** applies a decision to the real state, checking it against the model's expectation */
   apply(d: Decision): void {
+    const before = this.convs.get(d.conversation.threadKey);
     this.convs.set(d.conversation.threadKey, d.conversation);
+    for (const e of d.events) if (e.type === 'conversation.self-service-offered') this.selfServiceOffers.set(e.subject.id, (this.selfServiceOffers.get(e.subject.id) ?? 0) + 1);
+    // leaving self-service for the queue keeps the place of the first message
+    if (before?.id === d.conversation.id && before.status === 'self-service' && d.conversation.status === 'queued') {
+      expect(d.conversation.queue!.waitingSince).toEqual(d.conversation.openedAt);
+      expect(d.conversation.queue!.slaDeadline).toEqual(new Date(d.conversation.openedAt.getTime() + policy.slaMsByTier[d.conversation.tier]!));
+    }
     for (const o of d.offers) {
       // never offered to someone who refused it since it last changed audience
       const m = this.model.get(o.conversationId)!;
@@ -84,7 +100,7 @@ class World {
       case 'message': {
         const thread = THREADS[x.thread]!;
         const latest = this.convs.get(thread) ?? null;
-        const m = message(thread, ++this.seq);
+        const m = message(thread, ++this.seq, x.text === 'hello' ? {} : { text: x.text });
         const kind = arrivalKind(latest, at, policy);
         let current = latest;
         if (kind === 'close-then-open') {
@@ -96,12 +112,19 @@ class World {
         }
         const opening =
           kind === 'open' || kind === 'close-then-open'
-            ? { conversation: openConversation(`c${++this.n}`, m, { tier: 1 + (this.seq % 3), category: 'x', priority: 50, skills: [] }, { attributes: {}, displayName: null }, at), ruleVersion: 1, matchedRules: [] }
+            ? {
+                conversation: openConversation(`c${++this.n}`, m, { tier: 1 + (this.seq % 3), category: 'x', priority: 50, skills: [] }, { attributes: {}, displayName: null }, at),
+                ruleVersion: 1,
+                matchedRules: [],
+                ...(x.selfService ? { selfService: { setting: { categories: ['x'], waitMs: SELF_SERVICE_WAIT_MS }, articles: [{ id: 'kb-1', title: 'Reset', link: 'https://kb/1' }] } } : {}),
+              }
             : undefined;
         const out = decide(current, { kind: 'message', at, message: m, ...(opening ? { opening } : {}) }, policy);
         if (!out.ok) throw new Error(`message refused: ${out.message}`);
         this.apply(out);
-        if (opening) this.model.set(out.conversation.id, { status: 'queued', owner: null, declined: new Set(), tiers: [out.conversation.tier], tier: out.conversation.tier });
+        if (opening) this.model.set(out.conversation.id, { status: x.selfService ? 'self-service' : 'queued', owner: null, declined: new Set(), tiers: [out.conversation.tier], tier: out.conversation.tier });
+        else if (kind === 'join' && this.model.get(out.conversation.id)!.status === 'self-service')
+          Object.assign(this.model.get(out.conversation.id)!, x.text === 'SÍ' ? { status: 'resolved', owner: null } : { status: 'queued', owner: null, tiers: [out.conversation.tier] });
         else if (kind === 'reopen') Object.assign(this.model.get(out.conversation.id)!, { status: 'queued', owner: null, declined: new Set(), tiers: [out.conversation.tier] });
         return;
       }
@@ -168,6 +191,7 @@ class World {
             { kind: 'offer-expired', at: at2 },
             { kind: 'sla-breached', at: at2 },
             { kind: 'reopen-window-over', at: at2 },
+            { kind: 'self-service-expired', at: at2 },
           ];
           for (const input of kinds) {
             const cur = this.convs.get(c.threadKey)!;
@@ -179,6 +203,7 @@ class World {
               // back in its queue at its original place, with its own tier's audience again (widening starts over)
               Object.assign(m, { status: 'queued', owner: null, tiers: [m.tier] });
             } else if (input.kind === 'reopen-window-over') m.status = 'closed';
+            else if (input.kind === 'self-service-expired') Object.assign(m, { status: 'queued', owner: null, tiers: [m.tier] });
             else m.tiers = out.conversation.queue!.tiers;
           }
         }
@@ -213,6 +238,8 @@ class World {
       expect([c.id, c.status, c.agentId]).toEqual([c.id, m.status, m.owner]);
       for (const d of m.declined) expect(c.declinedAgents).toContain(d);
       if (c.status === 'queued') expect(c.queue?.tiers).toEqual(m.tiers);
+      if (c.status === 'self-service') expect([c.agentId, c.queue, c.selfService?.state]).toEqual([null, null, 'offered']);
+      expect(this.selfServiceOffers.get(c.id) ?? 0).toBeLessThanOrEqual(1);
     }
     // at most one live conversation per thread is the map itself; one owner at most is agentId; capacity:
     for (const a of this.agents) {
@@ -223,7 +250,7 @@ class World {
 }
 
 describe('lifecycle against a reference model', () => {
-  it('random sequences keep one owner, capacity, refusals, and end assigned, queued or resolved', () => {
+  it('random sequences keep one owner, capacity, refusals, one self-service attempt, and end assigned, queued or resolved', () => {
     fc.assert(
       fc.property(agentsArb, fc.array(cmd, { minLength: 1, maxLength: 60 }), (specs, cmds) => {
         const w = new World(specs.map((s, i) => ({ id: AGENTS[i]!, tiers: s.tiers, capacity: { chat: s.chat } })));
@@ -232,7 +259,7 @@ describe('lifecycle against a reference model', () => {
           w.check();
         }
         // the end: every pending offer lapses (no new match): nothing is left offered
-        w.step({ c: 'tick', ms: policy.offerTimeoutMs + 1 });
+        w.step({ c: 'tick', ms: Math.max(policy.offerTimeoutMs, SELF_SERVICE_WAIT_MS) + 1 });
         w.check();
         for (const c of w.convs.values()) expect(['assigned', 'queued', 'resolved', 'closed']).toContain(c.status);
       }),

@@ -15,6 +15,9 @@ const STATES: Record<string, Conversation | null> = {
   resolvedRecent: conversation({ status: 'resolved', agentId: null, lastAgentId: 'a1', resolvedAt: at(0), queue: null }),
   resolvedOld: conversation({ status: 'resolved', agentId: null, lastAgentId: 'a1', resolvedAt: at(-7_200_000), queue: null }),
   closed: conversation({ status: 'closed', agentId: null, lastAgentId: 'a1', resolvedAt: at(-7_200_000), queue: null }),
+  // self-service (tier 0): waiting for YES/NO, its answer deadline passed (due) or not yet (pending)
+  selfServiceDue: conversation({ status: 'self-service', queue: null, selfService: { state: 'offered', articleIds: ['kb-1'], offeredAt: at(0), deadline: at(100_000) } }),
+  selfServicePending: conversation({ status: 'self-service', queue: null, selfService: { state: 'offered', articleIds: ['kb-1'], offeredAt: at(0), deadline: at(300_000) } }),
 };
 
 const opening = () => ({ conversation: openConversation('c-new', message('t1', 1), { tier: 1, category: 'access', priority: 50, skills: [] }, { attributes: {}, displayName: null }, NOW), ruleVersion: 1, matchedRules: ['r1'] });
@@ -36,6 +39,8 @@ const INPUTS: Record<string, Input> = {
   slaBreached: { kind: 'sla-breached', at: NOW },
   reopenWindowOver: { kind: 'reopen-window-over', at: NOW },
   agentReleased: { kind: 'agent-released', at: NOW, agentId: 'a1', reason: 'agent a1 went offline' },
+  selfServiceExpired: { kind: 'self-service-expired', at: NOW },
+  messageYes: { kind: 'message', at: NOW, message: message('t1', 2, { text: 'SÍ' }) },
 };
 
 /** an input of the table with some fields changed */
@@ -43,20 +48,35 @@ const w = (name: keyof typeof INPUTS, extra: Record<string, unknown>): Input => 
 
 type Expect = string | [Conversation['status'], string[]];
 const E = (status: Conversation['status'], ...events: string[]): Expect => [status, events.map((e) => `conversation.${e}`)];
+/** A follow-up message on a live or recently resolved conversation (not waiting in self-service). */
+const JOINS = {
+  queued: E('queued', 'message'),
+  offeredMine: E('offered', 'message'),
+  offeredOther: E('offered', 'message'),
+  assignedMine: E('assigned', 'message'),
+  assignedOther: E('assigned', 'message'),
+  resolvedRecent: E('queued', 'reopened', 'queued'),
+};
 /** Every (input, state) pair: the refusal code, or the new status and the events in order. */
 const TABLE: Record<string, { otherwise: string } & Partial<Record<keyof typeof STATES, Expect>>> = {
   message: {
     otherwise: 'ILLEGAL',
     none: E('queued', 'opened', 'classified', 'queued'),
-    queued: E('queued', 'message'),
-    offeredMine: E('offered', 'message'),
-    offeredOther: E('offered', 'message'),
-    assignedMine: E('assigned', 'message'),
-    assignedOther: E('assigned', 'message'),
-    resolvedRecent: E('queued', 'reopened', 'queued'),
+    ...JOINS,
     closed: E('queued', 'opened', 'classified', 'queued'),
     // resolvedOld: ILLEGAL — the store closes it first (arrivalKind close-then-open)
+    // any other reply to the self-service question routes it
+    selfServiceDue: E('queued', 'message', 'queued'),
+    selfServicePending: E('queued', 'message', 'queued'),
   },
+  messageYes: {
+    otherwise: 'ILLEGAL',
+    ...JOINS,
+    // YES answers self-service only while it waits for it (even past the deadline the sweep has not applied yet)
+    selfServiceDue: E('resolved', 'message', 'resolved'),
+    selfServicePending: E('resolved', 'message', 'resolved'),
+  },
+  selfServiceExpired: { otherwise: 'NOT_DUE', selfServiceDue: E('queued', 'queued') },
   accept: { otherwise: 'NOT_OFFERED', offeredMine: E('assigned', 'accepted', 'assigned') },
   reject: { otherwise: 'NOT_OFFERED', offeredMine: E('queued', 'rejected', 'requeued') },
   resolve: { otherwise: 'NOT_ASSIGNED', assignedMine: E('resolved', 'resolved') },

@@ -89,7 +89,7 @@ interface Version { version: number; active: boolean; createdBy: string; note: s
 function Rules() {
   const [tick, setTick] = useState(0);
   const [versions, err] = useLoad<{ versions: Version[] }>('/router/v1/admin/rules/versions', tick);
-  const [active] = useLoad<{ version: number; rules: unknown[] }>('/router/v1/admin/rules', tick);
+  const [active] = useLoad<{ version: number; rules: unknown[]; selfService?: { categories: string[]; waitMs: number } | null }>('/router/v1/admin/rules', tick);
   const [text, setText] = useState('');
   const [msg, setMsg] = useState('');
   useEffect(() => {
@@ -115,6 +115,23 @@ function Rules() {
       setMsg(t('error.generic', { message: (e2 as Error).message }));
     }
   };
+  // self-service (docs/knowledge.md) is versioned with the rules: saved as a new version with the active rules unchanged
+  const saveSelfService = async (e: Event) => {
+    e.preventDefault();
+    const form = new FormData(e.target as HTMLFormElement);
+    const categories = String(form.get('categories') ?? '')
+      .split(',')
+      .map((c) => c.trim())
+      .filter(Boolean);
+    const waitMs = Math.round(Number(form.get('waitS') ?? 0) * 1000);
+    try {
+      await api('/router/v1/admin/rules', { method: 'PUT', body: { rules: active?.rules ?? [], note: 'self-service', selfService: categories.length ? { categories, waitMs } : null } });
+      setMsg(t('admin.saved'));
+      setTick(tick + 1);
+    } catch (e2) {
+      setMsg(t('error.generic', { message: (e2 as Error).message }));
+    }
+  };
   return html`<section class="card" aria-labelledby="ad-r"><h2 id="ad-r">${t('admin.rules')}</h2>
     ${err && html`<p role="alert" class="error">${err}</p>`}
     <table><thead><tr><th scope="col">${t('admin.version')}</th><th scope="col">${t('admin.active')}</th><th scope="col">${t('admin.createdBy')}</th><th scope="col">${t('admin.note')}</th><th scope="col">${t('admin.when')}</th><th scope="col"><span class="sr-only">${t('admin.activate')}</span></th></tr></thead>
@@ -124,7 +141,14 @@ function Rules() {
       <label>${t('admin.rulesJson')}<textarea rows="12" class="code" value=${text} onInput=${(e: Event) => setText((e.target as HTMLTextAreaElement).value)}></textarea></label>
       <label>${t('admin.note')}<input name="note" /></label>
       <button type="submit">${t('admin.saveRules')}</button>
-    </form>${msg && html`<p role="status">${msg}</p>`}
+    </form>
+    ${active &&
+    html`<form onSubmit=${saveSelfService} data-testid="self-service-form" key=${active.version}>
+      <h3>${t('admin.selfService')}</h3>
+      <label>${t('admin.selfServiceCategories')}<input name="categories" value=${(active.selfService?.categories ?? []).join(', ')} /></label>
+      <label>${t('admin.selfServiceWait')}<input name="waitS" type="number" min="1" max="86400" value=${Math.round((active.selfService?.waitMs ?? 300_000) / 1000)} /></label>
+      <button type="submit">${t('admin.saveSelfService')}</button>
+    </form>`}${msg && html`<p role="status">${msg}</p>`}
   </section>`;
 }
 

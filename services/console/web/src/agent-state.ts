@@ -36,11 +36,23 @@ export interface ThreadItem {
   earlier?: boolean;
 }
 
+/** A suggested article as the router's offer frame carries it. */
+export interface OfferSuggestion {
+  id: string;
+  language: string;
+  title: string;
+  link: string;
+  category: string | null;
+  highlight: string;
+}
+
 export interface Conversation {
   id: string;
   status: 'offered' | 'assigned' | 'observer' | 'helper';
   deadline?: string;
   info?: ConversationInfo;
+  /** knowledge suggestions the router put on the offer (docs/agent-protocol.md); absent: the console asks knowledge itself */
+  suggestions?: OfferSuggestion[];
   items: ThreadItem[];
   unread: number;
   failures: { outboundId: string; channel: string; to: string; reason: string; callback: boolean; at: string }[];
@@ -112,7 +124,13 @@ export function applyFrame(s: AgentState, ev: RouterEvent): AgentState {
   const notice = (key: string) => ({ ...n, notices: [...n.notices.slice(-19), { at, key, conversationId: id }] });
   switch (ev.type) {
     case 'offer':
-      return withConv(n, id, (old) => ({ ...(old ?? fresh(id, 'offered')), status: 'offered', deadline: ev.deadline, info: ev.conversation }));
+      return withConv(n, id, (old) => ({
+        ...(old ?? fresh(id, 'offered')),
+        status: 'offered',
+        deadline: ev.deadline,
+        info: ev.conversation,
+        ...(Array.isArray(ev.suggestions) && ev.suggestions.length ? { suggestions: ev.suggestions as OfferSuggestion[] } : {}),
+      }));
     case 'offer-closed':
       n = notice(`offerClosed.${ev.reason}`);
       return withConv(n, id, (old) => (old && old.status === 'offered' ? undefined : old));

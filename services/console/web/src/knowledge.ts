@@ -17,10 +17,13 @@ export interface Suggestion { id: string; language: string; title: string; link:
 export interface CannedReply { id: string; scope: 'personal' | 'team'; shortcut: string; language: string; title: string; body: string }
 
 
-// One fetch per conversation (the offer card and the conversation view share it); a failure is not
+// The router's offer frame carries the suggestions it fetched once for the conversation: used as
+// they are. Without them (an older router, knowledge off or slow when the conversation opened), one
+// fetch per conversation (the offer card and the conversation view share it); a failure is not
 // kept, so the next opening asks again.
 const cache = new Map<string, Promise<Suggestion[]>>();
 export function suggestionsFor(c: Conversation): Promise<Suggestion[]> {
+  if (c.suggestions?.length) return Promise.resolve(c.suggestions.map((s) => ({ matchedBy: [], ...s })));
   let p = cache.get(c.id);
   if (!p) {
     const q = suggestionQuery(c.info, c.items);
@@ -41,13 +44,13 @@ export function suggestionsFor(c: Conversation): Promise<Suggestion[]> {
 function useSuggestions(c: Conversation): Suggestion[] {
   const [list, setList] = useState<Suggestion[]>([]);
   // waits for the offer's facts (category/language) or a first message when it opens fresh
-  const ready = suggestionQuery(c.info, c.items) !== null;
+  const ready = !!c.suggestions?.length || suggestionQuery(c.info, c.items) !== null;
   useEffect(() => {
     if (!ready) return;
     let stop = false;
     void suggestionsFor(c).then((s) => !stop && setList(s));
     return () => void (stop = true);
-  }, [c.id, ready]);
+  }, [c.id, ready, c.suggestions]);
   return list;
 }
 

@@ -27,7 +27,7 @@ export function sessionIdOfThread(threadKey: string): string | undefined {
  * The canonical envelope of a visitor message. The id is derived from the session and the client's
  * own message id, so a frame re-sent after a lost ack maps to the same message.
  */
-export function envelopeFromVisitor(session: ChatSession, clientMessageId: string, text: string, now = new Date()): InboundMessage {
+export function envelopeFromVisitor(session: ChatSession, clientMessageId: string, text: string, now = new Date(), extraRaw: Record<string, unknown> = {}): InboundMessage {
   const providerMessageId = `${session.sessionId}:${clientMessageId}`;
   return {
     schema: 'omni.inbound.v1',
@@ -46,6 +46,6 @@ export function envelopeFromVisitor(session: ChatSession, clientMessageId: strin
     receivedAt: now.toISOString(),
     text,
     ...(session.language ? { language: session.language } : {}),
-    raw: { sessionId: session.sessionId, adapterId: session.adapterId, clientMessageId },
+    raw: { ...extraRaw, sessionId: session.sessionId, adapterId: session.adapterId, clientMessageId },
   };
 }

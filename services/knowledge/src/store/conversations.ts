@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { ConversationEvent } from '@omni/contracts';
 import { withTransaction } from '@omni/db';
 import { applyEvent, type ConversationOutcome } from '../domain/conversation-outcome';
@@ -67,6 +67,40 @@ export async function applyConversationEvents(pool: Pool, events: ConversationEv
         rows.map((o) => o.updatedAt),
       ],
     );
+    await applySelfService(c, todo);
     return todo.length;
   });
+}
+
+/** The sender of the router's self-service answers (its uses are the articles it offered). */
+export const SELF_SERVICE_USER = 'system:self-service';
+
+/**
+ * Self-service outcomes (docs/knowledge.md): `conversation.self-service-offered` records a use per
+ * offered article (data.articleIds; an id this service does not know is skipped); the
+ * `conversation.queued` that ends a declined or unanswered offer (data.selfService) marks them declined.
+ */
+async function applySelfService(c: PoolClient, events: ConversationEvent[]): Promise<void> {
+  const uses: { article: string; conversation: string; at: string }[] = [];
+  const declined: { conversation: string; at: string }[] = [];
+  for (const e of events) {
+    const data = (e.data ?? {}) as { articleIds?: unknown; selfService?: unknown };
+    if (e.type === 'conversation.self-service-offered' && Array.isArray(data.articleIds))
+      for (const id of data.articleIds.slice(0, 20)) if (typeof id === 'string') uses.push({ article: id, conversation: e.conversationId, at: e.occurredAt });
+    if (e.type === 'conversation.queued' && typeof data.selfService === 'string') declined.push({ conversation: e.conversationId, at: e.occurredAt });
+  }
+  if (uses.length)
+    await c.query(
+      `INSERT INTO knowledge.article_uses (article_id, conversation_id, used_by, used_at)
+       SELECT u.a, u.c, $4::text, u.t FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(a, c, t)
+       JOIN knowledge.articles a ON a.id = u.a
+       ON CONFLICT (article_id, conversation_id) DO NOTHING`,
+      [uses.map((u) => u.article), uses.map((u) => u.conversation), uses.map((u) => u.at), SELF_SERVICE_USER],
+    );
+  if (declined.length)
+    await c.query(
+      `UPDATE knowledge.article_uses u SET declined_at = d.t FROM unnest($1::text[], $2::timestamptz[]) AS d(c, t)
+       WHERE u.conversation_id = d.c AND u.used_by = $3::text AND u.declined_at IS NULL`,
+      [declined.map((d) => d.conversation), declined.map((d) => d.at), SELF_SERVICE_USER],
+    );
 }

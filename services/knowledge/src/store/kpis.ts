@@ -22,13 +22,14 @@ export interface RecurringProblem {
 
 /**
  * Helped rate per article: an article used in a conversation helped when that conversation was then
- * resolved with no escalation after the use. Uses in [from, to).
+ * resolved with no escalation after the use. A self-service answer the customer declined (NO, another
+ * reply, no answer) did not help, whoever resolved the conversation afterwards. Uses in [from, to).
  */
 export async function articleKpis(pool: Pool, from: string, to: string, limit: number): Promise<ArticleKpi[]> {
   const r = await pool.query(
     `SELECT a.id, a.title, a.language, a.category, count(*)::int AS uses,
-       count(*) FILTER (WHERE c.resolved_at >= u.used_at OR c.last_escalated_at >= u.used_at)::int AS decided,
-       count(*) FILTER (WHERE c.resolved_at >= u.used_at AND (c.last_escalated_at IS NULL OR c.last_escalated_at < u.used_at))::int AS helped
+       count(*) FILTER (WHERE c.resolved_at >= u.used_at OR c.last_escalated_at >= u.used_at OR u.declined_at IS NOT NULL)::int AS decided,
+       count(*) FILTER (WHERE u.declined_at IS NULL AND c.resolved_at >= u.used_at AND (c.last_escalated_at IS NULL OR c.last_escalated_at < u.used_at))::int AS helped
      FROM knowledge.article_uses u JOIN knowledge.articles a ON a.id = u.article_id
      LEFT JOIN knowledge.conversations c ON c.id = u.conversation_id
      WHERE u.used_at >= $1::timestamptz AND u.used_at < $2::timestamptz

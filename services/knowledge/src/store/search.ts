@@ -12,6 +12,8 @@ export interface SearchQuery {
   category?: string;
   categoryMode?: 'filter' | 'prefer';
   includeDrafts?: boolean;
+  /** only articles of this tier (0: self-service, written for customers) */
+  tier?: number;
   limit: number;
 }
 
@@ -49,7 +51,7 @@ export async function searchArticles(pool: Pool, s: SearchQuery): Promise<Search
           || knowledge.any_words_query(knowledge.ts_config_for('en'), $1::text))`;
   const filterCategory = s.category !== undefined && (s.categoryMode ?? 'filter') === 'filter';
   const preferCategory = s.category !== undefined && s.categoryMode === 'prefer';
-  const where = `($4::boolean OR a.status = 'published') AND ($5::text IS NULL OR NOT $6::boolean OR a.category = $5::text)`;
+  const where = `($4::boolean OR a.status = 'published') AND ($5::text IS NULL OR NOT $6::boolean OR a.category = $5::text) AND ($8::int IS NULL OR a.tier = $8::int)`;
   const sql = `
     WITH q AS (SELECT ${tsq} AS query),
     words AS (
@@ -92,7 +94,7 @@ export async function searchArticles(pool: Pool, s: SearchQuery): Promise<Search
         'StartSel=${MARK_START}, StopSel=${MARK_STOP}, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "') AS fragment
     FROM top JOIN knowledge.articles a ON a.id = top.id, q
     ORDER BY top.in_language DESC, top.score DESC, a.id`;
-  const r = await pool.query(sql, [s.text, lang, s.limit, s.includeDrafts ?? false, s.category ?? null, filterCategory, preferCategory]);
+  const r = await pool.query(sql, [s.text, lang, s.limit, s.includeDrafts ?? false, s.category ?? null, filterCategory, preferCategory, s.tier ?? null]);
   return r.rows.map((row) => ({
     article: articleOf(row),
     score: Number(row.score),

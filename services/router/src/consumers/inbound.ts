@@ -3,15 +3,19 @@ import type { Received } from '@omni/kafka';
 import { classifyArrival } from '../domain/classify';
 import { isLive, type Conversation } from '../domain/conversation';
 import { arrivalKind, decide, openConversation, type Opening } from '../domain/lifecycle';
+import { prefetchKnowledge, type AskKnowledge, type Prefetched } from '../routing/knowledge-prefetch';
 import { offerOnArrival } from '../routing/matching';
 import { policyOf } from '../routing/policy';
 import { claimEventIds, classificationInputs, loadThreads, withParticipants } from '../store/conversations';
+import { withSelfService } from '../store/conversation-knowledge';
 import type { RuleCache } from '../store/rule-store';
 import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 
 export interface InboundDeps {
   ctx: RouterCtx;
   rules: RuleCache;
+  /** the knowledge service (KNOWLEDGE_URL): absent = no suggestions, no self-service */
+  ask?: AskKnowledge;
 }
 
 /**
@@ -24,7 +28,9 @@ export interface InboundDeps {
 export async function handleInboundBatch(deps: InboundDeps, msgs: Received<InboundMessage>[], txMax = 100): Promise<void> {
   for (let i = 0; i < msgs.length; i += txMax) {
     const chunk = msgs.slice(i, i + txMax).map((m) => m.value);
-    await runRouting(deps.ctx, (tx) => routeMessages(tx, deps, chunk));
+    // knowledge is asked before the transaction: no lock is held while waiting on HTTP
+    const known = deps.ask ? await prefetchKnowledge({ pool: deps.ctx.pool, rules: deps.rules, ask: deps.ask }, chunk) : undefined;
+    await runRouting(deps.ctx, (tx) => routeMessages(tx, deps, chunk, known));
   }
 }
 
@@ -37,7 +43,7 @@ type ClassificationInput = { attributes: Record<string, unknown> | null; display
  * or close and open a new classified one) → offer what was queued here (offerOnArrival) → the
  * transaction saves all of it at flush.
  */
-async function routeMessages(tx: RoutingTx, deps: InboundDeps, batch: InboundMessage[]): Promise<void> {
+async function routeMessages(tx: RoutingTx, deps: InboundDeps, batch: InboundMessage[], known?: Map<string, Prefetched>): Promise<void> {
   const policy = policyOf(deps.ctx.config);
   const at = new Date();
   const pending = await claimEventIds(tx.client, batch.map((m) => m.messageId));
@@ -47,6 +53,7 @@ async function routeMessages(tx: RoutingTx, deps: InboundDeps, batch: InboundMes
 
   const current = await loadThreads(tx.client, [...new Set(todo.map((m) => m.threadKey))]);
   await withParticipants(tx.client, [...current.values()].filter(isLive));
+  await withSelfService(tx.client, [...current.values()]);
   // Classification inputs for every customer that may open a conversation here, in one read.
   const openers = [...new Set(todo.filter((m) => !isLive(current.get(m.threadKey))).map((m) => `${m.from.channel}:${m.from.address}`))];
   // …with the active rule version (an edit applies from the next transaction on); the rules themselves are cached per version
@@ -64,13 +71,16 @@ async function routeMessages(tx: RoutingTx, deps: InboundDeps, batch: InboundMes
       if (!closed.ok) throw new Error(closed.message);
       latest = tx.apply(latest, closed, at);
     }
-    const opening = kind === 'open' || kind === 'close-then-open' ? open(await activeRules(), m, inputs.get(`${m.from.channel}:${m.from.address}`), at) : undefined;
+    const opening = kind === 'open' || kind === 'close-then-open' ? open(await activeRules(), m, inputs.get(`${m.from.channel}:${m.from.address}`), at, known?.get(m.messageId)) : undefined;
     const out = decide(latest, { kind: 'message', at, message: m, ...(opening ? { opening } : {}) }, policy);
     if (!out.ok) throw new Error(out.message);
     const conv = tx.apply(opening ? null : latest, out, at, opening ? { rule: { id: opening.matchedRules.at(-1) ?? null, version: opening.ruleVersion } } : {});
     tx.recordMessage(m.messageId, conv.id, m.receivedAt);
+    const fetched = opening && known?.get(m.messageId);
+    if (fetched) tx.suggestions.set(conv.id, fetched.suggestions);
     current.set(m.threadKey, conv);
-    if (kind !== 'join') queuedHere.add(m.threadKey);
+    // a reply that routes a self-service conversation queues it here too (arrival offer, outside-hours notice)
+    if (kind !== 'join' || (latest?.status === 'self-service' && conv.status === 'queued')) queuedHere.add(m.threadKey);
   }
   // offered in their latest state (a later message of the batch may have joined them)
   const queued = [...queuedHere].map((k) => current.get(k)!).filter((c): c is Conversation => c.status === 'queued');
@@ -78,9 +88,15 @@ async function routeMessages(tx: RoutingTx, deps: InboundDeps, batch: InboundMes
 }
 
 /** Classifies a thread's first message into the conversation it opens. */
-function open(rules: ActiveRules, m: InboundMessage, input: ClassificationInput | undefined, at: Date): Opening {
+function open(rules: ActiveRules, m: InboundMessage, input: ClassificationInput | undefined, at: Date, known: Prefetched | undefined): Opening {
   const attributes = input?.attributes ?? {};
   const c = classifyArrival(rules.compiled, m, attributes, input?.n ?? 0);
   const conversation = openConversation(derivedId('conv', m.messageId), m, c, { attributes, displayName: input?.display_name ?? null }, at);
-  return { conversation, ruleVersion: rules.version, matchedRules: c.matched };
+  return {
+    conversation,
+    ruleVersion: rules.version,
+    matchedRules: c.matched,
+    // the lifecycle decides whether it applies (category enabled, not a VIP, articles found)
+    ...(known ? { selfService: { setting: rules.selfService, articles: known.selfService } } : {}),
+  };
 }

@@ -102,6 +102,9 @@ export function classify(rules: CompiledRule[], input: ClassifyInput): Classific
   return out;
 }
 
+/** A customer's attributes (omni.customers.v1) say VIP: rules can route them apart, and self-service never answers them. */
+export const isVip = (attributes: Record<string, unknown>): boolean => attributes.vip === true || attributes.tier === 'vip';
+
 /**
  * Classifies a thread's first message with what is known of its customer: the one place that turns
  * an arrival into classify()'s input, so the live router and replay classify alike.
@@ -117,7 +120,7 @@ export function classifyArrival(
     text: m.text,
     ...(m.subject ? { subject: m.subject } : {}),
     ...(m.language ? { language: m.language } : {}),
-    vip: attributes.vip === true || attributes.tier === 'vip',
+    vip: isVip(attributes),
     recentEscalations: recentEscalations + (typeof attributes.recentEscalations === 'number' ? attributes.recentEscalations : 0),
   });
 }

@@ -1,6 +1,7 @@
 import type { ConversationEvent, Party } from '@omni/contracts';
 
-export type ConversationStatus = 'queued' | 'offered' | 'assigned' | 'resolved' | 'closed';
+/** 'self-service': the customer got the automatic tier-0 answer and the router waits for YES/NO (docs/knowledge.md) */
+export type ConversationStatus = 'self-service' | 'queued' | 'offered' | 'assigned' | 'resolved' | 'closed';
 
 export interface HandoffNote {
   fromTier: number;
@@ -21,6 +22,15 @@ export interface QueueEntry {
   overflows: number;
   /** a reopened conversation's previous agent, offered it first when eligible */
   preferredAgentId: string | null;
+}
+
+/** The self-service (tier 0) attempt of a conversation (router.conversation_knowledge): at most one per conversation. */
+export interface SelfServiceAttempt {
+  state: 'offered' | 'self-served' | 'declined' | 'expired';
+  articleIds: string[];
+  offeredAt: Date;
+  /** no answer by then: routed as usual */
+  deadline: Date;
 }
 
 /** An agent collaborating on a conversation besides its assignee (router.conversation_participants). */
@@ -59,6 +69,8 @@ export interface Conversation {
   queue?: QueueEntry | null;
   /** collaborators: undefined when the caller did not load them */
   participants?: Participant[];
+  /** its self-service attempt: null when none, undefined when the caller did not load it (loaded for 'self-service' conversations) */
+  selfService?: SelfServiceAttempt | null;
 }
 
 export const isLive = (c: Pick<Conversation, 'status'> | undefined | null): boolean => !!c && c.status !== 'resolved' && c.status !== 'closed';

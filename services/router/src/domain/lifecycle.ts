@@ -1,6 +1,8 @@
-import { Actor, fitTo, truncateCodePoints, type ConversationEvent, type ConversationEventType, type InboundMessage } from '@omni/contracts';
+import { Actor, derivedId, fitTo, truncateCodePoints, type ConversationEvent, type ConversationEventType, type InboundMessage } from '@omni/contracts';
 import { freeCapacity, type AgentSnapshot } from './match';
 import { isLive, type Conversation, type HandoffNote, type Participant } from './conversation';
+import { noticeLanguage } from './out-of-hours';
+import { parseSelfServiceReply, SELF_SERVICE_SENDER, selfServiceArticles, selfServiceChoices, selfServiceText, type SelfServiceArticle, type SelfServiceSetting } from './self-service';
 
 /**
  * The conversation lifecycle, pure: (conversation state, input) → decision (new state, events for
@@ -13,6 +15,13 @@ import { isLive, type Conversation, type HandoffNote, type Participant } from '.
  *                        ▲  ▲  sla(widen/escalate)  │ reject/expired/released       │ escalate/transfer(tier)/released
  *                        │  └────────────────────────┘                               │ transfer(agent) ──▶ offered
  *                        └───────────────── reopen (message inside the window) ◀─────┘ (from resolved)
+ *
+ * Self-service (tier 0, self-service.ts): a message that opens a conversation of an enabled category
+ * (not a VIP's, with tier-0 articles found) goes to `self-service` instead of `queued`:
+ *   (none) ──message──▶ self-service ──reply YES──▶ resolved (reason self-served, no agent)
+ *                            │ reply NO / any other reply / self-service-expired
+ *                            └──────────▶ queued, waiting and SLA counted from the first message
+ * A conversation enters self-service only when it opens, so never twice.
  *
  * New inputs (business hours, wait estimates, wrap-up, per-offer decision records) are new members
  * of `Input` and new cases in decide(); the Decision shape carries their effects.
@@ -51,6 +60,8 @@ export interface Opening {
   conversation: Conversation;
   ruleVersion: number;
   matchedRules: string[];
+  /** the rule set's self-service setting and the tier-0 articles knowledge found for the message (fetched before the transaction) */
+  selfService?: { setting: SelfServiceSetting | null; articles: SelfServiceArticle[] };
 }
 
 export type Input =
@@ -81,6 +92,7 @@ export type Input =
   | { kind: 'offer-expired'; at: Date }
   | { kind: 'sla-breached'; at: Date }
   | { kind: 'reopen-window-over'; at: Date }
+  | { kind: 'self-service-expired'; at: Date }
   // agent change: the agent went offline or its console is gone past the grace period
   | { kind: 'agent-released'; at: Date; agentId: string; reason: string };
 
@@ -120,6 +132,8 @@ export interface OutboundIntent {
   text: string;
   subject?: string;
   createdAt: Date;
+  /** channel hints for the adapter (omni.outbound.v1 raw), e.g. the chat buttons of a self-service answer */
+  raw?: Record<string, unknown>;
 }
 
 export interface Decision {
@@ -200,10 +214,14 @@ class Builder {
   frame(agentId: string, frame: Record<string, unknown>, withContext = false): void {
     this.d.frames.push({ agentId, frame, ...(withContext ? { withContext: true as const } : {}) });
   }
-  /** Queued in its tier (SLA deadline from `at`), no agent; keepWaitingTime puts it back where it was. */
-  enqueue(at: Date, policy: LifecyclePolicy, opts: { keepWaitingTime?: boolean; declined?: string[]; preferredAgentId?: string | null } = {}): void {
+  /**
+   * Queued in its tier (SLA deadline from `at`), no agent; keepWaitingTime puts it back where it was;
+   * slaFromWaiting also counts the SLA from then (after self-service: the wait began with the first message).
+   */
+  enqueue(at: Date, policy: LifecyclePolicy, opts: { keepWaitingTime?: boolean; slaFromWaiting?: boolean; declined?: string[]; preferredAgentId?: string | null } = {}): void {
     const c = this.c;
     const since = opts.keepWaitingTime && c.waitingSince ? c.waitingSince : at;
+    const slaFrom = opts.slaFromWaiting ? since : at;
     c.status = 'queued';
     c.agentId = null;
     c.offerDeadline = null;
@@ -213,7 +231,7 @@ class Builder {
       tiers: [c.tier],
       priority: c.priority,
       waitingSince: since,
-      slaDeadline: new Date(at.getTime() + (policy.slaMsByTier[c.tier] ?? policy.slaMsByTier[1] ?? 0)),
+      slaDeadline: new Date(slaFrom.getTime() + (policy.slaMsByTier[c.tier] ?? policy.slaMsByTier[1] ?? 0)),
       overflows: 0,
       preferredAgentId: opts.preferredAgentId ?? null,
     };
@@ -283,6 +301,7 @@ export function decide(conv: Conversation | null, input: Input, policy: Lifecycl
     case 'message': {
       const m = input.message;
       const kind = arrivalKind(conv, at, policy);
+      if (kind === 'join' && conv!.status === 'self-service') return answerSelfService(conv!, m, at, policy);
       if (kind === 'join') {
         const b = new Builder(conv!);
         b.c.lastMessageId = m.messageId;
@@ -310,14 +329,16 @@ export function decide(conv: Conversation | null, input: Input, policy: Lifecycl
       if (!input.opening) return refuse('ILLEGAL', 'a message that opens a conversation needs its classification');
       const o = input.opening;
       const b = new Builder(o.conversation);
-      b.enqueue(at, policy, { declined: [] });
+      const articles = o.selfService ? selfServiceArticles(o.selfService.setting, b.c, o.selfService.articles) : [];
+      if (articles.length === 0) b.enqueue(at, policy, { declined: [] });
       const base = { messageId: m.messageId };
       b.event('conversation.opened', customerActor(m), 'first message on thread', base);
       b.event('conversation.classified', system, `rules v${o.ruleVersion}: ${o.matchedRules.join(', ') || 'default'}`, {
         ...base,
         data: { ruleVersion: o.ruleVersion, matchedRules: o.matchedRules, requiredSkills: b.c.requiredSkills },
       });
-      b.event('conversation.queued', system, `tier ${b.c.tier} queue`);
+      if (articles.length > 0) offerSelfService(b, articles, o.selfService!.setting!.waitMs, at);
+      else b.event('conversation.queued', system, `tier ${b.c.tier} queue`);
       return b.d;
     }
     case 'accept': {
@@ -486,6 +507,14 @@ export function decide(conv: Conversation | null, input: Input, policy: Lifecycl
       b.event('conversation.closed', system, 'reopen window over');
       return b.d;
     }
+    case 'self-service-expired': {
+      const ss = conv?.selfService;
+      if (!conv || conv.status !== 'self-service' || !ss || ss.state !== 'offered' || ss.deadline.getTime() > at.getTime())
+        return refuse('NOT_DUE', `conversation ${conv?.id} has no self-service answer past its deadline`);
+      const b = new Builder(conv);
+      routeAfterSelfService(b, at, policy, 'expired', `no answer to the self-service answer within ${ss.deadline.getTime() - ss.offeredAt.getTime()} ms`);
+      return b.d;
+    }
     case 'agent-released': {
       if (!conv || conv.agentId !== input.agentId || (conv.status !== 'offered' && conv.status !== 'assigned'))
         return refuse('NOT_DUE', `conversation ${conv?.id} is not with agent ${input.agentId}`);
@@ -498,6 +527,59 @@ export function decide(conv: Conversation | null, input: Input, policy: Lifecycl
       return b.d;
     }
   }
+}
+
+/** The automatic tier-0 answer: the conversation waits for YES/NO (or its deadline) with no queue entry, its waiting time running. */
+function offerSelfService(b: Builder, articles: SelfServiceArticle[], waitMs: number, at: Date): void {
+  const c = b.c;
+  const articleIds = articles.map((a) => a.id);
+  const deadline = new Date(at.getTime() + waitMs);
+  c.status = 'self-service';
+  c.queue = null;
+  c.selfService = { state: 'offered', articleIds, offeredAt: at, deadline };
+  b.event('conversation.self-service-offered', system, `tier-0 answer with ${articleIds.length} article(s); waiting for YES/NO until ${deadline.toISOString()}`, {
+    data: { articleIds, deadline: deadline.toISOString() },
+  });
+  b.d.outbound.push({
+    // derived from the conversation: a replayed or retried decision sends the same answer once
+    outboundId: derivedId('out', c.id, 'self-service'),
+    agentId: SELF_SERVICE_SENDER,
+    text: selfServiceText(c.language, articles),
+    createdAt: at,
+    // `choices`: buttons where the channel has them (the chat widget); the text asks for a YES/NO reply everywhere
+    raw: { choices: selfServiceChoices(noticeLanguage(c.language)), selfService: { articleIds } },
+  });
+}
+
+/** NO, another reply or no answer: queued as usual, its waiting time and SLA counted from the first message (no place lost). */
+function routeAfterSelfService(b: Builder, at: Date, policy: LifecyclePolicy, outcome: 'declined' | 'other' | 'expired', reason: string): void {
+  const ss = b.c.selfService!;
+  b.c.selfService = { ...ss, state: outcome === 'expired' ? 'expired' : 'declined' };
+  b.enqueue(at, policy, { keepWaitingTime: true, slaFromWaiting: true, declined: [] });
+  b.event('conversation.queued', system, `${reason}: tier ${b.c.tier} queue`, { data: { selfService: outcome, articleIds: ss.articleIds } });
+}
+
+/** The customer answered the self-service question (any message while in self-service). */
+function answerSelfService(conv: Conversation, m: InboundMessage, at: Date, policy: LifecyclePolicy): Outcome {
+  if (conv.selfService?.state !== 'offered') return refuse('ILLEGAL', `conversation ${conv.id} is in self-service without its attempt loaded`);
+  const b = new Builder(conv);
+  const answer = parseSelfServiceReply(m.text);
+  b.c.lastMessageId = m.messageId;
+  // a bare NO tells the agent nothing: the offer keeps showing the customer's question
+  if (answer === 'other') b.c.lastText = truncateCodePoints(m.text, PREVIEW_CHARS);
+  b.event('conversation.message', { type: 'customer' }, undefined, { messageId: m.messageId });
+  const ss = b.c.selfService!;
+  if (answer === 'yes') {
+    b.c.selfService = { ...ss, state: 'self-served' };
+    b.c.status = 'resolved';
+    b.c.resolvedAt = at;
+    b.c.agentId = null;
+    b.c.queue = null;
+    b.event('conversation.resolved', customerActor(m), 'self-served', { messageId: m.messageId, data: { articleIds: ss.articleIds } });
+    return b.d;
+  }
+  routeAfterSelfService(b, at, policy, answer === 'no' ? 'declined' : 'other', answer === 'no' ? 'the customer answered NO to the self-service answer' : 'the customer wrote instead of answering YES/NO');
+  return b.d;
 }
 
 /** A new conversation from a thread's first message and its classification (inserted queued by the store). */

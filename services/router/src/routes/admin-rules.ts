@@ -8,6 +8,7 @@ import { Rule, RuleList, ruleProblems } from '../domain/rules';
 import { activateRuleSet, activeRuleSet, getRuleSet, listRuleSets, replaceRules, saveRuleDraft, setRuleReplayJob } from '../store/rule-store';
 import type { ReplayJobs } from '../replay/jobs';
 import { draftReplayRoutes, ReplayWindow, saveDraftAndReplay, VersionParams } from '../replay/routes';
+import { SelfServiceSetting } from '../domain/self-service';
 
 const RuleSetMeta = {
   version: Type.Integer(),
@@ -19,13 +20,15 @@ const RuleSetMeta = {
   activateAfterReplay: Type.Boolean(),
   replayJobId: Type.Union([Type.String(), Type.Null()]),
 };
-const RuleSetBody = Type.Object({ ...RuleSetMeta, rules: Type.Array(Type.Ref(Rule)) }, { $id: 'RuleSet' });
+const RuleSetBody = Type.Object({ ...RuleSetMeta, rules: Type.Array(Type.Ref(Rule)), selfService: Type.Union([Type.Ref(SelfServiceSetting), Type.Null()]) }, { $id: 'RuleSet' });
 const ReplaceBody = Type.Object(
   {
     rules: RuleList,
     note: Type.Optional(Type.String({ maxLength: 500 })),
     /** save as an inactive draft and replay this window with it; activate it once the replay is done */
     activateAfterReplay: Type.Optional(ReplayWindow),
+    /** self-service (tier 0) for these categories (docs/knowledge.md); absent keeps the active version's, null turns it off */
+    selfService: Type.Optional(Type.Union([Type.Ref(SelfServiceSetting), Type.Null()])),
   },
   { additionalProperties: false },
 );
@@ -33,6 +36,7 @@ const ReplaceBody = Type.Object(
 /** Classification rules: supervisors read them; admins replace them (new version) and re-activate versions (audited). */
 export const adminRuleRoutes: FastifyPluginAsync<{ pool: Pool; replayJobs: ReplayJobs }> = async (app, { pool, replayJobs }) => {
   app.addSchema(Rule);
+  app.addSchema(SelfServiceSetting);
 
   app.get('/v1/admin/rules', { config: { auth: { roles: ['supervisor'] } }, schema: { summary: 'The active rule set', response: { 200: RuleSetBody, '4xx': { $ref: 'ErrorBody#' } } } }, async () => {
     const set = await activeRuleSet(pool);
@@ -54,8 +58,8 @@ export const adminRuleRoutes: FastifyPluginAsync<{ pool: Pool; replayJobs: Repla
           { jobs: replayJobs, kind: 'rules', window: after, createdBy: actor.sub },
           (window) =>
             withTransaction(pool, async (c) => {
-              const created = await saveRuleDraft(c, req.body.rules, actor.sub, req.body.note);
-              await recordAudit(c, 'router', { actor, action: 'rules.draft', target: { type: 'rule-set', id: String(created.version) }, after: { version: created.version, rules: created.rules, note: created.note, replayWindow: window }, origin: originOf(req) });
+              const created = await saveRuleDraft(c, req.body.rules, actor.sub, req.body.note, req.body.selfService);
+              await recordAudit(c, 'router', { actor, action: 'rules.draft', target: { type: 'rule-set', id: String(created.version) }, after: { version: created.version, rules: created.rules, selfService: created.selfService, note: created.note, replayWindow: window }, origin: originOf(req) });
               return created;
             }),
           (d) => ({ rules: d.rules }),
@@ -65,8 +69,15 @@ export const adminRuleRoutes: FastifyPluginAsync<{ pool: Pool; replayJobs: Repla
       }
       const set = await withTransaction(pool, async (c) => {
         const before = await activeRuleSet(c);
-        const created = await replaceRules(c, req.body.rules, actor.sub, req.body.note);
-        await recordAudit(c, 'router', { actor, action: 'rules.replace', target: { type: 'rule-set', id: String(created.version) }, before: before ? { version: before.version, rules: before.rules } : null, after: { version: created.version, rules: created.rules, note: created.note }, origin: originOf(req) });
+        const created = await replaceRules(c, req.body.rules, actor.sub, req.body.note, req.body.selfService);
+        await recordAudit(c, 'router', {
+          actor,
+          action: 'rules.replace',
+          target: { type: 'rule-set', id: String(created.version) },
+          before: before ? { version: before.version, rules: before.rules, selfService: before.selfService } : null,
+          after: { version: created.version, rules: created.rules, selfService: created.selfService, note: created.note },
+          origin: originOf(req),
+        });
         return created;
       });
       return reply.status(201).send(set);

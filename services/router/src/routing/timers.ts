@@ -6,6 +6,7 @@ import { wrapUpsDue } from '../store/presence-reasons';
 import { lockAgentStates, lockDisconnected, savePresence } from '../store/agents';
 import { dueWork } from '../store/due';
 import { loadBreachedQueue, loadExpiredOffers, loadResolvedPastWindow } from '../store/conversations';
+import { loadExpiredSelfService, selfServiceDue } from '../store/conversation-knowledge';
 import type { Conversation } from '../domain/conversation';
 import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 import { releaseAgentWork } from './agent-commands';
@@ -87,6 +88,14 @@ export async function closeResolved(ctx: RouterCtx): Promise<number> {
   });
 }
 
+/** Self-service answers nobody answered in time: routed as usual, waiting since the first message (docs/knowledge.md). */
+export async function expireSelfService(ctx: RouterCtx): Promise<number> {
+  return runRouting(ctx, async (tx) => {
+    const at = new Date();
+    return fire(tx, await loadExpiredSelfService(tx.client, at), { kind: 'self-service-expired', at });
+  });
+}
+
 /**
  * Every replica runs the same sweep on an interval; row locks with SKIP LOCKED split the work, so
  * deadlines fire even when the replica that set them is gone.
@@ -148,6 +157,8 @@ export class Sweeper {
         }
         // wrap-ups at their maximum end (agent.wrap-up-ended); only when wrap-up is configured
         if (c.WRAP_UP_MS > 0 && (await wrapUpsDue(this.ctx.pool, new Date()))) await endExpiredWrapUps(this.ctx);
+        // self-service runs only with knowledge configured (KNOWLEDGE_URL)
+        if (c.KNOWLEDGE_URL && (await selfServiceDue(this.ctx.pool, new Date()))) await expireSelfService(this.ctx);
         // a queue nobody waits in needs no match pass (anything that queues work kicks the matcher itself)
         if (due.waiting || due.offers || due.disconnected || due.sla) this.ctx.kickMatcher();
       } catch (err) {

@@ -105,14 +105,14 @@ export async function eraseFromRouter(ctx: RouterCtx, e: ErasureEvent, opts: { s
 }
 
 /**
- * Closes the live (queued, offered, assigned) conversations among `ids`: no routing event is
+ * Closes the live (self-service, queued, offered, assigned) conversations among `ids`: no routing event is
  * published for them (history has just forgotten the person; an event would bring them back), the
  * queue entry and collaborators go, and the agents holding them get an id-only frame.
  */
 async function closeLive(ctx: RouterCtx, ids: string[]): Promise<number> {
   return runRouting(ctx, async (tx) => {
     const { rows } = await tx.client.query<{ id: string; status: string; agent_id: string | null }>(
-      `SELECT id, status, agent_id FROM router.conversations WHERE id = ANY($1::text[]) AND status IN ('queued', 'offered', 'assigned') ORDER BY id FOR UPDATE`,
+      `SELECT id, status, agent_id FROM router.conversations WHERE id = ANY($1::text[]) AND status IN ('self-service', 'queued', 'offered', 'assigned') ORDER BY id FOR UPDATE`,
       [ids],
     );
     if (rows.length === 0) return 0;

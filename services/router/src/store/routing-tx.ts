@@ -15,6 +15,7 @@ import { insertDecisions, insertWrapUps } from './offer-decisions';
 import type { WrapUp } from '../domain/wrap-up';
 import type { DecisionRecord } from '../domain/decision-record';
 import { preparedName } from './prepared';
+import { attachSuggestions, saveConversationKnowledge, type OfferSuggestion } from './conversation-knowledge';
 
 export { AGENT_SEQ_LOCK, lastAgentSeqs, type NumberedAgentEvent } from './agent-events';
 export { CONVERSATION_COLUMNS, loadConversation, toConversation } from './conversations';
@@ -60,6 +61,8 @@ export class RoutingTx {
   private readonly agents = new Map<string, AgentChange>();
   private readonly messages: { message_id: string; conversation_id: string; received_at: string }[] = [];
   private readonly decisions: { conversationId: string; agentId: string; at: Date; record: DecisionRecord }[] = [];
+  /** knowledge suggestions fetched (before this transaction) for conversations it opens: saved with them, put on their offers */
+  readonly suggestions = new Map<string, OfferSuggestion[]>();
   /** the agent events as numbered by flush() */
   numbered: NumberedAgentEvent[] = [];
   needsMatch = false;
@@ -103,6 +106,7 @@ export class RoutingTx {
         ...(o.subject ? { subject: o.subject } : {}),
         ...(c.lastMessageId ? { inReplyToMessageId: c.lastMessageId } : {}),
         createdAt: o.createdAt.toISOString(),
+        ...(o.raw ? { raw: o.raw } : {}),
       });
     if (d.wantsMatch) this.needsMatch = true;
     return c;
@@ -214,6 +218,9 @@ export class RoutingTx {
     await saveDecided(this.client, { conversations: [...this.changes.values()], agents: this.agents, messages: this.messages, outbox: this.outbox });
     await insertDecisions(this.client, this.decisions);
     await insertWrapUps(this.client, this.wrapUps);
+    // suggestions and self-service attempts (docs/knowledge.md): after the conversations they belong to
+    await saveConversationKnowledge(this.client, [...this.changes.values()], this.suggestions);
+    if (this.ctx.config.KNOWLEDGE_URL) await attachSuggestions(this.client, this.frames.map((f) => f.frame), this.suggestions);
     if (this.frames.length === 0) return;
     const byAgent = new Map<string, Record<string, unknown>[]>();
     for (const f of this.frames) byAgent.set(f.agentId, [...(byAgent.get(f.agentId) ?? []), f.frame]);

@@ -3,10 +3,13 @@ import { compileRules } from '../domain/classify';
 import { DEFAULT_RULES } from '../domain/default-rules';
 import type { Rule } from '../domain/rules';
 import { replayGate, type GateRow } from './replay-jobs';
+import type { SelfServiceSetting } from '../domain/self-service';
 
 export interface RuleSet {
   version: number;
   rules: Rule[];
+  /** self-service (tier 0) for these categories; null = off (docs/knowledge.md) */
+  selfService: SelfServiceSetting | null;
   active: boolean;
   createdBy: string;
   note: string | null;
@@ -16,10 +19,11 @@ export interface RuleSet {
   replayJobId: string | null;
 }
 
-const COLUMNS = 'version, rules, active, created_by, note, created_at, activate_after_replay, replay_job_id';
-const toRuleSet = (r: { version: number; rules: Rule[]; active: boolean; created_by: string; note: string | null; created_at: Date; activate_after_replay: boolean; replay_job_id: string | null }): RuleSet => ({
+const COLUMNS = 'version, rules, self_service, active, created_by, note, created_at, activate_after_replay, replay_job_id';
+const toRuleSet = (r: { version: number; rules: Rule[]; self_service: SelfServiceSetting | null; active: boolean; created_by: string; note: string | null; created_at: Date; activate_after_replay: boolean; replay_job_id: string | null }): RuleSet => ({
   version: r.version,
   rules: r.rules,
+  selfService: r.self_service ?? null,
   active: r.active,
   createdBy: r.created_by,
   note: r.note,
@@ -44,20 +48,27 @@ export async function seedDefaultRules(pool: Pool): Promise<void> {
  * the version per message, so an edit applies everywhere from the next message on.
  */
 export class RuleCache {
-  private cached?: { version: number; compiled: ReturnType<typeof compileRules> };
+  private cached?: CachedRules;
 
-  async active(client: PoolClient | Pool): Promise<{ version: number; compiled: ReturnType<typeof compileRules> }> {
+  async active(client: PoolClient | Pool): Promise<CachedRules> {
     const v = await client.query<{ version: number }>('SELECT version FROM router.rule_sets WHERE active');
     return this.ofVersion(client, v.rows[0]?.version ?? 0);
   }
 
   /** The compiled rules of a version the caller read already (the inbound read carries it): read only when not cached. */
-  async ofVersion(client: PoolClient | Pool, version: number): Promise<{ version: number; compiled: ReturnType<typeof compileRules> }> {
+  async ofVersion(client: PoolClient | Pool, version: number): Promise<CachedRules> {
     if (this.cached?.version === version) return this.cached;
-    const r = await client.query<{ rules: Rule[] }>('SELECT rules FROM router.rule_sets WHERE version = $1::int', [version]);
-    this.cached = { version, compiled: compileRules(r.rows[0]?.rules ?? DEFAULT_RULES) };
+    const r = await client.query<{ rules: Rule[]; self_service: SelfServiceSetting | null }>('SELECT rules, self_service FROM router.rule_sets WHERE version = $1::int', [version]);
+    this.cached = { version, compiled: compileRules(r.rows[0]?.rules ?? DEFAULT_RULES), selfService: r.rows[0]?.self_service ?? null };
     return this.cached;
   }
+}
+
+/** A rule-set version as routing uses it: the compiled rules and its self-service setting. */
+export interface CachedRules {
+  version: number;
+  compiled: ReturnType<typeof compileRules>;
+  selfService: SelfServiceSetting | null;
 }
 
 export async function activeRuleSet(pool: Pick<Pool, 'query'>): Promise<RuleSet | undefined> {
@@ -65,35 +76,50 @@ export async function activeRuleSet(pool: Pick<Pool, 'query'>): Promise<RuleSet 
   return rows[0] ? toRuleSet(rows[0]) : undefined;
 }
 
-export async function listRuleSets(pool: Pool): Promise<Omit<RuleSet, 'rules'>[]> {
+export async function listRuleSets(pool: Pool): Promise<Omit<RuleSet, 'rules' | 'selfService'>[]> {
   const { rows } = await pool.query(`SELECT ${COLUMNS} FROM router.rule_sets ORDER BY version DESC LIMIT 200`);
   return rows.map((r) => {
-    const { rules: _rules, ...rest } = toRuleSet(r);
+    const { rules: _rules, selfService: _selfService, ...rest } = toRuleSet(r);
     return rest;
   });
 }
 
-/** Stores the rules as a new version and makes it the active one (in one transaction). */
-export async function replaceRules(client: PoolClient, rules: Rule[], createdBy: string, note?: string): Promise<RuleSet> {
+/** The self-service setting a new version gets: `undefined` keeps the active version's, null turns it off. */
+async function selfServiceFor(client: Pick<PoolClient, 'query'>, selfService: SelfServiceSetting | null | undefined): Promise<SelfServiceSetting | null> {
+  if (selfService !== undefined) return selfService;
+  const kept = await client.query<{ self_service: SelfServiceSetting | null }>('SELECT self_service FROM router.rule_sets WHERE active');
+  return kept.rows[0]?.self_service ?? null;
+}
+
+/**
+ * Stores the rules as a new version and makes it the active one (in one transaction). The
+ * self-service setting goes with them: `undefined` keeps the active version's, null turns it off.
+ */
+export async function replaceRules(client: PoolClient, rules: Rule[], createdBy: string, note?: string, selfService?: SelfServiceSetting | null): Promise<RuleSet> {
   await client.query('SELECT pg_advisory_xact_lock(hashtext($1::text))', ['router:rule_sets']);
+  const setting = await selfServiceFor(client, selfService);
   await client.query('UPDATE router.rule_sets SET active = false WHERE active');
   const { rows } = await client.query(
-    `INSERT INTO router.rule_sets (version, rules, active, created_by, note)
-     SELECT COALESCE(max(version), 0) + 1, $1::jsonb, true, $2::text, $3::text FROM router.rule_sets
+    `INSERT INTO router.rule_sets (version, rules, self_service, active, created_by, note)
+     SELECT COALESCE(max(version), 0) + 1, $1::jsonb, $4::jsonb, true, $2::text, $3::text FROM router.rule_sets
      RETURNING ${COLUMNS}`,
-    [JSON.stringify(rules), createdBy, note ?? null],
+    [JSON.stringify(rules), createdBy, note ?? null, setting === null ? null : JSON.stringify(setting)],
   );
   return toRuleSet(rows[0]);
 }
 
-/** Stores the rules as a new inactive version marked "activate after replay" (call in a transaction). */
-export async function saveRuleDraft(client: Pick<PoolClient, 'query'>, rules: Rule[], createdBy: string, note?: string): Promise<RuleSet> {
+/**
+ * Stores the rules as a new inactive version marked "activate after replay" (call in a transaction),
+ * with its self-service setting (`undefined` keeps the active version's, null turns it off).
+ */
+export async function saveRuleDraft(client: Pick<PoolClient, 'query'>, rules: Rule[], createdBy: string, note?: string, selfService?: SelfServiceSetting | null): Promise<RuleSet> {
   await client.query('SELECT pg_advisory_xact_lock(hashtext($1::text))', ['router:rule_sets']);
+  const setting = await selfServiceFor(client, selfService);
   const { rows } = await client.query(
-    `INSERT INTO router.rule_sets (version, rules, active, created_by, note, activate_after_replay)
-     SELECT COALESCE(max(version), 0) + 1, $1::jsonb, false, $2::text, $3::text, true FROM router.rule_sets
+    `INSERT INTO router.rule_sets (version, rules, self_service, active, created_by, note, activate_after_replay)
+     SELECT COALESCE(max(version), 0) + 1, $1::jsonb, $4::jsonb, false, $2::text, $3::text, true FROM router.rule_sets
      RETURNING ${COLUMNS}`,
-    [JSON.stringify(rules), createdBy, note ?? null],
+    [JSON.stringify(rules), createdBy, note ?? null, setting === null ? null : JSON.stringify(setting)],
   );
   return toRuleSet(rows[0]);
 }
