@@ -18,7 +18,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request, Agent } from 'node:http';
 import { createServer } from 'node:net';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -39,6 +39,7 @@ const AGENTS = Number(process.env.BENCH_AGENTS ?? Math.max(20, Math.ceil((RATE *
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 6);
 const SECRET = 'bench-secret-0123456789abcdef';
 const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'error' });
+const PROFILED = new Set(['router', 'ingest-chat']);
 
 const pct = (xs: number[], p: number) => {
   if (xs.length === 0) return NaN;
@@ -76,7 +77,11 @@ async function startService(name: string, env: Record<string, string>): Promise<
 async function startProcess(name: string, args: string[], env: Record<string, string>): Promise<Proc> {
   const port = await freePort();
   const countFile = join(tmpdir(), `bench-pg-${process.pid}-${name}-${port}`);
-  const child: ChildProcess = spawn(process.execPath, ['--require', join(__dirname, 'support', 'pg-count.cjs'), '--import', 'tsx', ...args], {
+  // BENCH_CPU_PROF=<dir>: V8 CPU profiles of the router and ingest-chat, one file per thread (the
+  // largest is the main thread; tsx's loader runs in another), written when they stop. The profiler
+  // costs CPU of its own: CPU and idle figures of such a run are not comparable with others.
+  const prof = process.env.BENCH_CPU_PROF && PROFILED.has(name) ? ['--cpu-prof', '--cpu-prof-dir', join(process.env.BENCH_CPU_PROF, `${name}-${RATE}`)] : [];
+  const child: ChildProcess = spawn(process.execPath, [...prof, '--require', join(__dirname, 'support', 'pg-count.cjs'), '--import', 'tsx', ...args], {
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', BENCH_PG_COUNT_FILE: countFile },
     stdio: ['ignore', process.env.BENCH_CHILD_LOGS ? 'inherit' : 'ignore', 'inherit'],
   });
@@ -107,8 +112,54 @@ async function startProcess(name: string, args: string[], env: Record<string, st
   };
 }
 
+/** The pid of the process listening on this local TCP port (from /proc/net/tcp* and /proc/<pid>/fd), if any. */
+function pidListening(port: number): number | undefined {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set<string>();
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    try {
+      for (const l of readFileSync(f, 'utf8').split('\n').slice(1)) {
+        const c = l.trim().split(/\s+/);
+        if (c[1]?.endsWith(`:${hex}`) && c[3] === '0A') inodes.add(c[9]!);
+      }
+    } catch {
+      // not Linux
+    }
+  }
+  for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      for (const fd of readdirSync(`/proc/${d}/fd`)) {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${d}/fd/${fd}`));
+        if (m && inodes.has(m[1]!)) return Number(d);
+      }
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return undefined;
+}
+
 /**
- * CPU time used so far (ms) by the router and ingest processes, all Postgres processes, the Kafka
+ * Whose CPU counts as "postgres" and "kafka": the postmaster serving DATABASE_URL with its children,
+ * and the broker listening on the first KAFKA_BROKERS port. Other PostgreSQL servers and brokers on
+ * this machine (other sessions' tests) are left out; with neither found, every postgres process and
+ * every Kafka JVM counts, as before.
+ */
+let serverPids: { postmaster?: number; kafka?: number } = {};
+async function findServers(pool: { query: (sql: string) => Promise<{ rows: { pid: number }[] }> }): Promise<void> {
+  const backend = (await pool.query('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  let postmaster: number | undefined;
+  try {
+    const st = readFileSync(`/proc/${backend}/stat`, 'utf8');
+    postmaster = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    postmaster = undefined; // the server is not on this machine
+  }
+  serverPids = { postmaster, kafka: pidListening(Number(BROKERS.split(',')[0]!.split(':')[1])) };
+}
+
+/**
+ * CPU time used so far (ms) by the router and ingest processes, the Postgres server, the Kafka
  * broker and this process, read from /proc (Linux; empty elsewhere). Sampled at the start and end
  * of the measured phase, it says where a message's CPU goes, which on a shared machine is steadier
  * than latency.
@@ -131,9 +182,10 @@ function cpuSnapshot(pids: Record<string, number>): Map<string, number> {
       const ms = (Number(f[11]) + Number(f[12])) * tick; // utime + stime
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const pid = Number(d);
+      const ppid = Number(f[1]);
       if (byPid.has(pid)) add(byPid.get(pid)!, ms);
-      else if (comm === 'postgres') add('postgres', ms);
-      else if (comm === 'java' && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('kafka')) add('kafka', ms);
+      else if (comm === 'postgres' && (serverPids.postmaster === undefined || pid === serverPids.postmaster || ppid === serverPids.postmaster)) add('postgres', ms);
+      else if (comm === 'java' && (serverPids.kafka === undefined ? readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('kafka') : pid === serverPids.kafka)) add('kafka', ms);
     } catch {
       // the process ended meanwhile
     }
@@ -147,6 +199,27 @@ function cpuSnapshot(pids: Record<string, number>): Map<string, number> {
     // not Linux
   }
   return out;
+}
+
+/**
+ * pg_stat_statements of the bench database, when the server has it loaded
+ * (shared_preload_libraries): reset at the start of the measured window, read at its end.
+ */
+async function statementStats(pool: { query: (sql: string) => Promise<{ rows: Record<string, unknown>[] }> }, op: 'reset' | 'read', perMessage = 1): Promise<string[]> {
+  try {
+    await pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    if (op === 'reset') {
+      await pool.query('SELECT pg_stat_statements_reset()');
+      return [];
+    }
+    const { rows } = await pool.query(
+      `SELECT calls, total_exec_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS q FROM pg_stat_statements
+        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 25`,
+    );
+    return rows.map((r) => `    ${fmt(Number(r.calls) / perMessage).padStart(6)}/msg ${fmt(Number(r.total_exec_time) / perMessage).padStart(6)} ms/msg  ${String(r.q)}`);
+  } catch {
+    return op === 'read' ? ['    (pg_stat_statements not loaded on this server)'] : [];
+  }
 }
 
 /** Calls fn RATE times a second for SECONDS (open loop: a slow answer does not slow the sender). */
@@ -247,6 +320,7 @@ async function barePipeline(world: Awaited<ReturnType<typeof createWorld>>, env:
 async function main(): Promise<void> {
   const world = await createWorld('benchrouter', { partitions: PARTITIONS });
   const { id, suffix, topics, kafka } = world;
+  await findServers(world.pool);
   const env = world.env({
     LOG_LEVEL: 'warn',
     // router tuning knobs pass through (MATCH_WORKERS, PG_POOL_MAX, INBOUND_CONCURRENCY…)
@@ -357,6 +431,7 @@ async function main(): Promise<void> {
     let errors = 0;
     const pids = { router: router.pid, 'ingest-chat': chat.pid };
     const st0 = await router.statements();
+    await statementStats(world.pool, 'reset');
     const cpu0 = cpuSnapshot(pids);
     const tStart = performance.now();
     await atRate(RATE, SECONDS, async (i) => {
@@ -379,6 +454,7 @@ async function main(): Promise<void> {
     const cpu1 = cpuSnapshot(pids);
     const st1 = await router.statements();
     const wallMs = performance.now() - tStart;
+    const topStatements = await statementStats(world.pool, 'read', offers);
     const cpuLine = [...cpu1]
       .filter(([k]) => k !== 'machine idle')
       .map(([k, v]) => `${k} ${fmt((v - (cpu0.get(k) ?? 0)) / Math.max(1, offers))}`)
@@ -400,6 +476,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 10000)); // history catches up with the run's events; start-up settles
     const stack = { router: router.pid, 'ingest-chat': chat.pid, history: history.pid, 'ingest-email': email.pid, 'ingest-phone': phone.pid, 'ingest-social': social.pid };
     const idleMs = Number(process.env.BENCH_IDLE_SECONDS ?? 30) * 1000;
+    await statementStats(world.pool, 'reset');
     const i0 = cpuSnapshot(stack);
     const ist0 = await router.statements();
     const it0 = performance.now();
@@ -407,6 +484,7 @@ async function main(): Promise<void> {
     const i1 = cpuSnapshot(stack);
     const ist1 = await router.statements();
     const idleWall = performance.now() - it0;
+    const idleStatements = await statementStats(world.pool, 'read', idleWall / 1000);
     const idlePct = new Map([...i1].filter(([k]) => k !== 'machine idle' && !k.startsWith('bench')).map(([k, v]) => [k, (100 * (v - (i0.get(k) ?? 0))) / idleWall]));
     // Where the time goes, from the database's own clock: message received by ingest → conversation
     // opened by the router → offer event stored for the agent.
@@ -438,6 +516,13 @@ async function main(): Promise<void> {
       `  router / bare: CPU per message ${fmt(sum(routerCpu))} / ${fmt(sum(bare.cpu))} = ${fmt(sum(routerCpu) / sum(bare.cpu))}×; p50 ${fmt(pct(lat, 50) / pct(bare.lat, 50))}×; p99 ${fmt(pct(lat, 99) / pct(bare.lat, 99))}×`,
       `  idle stack over ${fmt(idleWall / 1000)} s (six services + broker; postgres is shared with whatever else runs on this machine): ${line(idlePct)} — total ${fmt(sum(idlePct))}% of one core; router statements ${fmt((ist1 - ist0) / (idleWall / 1000))}/s`,
     ];
+    if (process.env.BENCH_STATEMENTS !== '0')
+      out.push(
+        `  statements of the bench database during the routed window (pg_stat_statements, all services; calls and execution time per routed message):`,
+        ...topStatements,
+        `  … and during the idle window (per second):`,
+        ...idleStatements.slice(0, 12).map((l) => l.replace('/msg', '/s ').replace('ms/msg', 'ms/s ')),
+      );
     process.stdout.write(out.join('\n') + '\n');
 
   } finally {

@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { AgentState } from '../domain/lifecycle';
 import { freeCapacity, type AgentSnapshot } from '../domain/match';
-import { AGENT_SEQ_LOCK, lastAgentSeqs, SESSIONS_CHANNEL } from './agent-events';
+import { lockAgentSeq, SESSIONS_CHANNEL } from './agent-events';
 import { preparedQuery } from './prepared';
 
 type Querier = Pick<PoolClient, 'query'>;
@@ -135,8 +135,7 @@ export async function lockForSession(client: Querier, agentId: string): Promise<
     [agentId],
   );
   if (!rows[0]) return undefined;
-  await client.query('SELECT pg_advisory_xact_lock(hashtext($1::text))', [AGENT_SEQ_LOCK + agentId]);
-  const fromSeq = (await lastAgentSeqs(client, [agentId])).get(agentId) ?? 0;
+  const fromSeq = await lockAgentSeq(client, agentId);
   return { before: { id: agentId, presence: rows[0].presence, consecutiveTimeouts: rows[0].consecutive_timeouts }, fromSeq };
 }
 

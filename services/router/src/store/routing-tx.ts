@@ -8,7 +8,7 @@ import type { RouterConfig } from '../config';
 import type { Conversation } from '../domain/conversation';
 import type { AgentState, Decision, EventExtra, EventSubject, FrameIntent } from '../domain/lifecycle';
 import { offerContext, RECENT_SHOWN } from '../domain/offer-context';
-import { insertAgentEvents, lockAgentNumbering, type NumberedAgentEvent } from './agent-events';
+import { insertAgentEvents, type NumberedAgentEvent } from './agent-events';
 import { saveDecided, type AgentChange, type ConversationChange } from './conversation-save';
 import { recentByCustomer } from './conversations';
 import { insertDecisions, insertWrapUps } from './offer-decisions';
@@ -16,7 +16,7 @@ import type { WrapUp } from '../domain/wrap-up';
 import type { DecisionRecord } from '../domain/decision-record';
 import { preparedName } from './prepared';
 
-export { AGENT_SEQ_LOCK, lastAgentSeqs, type NumberedAgentEvent } from './agent-events';
+export { lastAgentSeqs, type NumberedAgentEvent } from './agent-events';
 export { CONVERSATION_COLUMNS, loadConversation, toConversation } from './conversations';
 export type { HandoffNote } from '../domain/conversation';
 export { preparedName } from './prepared';
@@ -184,7 +184,7 @@ export class RoutingTx {
   /**
    * Writes the collected effects inside the transaction (called once, just before COMMIT): the
    * customer context of offer frames (one read), the decided state with the outbox rows (one
-   * statement), then the console frames numbered under each agent's numbering lock (two).
+   * statement), then the console frames, numbered by each agent's counter (one).
    */
   async flush(): Promise<void> {
     const withContext = this.frames.filter((f) => f.context);
@@ -193,17 +193,15 @@ export class RoutingTx {
       const recent = await recentByCustomer(this.client, keys, RECENT_SHOWN);
       for (const f of withContext) f.frame.conversation = offerContext(f.context!, f.context!.customerKey ? (recent.get(f.context!.customerKey) ?? []) : []);
     }
-    // Agent rows are written before the numbering locks are taken: a transaction that waits for an
-    // agent's row while holding its numbering lock would deadlock with an offer holding that row.
+    // Agent rows are written before the numbering locks (counter rows) are taken: a transaction that
+    // waits for an agent's row while holding its numbering lock would deadlock with an offer holding that row.
     await saveDecided(this.client, { conversations: [...this.changes.values()], agents: this.agents, messages: this.messages, outbox: this.outbox });
     await insertDecisions(this.client, this.decisions);
     await insertWrapUps(this.client, this.wrapUps);
     if (this.frames.length === 0) return;
     const byAgent = new Map<string, Record<string, unknown>[]>();
     for (const f of this.frames) byAgent.set(f.agentId, [...(byAgent.get(f.agentId) ?? []), f.frame]);
-    const ids = [...byAgent.keys()].sort();
-    await lockAgentNumbering(this.client, ids);
-    this.numbered = await insertAgentEvents(this.client, new Map(ids.map((id) => [id, byAgent.get(id)!])));
+    this.numbered = await insertAgentEvents(this.client, byAgent);
   }
 
   get wroteOutbox(): boolean {
