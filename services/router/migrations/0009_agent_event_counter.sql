@@ -14,3 +14,14 @@ CREATE TABLE agent_event_seqs (
 
 INSERT INTO agent_event_seqs (agent_id, seq)
 SELECT agent_id, max(seq) FROM agent_events GROUP BY agent_id;
+
+-- Console liveness, refreshed by the replica holding the console every sweep interval, in its own
+-- table: the heartbeat was `UPDATE agents SET seen_at` over all of a replica's agents, which waited
+-- for every offer transaction holding one of those agent rows while holding the rows it had already
+-- updated — under load each accept and offer of those agents queued behind it (pg_stat_statements,
+-- bench:router at 100 msg/s: 8.7 ms of lock wait per routed message). agents.seen_at stays the
+-- attach time; the console is alive while either is recent.
+CREATE TABLE console_liveness (
+  session_id text PRIMARY KEY,
+  seen_at timestamptz NOT NULL
+);

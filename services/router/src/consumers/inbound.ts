@@ -7,7 +7,7 @@ import { offerOnArrival } from '../routing/matching';
 import { policyOf } from '../routing/policy';
 import { claimEventIds, classificationInputs, loadThreads, withParticipants } from '../store/conversations';
 import type { RuleCache } from '../store/rule-store';
-import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
+import { clockOf, runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 
 export interface InboundDeps {
   ctx: RouterCtx;
@@ -39,7 +39,7 @@ type ClassificationInput = { attributes: Record<string, unknown> | null; display
  */
 async function routeMessages(tx: RoutingTx, deps: InboundDeps, batch: InboundMessage[]): Promise<void> {
   const policy = policyOf(deps.ctx.config);
-  const at = new Date();
+  const at = clockOf(deps.ctx);
   const pending = await claimEventIds(tx.client, batch.map((m) => m.messageId));
   // first occurrence of each id not seen before (a redelivery or a repeat in the batch is a no-op)
   const todo = batch.filter((m) => pending.delete(m.messageId));
@@ -50,7 +50,7 @@ async function routeMessages(tx: RoutingTx, deps: InboundDeps, batch: InboundMes
   // Classification inputs for every customer that may open a conversation here, in one read.
   const openers = [...new Set(todo.filter((m) => !isLive(current.get(m.threadKey))).map((m) => `${m.from.channel}:${m.from.address}`))];
   // …with the active rule version (an edit applies from the next transaction on); the rules themselves are cached per version
-  const { inputs, ruleVersion } = await classificationInputs(tx.client, openers);
+  const { inputs, ruleVersion } = await classificationInputs(tx.client, openers, at);
   let rules: ActiveRules | undefined;
   const activeRules = async () => (rules ??= ruleVersion !== undefined ? await deps.rules.ofVersion(tx.client, ruleVersion) : await deps.rules.active(tx.client));
 

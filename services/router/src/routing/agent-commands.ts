@@ -3,7 +3,7 @@ import type { Conversation } from '../domain/conversation';
 import { agentConnected, agentPresence, decide, type AgentErrorCode, type Input, type Outcome } from '../domain/lifecycle';
 import { agentExists, lockAgentStates, lockForSession, lockTransferTarget, savePresence, saveSession } from '../store/agents';
 import { loadAgentWork, loadConversation, openWorkOf } from '../store/conversations';
-import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
+import { clockOf, runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 import { policyOf } from './policy';
 import { startWrapUp } from '../domain/wrap-up';
 
@@ -46,37 +46,37 @@ async function command(
 
 /** Accepts an offer made to this agent: the conversation is assigned to them. */
 export async function acceptOffer(ctx: RouterCtx, agentId: string, conversationId: string): Promise<void> {
-  await command(ctx, { kind: 'accept', at: new Date(), conversationId, agentId });
+  await command(ctx, { kind: 'accept', at: clockOf(ctx), conversationId, agentId });
 }
 
 /** Declines an offer: back to its queue at its original place, never offered to this agent again. */
 export async function rejectOffer(ctx: RouterCtx, agentId: string, conversationId: string, reason?: string): Promise<void> {
-  await command(ctx, { kind: 'reject', at: new Date(), conversationId, agentId, ...(reason !== undefined ? { reason } : {}) });
+  await command(ctx, { kind: 'reject', at: clockOf(ctx), conversationId, agentId, ...(reason !== undefined ? { reason } : {}) });
 }
 
 /** Sends an agent reply to the customer (omni.outbound.v1 via the outbox); returns its id. */
 export async function reply(ctx: RouterCtx, agentId: string, conversationId: string, text: string, subject?: string): Promise<string> {
   const outboundId = newId('out');
-  await command(ctx, { kind: 'reply', at: new Date(), conversationId, agentId, text, outboundId, ...(subject ? { subject } : {}) }, { participants: true });
+  await command(ctx, { kind: 'reply', at: clockOf(ctx), conversationId, agentId, text, outboundId, ...(subject ? { subject } : {}) }, { participants: true });
   return outboundId;
 }
 
 /** The assignee invites another agent to the conversation, read-only (observer) or as helper. */
 export async function invite(ctx: RouterCtx, agentId: string, conversationId: string, targetId: string, role: 'observer' | 'helper'): Promise<void> {
-  const input = { kind: 'invite' as const, at: new Date(), conversationId, agentId, targetId, role, targetExists: false };
+  const input = { kind: 'invite' as const, at: clockOf(ctx), conversationId, agentId, targetId, role, targetExists: false };
   await command(ctx, input, { participants: true, prepare: async (tx) => ({ ...input, targetExists: await agentExists(tx.client, targetId) }) });
 }
 
 /** A collaborator leaves a conversation. */
 export async function leave(ctx: RouterCtx, agentId: string, conversationId: string): Promise<void> {
-  await command(ctx, { kind: 'leave', at: new Date(), conversationId, agentId }, { participants: true });
+  await command(ctx, { kind: 'leave', at: clockOf(ctx), conversationId, agentId }, { participants: true });
 }
 
 /** Escalates an assigned conversation one tier up (or to toTier); the handoff note is mandatory. Returns the new tier. */
 export async function escalate(ctx: RouterCtx, agentId: string, conversationId: string, note: string | undefined, toTier?: number): Promise<number> {
   const c = await command(
     ctx,
-    { kind: 'escalate', at: new Date(), conversationId, agentId, ...(note !== undefined ? { note } : {}), ...(toTier !== undefined ? { toTier } : {}) },
+    { kind: 'escalate', at: clockOf(ctx), conversationId, agentId, ...(note !== undefined ? { note } : {}), ...(toTier !== undefined ? { toTier } : {}) },
     { participants: true },
   );
   return c.tier;
@@ -89,7 +89,7 @@ export async function escalate(ctx: RouterCtx, agentId: string, conversationId: 
 export async function transfer(ctx: RouterCtx, agentId: string, conversationId: string, to: { agentId?: string; tier?: number }, note?: string): Promise<void> {
   const input = {
     kind: 'transfer' as const,
-    at: new Date(),
+    at: clockOf(ctx),
     conversationId,
     agentId,
     ...(to.agentId ? { toAgentId: to.agentId } : {}),
@@ -105,7 +105,7 @@ export async function transfer(ctx: RouterCtx, agentId: string, conversationId: 
 
 /** Resolves an assigned conversation; the agent's capacity is free for the next one at once. */
 export async function resolve(ctx: RouterCtx, agentId: string, conversationId: string, reason?: string): Promise<void> {
-  const at = new Date();
+  const at = clockOf(ctx);
   await command(ctx, { kind: 'resolve', at, conversationId, agentId, ...(reason !== undefined ? { reason } : {}) }, {
     participants: true,
     // after-contact work: the agent keeps this conversation's slot for WRAP_UP_MS (domain/wrap-up.ts)
@@ -129,11 +129,11 @@ export async function releaseAgentWork(tx: RoutingTx, agentId: string, reason: s
 /** Sets presence; going offline releases the agent's work at once, coming online pulls work. */
 export async function setPresence(ctx: RouterCtx, agentId: string, presence: 'online' | 'away' | 'offline'): Promise<void> {
   await runRouting(ctx, async (tx) => {
-    const at = new Date();
+    const at = clockOf(ctx);
     const before = (await lockAgentStates(tx.client, [agentId])).get(agentId);
     if (!before) throw new AgentActionError('NOT_FOUND', `agent ${agentId} not found`);
     const p = agentPresence(before, presence, 'set by agent');
-    await savePresence(tx.client, p.agent, p.cameOnline);
+    await savePresence(tx.client, p.agent, p.cameOnline, at);
     if (p.releaseWork) await releaseAgentWork(tx, agentId, `agent ${agentId} went offline`, at);
     tx.applyFrames(p.frames, at);
     if (p.wantsMatch) tx.needsMatch = true;
@@ -151,11 +151,11 @@ export async function connectConsole(
   presence: 'online' | 'away',
 ): Promise<{ fromSeq: number; conversations: { id: string; status: string; offer_deadline: Date | null }[] }> {
   return runRouting(ctx, async (tx) => {
-    const at = new Date();
+    const at = clockOf(ctx);
     const locked = await lockForSession(tx.client, agentId);
     if (!locked) throw new AgentActionError('NOT_FOUND', `agent ${agentId} not found`);
     const c = agentConnected(locked.before, presence);
-    await saveSession(tx.client, c.agent, sessionId, c.restartIdle);
+    await saveSession(tx.client, c.agent, sessionId, c.restartIdle, at);
     tx.applyFrames(c.frames, at);
     if (c.wantsMatch) tx.needsMatch = true;
     return { fromSeq: locked.fromSeq, conversations: await openWorkOf(tx.client, agentId) };

@@ -4,7 +4,7 @@ import { lockAgentStates, lockDisconnected, savePresence } from '../store/agents
 import { dueWork } from '../store/due';
 import { loadBreachedQueue, loadExpiredOffers, loadResolvedPastWindow } from '../store/conversations';
 import type { Conversation } from '../domain/conversation';
-import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
+import { clockOf, runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 import { releaseAgentWork } from './agent-commands';
 import { policyOf } from './policy';
 
@@ -25,7 +25,7 @@ function fire(tx: RoutingTx, convs: Conversation[], input: Input, onDecided?: (c
 /** Expired offers go back to the queue; an agent who lets too many lapse in a row is set away. */
 export async function expireOffers(ctx: RouterCtx): Promise<number> {
   return runRouting(ctx, async (tx) => {
-    const at = new Date();
+    const at = clockOf(ctx);
     const convs = await loadExpiredOffers(tx.client, at);
     if (convs.length === 0) return 0;
     const policy = policyOf(ctx.config);
@@ -49,11 +49,11 @@ export async function expireOffers(ctx: RouterCtx): Promise<number> {
  */
 export async function releaseDisconnected(ctx: RouterCtx): Promise<number> {
   return runRouting(ctx, async (tx) => {
-    const at = new Date();
+    const at = clockOf(ctx);
     const gone = await lockDisconnected(tx.client, at, ctx.config.DISCONNECT_GRACE_MS);
     for (const a of gone) {
       const p = agentPresence(a, 'offline', 'disconnected');
-      await savePresence(tx.client, p.agent, false, { goneOffline: true });
+      await savePresence(tx.client, p.agent, false, at, { goneOffline: true });
       await releaseAgentWork(tx, a.id, `agent ${a.id} disconnected for over ${ctx.config.DISCONNECT_GRACE_MS} ms`, at);
       tx.applyFrames(p.frames, at);
     }
@@ -64,7 +64,7 @@ export async function releaseDisconnected(ctx: RouterCtx): Promise<number> {
 /** Queue SLA breaches: widened to the next tier or escalated one tier up (OVERFLOW_MODE), per the lifecycle. */
 export async function overflowQueues(ctx: RouterCtx): Promise<number> {
   return runRouting(ctx, async (tx) => {
-    const at = new Date();
+    const at = clockOf(ctx);
     const convs = await loadBreachedQueue(tx.client, at);
     fire(tx, convs, { kind: 'sla-breached', at });
     return convs.length;
@@ -74,7 +74,7 @@ export async function overflowQueues(ctx: RouterCtx): Promise<number> {
 /** Resolved conversations past the reopen window are closed (a later message opens a new one). */
 export async function closeResolved(ctx: RouterCtx): Promise<number> {
   return runRouting(ctx, async (tx) => {
-    const at = new Date();
+    const at = clockOf(ctx);
     return fire(tx, await loadResolvedPastWindow(tx.client, at, ctx.config.REOPEN_WINDOW_MS), { kind: 'reopen-window-over', at });
   });
 }
@@ -124,7 +124,7 @@ export class Sweeper {
     this.running = (async () => {
       try {
         const c = this.ctx.config;
-        const due = await dueWork(this.ctx.pool, new Date(), c.DISCONNECT_GRACE_MS, c.REOPEN_WINDOW_MS);
+        const due = await dueWork(this.ctx.pool, clockOf(this.ctx), c.DISCONNECT_GRACE_MS, c.REOPEN_WINDOW_MS);
         if (due.offers) this.counters?.expired.inc(await expireOffers(this.ctx));
         if (due.disconnected) await releaseDisconnected(this.ctx);
         if (due.sla) this.counters?.breaches.inc(await overflowQueues(this.ctx));

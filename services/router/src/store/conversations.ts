@@ -221,21 +221,22 @@ export async function claimEventIds(client: Querier, ids: string[]): Promise<Set
 
 /**
  * What classification needs about customers — their profile (from omni.customers.v1) and recent
- * escalations (30 days) — and the active rule version, in one read (ruleVersion undefined: no customers asked).
+ * escalations (30 days before `at`) — and the active rule version, in one read (ruleVersion undefined: no customers asked).
  */
 export async function classificationInputs(
   client: Querier,
   customerKeys: string[],
+  at: Date,
 ): Promise<{ inputs: Map<string, { attributes: Record<string, unknown> | null; display_name: string | null; n: number }>; ruleVersion?: number }> {
   const inputs = new Map<string, { attributes: Record<string, unknown> | null; display_name: string | null; n: number }>();
   if (customerKeys.length === 0) return { inputs };
   const { rows } = await client.query<{ key: string; attributes: Record<string, unknown> | null; display_name: string | null; n: number; rule_version: number | null }>(
     preparedQuery(
       `SELECT k.key, p.attributes, p.display_name,
-              (SELECT COALESCE(sum(escalations), 0)::int FROM router.conversations WHERE customer_key = k.key AND opened_at > now() - interval '30 days') AS n,
+              (SELECT COALESCE(sum(escalations), 0)::int FROM router.conversations WHERE customer_key = k.key AND opened_at > $2::timestamptz - interval '30 days') AS n,
               (SELECT version FROM router.rule_sets WHERE active) AS rule_version
          FROM unnest($1::text[]) AS k(key) LEFT JOIN router.customer_profiles p ON p.identity = k.key`,
-      [customerKeys],
+      [customerKeys, at],
     ),
   );
   for (const r of rows) inputs.set(r.key, r);

@@ -38,7 +38,17 @@ export interface RouterCtx {
   kickMatcher: () => void;
   /** key of the CSAT tokens put on conversation.resolved (libs/auth csatKey); absent = none issued */
   csatKey?: Uint8Array;
+  /**
+   * The router's one clock (absent: the system clock). Every routing decision's time comes from it
+   * — the `at` of lifecycle inputs, the deadlines the sweeps compare, idle and liveness times, which
+   * reach SQL as parameters, never as now() — so the live router's decisions depend only on recorded
+   * inputs (issue 19).
+   */
+  clock?: () => Date;
 }
+
+/** The time now on the router's clock (RouterCtx.clock, default the system clock). */
+export const clockOf = (ctx: Pick<RouterCtx, 'clock'>): Date => (ctx.clock ? ctx.clock() : new Date());
 
 interface PendingFrame {
   agentId: string;
@@ -168,7 +178,7 @@ export class RoutingTx {
 
   /** Records a routing event for omni.conversations.v1 outside a lifecycle decision (keyed by conversation). */
   conversationEvent(conv: EventSubject, type: ConversationEventType, actor: Actor, reason?: string, extra: EventExtra = {}): ConversationEvent {
-    return this.event(conv, type, actor, reason, extra, new Date());
+    return this.event(conv, type, actor, reason, extra, clockOf(this.ctx));
   }
 
   /** Records an agent reply for omni.outbound.v1. */
@@ -178,7 +188,7 @@ export class RoutingTx {
 
   /** Queues a frame for an agent console outside a lifecycle decision; it gets the agent's next sequence number at commit. */
   agentEvent(agentId: string, frame: Record<string, unknown>): void {
-    this.frames.push({ agentId, frame: { ...frame, at: new Date().toISOString() } });
+    this.frames.push({ agentId, frame: { ...frame, at: clockOf(this.ctx).toISOString() } });
   }
 
   /**
