@@ -11,7 +11,7 @@ import { offerContext, RECENT_SHOWN } from '../domain/offer-context';
 import { insertAgentEvents, type NumberedAgentEvent } from './agent-events';
 import { saveDecided, type AgentChange, type ConversationChange } from './conversation-save';
 import { recentByCustomer } from './conversations';
-import { insertDecisions, insertWrapUps } from './offer-decisions';
+import { insertWrapUps } from './offer-decisions';
 import type { WrapUp } from '../domain/wrap-up';
 import type { DecisionRecord } from '../domain/decision-record';
 import { preparedName } from './prepared';
@@ -205,8 +205,7 @@ export class RoutingTx {
     }
     // Agent rows are written before the numbering locks (counter rows) are taken: a transaction that
     // waits for an agent's row while holding its numbering lock would deadlock with an offer holding that row.
-    await saveDecided(this.client, { conversations: [...this.changes.values()], agents: this.agents, messages: this.messages, outbox: this.outbox });
-    await insertDecisions(this.client, this.decisions);
+    await saveDecided(this.client, { conversations: [...this.changes.values()], agents: this.agents, messages: this.messages, outbox: this.outbox, decisions: this.decisions });
     await insertWrapUps(this.client, this.wrapUps);
     if (this.frames.length === 0) return;
     const byAgent = new Map<string, Record<string, unknown>[]>();
