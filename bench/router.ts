@@ -14,6 +14,14 @@
  * Creates its own database and topics and removes them afterwards. Agents accept every
  * offer (and with BENCH_CHURN=1 resolve it at once, so capacity churns); there are enough agents
  * (capacity 100 each) that no conversation waits for a free agent: the figure is routing cost.
+ *
+ * "postgres" and "kafka" CPU are the server behind DATABASE_URL (its postmaster and children) and
+ * the broker listening on KAFKA_BROKERS' first port, so a run against a private PostgreSQL and broker
+ * is not charged for other work on the machine. With pg_stat_statements loaded on that server
+ * (shared_preload_libraries) the run also prints the statements per routed message and per idle
+ * second. BENCH_CPU_PROF=<dir> writes V8 CPU profiles of the services named in
+ * BENCH_CPU_PROF_SERVICES (default router,ingest-chat); `node --import tsx
+ * bench/support/profile-top.ts <file>` summarises one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request, Agent } from 'node:http';
@@ -39,7 +47,7 @@ const AGENTS = Number(process.env.BENCH_AGENTS ?? Math.max(20, Math.ceil((RATE *
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 6);
 const SECRET = 'bench-secret-0123456789abcdef';
 const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'error' });
-const PROFILED = new Set(['router', 'ingest-chat']);
+const PROFILED = new Set((process.env.BENCH_CPU_PROF_SERVICES ?? 'router,ingest-chat').split(','));
 
 const pct = (xs: number[], p: number) => {
   if (xs.length === 0) return NaN;
