@@ -471,29 +471,32 @@ async function main(): Promise<void> {
     for (const ws of sockets) ws.close();
     const routerCpu = perMessage(cpu0, cpu1, offers);
 
-    // --- idle: the whole stack (all six services and the broker), no traffic, 30 s ---
-    const others = { JWT_SECRET: SECRET, ADAPTER_API_KEYS: 'bench:k-bench' };
-    const history = await startService('history', { ...env, ...others, HISTORY_GROUP_ID: `history-${id}` });
-    closers.push(history.stop);
-    const email = await startService('ingest-email', { ...env, ...others, POSTMARK_BASIC_AUTH: 'pm:pm-password-0123', SENDGRID_BASIC_AUTH: 'sg:sg-password-0123', MAILGUN_SIGNING_KEY: 'mailgun-key-0123456789' });
-    closers.push(email.stop);
-    const phone = await startService('ingest-phone', { ...env, ...others, TWILIO_AUTH_TOKEN: 'twilio-token-0123456789', TWILIO_PUBLIC_URL: 'https://support.example.com' });
-    closers.push(phone.stop);
-    const social = await startService('ingest-social', { ...env, ...others, META_APP_SECRET: 'meta-app-secret-0123456789', META_VERIFY_TOKEN: 'meta-verify' });
-    closers.push(social.stop);
-    await new Promise((r) => setTimeout(r, 10000)); // history catches up with the run's events; start-up settles
-    const stack = { router: router.pid, 'ingest-chat': chat.pid, history: history.pid, 'ingest-email': email.pid, 'ingest-phone': phone.pid, 'ingest-social': social.pid };
+    // --- idle: the whole stack (all six services and the broker), no traffic, 30 s (BENCH_IDLE_SECONDS=0: skipped) ---
     const idleMs = Number(process.env.BENCH_IDLE_SECONDS ?? 30) * 1000;
-    await statementStats(world.pool, 'reset');
-    const i0 = cpuSnapshot(stack);
-    const ist0 = await router.statements();
-    const it0 = performance.now();
-    await new Promise((r) => setTimeout(r, idleMs));
-    const i1 = cpuSnapshot(stack);
-    const ist1 = await router.statements();
-    const idleWall = performance.now() - it0;
-    const idleStatements = await statementStats(world.pool, 'read', idleWall / 1000);
-    const idlePct = new Map([...i1].filter(([k]) => k !== 'machine idle' && !k.startsWith('bench')).map(([k, v]) => [k, (100 * (v - (i0.get(k) ?? 0))) / idleWall]));
+    const idlePhase = idleMs <= 0 ? undefined : await (async () => {
+      const others = { JWT_SECRET: SECRET, ADAPTER_API_KEYS: 'bench:k-bench' };
+      const history = await startService('history', { ...env, ...others, HISTORY_GROUP_ID: `history-${id}` });
+      closers.push(history.stop);
+      const email = await startService('ingest-email', { ...env, ...others, POSTMARK_BASIC_AUTH: 'pm:pm-password-0123', SENDGRID_BASIC_AUTH: 'sg:sg-password-0123', MAILGUN_SIGNING_KEY: 'mailgun-key-0123456789' });
+      closers.push(email.stop);
+      const phone = await startService('ingest-phone', { ...env, ...others, TWILIO_AUTH_TOKEN: 'twilio-token-0123456789', TWILIO_PUBLIC_URL: 'https://support.example.com' });
+      closers.push(phone.stop);
+      const social = await startService('ingest-social', { ...env, ...others, META_APP_SECRET: 'meta-app-secret-0123456789', META_VERIFY_TOKEN: 'meta-verify' });
+      closers.push(social.stop);
+      await new Promise((r) => setTimeout(r, 10000)); // history catches up with the run's events; start-up settles
+      const stack = { router: router.pid, 'ingest-chat': chat.pid, history: history.pid, 'ingest-email': email.pid, 'ingest-phone': phone.pid, 'ingest-social': social.pid };
+      await statementStats(world.pool, 'reset');
+      const i0 = cpuSnapshot(stack);
+      const ist0 = await router.statements();
+      const it0 = performance.now();
+      await new Promise((r) => setTimeout(r, idleMs));
+      const i1 = cpuSnapshot(stack);
+      const ist1 = await router.statements();
+      const idleWall = performance.now() - it0;
+      const idleStatements = await statementStats(world.pool, 'read', idleWall / 1000);
+      const idlePct = new Map([...i1].filter(([k]) => k !== 'machine idle' && !k.startsWith('bench')).map(([k, v]) => [k, (100 * (v - (i0.get(k) ?? 0))) / idleWall]));
+      return { idlePct, idleWall, routerStatements: ist1 - ist0, idleStatements };
+    })();
     // Where the time goes, from the database's own clock: message received by ingest → conversation
     // opened by the router → offer event stored for the agent.
     const parts = await world.pool.query<{ p50_consume: number; p99_consume: number; p50_match: number; p99_match: number }>(
@@ -522,14 +525,16 @@ async function main(): Promise<void> {
       `    2xx → frame p50 ${fmt(pct(bare.lat, 50))} ms, p99 ${fmt(pct(bare.lat, 99))} ms (${bare.offers} frames); CPU ms per message: ${line(bare.cpu)}; total ${fmt(sum(bare.cpu))}`,
       `    PostgreSQL statements per message: bare consumer ${fmt(bare.statementsPerMessage)}, router ${fmt((st1 - st0) / Math.max(1, offers))} (client-side count, incl. BEGIN/COMMIT, sweeps and polls in the window)`,
       `  router / bare: CPU per message ${fmt(sum(routerCpu))} / ${fmt(sum(bare.cpu))} = ${fmt(sum(routerCpu) / sum(bare.cpu))}×; p50 ${fmt(pct(lat, 50) / pct(bare.lat, 50))}×; p99 ${fmt(pct(lat, 99) / pct(bare.lat, 99))}×`,
-      `  idle stack over ${fmt(idleWall / 1000)} s (six services + broker; postgres is shared with whatever else runs on this machine): ${line(idlePct)} — total ${fmt(sum(idlePct))}% of one core; router statements ${fmt((ist1 - ist0) / (idleWall / 1000))}/s`,
+      idlePhase
+        ? `  idle stack over ${fmt(idlePhase.idleWall / 1000)} s (six services + broker; postgres and kafka: the servers this run used): ${line(idlePhase.idlePct)} — total ${fmt(sum(idlePhase.idlePct))}% of one core; router statements ${fmt(idlePhase.routerStatements / (idlePhase.idleWall / 1000))}/s`
+        : '  idle stack: not measured (BENCH_IDLE_SECONDS=0)',
     ];
     if (process.env.BENCH_STATEMENTS !== '0')
       out.push(
         `  statements of the bench database during the routed window (pg_stat_statements, all services; calls and execution time per routed message):`,
         ...topStatements,
         `  … and during the idle window (per second):`,
-        ...idleStatements.slice(0, 12).map((l) => l.replace('/msg', '/s ').replace('ms/msg', 'ms/s ')),
+        ...(idlePhase?.idleStatements ?? []).slice(0, 12).map((l) => l.replace('/msg', '/s ').replace('ms/msg', 'ms/s ')),
       );
     process.stdout.write(out.join('\n') + '\n');
 

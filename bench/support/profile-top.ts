@@ -3,7 +3,10 @@
  * the busy share, self time per package (node_modules/<pkg>, the project's own files, node
  * internals, GC, native) and the top functions by self time.
  *
- *   node --import tsx bench/support/profile-top.ts <file.cpuprofile> [top=25]
+ *   node --import tsx bench/support/profile-top.ts <file.cpuprofile> [top=25] [window]
+ *
+ * window `A-B` keeps the samples from A to B seconds before the profile's end (e.g. `35-3` for the
+ * idle phase of bench:router, whose services stop right after it).
  */
 import { readFileSync } from 'node:fs';
 
@@ -12,13 +15,21 @@ interface Node {
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
-const [file, topArg] = process.argv.slice(2);
+const [file, topArg, windowArg] = process.argv.slice(2);
 if (!file) throw new Error('usage: profile-top.ts <file.cpuprofile> [top]');
 const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number };
 const byId = new Map(p.nodes.map((n) => [n.id, n]));
+const [fromEnd, toEnd] = windowArg ? windowArg.split('-').map((x) => Number(x) * 1e6) : [Infinity, 0];
 const self = new Map<number, number>();
-for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);
-const total = (p.endTime - p.startTime) / 1000;
+let t = p.startTime;
+let total = 0;
+for (let i = 0; i < p.samples.length; i++) {
+  t += p.timeDeltas[i] ?? 0;
+  if (p.endTime - t > fromEnd! || p.endTime - t < toEnd!) continue;
+  const ms = (p.timeDeltas[i] ?? 0) / 1000;
+  total += ms;
+  self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + ms);
+}
 
 const where = (n: Node): string => {
   const { functionName: f, url } = n.callFrame;
