@@ -5,7 +5,8 @@ import { isLive, type Conversation } from '../domain/conversation';
 import { arrivalKind, decide, openConversation, type Opening } from '../domain/lifecycle';
 import { offerOnArrival } from '../routing/matching';
 import { policyOf } from '../routing/policy';
-import { claimEventIds, classificationInputs, loadThreads, withParticipants } from '../store/conversations';
+import { claimEventIds, classificationInputs, loadThreads, withParticipants, type CustomerInputs } from '../store/conversations';
+import { RECENT_SHOWN } from '../domain/offer-context';
 import type { RuleCache } from '../store/rule-store';
 import { clockOf, runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 
@@ -29,7 +30,7 @@ export async function handleInboundBatch(deps: InboundDeps, msgs: Received<Inbou
 }
 
 type ActiveRules = Awaited<ReturnType<RuleCache['active']>>;
-type ClassificationInput = { attributes: Record<string, unknown> | null; display_name: string | null; n: number };
+type ClassificationInput = Pick<CustomerInputs, 'attributes' | 'display_name' | 'n'>;
 
 /**
  * Routes messages in one transaction, in order: load (each thread's latest conversation, locked;
@@ -50,7 +51,8 @@ async function routeMessages(tx: RoutingTx, deps: InboundDeps, batch: InboundMes
   // Classification inputs for every customer that may open a conversation here, in one read.
   const openers = [...new Set(todo.filter((m) => !isLive(current.get(m.threadKey))).map((m) => `${m.from.channel}:${m.from.address}`))];
   // …with the active rule version (an edit applies from the next transaction on); the rules themselves are cached per version
-  const { inputs, ruleVersion } = await classificationInputs(tx.client, openers, at);
+  const { inputs, ruleVersion } = await classificationInputs(tx.client, openers, at, RECENT_SHOWN);
+  for (const [key, input] of inputs) tx.knowRecent(key, input.recent);
   let rules: ActiveRules | undefined;
   const activeRules = async () => (rules ??= ruleVersion !== undefined ? await deps.rules.ofVersion(tx.client, ruleVersion) : await deps.rules.active(tx.client));
 

@@ -7,7 +7,7 @@ import type { Logger } from '@omni/logging';
 import type { RouterConfig } from '../config';
 import type { Conversation } from '../domain/conversation';
 import type { AgentState, Decision, EventExtra, EventSubject, FrameIntent } from '../domain/lifecycle';
-import { offerContext, RECENT_SHOWN } from '../domain/offer-context';
+import { offerContext, RECENT_SHOWN, type RecentConversation } from '../domain/offer-context';
 import { insertAgentEvents, type NumberedAgentEvent } from './agent-events';
 import { saveDecided, type AgentChange, type ConversationChange } from './conversation-save';
 import { recentByCustomer } from './conversations';
@@ -128,6 +128,13 @@ export class RoutingTx {
     this.agents.set(a.id, { ...(this.agents.get(a.id) ?? {}), state: a });
   }
 
+  private readonly recent = new Map<string, RecentConversation[]>();
+
+  /** A customer's latest conversations, read earlier in this transaction: the offer context at flush reuses them. */
+  knowRecent(customerKey: string, list: RecentConversation[]): void {
+    this.recent.set(customerKey, list);
+  }
+
   /** The rule that classified a conversation this transaction opened (not in the database yet). */
   ruleOf(conversationId: string): { id: string | null; version: number } | undefined {
     return this.changes.get(conversationId)?.rule;
@@ -200,7 +207,8 @@ export class RoutingTx {
     const withContext = this.frames.filter((f) => f.context);
     if (withContext.length) {
       const keys = [...new Set(withContext.map((f) => f.context!.customerKey).filter((k): k is string => !!k))];
-      const recent = await recentByCustomer(this.client, keys, RECENT_SHOWN);
+      const unread = keys.filter((k) => !this.recent.has(k));
+      const recent = new Map([...this.recent, ...(unread.length ? await recentByCustomer(this.client, unread, RECENT_SHOWN) : [])]);
       for (const f of withContext) f.frame.conversation = offerContext(f.context!, f.context!.customerKey ? (recent.get(f.context!.customerKey) ?? []) : []);
     }
     // Agent rows are written before the numbering locks (counter rows) are taken: a transaction that
