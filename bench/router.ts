@@ -230,6 +230,24 @@ async function statementStats(pool: { query: (sql: string) => Promise<{ rows: Re
   }
 }
 
+/**
+ * Waits until the broker answers metadata for every partition of a just-created topic: runs failed
+ * now and then with "This server does not host this topic-partition" on the first send to a topic
+ * createTopics had reported ready.
+ */
+async function topicReady(admin: ReturnType<Awaited<ReturnType<typeof createWorld>>['kafka']['admin']>, topic: string): Promise<void> {
+  const until = Date.now() + 30000;
+  for (;;) {
+    const ok = await admin.fetchTopicMetadata({ topics: [topic] }).then(
+      (m) => m.topics[0]?.partitions.length === PARTITIONS && m.topics[0].partitions.every((p) => p.leader >= 0),
+      () => false,
+    );
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`topic ${topic} has no leaders after 30 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** Calls fn RATE times a second for SECONDS (open loop: a slow answer does not slow the sender). */
 async function atRate(rate: number, seconds: number, fn: (i: number) => Promise<void>): Promise<void> {
   const total = Math.round(rate * seconds);
@@ -267,6 +285,7 @@ async function barePipeline(world: Awaited<ReturnType<typeof createWorld>>, env:
   const ka = world.kafka.admin();
   await ka.connect();
   await ka.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS }] });
+  await topicReady(ka, topic);
   await ka.disconnect();
   const script = join(__dirname, 'bare-pipeline.ts');
   const bareEnv = { ...env, BARE_TOPIC: topic, BARE_GROUP: `bare-${world.id}`, BARE_PARTITIONS: String(PARTITIONS) };
@@ -344,6 +363,7 @@ async function main(): Promise<void> {
       try {
         // a just-created topic's metadata can lag on the broker: retry the leader wait
         await ka.createTopics({ waitForLeaders: true, topics: [{ topic: baseTopic, numPartitions: PARTITIONS }] });
+        await topicReady(ka, baseTopic);
         break;
       } catch (err) {
         if (attempt >= 5) throw err;
@@ -353,6 +373,16 @@ async function main(): Promise<void> {
     await ka.disconnect();
     const basePub = new Publisher(createKafka({ brokers: BROKERS, clientId: `bench-pub-${id}`, logger }));
     await basePub.connect();
+    for (let attempt = 1; ; attempt++) {
+      // the first send to a new topic can still meet a broker whose metadata lags (retried, not timed)
+      try {
+        await basePub.publish([{ topic: baseTopic, key: 'warm', value: { schema: 'bench', i: -1 }, schema: { type: 'object' } as never }]);
+        break;
+      } catch (err) {
+        if (attempt >= 10) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
     const acked = new Map<string, number>();
     const baseLat: number[] = [];
     const early = new Map<string, number>();
