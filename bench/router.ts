@@ -192,7 +192,9 @@ function cpuSnapshot(pids: Record<string, number>): Map<string, number> {
       const pid = Number(d);
       const ppid = Number(f[1]);
       if (byPid.has(pid)) add(byPid.get(pid)!, ms);
-      else if (comm === 'postgres' && (serverPids.postmaster === undefined || pid === serverPids.postmaster || ppid === serverPids.postmaster)) add('postgres', ms);
+      // the postmaster's cutime/cstime: backends that exited in between (it reaps them)
+      else if (pid === serverPids.postmaster) add('postgres', ms + (Number(f[13]) + Number(f[14])) * tick);
+      else if (comm === 'postgres' && (serverPids.postmaster === undefined || ppid === serverPids.postmaster)) add('postgres', ms);
       else if (comm === 'java' && (serverPids.kafka === undefined ? readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('kafka') : pid === serverPids.kafka)) add('kafka', ms);
     } catch {
       // the process ended meanwhile
