@@ -420,7 +420,8 @@ async function main(): Promise<void> {
     // --- the router path ---
     const chat = await startService('ingest-chat', { ...env, ADAPTER_API_KEYS: 'bench:k-bench', CHAT_SESSION_SECRET: 'bench-chat-session-secret' });
     closers.push(chat.stop);
-    const router = await startService('router', { ...env, JWT_SECRET: SECRET, ROUTER_GROUP_ID: `router-${id}`, OFFER_TIMEOUT_MS: '60000' });
+    // consoles closed after the routed phase must not release their agents' work inside the idle window
+    const router = await startService('router', { ...env, JWT_SECRET: SECRET, ROUTER_GROUP_ID: `router-${id}`, OFFER_TIMEOUT_MS: '60000', DISCONNECT_GRACE_MS: '3600000' });
     closers.push(router.stop);
     const adminToken = mintToken(SECRET, { sub: 'bench', role: 'admin' });
     const offeredAt = new Map<string, number>();
@@ -515,7 +516,15 @@ async function main(): Promise<void> {
       closers.push(phone.stop);
       const social = await startService('ingest-social', { ...env, ...others, META_APP_SECRET: 'meta-app-secret-0123456789', META_VERIFY_TOKEN: 'meta-verify' });
       closers.push(social.stop);
-      await new Promise((r) => setTimeout(r, 10000)); // history catches up with the run's events; start-up settles
+      await new Promise((r) => setTimeout(r, 10000)); // start-up settles
+      // history catches up with the run's events: the idle window starts once its timeline stops growing
+      const timelineRows = async () => Number((await world.pool.query('SELECT count(*) AS n FROM history.timeline').catch(() => ({ rows: [{ n: -1 }] }))).rows[0]!.n);
+      for (let last = -2, until = Date.now() + 120000; Date.now() < until; ) {
+        const n = await timelineRows();
+        if (n === last) break;
+        last = n;
+        await new Promise((r) => setTimeout(r, 3000));
+      }
       const stack = { router: router.pid, 'ingest-chat': chat.pid, history: history.pid, 'ingest-email': email.pid, 'ingest-phone': phone.pid, 'ingest-social': social.pid };
       await statementStats(world.pool, 'reset');
       const i0 = cpuSnapshot(stack);
