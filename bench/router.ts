@@ -14,11 +14,19 @@
  * Creates its own database and topics and removes them afterwards. Agents accept every
  * offer (and with BENCH_CHURN=1 resolve it at once, so capacity churns); there are enough agents
  * (capacity 100 each) that no conversation waits for a free agent: the figure is routing cost.
+ *
+ * "postgres" and "kafka" CPU are the server behind DATABASE_URL (its postmaster and children) and
+ * the broker listening on KAFKA_BROKERS' first port, so a run against a private PostgreSQL and broker
+ * is not charged for other work on the machine. With pg_stat_statements loaded on that server
+ * (shared_preload_libraries) the run also prints the statements per routed message and per idle
+ * second. BENCH_CPU_PROF=<dir> writes V8 CPU profiles of the services named in
+ * BENCH_CPU_PROF_SERVICES (default router,ingest-chat); `node --import tsx
+ * bench/support/profile-top.ts <file>` summarises one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request, Agent } from 'node:http';
 import { createServer } from 'node:net';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -39,6 +47,7 @@ const AGENTS = Number(process.env.BENCH_AGENTS ?? Math.max(20, Math.ceil((RATE *
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 6);
 const SECRET = 'bench-secret-0123456789abcdef';
 const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'error' });
+const PROFILED = new Set((process.env.BENCH_CPU_PROF_SERVICES ?? 'router,ingest-chat').split(','));
 
 const pct = (xs: number[], p: number) => {
   if (xs.length === 0) return NaN;
@@ -76,7 +85,11 @@ async function startService(name: string, env: Record<string, string>): Promise<
 async function startProcess(name: string, args: string[], env: Record<string, string>): Promise<Proc> {
   const port = await freePort();
   const countFile = join(tmpdir(), `bench-pg-${process.pid}-${name}-${port}`);
-  const child: ChildProcess = spawn(process.execPath, ['--require', join(__dirname, 'support', 'pg-count.cjs'), '--import', 'tsx', ...args], {
+  // BENCH_CPU_PROF=<dir>: V8 CPU profiles of the router and ingest-chat, one file per thread (the
+  // largest is the main thread; tsx's loader runs in another), written when they stop. The profiler
+  // costs CPU of its own: CPU and idle figures of such a run are not comparable with others.
+  const prof = process.env.BENCH_CPU_PROF && PROFILED.has(name) ? ['--cpu-prof', '--cpu-prof-dir', join(process.env.BENCH_CPU_PROF, `${name}-${RATE}`)] : [];
+  const child: ChildProcess = spawn(process.execPath, [...prof, '--require', join(__dirname, 'support', 'pg-count.cjs'), '--import', 'tsx', ...args], {
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', BENCH_PG_COUNT_FILE: countFile },
     stdio: ['ignore', process.env.BENCH_CHILD_LOGS ? 'inherit' : 'ignore', 'inherit'],
   });
@@ -107,8 +120,54 @@ async function startProcess(name: string, args: string[], env: Record<string, st
   };
 }
 
+/** The pid of the process listening on this local TCP port (from /proc/net/tcp* and /proc/<pid>/fd), if any. */
+function pidListening(port: number): number | undefined {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set<string>();
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    try {
+      for (const l of readFileSync(f, 'utf8').split('\n').slice(1)) {
+        const c = l.trim().split(/\s+/);
+        if (c[1]?.endsWith(`:${hex}`) && c[3] === '0A') inodes.add(c[9]!);
+      }
+    } catch {
+      // not Linux
+    }
+  }
+  for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      for (const fd of readdirSync(`/proc/${d}/fd`)) {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${d}/fd/${fd}`));
+        if (m && inodes.has(m[1]!)) return Number(d);
+      }
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return undefined;
+}
+
 /**
- * CPU time used so far (ms) by the router and ingest processes, all Postgres processes, the Kafka
+ * Whose CPU counts as "postgres" and "kafka": the postmaster serving DATABASE_URL with its children,
+ * and the broker listening on the first KAFKA_BROKERS port. Other PostgreSQL servers and brokers on
+ * this machine (other sessions' tests) are left out; with neither found, every postgres process and
+ * every Kafka JVM counts, as before.
+ */
+let serverPids: { postmaster?: number; kafka?: number } = {};
+async function findServers(pool: { query: (sql: string) => Promise<{ rows: { pid: number }[] }> }): Promise<void> {
+  const backend = (await pool.query('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  let postmaster: number | undefined;
+  try {
+    const st = readFileSync(`/proc/${backend}/stat`, 'utf8');
+    postmaster = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    postmaster = undefined; // the server is not on this machine
+  }
+  serverPids = { postmaster, kafka: pidListening(Number(BROKERS.split(',')[0]!.split(':')[1])) };
+}
+
+/**
+ * CPU time used so far (ms) by the router and ingest processes, the Postgres server, the Kafka
  * broker and this process, read from /proc (Linux; empty elsewhere). Sampled at the start and end
  * of the measured phase, it says where a message's CPU goes, which on a shared machine is steadier
  * than latency.
@@ -131,9 +190,12 @@ function cpuSnapshot(pids: Record<string, number>): Map<string, number> {
       const ms = (Number(f[11]) + Number(f[12])) * tick; // utime + stime
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const pid = Number(d);
+      const ppid = Number(f[1]);
       if (byPid.has(pid)) add(byPid.get(pid)!, ms);
-      else if (comm === 'postgres') add('postgres', ms);
-      else if (comm === 'java' && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('kafka')) add('kafka', ms);
+      // the postmaster's cutime/cstime: backends that exited in between (it reaps them)
+      else if (pid === serverPids.postmaster) add('postgres', ms + (Number(f[13]) + Number(f[14])) * tick);
+      else if (comm === 'postgres' && (serverPids.postmaster === undefined || ppid === serverPids.postmaster)) add('postgres', ms);
+      else if (comm === 'java' && (serverPids.kafka === undefined ? readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('kafka') : pid === serverPids.kafka)) add('kafka', ms);
     } catch {
       // the process ended meanwhile
     }
@@ -147,6 +209,45 @@ function cpuSnapshot(pids: Record<string, number>): Map<string, number> {
     // not Linux
   }
   return out;
+}
+
+/**
+ * pg_stat_statements of the bench database, when the server has it loaded
+ * (shared_preload_libraries): reset at the start of the measured window, read at its end.
+ */
+async function statementStats(pool: { query: (sql: string) => Promise<{ rows: Record<string, unknown>[] }> }, op: 'reset' | 'read', perMessage = 1): Promise<string[]> {
+  try {
+    await pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    if (op === 'reset') {
+      await pool.query('SELECT pg_stat_statements_reset()');
+      return [];
+    }
+    const { rows } = await pool.query(
+      `SELECT calls, total_exec_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS q FROM pg_stat_statements
+        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 25`,
+    );
+    return rows.map((r) => `    ${fmt(Number(r.calls) / perMessage).padStart(6)}/msg ${fmt(Number(r.total_exec_time) / perMessage).padStart(6)} ms/msg  ${String(r.q)}`);
+  } catch {
+    return op === 'read' ? ['    (pg_stat_statements not loaded on this server)'] : [];
+  }
+}
+
+/**
+ * Waits until the broker answers metadata for every partition of a just-created topic: runs failed
+ * now and then with "This server does not host this topic-partition" on the first send to a topic
+ * createTopics had reported ready.
+ */
+async function topicReady(admin: ReturnType<Awaited<ReturnType<typeof createWorld>>['kafka']['admin']>, topic: string): Promise<void> {
+  const until = Date.now() + 30000;
+  for (;;) {
+    const ok = await admin.fetchTopicMetadata({ topics: [topic] }).then(
+      (m) => m.topics[0]?.partitions.length === PARTITIONS && m.topics[0].partitions.every((p) => p.leader >= 0),
+      () => false,
+    );
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`topic ${topic} has no leaders after 30 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /** Calls fn RATE times a second for SECONDS (open loop: a slow answer does not slow the sender). */
@@ -186,6 +287,7 @@ async function barePipeline(world: Awaited<ReturnType<typeof createWorld>>, env:
   const ka = world.kafka.admin();
   await ka.connect();
   await ka.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS }] });
+  await topicReady(ka, topic);
   await ka.disconnect();
   const script = join(__dirname, 'bare-pipeline.ts');
   const bareEnv = { ...env, BARE_TOPIC: topic, BARE_GROUP: `bare-${world.id}`, BARE_PARTITIONS: String(PARTITIONS) };
@@ -247,6 +349,7 @@ async function barePipeline(world: Awaited<ReturnType<typeof createWorld>>, env:
 async function main(): Promise<void> {
   const world = await createWorld('benchrouter', { partitions: PARTITIONS });
   const { id, suffix, topics, kafka } = world;
+  await findServers(world.pool);
   const env = world.env({
     LOG_LEVEL: 'warn',
     // router tuning knobs pass through (MATCH_WORKERS, PG_POOL_MAX, INBOUND_CONCURRENCY…)
@@ -262,6 +365,7 @@ async function main(): Promise<void> {
       try {
         // a just-created topic's metadata can lag on the broker: retry the leader wait
         await ka.createTopics({ waitForLeaders: true, topics: [{ topic: baseTopic, numPartitions: PARTITIONS }] });
+        await topicReady(ka, baseTopic);
         break;
       } catch (err) {
         if (attempt >= 5) throw err;
@@ -271,6 +375,16 @@ async function main(): Promise<void> {
     await ka.disconnect();
     const basePub = new Publisher(createKafka({ brokers: BROKERS, clientId: `bench-pub-${id}`, logger }));
     await basePub.connect();
+    for (let attempt = 1; ; attempt++) {
+      // the first send to a new topic can still meet a broker whose metadata lags (retried, not timed)
+      try {
+        await basePub.publish([{ topic: baseTopic, key: 'warm', value: { schema: 'bench', i: -1 }, schema: { type: 'object' } as never }]);
+        break;
+      } catch (err) {
+        if (attempt >= 10) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
     const acked = new Map<string, number>();
     const baseLat: number[] = [];
     const early = new Map<string, number>();
@@ -306,7 +420,8 @@ async function main(): Promise<void> {
     // --- the router path ---
     const chat = await startService('ingest-chat', { ...env, ADAPTER_API_KEYS: 'bench:k-bench', CHAT_SESSION_SECRET: 'bench-chat-session-secret' });
     closers.push(chat.stop);
-    const router = await startService('router', { ...env, JWT_SECRET: SECRET, ROUTER_GROUP_ID: `router-${id}`, OFFER_TIMEOUT_MS: '60000' });
+    // consoles closed after the routed phase must not release their agents' work inside the idle window
+    const router = await startService('router', { ...env, JWT_SECRET: SECRET, ROUTER_GROUP_ID: `router-${id}`, OFFER_TIMEOUT_MS: '60000', DISCONNECT_GRACE_MS: '3600000' });
     closers.push(router.stop);
     const adminToken = mintToken(SECRET, { sub: 'bench', role: 'admin' });
     const offeredAt = new Map<string, number>();
@@ -357,6 +472,7 @@ async function main(): Promise<void> {
     let errors = 0;
     const pids = { router: router.pid, 'ingest-chat': chat.pid };
     const st0 = await router.statements();
+    await statementStats(world.pool, 'reset');
     const cpu0 = cpuSnapshot(pids);
     const tStart = performance.now();
     await atRate(RATE, SECONDS, async (i) => {
@@ -379,6 +495,7 @@ async function main(): Promise<void> {
     const cpu1 = cpuSnapshot(pids);
     const st1 = await router.statements();
     const wallMs = performance.now() - tStart;
+    const topStatements = await statementStats(world.pool, 'read', offers);
     const cpuLine = [...cpu1]
       .filter(([k]) => k !== 'machine idle')
       .map(([k, v]) => `${k} ${fmt((v - (cpu0.get(k) ?? 0)) / Math.max(1, offers))}`)
@@ -387,27 +504,40 @@ async function main(): Promise<void> {
     for (const ws of sockets) ws.close();
     const routerCpu = perMessage(cpu0, cpu1, offers);
 
-    // --- idle: the whole stack (all six services and the broker), no traffic, 30 s ---
-    const others = { JWT_SECRET: SECRET, ADAPTER_API_KEYS: 'bench:k-bench' };
-    const history = await startService('history', { ...env, ...others, HISTORY_GROUP_ID: `history-${id}` });
-    closers.push(history.stop);
-    const email = await startService('ingest-email', { ...env, ...others, POSTMARK_BASIC_AUTH: 'pm:pm-password-0123', SENDGRID_BASIC_AUTH: 'sg:sg-password-0123', MAILGUN_SIGNING_KEY: 'mailgun-key-0123456789' });
-    closers.push(email.stop);
-    const phone = await startService('ingest-phone', { ...env, ...others, TWILIO_AUTH_TOKEN: 'twilio-token-0123456789', TWILIO_PUBLIC_URL: 'https://support.example.com' });
-    closers.push(phone.stop);
-    const social = await startService('ingest-social', { ...env, ...others, META_APP_SECRET: 'meta-app-secret-0123456789', META_VERIFY_TOKEN: 'meta-verify' });
-    closers.push(social.stop);
-    await new Promise((r) => setTimeout(r, 10000)); // history catches up with the run's events; start-up settles
-    const stack = { router: router.pid, 'ingest-chat': chat.pid, history: history.pid, 'ingest-email': email.pid, 'ingest-phone': phone.pid, 'ingest-social': social.pid };
+    // --- idle: the whole stack (all six services and the broker), no traffic, 30 s (BENCH_IDLE_SECONDS=0: skipped) ---
     const idleMs = Number(process.env.BENCH_IDLE_SECONDS ?? 30) * 1000;
-    const i0 = cpuSnapshot(stack);
-    const ist0 = await router.statements();
-    const it0 = performance.now();
-    await new Promise((r) => setTimeout(r, idleMs));
-    const i1 = cpuSnapshot(stack);
-    const ist1 = await router.statements();
-    const idleWall = performance.now() - it0;
-    const idlePct = new Map([...i1].filter(([k]) => k !== 'machine idle' && !k.startsWith('bench')).map(([k, v]) => [k, (100 * (v - (i0.get(k) ?? 0))) / idleWall]));
+    const idlePhase = idleMs <= 0 ? undefined : await (async () => {
+      const others = { JWT_SECRET: SECRET, ADAPTER_API_KEYS: 'bench:k-bench' };
+      const history = await startService('history', { ...env, ...others, HISTORY_GROUP_ID: `history-${id}` });
+      closers.push(history.stop);
+      const email = await startService('ingest-email', { ...env, ...others, POSTMARK_BASIC_AUTH: 'pm:pm-password-0123', SENDGRID_BASIC_AUTH: 'sg:sg-password-0123', MAILGUN_SIGNING_KEY: 'mailgun-key-0123456789' });
+      closers.push(email.stop);
+      const phone = await startService('ingest-phone', { ...env, ...others, TWILIO_AUTH_TOKEN: 'twilio-token-0123456789', TWILIO_PUBLIC_URL: 'https://support.example.com' });
+      closers.push(phone.stop);
+      const social = await startService('ingest-social', { ...env, ...others, META_APP_SECRET: 'meta-app-secret-0123456789', META_VERIFY_TOKEN: 'meta-verify' });
+      closers.push(social.stop);
+      await new Promise((r) => setTimeout(r, 10000)); // start-up settles
+      // history catches up with the run's events: the idle window starts once its timeline stops growing
+      const timelineRows = async () => Number((await world.pool.query('SELECT count(*) AS n FROM history.timeline').catch(() => ({ rows: [{ n: -1 }] }))).rows[0]!.n);
+      for (let last = -2, until = Date.now() + 120000; Date.now() < until; ) {
+        const n = await timelineRows();
+        if (n === last) break;
+        last = n;
+        await new Promise((r) => setTimeout(r, 3000));
+      }
+      const stack = { router: router.pid, 'ingest-chat': chat.pid, history: history.pid, 'ingest-email': email.pid, 'ingest-phone': phone.pid, 'ingest-social': social.pid };
+      await statementStats(world.pool, 'reset');
+      const i0 = cpuSnapshot(stack);
+      const ist0 = await router.statements();
+      const it0 = performance.now();
+      await new Promise((r) => setTimeout(r, idleMs));
+      const i1 = cpuSnapshot(stack);
+      const ist1 = await router.statements();
+      const idleWall = performance.now() - it0;
+      const idleStatements = await statementStats(world.pool, 'read', idleWall / 1000);
+      const idlePct = new Map([...i1].filter(([k]) => k !== 'machine idle' && !k.startsWith('bench')).map(([k, v]) => [k, (100 * (v - (i0.get(k) ?? 0))) / idleWall]));
+      return { idlePct, idleWall, routerStatements: ist1 - ist0, idleStatements };
+    })();
     // Where the time goes, from the database's own clock: message received by ingest → conversation
     // opened by the router → offer event stored for the agent.
     const parts = await world.pool.query<{ p50_consume: number; p99_consume: number; p50_match: number; p99_match: number }>(
@@ -436,8 +566,17 @@ async function main(): Promise<void> {
       `    2xx → frame p50 ${fmt(pct(bare.lat, 50))} ms, p99 ${fmt(pct(bare.lat, 99))} ms (${bare.offers} frames); CPU ms per message: ${line(bare.cpu)}; total ${fmt(sum(bare.cpu))}`,
       `    PostgreSQL statements per message: bare consumer ${fmt(bare.statementsPerMessage)}, router ${fmt((st1 - st0) / Math.max(1, offers))} (client-side count, incl. BEGIN/COMMIT, sweeps and polls in the window)`,
       `  router / bare: CPU per message ${fmt(sum(routerCpu))} / ${fmt(sum(bare.cpu))} = ${fmt(sum(routerCpu) / sum(bare.cpu))}×; p50 ${fmt(pct(lat, 50) / pct(bare.lat, 50))}×; p99 ${fmt(pct(lat, 99) / pct(bare.lat, 99))}×`,
-      `  idle stack over ${fmt(idleWall / 1000)} s (six services + broker; postgres is shared with whatever else runs on this machine): ${line(idlePct)} — total ${fmt(sum(idlePct))}% of one core; router statements ${fmt((ist1 - ist0) / (idleWall / 1000))}/s`,
+      idlePhase
+        ? `  idle stack over ${fmt(idlePhase.idleWall / 1000)} s (six services + broker; postgres and kafka: the servers this run used): ${line(idlePhase.idlePct)} — total ${fmt(sum(idlePhase.idlePct))}% of one core; router statements ${fmt(idlePhase.routerStatements / (idlePhase.idleWall / 1000))}/s`
+        : '  idle stack: not measured (BENCH_IDLE_SECONDS=0)',
     ];
+    if (process.env.BENCH_STATEMENTS !== '0')
+      out.push(
+        `  statements of the bench database during the routed window (pg_stat_statements, all services; calls and execution time per routed message):`,
+        ...topStatements,
+        `  … and during the idle window (per second):`,
+        ...(idlePhase?.idleStatements ?? []).slice(0, 12).map((l) => l.replace('/msg', '/s ').replace('ms/msg', 'ms/s ')),
+      );
     process.stdout.write(out.join('\n') + '\n');
 
   } finally {

@@ -181,6 +181,8 @@ async function databaseState(): Promise<Record<string, string>> {
   const rowsOf: Record<string, string> = {
     'ingest.deliveries': `SELECT outbound_id AS x FROM ingest.deliveries`,
     'history.timeline': `SELECT x FROM history.timeline x WHERE kind NOT LIKE 'delivery.%'`,
+    // open consoles' heartbeats (router.console_liveness.seen_at) are the stack's own work too
+    'router.console_liveness': `SELECT session_id AS x FROM router.console_liveness`,
   };
   for (const r of rows) {
     const from = rowsOf[`${r.s}.${r.t}`] ?? `SELECT x FROM "${r.s}"."${r.t}" x`;

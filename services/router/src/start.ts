@@ -14,7 +14,7 @@ import { handleDeliveryStatus } from './consumers/delivery';
 import { handleInboundBatch } from './consumers/inbound';
 import { Matcher } from './routing/matching';
 import { RuleCache, seedDefaultRules } from './store/rule-store';
-import type { RouterCtx } from './store/routing-tx';
+import { clockOf, type RouterCtx } from './store/routing-tx';
 import { Sweeper } from './routing/timers';
 import { knowledgeAsker } from './routing/knowledge-prefetch';
 import { refreshSessions } from './store/agents';
@@ -54,11 +54,12 @@ export async function start(config: RouterConfig, logger: Logger) {
     },
     kickMatcher: () => matcher.kick(),
     csatKey: csatKey(auth.jwtSecret),
+    clock: () => new Date(),
   };
   matcher = new Matcher(() => ctx, config.MATCH_WORKERS);
   const sweeper = new Sweeper(ctx, async () => {
     // Liveness of the consoles held here; a replica that dies stops this and its agents time out.
-    await refreshSessions(pool, hub.localSessions().map((s) => s.sessionId));
+    await refreshSessions(pool, hub.localSessions().map((s) => s.sessionId), clockOf(ctx), config.DISCONNECT_GRACE_MS);
   });
   sweeper.start();
   const pruning = runPeriodically(

@@ -6,10 +6,11 @@ import { arrivalKind, decide, openConversation, type Opening } from '../domain/l
 import { prefetchKnowledge, type AskKnowledge, type Prefetched } from '../routing/knowledge-prefetch';
 import { offerOnArrival } from '../routing/matching';
 import { policyOf } from '../routing/policy';
-import { claimEventIds, classificationInputs, loadThreads, withParticipants } from '../store/conversations';
+import { claimEventIds, classificationInputs, loadThreads, withParticipants, type CustomerInputs } from '../store/conversations';
 import { withSelfService } from '../store/conversation-knowledge';
+import { RECENT_SHOWN } from '../domain/offer-context';
 import type { RuleCache } from '../store/rule-store';
-import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
+import { clockOf, runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 
 export interface InboundDeps {
   ctx: RouterCtx;
@@ -29,13 +30,13 @@ export async function handleInboundBatch(deps: InboundDeps, msgs: Received<Inbou
   for (let i = 0; i < msgs.length; i += txMax) {
     const chunk = msgs.slice(i, i + txMax).map((m) => m.value);
     // knowledge is asked before the transaction: no lock is held while waiting on HTTP
-    const known = deps.ask ? await prefetchKnowledge({ pool: deps.ctx.pool, rules: deps.rules, ask: deps.ask }, chunk) : undefined;
+    const known = deps.ask ? await prefetchKnowledge({ pool: deps.ctx.pool, rules: deps.rules, ask: deps.ask }, chunk, clockOf(deps.ctx)) : undefined;
     await runRouting(deps.ctx, (tx) => routeMessages(tx, deps, chunk, known));
   }
 }
 
 type ActiveRules = Awaited<ReturnType<RuleCache['active']>>;
-type ClassificationInput = { attributes: Record<string, unknown> | null; display_name: string | null; n: number };
+type ClassificationInput = Pick<CustomerInputs, 'attributes' | 'display_name' | 'n'>;
 
 /**
  * Routes messages in one transaction, in order: load (each thread's latest conversation, locked;
@@ -45,7 +46,7 @@ type ClassificationInput = { attributes: Record<string, unknown> | null; display
  */
 async function routeMessages(tx: RoutingTx, deps: InboundDeps, batch: InboundMessage[], known?: Map<string, Prefetched>): Promise<void> {
   const policy = policyOf(deps.ctx.config);
-  const at = new Date();
+  const at = clockOf(deps.ctx);
   const pending = await claimEventIds(tx.client, batch.map((m) => m.messageId));
   // first occurrence of each id not seen before (a redelivery or a repeat in the batch is a no-op)
   const todo = batch.filter((m) => pending.delete(m.messageId));
@@ -57,7 +58,8 @@ async function routeMessages(tx: RoutingTx, deps: InboundDeps, batch: InboundMes
   // Classification inputs for every customer that may open a conversation here, in one read.
   const openers = [...new Set(todo.filter((m) => !isLive(current.get(m.threadKey))).map((m) => `${m.from.channel}:${m.from.address}`))];
   // …with the active rule version (an edit applies from the next transaction on); the rules themselves are cached per version
-  const { inputs, ruleVersion } = await classificationInputs(tx.client, openers);
+  const { inputs, ruleVersion } = await classificationInputs(tx.client, openers, at, RECENT_SHOWN);
+  for (const [key, input] of inputs) tx.knowRecent(key, input.recent);
   let rules: ActiveRules | undefined;
   const activeRules = async () => (rules ??= ruleVersion !== undefined ? await deps.rules.ofVersion(tx.client, ruleVersion) : await deps.rules.active(tx.client));
 

@@ -8,7 +8,7 @@ import { principalOf } from '@omni/auth';
 import { acceptOffer, AgentActionError, connectConsole, escalate, invite, leave, rejectOffer, reply, resolve, setPresence, transfer } from '../routing/agent-commands';
 import { agentExists, detachSession } from '../store/agents';
 import { endWrapUpByAgent } from '../routing/agent-state';
-import type { RouterCtx } from '../store/routing-tx';
+import { clockOf, type RouterCtx } from '../store/routing-tx';
 
 const Ref = Type.Optional(Type.String({ maxLength: 128 }));
 /**
@@ -133,7 +133,7 @@ export const agentSocketRoutes: FastifyPluginAsync<{ ctx: RouterCtx; hub: AgentH
         clearInterval(pinger);
         hub.detach(agentId, sessionId);
         void ready
-          .then(() => detachSession(ctx.pool, agentId, sessionId, ctx.config.DISCONNECT_GRACE_MS))
+          .then(() => detachSession(ctx.pool, agentId, sessionId, ctx.config.DISCONNECT_GRACE_MS, clockOf(ctx)))
           .catch((err) => ctx.logger.warn({ err, agentId }, 'could not record console disconnect; the liveness sweep will'));
       });
     },

@@ -3,7 +3,7 @@ import type { Conversation } from '../domain/conversation';
 import { agentConnected, agentPresence, decide, type AgentErrorCode, type Input, type Outcome } from '../domain/lifecycle';
 import { agentExists, lockAgentStates, lockForSession, lockTransferTarget, savePresence, saveSession } from '../store/agents';
 import { loadAgentWork, loadConversation, openWorkOf } from '../store/conversations';
-import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
+import { clockOf, runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 import { policyOf } from './policy';
 import { setReasonedPresence, startWrapUp } from '../domain/wrap-up';
 import { presenceContext } from '../store/presence-reasons';
@@ -48,37 +48,37 @@ async function command(
 
 /** Accepts an offer made to this agent: the conversation is assigned to them. */
 export async function acceptOffer(ctx: RouterCtx, agentId: string, conversationId: string): Promise<void> {
-  await command(ctx, { kind: 'accept', at: new Date(), conversationId, agentId });
+  await command(ctx, { kind: 'accept', at: clockOf(ctx), conversationId, agentId });
 }
 
 /** Declines an offer: back to its queue at its original place, never offered to this agent again. */
 export async function rejectOffer(ctx: RouterCtx, agentId: string, conversationId: string, reason?: string): Promise<void> {
-  await command(ctx, { kind: 'reject', at: new Date(), conversationId, agentId, ...(reason !== undefined ? { reason } : {}) });
+  await command(ctx, { kind: 'reject', at: clockOf(ctx), conversationId, agentId, ...(reason !== undefined ? { reason } : {}) });
 }
 
 /** Sends an agent reply to the customer (omni.outbound.v1 via the outbox); returns its id. */
 export async function reply(ctx: RouterCtx, agentId: string, conversationId: string, text: string, subject?: string): Promise<string> {
   const outboundId = newId('out');
-  await command(ctx, { kind: 'reply', at: new Date(), conversationId, agentId, text, outboundId, ...(subject ? { subject } : {}) }, { participants: true });
+  await command(ctx, { kind: 'reply', at: clockOf(ctx), conversationId, agentId, text, outboundId, ...(subject ? { subject } : {}) }, { participants: true });
   return outboundId;
 }
 
 /** The assignee invites another agent to the conversation, read-only (observer) or as helper. */
 export async function invite(ctx: RouterCtx, agentId: string, conversationId: string, targetId: string, role: 'observer' | 'helper'): Promise<void> {
-  const input = { kind: 'invite' as const, at: new Date(), conversationId, agentId, targetId, role, targetExists: false };
+  const input = { kind: 'invite' as const, at: clockOf(ctx), conversationId, agentId, targetId, role, targetExists: false };
   await command(ctx, input, { participants: true, prepare: async (tx) => ({ ...input, targetExists: await agentExists(tx.client, targetId) }) });
 }
 
 /** A collaborator leaves a conversation. */
 export async function leave(ctx: RouterCtx, agentId: string, conversationId: string): Promise<void> {
-  await command(ctx, { kind: 'leave', at: new Date(), conversationId, agentId }, { participants: true });
+  await command(ctx, { kind: 'leave', at: clockOf(ctx), conversationId, agentId }, { participants: true });
 }
 
 /** Escalates an assigned conversation one tier up (or to toTier); the handoff note is mandatory. Returns the new tier. */
 export async function escalate(ctx: RouterCtx, agentId: string, conversationId: string, note: string | undefined, toTier?: number): Promise<number> {
   const c = await command(
     ctx,
-    { kind: 'escalate', at: new Date(), conversationId, agentId, ...(note !== undefined ? { note } : {}), ...(toTier !== undefined ? { toTier } : {}) },
+    { kind: 'escalate', at: clockOf(ctx), conversationId, agentId, ...(note !== undefined ? { note } : {}), ...(toTier !== undefined ? { toTier } : {}) },
     { participants: true },
   );
   return c.tier;
@@ -91,7 +91,7 @@ export async function escalate(ctx: RouterCtx, agentId: string, conversationId: 
 export async function transfer(ctx: RouterCtx, agentId: string, conversationId: string, to: { agentId?: string; tier?: number }, note?: string): Promise<void> {
   const input = {
     kind: 'transfer' as const,
-    at: new Date(),
+    at: clockOf(ctx),
     conversationId,
     agentId,
     ...(to.agentId ? { toAgentId: to.agentId } : {}),
@@ -107,7 +107,7 @@ export async function transfer(ctx: RouterCtx, agentId: string, conversationId: 
 
 /** Resolves an assigned conversation; the agent's capacity is free for the next one at once. */
 export async function resolve(ctx: RouterCtx, agentId: string, conversationId: string, reason?: string): Promise<void> {
-  const at = new Date();
+  const at = clockOf(ctx);
   await command(ctx, { kind: 'resolve', at, conversationId, agentId, ...(reason !== undefined ? { reason } : {}) }, {
     participants: true,
     // after-contact work: the agent keeps this conversation's slot for WRAP_UP_MS (domain/wrap-up.ts)
@@ -142,14 +142,14 @@ export async function setPresence(
   opts: { awayReason?: string; actor?: Actor; note?: string } = {},
 ): Promise<void> {
   await runRouting(ctx, async (tx) => {
-    const at = new Date();
+    const at = clockOf(ctx);
     const before = (await lockAgentStates(tx.client, [agentId])).get(agentId);
     const read = before && (await presenceContext(tx.client, agentId));
     if (!before || !read) throw new AgentActionError('NOT_FOUND', `agent ${agentId} not found`);
     const r = setReasonedPresence({ presence: before.presence, awayReason: read.awayReason }, presence, opts.awayReason, read.reasons);
     if (!r.ok) throw new AgentActionError('BAD_FRAME', r.message);
     const p = agentPresence(before, presence, r.state.awayReason ? `away: ${r.state.awayReason}` : (opts.note ?? 'set by agent'));
-    await savePresence(tx.client, p.agent, p.cameOnline);
+    await savePresence(tx.client, p.agent, p.cameOnline, at);
     await recordPresence(tx, before, p.agent, { awayReason: r.state.awayReason, reason: opts.note ?? 'set by agent', actor: opts.actor ?? { type: 'agent', id: agentId }, at, read });
     if (p.releaseWork) await releaseAgentWork(tx, agentId, `agent ${agentId} went offline`, at);
     tx.applyFrames(p.frames, at);
@@ -168,11 +168,11 @@ export async function connectConsole(
   presence: 'online' | 'away',
 ): Promise<{ fromSeq: number; conversations: { id: string; status: string; offer_deadline: Date | null }[] }> {
   return runRouting(ctx, async (tx) => {
-    const at = new Date();
+    const at = clockOf(ctx);
     const locked = await lockForSession(tx.client, agentId);
     if (!locked) throw new AgentActionError('NOT_FOUND', `agent ${agentId} not found`);
     const c = agentConnected(locked.before, presence);
-    await saveSession(tx.client, c.agent, sessionId, c.restartIdle);
+    await saveSession(tx.client, c.agent, sessionId, c.restartIdle, at);
     await recordPresence(tx, locked.before, c.agent, { reason: 'console connected', actor: { type: 'agent', id: agentId }, at });
     tx.applyFrames(c.frames, at);
     if (c.wantsMatch) tx.needsMatch = true;

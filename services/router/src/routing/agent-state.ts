@@ -2,7 +2,7 @@ import { fitTo, newId, AgentEvent, type Actor, type AgentEventType } from '@omni
 import { endWrapUpEarly, type WrapUp } from '../domain/wrap-up';
 import type { AgentState } from '../domain/lifecycle';
 import { deleteWrapUps, lockWrapUps, presenceContext, saveAwayReason, takeExpiredWrapUps, type PresenceContext } from '../store/presence-reasons';
-import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
+import { clockOf, runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 import { AgentActionError } from './agent-commands';
 
 /**
@@ -74,7 +74,7 @@ function wrapUpEnded(tx: RoutingTx, agentId: string, w: WrapUp, at: Date, actor:
  */
 export async function endWrapUpByAgent(ctx: RouterCtx, agentId: string, conversationId?: string): Promise<string[]> {
   return runRouting(ctx, async (tx) => {
-    const at = new Date();
+    const at = clockOf(ctx);
     const out = endWrapUpEarly(await lockWrapUps(tx.client, agentId), at, conversationId);
     if (!out.ok) throw new AgentActionError('NOT_FOUND', out.message);
     await deleteWrapUps(tx.client, agentId, out.ended.map((w) => w.conversationId));
@@ -87,7 +87,7 @@ export async function endWrapUpByAgent(ctx: RouterCtx, agentId: string, conversa
 /** The sweep: wrap-ups whose maximum passed end (agent.wrap-up-ended at their `until`); their slots were free from then on. */
 export async function endExpiredWrapUps(ctx: RouterCtx): Promise<number> {
   return runRouting(ctx, async (tx) => {
-    const ended = await takeExpiredWrapUps(tx.client, new Date());
+    const ended = await takeExpiredWrapUps(tx.client, clockOf(ctx));
     for (const w of ended) wrapUpEnded(tx, w.agentId, w, w.until, SYSTEM, 'maximum reached');
     if (ended.length) tx.needsMatch = true;
     return ended.length;

@@ -38,14 +38,14 @@ export function knowledgeAsker(baseUrl: string, jwtSecret: string, timeoutMs: nu
 }
 
 /** Keyed by message id: only the first message of each thread that has no live conversation (the one that may open it). */
-export async function prefetchKnowledge(deps: { pool: Pool; rules: RuleCache; ask: AskKnowledge }, batch: InboundMessage[]): Promise<Map<string, Prefetched>> {
+export async function prefetchKnowledge(deps: { pool: Pool; rules: RuleCache; ask: AskKnowledge }, batch: InboundMessage[], at: Date): Promise<Map<string, Prefetched>> {
   const out = new Map<string, Prefetched>();
   const live = await liveThreads(deps.pool, [...new Set(batch.map((m) => m.threadKey))]);
   const firsts = new Map<string, InboundMessage>();
   for (const m of batch) if (!live.has(m.threadKey) && !firsts.has(m.threadKey)) firsts.set(m.threadKey, m);
   if (firsts.size === 0) return out;
   const openers = [...firsts.values()];
-  const { inputs, ruleVersion } = await classificationInputs(deps.pool, [...new Set(openers.map((m) => `${m.from.channel}:${m.from.address}`))]);
+  const { inputs, ruleVersion } = await classificationInputs(deps.pool, [...new Set(openers.map((m) => `${m.from.channel}:${m.from.address}`))], at, 0);
   const rules = ruleVersion !== undefined ? await deps.rules.ofVersion(deps.pool, ruleVersion) : await deps.rules.active(deps.pool);
   await Promise.all(
     openers.map(async (m) => {

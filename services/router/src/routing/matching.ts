@@ -13,7 +13,7 @@ import type { TierHours } from '../domain/business-hours';
 import { noticeLanguage, outOfHoursText } from '../domain/out-of-hours';
 import { systemNotice } from './system-notice';
 import { loadMatchable, type EligibilityFilter } from '../store/conversations';
-import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
+import { clockOf, runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 import { policyOf } from './policy';
 
 
@@ -194,7 +194,7 @@ export async function offerOnArrival(tx: RoutingTx, queued: Conversation[], at: 
  */
 export async function matchOnce(ctx: RouterCtx): Promise<number> {
   // closed tiers' entries must not fill the pass's window (they would starve the open ones behind them)
-  const agents = servingOpen(await availableAgents(ctx.pool), await openTiers(ctx.pool, new Date(), ctx.config.BUSINESS_HOURS_CACHE_MS));
+  const agents = servingOpen(await availableAgents(ctx.pool), await openTiers(ctx.pool, clockOf(ctx), ctx.config.BUSINESS_HOURS_CACHE_MS));
   if (agents.length === 0) return 0;
   const filters: EligibilityFilter[] = agents.map((a) => ({
     id: a.id,
@@ -204,7 +204,7 @@ export async function matchOnce(ctx: RouterCtx): Promise<number> {
     channels: Object.keys(a.capacity).filter((ch) => freeCapacity(a, ch) > 0),
   }));
   return runRouting(ctx, async (tx) => {
-    const at = new Date();
+    const at = clockOf(ctx);
     const waiting = await loadMatchable(tx.client, filters, ctx.config.MATCH_BATCH_SIZE, true, { at, ageing: ageingOf(ctx.config) });
     if (waiting.length === 0) return 0;
     // the locked rows come in queue order; the matcher skips entries nobody free can take

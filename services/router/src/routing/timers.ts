@@ -8,7 +8,7 @@ import { dueWork } from '../store/due';
 import { loadBreachedQueue, loadExpiredOffers, loadResolvedPastWindow } from '../store/conversations';
 import { loadExpiredSelfService, selfServiceDue } from '../store/conversation-knowledge';
 import type { Conversation } from '../domain/conversation';
-import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
+import { clockOf, runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 import { releaseAgentWork } from './agent-commands';
 import { policyOf } from './policy';
 
@@ -29,7 +29,7 @@ function fire(tx: RoutingTx, convs: Conversation[], input: Input, onDecided?: (c
 /** Expired offers go back to the queue; an agent who lets too many lapse in a row is set away. */
 export async function expireOffers(ctx: RouterCtx): Promise<number> {
   return runRouting(ctx, async (tx) => {
-    const at = new Date();
+    const at = clockOf(ctx);
     const convs = await loadExpiredOffers(tx.client, at);
     if (convs.length === 0) return 0;
     const policy = policyOf(ctx.config);
@@ -57,11 +57,11 @@ export async function expireOffers(ctx: RouterCtx): Promise<number> {
  */
 export async function releaseDisconnected(ctx: RouterCtx): Promise<number> {
   return runRouting(ctx, async (tx) => {
-    const at = new Date();
+    const at = clockOf(ctx);
     const gone = await lockDisconnected(tx.client, at, ctx.config.DISCONNECT_GRACE_MS);
     for (const a of gone) {
       const p = agentPresence(a, 'offline', 'disconnected');
-      await savePresence(tx.client, p.agent, false, { goneOffline: true });
+      await savePresence(tx.client, p.agent, false, at, { goneOffline: true });
       await recordPresence(tx, a, p.agent, { reason: 'disconnected', at });
       await releaseAgentWork(tx, a.id, `agent ${a.id} disconnected for over ${ctx.config.DISCONNECT_GRACE_MS} ms`, at);
       tx.applyFrames(p.frames, at);
@@ -73,7 +73,7 @@ export async function releaseDisconnected(ctx: RouterCtx): Promise<number> {
 /** Queue SLA breaches: widened to the next tier or escalated one tier up (OVERFLOW_MODE), per the lifecycle. */
 export async function overflowQueues(ctx: RouterCtx): Promise<number> {
   return runRouting(ctx, async (tx) => {
-    const at = new Date();
+    const at = clockOf(ctx);
     const convs = await loadBreachedQueue(tx.client, at);
     fire(tx, convs, { kind: 'sla-breached', at });
     return convs.length;
@@ -83,7 +83,7 @@ export async function overflowQueues(ctx: RouterCtx): Promise<number> {
 /** Resolved conversations past the reopen window are closed (a later message opens a new one). */
 export async function closeResolved(ctx: RouterCtx): Promise<number> {
   return runRouting(ctx, async (tx) => {
-    const at = new Date();
+    const at = clockOf(ctx);
     return fire(tx, await loadResolvedPastWindow(tx.client, at, ctx.config.REOPEN_WINDOW_MS), { kind: 'reopen-window-over', at });
   });
 }
@@ -91,7 +91,7 @@ export async function closeResolved(ctx: RouterCtx): Promise<number> {
 /** Self-service answers nobody answered in time: routed as usual, waiting since the first message (docs/knowledge.md). */
 export async function expireSelfService(ctx: RouterCtx): Promise<number> {
   return runRouting(ctx, async (tx) => {
-    const at = new Date();
+    const at = clockOf(ctx);
     return fire(tx, await loadExpiredSelfService(tx.client, at), { kind: 'self-service-expired', at });
   });
 }
@@ -144,7 +144,7 @@ export class Sweeper {
     this.running = (async () => {
       try {
         const c = this.ctx.config;
-        const due = await dueWork(this.ctx.pool, new Date(), c.DISCONNECT_GRACE_MS, c.REOPEN_WINDOW_MS);
+        const due = await dueWork(this.ctx.pool, clockOf(this.ctx), c.DISCONNECT_GRACE_MS, c.REOPEN_WINDOW_MS);
         if (due.offers) this.counters?.expired.inc(await expireOffers(this.ctx));
         if (due.disconnected) await releaseDisconnected(this.ctx);
         if (due.sla) this.counters?.breaches.inc(await overflowQueues(this.ctx));
@@ -156,9 +156,9 @@ export class Sweeper {
           this.counters?.waitPasses.inc();
         }
         // wrap-ups at their maximum end (agent.wrap-up-ended); only when wrap-up is configured
-        if (c.WRAP_UP_MS > 0 && (await wrapUpsDue(this.ctx.pool, new Date()))) await endExpiredWrapUps(this.ctx);
+        if (c.WRAP_UP_MS > 0 && (await wrapUpsDue(this.ctx.pool, clockOf(this.ctx)))) await endExpiredWrapUps(this.ctx);
         // self-service runs only with knowledge configured (KNOWLEDGE_URL)
-        if (c.KNOWLEDGE_URL && (await selfServiceDue(this.ctx.pool, new Date()))) await expireSelfService(this.ctx);
+        if (c.KNOWLEDGE_URL && (await selfServiceDue(this.ctx.pool, clockOf(this.ctx)))) await expireSelfService(this.ctx);
         // a queue nobody waits in needs no match pass (anything that queues work kicks the matcher itself)
         if (due.waiting || due.offers || due.disconnected || due.sla) this.ctx.kickMatcher();
       } catch (err) {

@@ -8,7 +8,7 @@ import { asyncNotice, DEFAULT_UPDATE_POLICY, isMaterial, type Announced, type As
 import { estimateWaits, ESTIMATOR, type EstimateTarget } from '../store/wait-estimates';
 import { lockWaiting, recordFirstEstimates, saveNotices } from '../store/wait-notices';
 import { wideningOf } from '../store/widening';
-import { runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
+import { clockOf, runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 
 /**
  * Wait estimates told to customers (docs/queue-intelligence.md): the first estimate on the
@@ -61,7 +61,7 @@ export async function estimateArrivals(tx: RoutingTx, queued: Conversation[], wi
  */
 export async function announceWaits(ctx: RouterCtx, limit = 500): Promise<number> {
   return runRouting(ctx, async (tx) => {
-    const at = new Date();
+    const at = clockOf(ctx);
     const waiting = await lockWaiting(tx.client, limit);
     if (!waiting.length) return 0;
     const widening = await wideningOf(tx.client, waiting.map((w) => w.conversation.id));

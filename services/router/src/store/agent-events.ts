@@ -10,45 +10,55 @@ export interface NumberedAgentEvent {
   frame: Record<string, unknown>;
 }
 
-/** Prefix of the advisory lock that serialises the numbering of one agent's console events. */
-export const AGENT_SEQ_LOCK = 'router.agent_seq:';
-
 export const EVENTS_CHANNEL = 'router_agent_events';
 export const SESSIONS_CHANNEL = 'router_agent_sessions';
 
-/** The last sequence number given to each of these agents' console events (0 = none yet). */
+/** The last sequence number given to each of these agents' console events (0 = none yet), as committed. */
 export async function lastAgentSeqs(client: Pick<Pool, 'query'>, agentIds: string[]): Promise<Map<string, number>> {
   const { rows } = await client.query<{ agent_id: string; seq: string }>(
-    'SELECT i.id AS agent_id, (SELECT COALESCE(max(e.seq), 0) FROM router.agent_events e WHERE e.agent_id = i.id) AS seq FROM unnest($1::text[]) AS i(id)',
-    [agentIds],
+    preparedQuery('SELECT agent_id, seq FROM router.agent_event_seqs WHERE agent_id = ANY($1::text[])', [agentIds]),
   );
-  return new Map(rows.map((r) => [r.agent_id, Number(r.seq)]));
+  const seqs = new Map(rows.map((r) => [r.agent_id, Number(r.seq)]));
+  return new Map(agentIds.map((id) => [id, seqs.get(id) ?? 0]));
 }
 
 /**
- * Takes the numbering locks of these agents (transaction-level advisory locks, in id order so two
- * transactions numbering the same agents cannot deadlock). Not the agent's row: an offer holds that
- * row from its capacity check to commit, and numbering under it made every accept wait for whole
- * offer transactions.
+ * Takes an agent's numbering lock (its router.agent_event_seqs row, until commit) and returns the
+ * last number given: no event of the agent can be numbered between this read and the commit.
  */
-export async function lockAgentNumbering(client: Querier, agentIds: string[]): Promise<void> {
-  await client.query(
-    preparedQuery('SELECT pg_advisory_xact_lock(hashtext($2::text || id)) FROM unnest($1::text[]) WITH ORDINALITY AS t(id, o) ORDER BY o', [[...agentIds].sort(), AGENT_SEQ_LOCK]),
+export async function lockAgentSeq(client: Querier, agentId: string): Promise<number> {
+  const { rows } = await client.query<{ seq: string }>(
+    preparedQuery(
+      `INSERT INTO router.agent_event_seqs AS s (agent_id, seq) VALUES ($1::text, 0)
+       ON CONFLICT (agent_id) DO UPDATE SET seq = s.seq RETURNING seq`,
+      [agentId],
+    ),
   );
+  return Number(rows[0]?.seq ?? 0);
 }
 
 /**
- * Numbers and writes console frames, after lockAgentNumbering: a new statement, so it sees every
- * event committed before the locks were granted, and each agent's log is in commit order.
+ * Numbers and writes console frames in one statement: each agent's counter row
+ * (router.agent_event_seqs, migration 0009) is advanced by its frame count — taking the row's lock,
+ * in agent id order so two transactions numbering the same agents cannot deadlock — and the frames
+ * are inserted with the numbers it returns. The lock is held to commit, so a later transaction
+ * numbering the same agent waits and continues after this one's numbers: each agent's log is in
+ * commit order. Not the agent's row: an offer holds that from its capacity check to commit, and
+ * numbering under it made every accept wait for whole offer transactions. Frames of an unknown agent
+ * are dropped.
  */
 export async function insertAgentEvents(client: Querier, frames: Map<string, Record<string, unknown>[]>): Promise<NumberedAgentEvent[]> {
   const { rows } = await client.query<{ agent_id: string; seq: string; frame: Record<string, unknown> }>(
     preparedQuery(
-      `INSERT INTO router.agent_events (agent_id, seq, frame)
-       SELECT i.agent_id, b.base + t.ord, t.f || jsonb_build_object('seq', b.base + t.ord)
-         FROM jsonb_to_recordset($1::jsonb) AS i(agent_id text, frames jsonb)
-         JOIN router.agents a ON a.id = i.agent_id
-         CROSS JOIN LATERAL (SELECT COALESCE(max(e.seq), 0) AS base FROM router.agent_events e WHERE e.agent_id = i.agent_id) b
+      `WITH i AS (SELECT i.agent_id, i.frames, jsonb_array_length(i.frames) AS n
+                    FROM jsonb_to_recordset($1::jsonb) AS i(agent_id text, frames jsonb)
+                   WHERE EXISTS (SELECT 1 FROM router.agents a WHERE a.id = i.agent_id)),
+            s AS (INSERT INTO router.agent_event_seqs AS s (agent_id, seq) SELECT agent_id, n FROM i ORDER BY agent_id
+                  ON CONFLICT (agent_id) DO UPDATE SET seq = s.seq + EXCLUDED.seq
+                  RETURNING s.agent_id, s.seq)
+       INSERT INTO router.agent_events (agent_id, seq, frame)
+       SELECT i.agent_id, s.seq - i.n + t.ord, t.f || jsonb_build_object('seq', s.seq - i.n + t.ord)
+         FROM i JOIN s ON s.agent_id = i.agent_id
          CROSS JOIN LATERAL jsonb_array_elements(i.frames) WITH ORDINALITY AS t(f, ord)
        RETURNING agent_id, seq, frame`,
       [JSON.stringify([...frames].map(([agent_id, list]) => ({ agent_id, frames: list })))],

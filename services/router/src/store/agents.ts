@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { AgentState } from '../domain/lifecycle';
 import { freeCapacity, type AgentSnapshot } from '../domain/match';
-import { AGENT_SEQ_LOCK, lastAgentSeqs, SESSIONS_CHANNEL } from './agent-events';
+import { lockAgentSeq, SESSIONS_CHANNEL } from './agent-events';
 import { preparedQuery } from './prepared';
 
 type Querier = Pick<PoolClient, 'query'>;
@@ -111,18 +111,18 @@ export async function lockAgentStates(client: Querier, ids: string[]): Promise<M
   return new Map(rows.map((r) => [r.id, { id: r.id, presence: r.presence, consecutiveTimeouts: r.consecutive_timeouts }]));
 }
 
-/** Writes a presence change decided by agentPresence (idle time restarts when the agent comes online). */
-export async function savePresence(client: Querier, a: AgentState, cameOnline: boolean, extra: { goneOffline?: boolean } = {}): Promise<void> {
+/** Writes a presence change decided by agentPresence at `at` (idle time restarts when the agent comes online). */
+export async function savePresence(client: Querier, a: AgentState, cameOnline: boolean, at: Date, extra: { goneOffline?: boolean } = {}): Promise<void> {
   await client.query(
     preparedQuery(
       // gone offline with a console still recorded as attached (its replica died): the session ends now (replay, docs/replay.md)
-      `WITH s AS (UPDATE router.agent_console_sessions SET detached_at = now() WHERE $5::boolean AND agent_id = $1::text AND detached_at IS NULL)
+      `WITH s AS (UPDATE router.agent_console_sessions SET detached_at = $6::timestamptz WHERE $5::boolean AND agent_id = $1::text AND detached_at IS NULL)
        UPDATE router.agents SET presence = $2::text, consecutive_timeouts = $3::int,
-              idle_since = CASE WHEN $4::boolean THEN now() ELSE idle_since END,
+              idle_since = CASE WHEN $4::boolean THEN $6::timestamptz ELSE idle_since END,
               session_id = CASE WHEN $5::boolean THEN NULL ELSE session_id END,
               disconnect_deadline = CASE WHEN $5::boolean THEN NULL ELSE disconnect_deadline END, updated_at = now()
         WHERE id = $1::text`,
-      [a.id, a.presence, a.consecutiveTimeouts, cameOnline, extra.goneOffline === true],
+      [a.id, a.presence, a.consecutiveTimeouts, cameOnline, extra.goneOffline === true, at],
     ),
   );
 }
@@ -137,43 +137,58 @@ export async function lockForSession(client: Querier, agentId: string): Promise<
     [agentId],
   );
   if (!rows[0]) return undefined;
-  await client.query('SELECT pg_advisory_xact_lock(hashtext($1::text))', [AGENT_SEQ_LOCK + agentId]);
-  const fromSeq = (await lastAgentSeqs(client, [agentId])).get(agentId) ?? 0;
+  const fromSeq = await lockAgentSeq(client, agentId);
   return { before: { id: agentId, presence: rows[0].presence, consecutiveTimeouts: rows[0].consecutive_timeouts }, fromSeq };
 }
 
-/** Records the attached session with the agent's decided state, and tells any replica holding an older console to close it. */
-export async function saveSession(client: Querier, a: AgentState, sessionId: string, restartIdle: boolean): Promise<void> {
+/** Records the session attached at `at` with the agent's decided state, and tells any replica holding an older console to close it. */
+export async function saveSession(client: Querier, a: AgentState, sessionId: string, restartIdle: boolean, at: Date): Promise<void> {
   await client.query(
-    `UPDATE router.agents SET session_id = $2::text, seen_at = now(), disconnect_deadline = NULL, presence = $3::text, consecutive_timeouts = $4::int,
-            idle_since = CASE WHEN $5::boolean THEN now() ELSE idle_since END, updated_at = now()
+    `UPDATE router.agents SET session_id = $2::text, seen_at = $6::timestamptz, disconnect_deadline = NULL, presence = $3::text, consecutive_timeouts = $4::int,
+            idle_since = CASE WHEN $5::boolean THEN $6::timestamptz ELSE idle_since END, updated_at = now()
       WHERE id = $1::text`,
-    [a.id, sessionId, a.presence, a.consecutiveTimeouts, restartIdle],
+    [a.id, sessionId, a.presence, a.consecutiveTimeouts, restartIdle, at],
   );
   // replay's record of when consoles attached (an older console of the agent is replaced: it ends now)
   await client.query(
-    `WITH old AS (UPDATE router.agent_console_sessions SET detached_at = now() WHERE agent_id = $1::text AND detached_at IS NULL AND session_id <> $2::text)
-     INSERT INTO router.agent_console_sessions (session_id, agent_id, attached_at) VALUES ($2::text, $1::text, now()) ON CONFLICT (session_id) DO NOTHING`,
-    [a.id, sessionId],
+    `WITH old AS (UPDATE router.agent_console_sessions SET detached_at = $3::timestamptz WHERE agent_id = $1::text AND detached_at IS NULL AND session_id <> $2::text)
+     INSERT INTO router.agent_console_sessions (session_id, agent_id, attached_at) VALUES ($2::text, $1::text, $3::timestamptz) ON CONFLICT (session_id) DO NOTHING`,
+    [a.id, sessionId, at],
   );
   await client.query('SELECT pg_notify($1::text, $2::text)', [SESSIONS_CHANNEL, `${a.id} ${sessionId}`]);
 }
 
-/** The console of this session closed: the disconnect grace starts (only if it is still the attached one). */
-export async function detachSession(pool: Pick<Pool, 'query'>, agentId: string, sessionId: string, graceMs: number): Promise<void> {
+/** The console of this session closed at `at`: the disconnect grace starts (only if it is still the attached one). */
+export async function detachSession(pool: Pick<Pool, 'query'>, agentId: string, sessionId: string, graceMs: number, at: Date): Promise<void> {
   // one statement: the agent's row and replay's record of the session's end (docs/replay.md)
   await pool.query(
-    `WITH s AS (UPDATE router.agent_console_sessions SET detached_at = now() WHERE session_id = $2::text AND detached_at IS NULL)
-     UPDATE router.agents SET session_id = NULL, disconnect_deadline = now() + make_interval(secs => $3::double precision / 1000)
+    `WITH s AS (UPDATE router.agent_console_sessions SET detached_at = $4::timestamptz WHERE session_id = $2::text AND detached_at IS NULL)
+     UPDATE router.agents SET session_id = NULL, disconnect_deadline = $4::timestamptz + make_interval(secs => $3::double precision / 1000)
       WHERE id = $1::text AND session_id = $2::text`,
-    [agentId, sessionId, graceMs],
+    [agentId, sessionId, graceMs, at],
   );
 }
 
-/** Liveness of the consoles a replica holds (a replica that dies stops this and its agents time out). */
-export async function refreshSessions(pool: Pick<Pool, 'query'>, sessionIds: string[]): Promise<void> {
-  if (sessionIds.length) await pool.query('UPDATE router.agents SET seen_at = now() WHERE session_id = ANY($1::text[])', [sessionIds]);
+/**
+ * Liveness of the consoles a replica holds at `at` (a replica that dies stops this and its agents
+ * time out), in router.console_liveness, not on the agents' rows (migration 0009); rows of consoles
+ * gone longer than twice the grace are dropped by the same statement.
+ */
+export async function refreshSessions(pool: Pick<Pool, 'query'>, sessionIds: string[], at: Date, graceMs: number): Promise<void> {
+  if (!sessionIds.length) return;
+  await pool.query(
+    preparedQuery(
+      `WITH gone AS (DELETE FROM router.console_liveness
+                      WHERE seen_at < $2::timestamptz - make_interval(secs => $3::double precision / 500) AND session_id <> ALL ($1::text[]))
+       INSERT INTO router.console_liveness (session_id, seen_at) SELECT s, $2::timestamptz FROM unnest($1::text[]) AS s
+       ON CONFLICT (session_id) DO UPDATE SET seen_at = EXCLUDED.seen_at`,
+      [sessionIds, at, graceMs],
+    ),
+  );
 }
+
+/** When an attached console was last known alive: at attach (agents.seen_at) or its latest heartbeat. */
+export const CONSOLE_SEEN_SQL = `GREATEST(seen_at, (SELECT l.seen_at FROM router.console_liveness l WHERE l.session_id = agents.session_id))`;
 
 /**
  * Agents whose console has been gone longer than the grace period at `at` (closed socket, or a
@@ -185,7 +200,7 @@ export async function lockDisconnected(client: Querier, at: Date, graceMs: numbe
       `SELECT id, presence, consecutive_timeouts FROM router.agents
         WHERE presence <> 'offline'
           AND ((session_id IS NULL AND disconnect_deadline < $1::timestamptz)
-            OR (session_id IS NOT NULL AND seen_at < $1::timestamptz - make_interval(secs => $2::double precision / 1000)))
+            OR (session_id IS NOT NULL AND ${CONSOLE_SEEN_SQL} < $1::timestamptz - make_interval(secs => $2::double precision / 1000)))
         ORDER BY id LIMIT $3::int FOR NO KEY UPDATE SKIP LOCKED`,
       [at, graceMs, limit],
     ),

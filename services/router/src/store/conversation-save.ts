@@ -25,6 +25,8 @@ export interface SaveSet {
   agents: Map<string, AgentChange>;
   messages: { message_id: string; conversation_id: string; received_at: string }[];
   outbox: OutboxRecord[];
+  /** the decision records of the offers made (router.offer_decisions, docs/queue-intelligence.md) */
+  decisions?: { conversationId: string; agentId: string; at: Date; record: unknown }[];
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -59,7 +61,7 @@ const queueOf = (id: string, tier: number, q: QueueEntry) => ({
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 // One statement writes everything a routing transaction decided: new conversations, changed ones,
-// queue entries, collaborators, agent rows, messages and outbox rows. Each part is a CTE over a
+// queue entries, collaborators, agent rows, messages, outbox rows and offer decision records. Each part is a CTE over a
 // json parameter (empty when there is nothing of that kind), so the text is fixed and prepared once
 // per connection. A queue entry or message of a conversation inserted by the same statement passes
 // its foreign key check: the checks run when the whole statement is done.
@@ -101,7 +103,9 @@ const SAVE_SQL = `WITH
          WHERE a.id = r.id AND (r.idle_since IS NOT NULL OR r.timeouts IS NOT NULL OR r.presence IS NOT NULL OR (r.reset AND a.consecutive_timeouts <> 0))),
  m AS (INSERT INTO router.conversation_messages (message_id, conversation_id, received_at)
        SELECT r.message_id, r.conversation_id, r.received_at FROM jsonb_to_recordset($8::jsonb) AS r(message_id text, conversation_id text, received_at timestamptz)),
- o AS (${outbox.sql})
+ o AS (${outbox.sql}),
+ d AS (INSERT INTO router.offer_decisions (conversation_id, agent_id, decided_at, record)
+       SELECT * FROM unnest($13::text[], $14::text[], $15::timestamptz[], $16::jsonb[]))
 SELECT 1`;
 
 /** Writes what a transaction decided in one statement (nothing at all when it decided nothing). */
@@ -150,8 +154,10 @@ export async function saveDecided(client: Pick<PoolClient, 'query'>, s: SaveSet)
       presence: a.state?.presence ?? null,
     }))
     .filter((a) => a.idle_since || a.reset || a.timeouts !== null || a.presence);
+  const decisions = s.decisions ?? [];
   const nothing =
-    inserts.length + updates.length + queueDeletes.length + queueUpserts.length + partDeletes.length + partUpserts.length + agents.length + s.messages.length + s.outbox.length === 0;
+    inserts.length + updates.length + queueDeletes.length + queueUpserts.length + partDeletes.length + partUpserts.length + agents.length + s.messages.length + s.outbox.length + decisions.length ===
+    0;
   if (nothing) return false;
   const ob = outboxInsert('router', s.outbox, 9);
   await client.query(
@@ -165,6 +171,10 @@ export async function saveDecided(client: Pick<PoolClient, 'query'>, s: SaveSet)
       JSON.stringify(agents),
       JSON.stringify(s.messages),
       ...ob.params,
+      decisions.map((r) => r.conversationId),
+      decisions.map((r) => r.agentId),
+      decisions.map((r) => r.at.toISOString()),
+      decisions.map((r) => JSON.stringify(r.record)),
     ]),
   );
   return true;

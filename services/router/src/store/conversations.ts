@@ -252,26 +252,42 @@ export async function claimEventIds(client: Querier, ids: string[]): Promise<Set
   return new Set(rows.map((r) => r.event_id));
 }
 
+/** What classification needs about a customer, and their latest conversations (the offer's context). */
+export interface CustomerInputs {
+  attributes: Record<string, unknown> | null;
+  display_name: string | null;
+  /** escalations of their conversations opened in the 30 days before `at` */
+  n: number;
+  /** their latest conversations as recentByCustomer returns them (up to `recentLimit` + 1, newest first) */
+  recent: RecentConversation[];
+}
+
 /**
  * What classification needs about customers — their profile (from omni.customers.v1) and recent
- * escalations (30 days) — and the active rule version, in one read (ruleVersion undefined: no customers asked).
+ * escalations (30 days before `at`) — their latest conversations (shown with an offer: the
+ * transaction that opens and offers a conversation then reads them no more at flush), and the active
+ * rule version, in one read (ruleVersion undefined: no customers asked).
  */
 export async function classificationInputs(
   client: Querier,
   customerKeys: string[],
-): Promise<{ inputs: Map<string, { attributes: Record<string, unknown> | null; display_name: string | null; n: number }>; ruleVersion?: number }> {
-  const inputs = new Map<string, { attributes: Record<string, unknown> | null; display_name: string | null; n: number }>();
+  at: Date,
+  recentLimit: number,
+): Promise<{ inputs: Map<string, CustomerInputs>; ruleVersion?: number }> {
+  const inputs = new Map<string, CustomerInputs>();
   if (customerKeys.length === 0) return { inputs };
-  const { rows } = await client.query<{ key: string; attributes: Record<string, unknown> | null; display_name: string | null; n: number; rule_version: number | null }>(
+  const { rows } = await client.query<Omit<CustomerInputs, 'recent'> & { key: string; rule_version: number | null; recent: (Omit<RecentConversation, 'opened_at'> & { opened_at: string })[] }>(
     preparedQuery(
       `SELECT k.key, p.attributes, p.display_name,
-              (SELECT COALESCE(sum(escalations), 0)::int FROM router.conversations WHERE customer_key = k.key AND opened_at > now() - interval '30 days') AS n,
+              (SELECT COALESCE(sum(escalations), 0)::int FROM router.conversations WHERE customer_key = k.key AND opened_at > $2::timestamptz - interval '30 days') AS n,
+              (SELECT COALESCE(jsonb_agg(to_jsonb(r) ORDER BY r.opened_at DESC), '[]'::jsonb)
+                 FROM (SELECT id, tier, category, status, opened_at FROM router.conversations WHERE customer_key = k.key ORDER BY opened_at DESC LIMIT $3::int) r) AS recent,
               (SELECT version FROM router.rule_sets WHERE active) AS rule_version
          FROM unnest($1::text[]) AS k(key) LEFT JOIN router.customer_profiles p ON p.identity = k.key`,
-      [customerKeys],
+      [customerKeys, at, recentLimit + 1],
     ),
   );
-  for (const r of rows) inputs.set(r.key, r);
+  for (const r of rows) inputs.set(r.key, { attributes: r.attributes, display_name: r.display_name, n: r.n, recent: r.recent.map((c) => ({ ...c, opened_at: new Date(c.opened_at) })) });
   return { inputs, ruleVersion: rows[0]?.rule_version ?? 0 };
 }
 

@@ -3,6 +3,7 @@ import type { QueueEntry } from '../domain/conversation';
 import type { AgentView, DecisionRecord } from '../domain/decision-record';
 import type { WrapUp } from '../domain/wrap-up';
 import { LOAD_SQL } from './agents';
+import { preparedQuery } from './prepared';
 
 type Querier = Pick<PoolClient, 'query'>;
 
@@ -22,9 +23,11 @@ const toView = (a: AgentJson): AgentView => ({ ...a, idleSince: new Date(a.idleS
  */
 export async function loadDecisionInputs(client: Querier, conversationIds: string[]): Promise<{ agents: AgentView[]; rules: Map<string, { ruleId: string | null; ruleVersion: number | null }> }> {
   const { rows } = await client.query<{ agents: AgentJson[] | null; rules: Record<string, { ruleId: string | null; ruleVersion: number | null }> | null }>(
-    `SELECT (SELECT jsonb_agg(${AGENT_VIEW_JSON} ORDER BY a.id) FROM router.agents a) AS agents,
-            (SELECT jsonb_object_agg(c.id, jsonb_build_object('ruleId', c.rule_id, 'ruleVersion', c.rule_version)) FROM router.conversations c WHERE c.id = ANY($1::text[])) AS rules`,
-    [conversationIds],
+    preparedQuery(
+      `SELECT (SELECT jsonb_agg(${AGENT_VIEW_JSON} ORDER BY a.id) FROM router.agents a) AS agents,
+              (SELECT jsonb_object_agg(c.id, jsonb_build_object('ruleId', c.rule_id, 'ruleVersion', c.rule_version)) FROM router.conversations c WHERE c.id = ANY($1::text[])) AS rules`,
+      [conversationIds],
+    ),
   );
   return { agents: (rows[0]?.agents ?? []).map(toView), rules: new Map(Object.entries(rows[0]?.rules ?? {})) };
 }
@@ -34,15 +37,7 @@ export async function loadAgentViews(client: Querier): Promise<AgentView[]> {
   return (await loadDecisionInputs(client, [])).agents;
 }
 
-/** Stores the decision records of the offers this transaction made (one statement). */
-export async function insertDecisions(client: Querier, rows: { conversationId: string; agentId: string; at: Date; record: DecisionRecord }[]): Promise<void> {
-  if (!rows.length) return;
-  await client.query(
-    `INSERT INTO router.offer_decisions (conversation_id, agent_id, decided_at, record)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[])`,
-    [rows.map((r) => r.conversationId), rows.map((r) => r.agentId), rows.map((r) => r.at.toISOString()), rows.map((r) => JSON.stringify(r.record))],
-  );
-}
+// The decision records of the offers a transaction made are stored by its save statement (conversation-save.ts).
 
 /** A conversation's offer decisions, newest first. */
 export async function listDecisions(client: Querier, conversationId: string, limit = 20): Promise<DecisionRecord[]> {

@@ -7,17 +7,17 @@ import type { Logger } from '@omni/logging';
 import type { RouterConfig } from '../config';
 import type { Conversation } from '../domain/conversation';
 import type { AgentState, Decision, EventExtra, EventSubject, FrameIntent } from '../domain/lifecycle';
-import { offerContext, RECENT_SHOWN } from '../domain/offer-context';
-import { insertAgentEvents, lockAgentNumbering, type NumberedAgentEvent } from './agent-events';
+import { offerContext, RECENT_SHOWN, type RecentConversation } from '../domain/offer-context';
+import { insertAgentEvents, type NumberedAgentEvent } from './agent-events';
 import { saveDecided, type AgentChange, type ConversationChange } from './conversation-save';
 import { recentByCustomer } from './conversations';
-import { insertDecisions, insertWrapUps } from './offer-decisions';
+import { insertWrapUps } from './offer-decisions';
 import type { WrapUp } from '../domain/wrap-up';
 import type { DecisionRecord } from '../domain/decision-record';
 import { preparedName } from './prepared';
 import { attachSuggestions, saveConversationKnowledge, type OfferSuggestion } from './conversation-knowledge';
 
-export { AGENT_SEQ_LOCK, lastAgentSeqs, type NumberedAgentEvent } from './agent-events';
+export { lastAgentSeqs, type NumberedAgentEvent } from './agent-events';
 export { CONVERSATION_COLUMNS, loadConversation, toConversation } from './conversations';
 export type { HandoffNote } from '../domain/conversation';
 export { preparedName } from './prepared';
@@ -39,7 +39,17 @@ export interface RouterCtx {
   kickMatcher: () => void;
   /** key of the CSAT tokens put on conversation.resolved (libs/auth csatKey); absent = none issued */
   csatKey?: Uint8Array;
+  /**
+   * The router's one clock (absent: the system clock). Every routing decision's time comes from it
+   * — the `at` of lifecycle inputs, the deadlines the sweeps compare, idle and liveness times, which
+   * reach SQL as parameters, never as now() — so the live router's decisions depend only on recorded
+   * inputs (issue 19).
+   */
+  clock?: () => Date;
 }
+
+/** The time now on the router's clock (RouterCtx.clock, default the system clock). */
+export const clockOf = (ctx: Pick<RouterCtx, 'clock'>): Date => (ctx.clock ? ctx.clock() : new Date());
 
 interface PendingFrame {
   agentId: string;
@@ -122,6 +132,13 @@ export class RoutingTx {
     this.agents.set(a.id, { ...(this.agents.get(a.id) ?? {}), state: a });
   }
 
+  private readonly recent = new Map<string, RecentConversation[]>();
+
+  /** A customer's latest conversations, read earlier in this transaction: the offer context at flush reuses them. */
+  knowRecent(customerKey: string, list: RecentConversation[]): void {
+    this.recent.set(customerKey, list);
+  }
+
   /** The rule that classified a conversation this transaction opened (not in the database yet). */
   ruleOf(conversationId: string): { id: string | null; version: number } | undefined {
     return this.changes.get(conversationId)?.rule;
@@ -172,7 +189,7 @@ export class RoutingTx {
 
   /** Records a routing event for omni.conversations.v1 outside a lifecycle decision (keyed by conversation). */
   conversationEvent(conv: EventSubject, type: ConversationEventType, actor: Actor, reason?: string, extra: EventExtra = {}): ConversationEvent {
-    return this.event(conv, type, actor, reason, extra, new Date());
+    return this.event(conv, type, actor, reason, extra, clockOf(this.ctx));
   }
 
   /**
@@ -198,25 +215,25 @@ export class RoutingTx {
 
   /** Queues a frame for an agent console outside a lifecycle decision; it gets the agent's next sequence number at commit. */
   agentEvent(agentId: string, frame: Record<string, unknown>): void {
-    this.frames.push({ agentId, frame: { ...frame, at: new Date().toISOString() } });
+    this.frames.push({ agentId, frame: { ...frame, at: clockOf(this.ctx).toISOString() } });
   }
 
   /**
    * Writes the collected effects inside the transaction (called once, just before COMMIT): the
    * customer context of offer frames (one read), the decided state with the outbox rows (one
-   * statement), then the console frames numbered under each agent's numbering lock (two).
+   * statement), then the console frames, numbered by each agent's counter (one).
    */
   async flush(): Promise<void> {
     const withContext = this.frames.filter((f) => f.context);
     if (withContext.length) {
       const keys = [...new Set(withContext.map((f) => f.context!.customerKey).filter((k): k is string => !!k))];
-      const recent = await recentByCustomer(this.client, keys, RECENT_SHOWN);
+      const unread = keys.filter((k) => !this.recent.has(k));
+      const recent = new Map([...this.recent, ...(unread.length ? await recentByCustomer(this.client, unread, RECENT_SHOWN) : [])]);
       for (const f of withContext) f.frame.conversation = offerContext(f.context!, f.context!.customerKey ? (recent.get(f.context!.customerKey) ?? []) : []);
     }
-    // Agent rows are written before the numbering locks are taken: a transaction that waits for an
-    // agent's row while holding its numbering lock would deadlock with an offer holding that row.
-    await saveDecided(this.client, { conversations: [...this.changes.values()], agents: this.agents, messages: this.messages, outbox: this.outbox });
-    await insertDecisions(this.client, this.decisions);
+    // Agent rows are written before the numbering locks (counter rows) are taken: a transaction that
+    // waits for an agent's row while holding its numbering lock would deadlock with an offer holding that row.
+    await saveDecided(this.client, { conversations: [...this.changes.values()], agents: this.agents, messages: this.messages, outbox: this.outbox, decisions: this.decisions });
     await insertWrapUps(this.client, this.wrapUps);
     // suggestions and self-service attempts (docs/knowledge.md): after the conversations they belong to
     await saveConversationKnowledge(this.client, [...this.changes.values()], this.suggestions);
@@ -224,9 +241,7 @@ export class RoutingTx {
     if (this.frames.length === 0) return;
     const byAgent = new Map<string, Record<string, unknown>[]>();
     for (const f of this.frames) byAgent.set(f.agentId, [...(byAgent.get(f.agentId) ?? []), f.frame]);
-    const ids = [...byAgent.keys()].sort();
-    await lockAgentNumbering(this.client, ids);
-    this.numbered = await insertAgentEvents(this.client, new Map(ids.map((id) => [id, byAgent.get(id)!])));
+    this.numbered = await insertAgentEvents(this.client, byAgent);
   }
 
   get wroteOutbox(): boolean {
