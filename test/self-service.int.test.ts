@@ -263,6 +263,31 @@ it('no answer within waitMs: the sweep routes it, waiting since its first messag
   expect(ss.rows).toEqual([{ self_service_state: 'expired' }]);
 });
 
+it("history's KPIs count it: deflection per category and channel, and knowledge's helped rate for the password article", async () => {
+  type Group = { offered: number; selfServed: number; rateOfOffered: number | null };
+  type Kpis = {
+    deflection: Group & { byCategory: (Group & { category: string })[]; byChannel: (Group & { channel: string })[] };
+    knowledge: { available: boolean; articles: { articleId: string; uses: number; helped: number }[] };
+  };
+  const to = new Date(Date.now() + 60_000).toISOString();
+  // the earlier tests: one YES (chat), one NO (chat), one NO (SMS), one without an answer (routed by the sweep)
+  const k = await eventually(async () => {
+    const r = await fetch(`${stack.history.url}/v1/kpis?to=${encodeURIComponent(to)}`, { headers: { authorization: `Bearer ${testToken('supervisor', 'lead')}` } });
+    if (r.status !== 200) return undefined;
+    const body = (await r.json()) as Kpis;
+    const pw = body.deflection.byCategory.find((c) => c.category === 'access-passwords');
+    return pw && pw.offered >= 4 && pw.selfServed >= 1 && body.knowledge.available ? body : undefined;
+  }, 'deflection and knowledge KPIs in history');
+  const pw = k.deflection.byCategory.find((c) => c.category === 'access-passwords')!;
+  expect(pw.selfServed).toBe(1);
+  expect(pw.rateOfOffered).toBeCloseTo(1 / pw.offered, 5);
+  const chat = k.deflection.byChannel.find((c) => c.channel === 'chat')!;
+  expect(chat.selfServed).toBe(1);
+  expect(k.deflection.byChannel.find((c) => c.channel === 'sms')?.selfServed ?? 0).toBe(0);
+  const article = k.knowledge.articles.find((a) => a.articleId === PASSWORD_ES);
+  expect(article?.helped).toBeGreaterThanOrEqual(1);
+}, 120_000);
+
 it('with knowledge stopped, a new conversation is offered all the same (no suggestions, no self-service)', async () => {
   await closeKnowledge!();
   closeKnowledge = undefined;
