@@ -4,7 +4,7 @@
  * second sees a `wait` frame with position 2 and an estimate; when the agent frees up and the one
  * ahead is offered, the visitor sees position 1 with a smaller estimate — pushed, without asking.
  */
-import { createWorld, type TestWorld } from './support/infra';
+import { createWorld, eventually, type TestWorld } from './support/infra';
 import { startStack, ADAPTER_KEY, type Stack } from './support/stack';
 import { bearer, testToken } from './support/tokens';
 import { WsClient, type Frame } from '../services/ingest-chat/test/ws-client';
@@ -78,3 +78,28 @@ it('a visitor sees position and estimate updates on the chat websocket as agents
   expect(seen.length).toBeLessThanOrEqual(4);
   expect(seen.map((f) => f.position)).toEqual([...seen.map((f) => f.position as number)].sort((x, y) => y - x));
 });
+
+it("history's KPIs take the router's producers end to end: the estimate given at queueing against the actual wait, and the agent's occupancy from omni.agents.v1", async () => {
+  type Kpis = {
+    waitEstimateError: { tier: number; count: number; medianAbsErrorMs: number | null; estimators: { estimator: string; count: number }[] }[];
+    occupancy: { agents: { agentId: string; tiers: number[]; occupancy: number | null }[] };
+  };
+  const to = new Date(Date.now() + 60_000).toISOString();
+  // the test above: a and b were queued with an estimate and accepted or offered by wv-ana, who was online with a console
+  const k = await eventually(async () => {
+    const r = await fetch(`${stack.history.url}/v1/kpis?to=${encodeURIComponent(to)}`, { headers: bearer('supervisor') });
+    if (r.status !== 200) return undefined;
+    const body = (await r.json()) as Kpis;
+    const t1 = body.waitEstimateError.find((t) => t.tier === 1);
+    return t1 && t1.count >= 1 && body.occupancy.agents.some((a) => a.agentId === 'wv-ana') ? body : undefined;
+  }, 'estimate error and occupancy in history');
+  const t1 = k.waitEstimateError.find((t) => t.tier === 1)!;
+  expect(t1.medianAbsErrorMs).not.toBeNull();
+  expect(t1.medianAbsErrorMs!).toBeGreaterThanOrEqual(0);
+  expect(t1.estimators.map((e) => e.estimator)).toContain('queue-length-median');
+  const ana = k.occupancy.agents.find((a) => a.agentId === 'wv-ana')!;
+  expect(ana.tiers).toEqual([1]);
+  // she handled conversations while online: some of her available time was spent handling
+  expect(ana.occupancy).toBeGreaterThan(0);
+  expect(ana.occupancy!).toBeLessThanOrEqual(1);
+}, 120_000);
