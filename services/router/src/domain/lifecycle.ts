@@ -1,6 +1,7 @@
 import { Actor, derivedId, fitTo, truncateCodePoints, type ConversationEvent, type ConversationEventType, type InboundMessage } from '@omni/contracts';
 import { freeCapacity, type AgentSnapshot } from './match';
 import { isLive, type Conversation, type HandoffNote, type Participant } from './conversation';
+import type { TierHours } from './business-hours';
 import { noticeLanguage } from './out-of-hours';
 import { parseSelfServiceReply, SELF_SERVICE_SENDER, selfServiceArticles, selfServiceChoices, selfServiceText, type SelfServiceArticle, type SelfServiceSetting } from './self-service';
 
@@ -34,6 +35,18 @@ export interface LifecyclePolicy {
   slaMsByTier: Record<number, number>;
   overflowMode: 'widen' | 'escalate';
   maxConsecutiveOfferTimeouts: number;
+  /**
+   * The business hours in force (docs/queue-intelligence.md): a tier with a calendar counts its queue
+   * SLA in business time, so a conversation that arrives at night is not breached (and overflowed)
+   * before the team is back. Absent, or a tier without a calendar: wall-clock time.
+   */
+  hours?: TierHours;
+}
+
+/** When a queue SLA of `ms` that starts at `from` runs out for `tier`: in the tier's business time when it has a calendar. */
+export function slaDeadline(policy: Pick<LifecyclePolicy, 'hours'>, tier: number, from: Date, ms: number): Date {
+  const cal = policy.hours?.calendar(tier);
+  return cal?.addBusinessMs(from, ms) ?? new Date(from.getTime() + ms);
 }
 
 /** The closed set of refusals an agent console can receive (docs/agent-protocol.md). */
@@ -231,7 +244,7 @@ class Builder {
       tiers: [c.tier],
       priority: c.priority,
       waitingSince: since,
-      slaDeadline: new Date(slaFrom.getTime() + (policy.slaMsByTier[c.tier] ?? policy.slaMsByTier[1] ?? 0)),
+      slaDeadline: slaDeadline(policy, c.tier, slaFrom, policy.slaMsByTier[c.tier] ?? policy.slaMsByTier[1] ?? 0),
       overflows: 0,
       preferredAgentId: opts.preferredAgentId ?? null,
     };
@@ -484,7 +497,7 @@ export function decide(conv: Conversation | null, input: Input, policy: Lifecycl
         return b.d;
       }
       const next = top + 1;
-      const deadline = new Date(at.getTime() + (policy.slaMsByTier[next] ?? 0));
+      const deadline = slaDeadline(policy, next, at, policy.slaMsByTier[next] ?? 0);
       if (policy.overflowMode === 'escalate') {
         const fromTier = b.c.tier;
         b.c.tier = next;
