@@ -5,7 +5,7 @@ import { isLive, type Conversation } from '../domain/conversation';
 import { arrivalKind, decide, openConversation, type Opening } from '../domain/lifecycle';
 import { prefetchKnowledge, type AskKnowledge, type Prefetched } from '../routing/knowledge-prefetch';
 import { offerOnArrival } from '../routing/matching';
-import { policyOf } from '../routing/policy';
+import { routingPolicy } from '../routing/policy';
 import { claimEventIds, classificationInputs, loadThreads, withParticipants, type CustomerInputs } from '../store/conversations';
 import { withSelfService } from '../store/conversation-knowledge';
 import { RECENT_SHOWN } from '../domain/offer-context';
@@ -45,7 +45,7 @@ type ClassificationInput = Pick<CustomerInputs, 'attributes' | 'display_name' | 
  * transaction saves all of it at flush.
  */
 async function routeMessages(tx: RoutingTx, deps: InboundDeps, batch: InboundMessage[], known?: Map<string, Prefetched>): Promise<void> {
-  const policy = policyOf(deps.ctx.config);
+  const policy = await routingPolicy(tx);
   const at = clockOf(deps.ctx);
   const pending = await claimEventIds(tx.client, batch.map((m) => m.messageId));
   // first occurrence of each id not seen before (a redelivery or a repeat in the batch is a no-op)

@@ -4,7 +4,7 @@ import { agentConnected, agentPresence, decide, type AgentErrorCode, type Input,
 import { agentExists, lockAgentStates, lockForSession, lockTransferTarget, savePresence, saveSession } from '../store/agents';
 import { loadAgentWork, loadConversation, openWorkOf } from '../store/conversations';
 import { clockOf, runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
-import { policyOf } from './policy';
+import { routingPolicy } from './policy';
 import { setReasonedPresence, startWrapUp } from '../domain/wrap-up';
 import { presenceContext } from '../store/presence-reasons';
 import { recordPresence, wrapUpStarted } from './agent-state';
@@ -39,7 +39,7 @@ async function command(
   return runRouting(ctx, async (tx) => {
     const conv = (await loadConversation(tx.client, input.conversationId, { participants: opts.participants === true })) ?? null;
     const full = opts.prepare ? await opts.prepare(tx, conv) : input;
-    const out = decided(decide(conv, full, policyOf(ctx.config)));
+    const out = decided(decide(conv, full, await routingPolicy(tx)));
     const saved = tx.apply(conv, out, input.at);
     opts.after?.(tx, saved);
     return saved;
@@ -121,7 +121,7 @@ export async function resolve(ctx: RouterCtx, agentId: string, conversationId: s
 
 /** Every conversation offered or assigned to the agent goes back to the front of its queue (agent-released). */
 export async function releaseAgentWork(tx: RoutingTx, agentId: string, reason: string, at: Date): Promise<number> {
-  const policy = policyOf(tx.ctx.config);
+  const policy = await routingPolicy(tx);
   const work = await loadAgentWork(tx.client, agentId);
   for (const conv of work) {
     const out = decide(conv, { kind: 'agent-released', at, agentId, reason }, policy);

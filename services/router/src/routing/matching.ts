@@ -14,7 +14,7 @@ import { noticeLanguage, outOfHoursText } from '../domain/out-of-hours';
 import { systemNotice } from './system-notice';
 import { loadMatchable, type EligibilityFilter } from '../store/conversations';
 import { clockOf, runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
-import { policyOf } from './policy';
+import { activeHours, routingPolicy } from './policy';
 
 
 /**
@@ -34,7 +34,7 @@ async function offerToAgents(
   at: Date,
   widening: Map<string, WideningStep[]>,
 ): Promise<number> {
-  const policy = policyOf(tx.ctx.config);
+  const policy = await routingPolicy(tx);
   // business hours: agents serve only the tiers open now, so a closed tier's queue waits (oldest
   // first at opening: the match pass after it opens takes the queue in order)
   const open = await openTiers(tx.client, at, tx.ctx.config.BUSINESS_HOURS_CACHE_MS);
@@ -102,13 +102,7 @@ async function recordWidening(tx: RoutingTx, queued: Conversation[]): Promise<Ma
   return out;
 }
 
-const hoursCache = new HoursCache();
-let hoursRead: { at: number; hours: TierHours } | undefined;
-/** The tiers open at `at` (the active business hours, their version re-checked after BUSINESS_HOURS_CACHE_MS: an edit applies within that). */
-async function activeHours(client: RoutingTx['client'] | RouterCtx['pool'], cacheMs: number): Promise<TierHours> {
-  if (!hoursRead || Date.now() - hoursRead.at >= cacheMs) hoursRead = { at: Date.now(), hours: (await hoursCache.active(client)).hours };
-  return hoursRead.hours;
-}
+/** The tiers open at `at` (routing/policy.ts activeHours). */
 async function openTiers(client: RoutingTx['client'] | RouterCtx['pool'], at: Date, cacheMs: number): Promise<(tier: number) => boolean> {
   const hours = await activeHours(client, cacheMs);
   return (tier) => hours.isOpen(tier, at);

@@ -10,11 +10,11 @@ import { loadExpiredSelfService, selfServiceDue } from '../store/conversation-kn
 import type { Conversation } from '../domain/conversation';
 import { clockOf, runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 import { releaseAgentWork } from './agent-commands';
-import { policyOf } from './policy';
+import { routingPolicy } from './policy';
 
 /** Applies a timer input to each loaded conversation (one whose timer another replica handled first is left alone). */
-function fire(tx: RoutingTx, convs: Conversation[], input: Input, onDecided?: (conv: Conversation, agents: { agentId: string; offerLapsed?: true }[]) => void): number {
-  const policy = policyOf(tx.ctx.config);
+async function fire(tx: RoutingTx, convs: Conversation[], input: Input, onDecided?: (conv: Conversation, agents: { agentId: string; offerLapsed?: true }[]) => void): Promise<number> {
+  const policy = await routingPolicy(tx);
   let n = 0;
   for (const conv of convs) {
     const out = decide(conv, input, policy);
@@ -32,10 +32,10 @@ export async function expireOffers(ctx: RouterCtx): Promise<number> {
     const at = clockOf(ctx);
     const convs = await loadExpiredOffers(tx.client, at);
     if (convs.length === 0) return 0;
-    const policy = policyOf(ctx.config);
+    const policy = await routingPolicy(tx);
     const agents = await lockAgentStates(tx.client, [...new Set(convs.map((c) => c.agentId!))]);
     const away: [AgentState, AgentState][] = [];
-    const n = fire(tx, convs, { kind: 'offer-expired', at }, (_conv, effects) => {
+    const n = await fire(tx, convs, { kind: 'offer-expired', at }, (_conv, effects) => {
       for (const e of effects) {
         const a = e.offerLapsed && agents.get(e.agentId);
         if (!a) continue;
@@ -75,7 +75,7 @@ export async function overflowQueues(ctx: RouterCtx): Promise<number> {
   return runRouting(ctx, async (tx) => {
     const at = clockOf(ctx);
     const convs = await loadBreachedQueue(tx.client, at);
-    fire(tx, convs, { kind: 'sla-breached', at });
+    await fire(tx, convs, { kind: 'sla-breached', at });
     return convs.length;
   });
 }
@@ -84,7 +84,7 @@ export async function overflowQueues(ctx: RouterCtx): Promise<number> {
 export async function closeResolved(ctx: RouterCtx): Promise<number> {
   return runRouting(ctx, async (tx) => {
     const at = clockOf(ctx);
-    return fire(tx, await loadResolvedPastWindow(tx.client, at, ctx.config.REOPEN_WINDOW_MS), { kind: 'reopen-window-over', at });
+    return await fire(tx, await loadResolvedPastWindow(tx.client, at, ctx.config.REOPEN_WINDOW_MS), { kind: 'reopen-window-over', at });
   });
 }
 
@@ -92,7 +92,7 @@ export async function closeResolved(ctx: RouterCtx): Promise<number> {
 export async function expireSelfService(ctx: RouterCtx): Promise<number> {
   return runRouting(ctx, async (tx) => {
     const at = clockOf(ctx);
-    return fire(tx, await loadExpiredSelfService(tx.client, at), { kind: 'self-service-expired', at });
+    return await fire(tx, await loadExpiredSelfService(tx.client, at), { kind: 'self-service-expired', at });
   });
 }
 
