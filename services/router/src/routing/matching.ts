@@ -8,8 +8,6 @@ import { estimateArrivals } from './wait-updates';
 import type { RouterConfig } from '../config';
 import { arrivalSnapshot, availableAgents, lockAgents } from '../store/agents';
 import { loadDecisionInputs } from '../store/offer-decisions';
-import { HoursCache } from '../store/business-hours-store';
-import type { TierHours } from '../domain/business-hours';
 import { noticeLanguage, outOfHoursText } from '../domain/out-of-hours';
 import { systemNotice } from './system-notice';
 import { loadMatchable, type EligibilityFilter } from '../store/conversations';
