@@ -123,6 +123,10 @@ it('a message outside hours gets the auto-answer in the customer language throug
   expect(esMsg!.value).toMatchObject({ agentId: 'system:business-hours', channel: 'chat', threadKey: 'chat:hours-es' });
   expect(esMsg!.value.text).toMatch(/^Hemos recibido tu mensaje\. .*lunes.*7 de junio.*09:00 \(Europe\/Madrid\)/);
   expect(enMsg!.value.text).toMatch(/^We have received your message\. .*Monday.*7 June.*09:00 \(Europe\/Madrid\)/);
+  // its queue SLA counts business time: due ten business minutes after the opening (09:00 CEST = 07:00 UTC),
+  // so the sweep does not breach and overflow it overnight while the team is away
+  const due = await h.world.pool.query<{ sla_deadline: Date }>('SELECT sla_deadline FROM router.queue_entries WHERE conversation_id = $1::text', [es]);
+  expect(due.rows[0]!.sla_deadline.toISOString()).toBe('2027-06-07T07:10:00.000Z');
   // a second message of the same waiting conversation joins it: no second auto-answer
   const { messageId } = await h.send('¿Hay alguien?', { thread: 'hours-es', language: 'es' });
   await h.conversations.waitFor((v) => v.type === 'conversation.message' && v.messageId === messageId);
