@@ -139,6 +139,9 @@ describe('history KPIs: business time, estimate error, occupancy, deflection, kn
 
     const v2 = await router.admin('PUT', '/v1/admin/business-hours', { hours: { tiers: { '1': CLOSED, '2': MADRID } } });
     expect(v2.status).toBe(201);
+    // history must read version 2's hours while it is active (a version replaced before history ever
+    // saw it counts as businessUnknown: the router serves only the active version's hours)
+    await eventually(async () => ((await kpis(window)).businessTime.versions.includes(2) ? true : undefined), 'history saw version 2');
     conversation('bt-b', 1, Date.parse(v2.body.createdAt) + 1, 2 * H, H / 2);
     await publishAndWait();
 
