@@ -3,9 +3,10 @@ import { DEFAULT_RULES } from '../src/domain/default-rules';
 import { RecordedBehaviour } from '../src/replay/behaviour';
 import { DEFAULT_POLICY, parseReplayConfig } from '../src/replay/config';
 import { replay } from '../src/replay/engine';
-import { generateRecording, ScriptedBehaviour } from '../src/replay/generate';
+import { derivedId } from '@omni/contracts';
+import { generateRecording, message, ScriptedBehaviour } from '../src/replay/generate';
 import { compare, faithfulness } from '../src/replay/report';
-import type { Recording, ReplayConfig } from '../src/replay/types';
+import type { Recording, RecordedInput, ReplayConfig } from '../src/replay/types';
 
 const START = Date.UTC(2026, 10, 2);
 const live: ReplayConfig = { name: 'live', rules: DEFAULT_RULES, ruleVersion: 1, policy: DEFAULT_POLICY };
@@ -286,5 +287,87 @@ describe('configuration file', () => {
   test('a rule with a broken regular expression is a problem, not a crash', () => {
     const r = parseReplayConfig({ proposed: { rules: [{ id: 'x', when: { patterns: { any: ['(['] } }, then: { tier: 2 } }] } });
     expect(r.ok).toBe(false);
+  });
+});
+
+describe('queue intelligence in replay: widening over waiting time and priority ageing', () => {
+  // every rule that needs skills relaxes them as the wait grows (domain/preference.ts steps), and priority ages
+  const widenedRules = DEFAULT_RULES.map((r) =>
+    r.then.skills?.length ? { ...r, then: { ...r.then, widening: [{ afterMs: 0 }, { afterMs: 120_000, dropSkills: true }, { afterMs: 600_000, dropSkills: true, extraTiers: 1 }] } } : r,
+  );
+  const widened: ReplayConfig = { ...live, name: 'widened', rules: widenedRules, ageing: { pointsPerMinute: 2, maxPriority: 100 } };
+
+  test('a scripted day with widening and ageing configured replays 100 % from its recorded answers, and they changed decisions', () => {
+    const rec0 = generateRecording({ seed: 11, start: START, days: 1, conversations: 1200, agents: 30 });
+    const recorded = replay(rec0, widened, new ScriptedBehaviour(11));
+    const rec = { ...rec0, decisions: recorded.decisions };
+    const again = replay(rec, widened, new RecordedBehaviour(rec.decisions));
+    const f = faithfulness(rec.decisions, again.decisions);
+    expect(f.differences).toEqual([]);
+    expect(f.sharePct).toBe(100);
+    expect(again.behaviour.modelled).toBe(0);
+    // the features did something: the same day without them is decided differently
+    const plain = replay(rec0, live, new ScriptedBehaviour(11));
+    expect(plain.decisions).not.toEqual(recorded.decisions);
+  });
+
+  const rules: ReplayConfig['rules'] = [
+    { id: 'billing', when: { keywords: { en: ['invoice'] } }, then: { tier: 1, category: 'billing', skills: ['billing'], widening: [{ afterMs: 0 }, { afterMs: 60_000, dropSkills: true }] } },
+  ];
+  const agent = (id: string, presence: 'online' | 'offline' = 'online') => ({ id, tiers: [1], skills: [] as string[], languages: ['en'], capacity: { email: 1 }, presence, idleSince: START });
+  const msg = (id: string, at: number, text: string, address = id): RecordedInput => ({ kind: 'message', at, message: message(id, `email:${id}`, 'email', address, text, at, 'en'), customer: { attributes: {}, displayName: null } });
+  const offers = (r: ReturnType<typeof replay>) => r.decisions.filter((d) => d.type === 'conversation.offered');
+
+  test('widening: a conversation needing a skill nobody has is offered exactly when the step dropping skills is reached', () => {
+    const rec: Recording = { from: START, to: START + 3_600_000, agents: [agent('a1')], inputs: [msg('m1', START + 1000, 'where is my invoice')], decisions: [] };
+    const withSteps = replay(rec, { ...live, rules, ruleVersion: 2 }, new RecordedBehaviour([]));
+    expect(offers(withSteps).map((d) => [d.agentId, d.at])).toEqual([['a1', START + 1000 + 60_000]]);
+    const withoutSteps = replay(rec, { ...live, rules: [{ ...rules[0]!, then: { ...rules[0]!.then, widening: undefined } }], ruleVersion: 2 }, new RecordedBehaviour([]));
+    expect(offers(withoutSteps)).toEqual([]);
+  });
+
+  test('ageing: an older low-priority conversation overtakes a newer higher-priority one once aged past it', () => {
+    const vip = (id: string, at: number): RecordedInput => ({ ...(msg(id, at, 'hello there') as Extract<RecordedInput, { kind: 'message' }>), customer: { attributes: { vip: true }, displayName: null } });
+    const rec: Recording = {
+      from: START,
+      to: START + 3_600_000,
+      agents: [agent('a1', 'offline')],
+      inputs: [msg('old', START, 'hello there'), vip('new', START + 9 * 60_000), { kind: 'presence', at: START + 10 * 60_000, agentId: 'a1', presence: 'online' }],
+      decisions: [],
+    };
+    const first = (cfg: ReplayConfig) => offers(replay(rec, cfg, new RecordedBehaviour([])))[0];
+    const id = (m: string) => derivedId('conv', m);
+    expect(first(live)).toMatchObject({ conversationId: id('new'), agentId: 'a1', at: START + 10 * 60_000 });
+    // 10 minutes at 5 points a minute: 50 + 50 = 100 against 80 + 5
+    expect(first({ ...live, ageing: { pointsPerMinute: 5, maxPriority: 100 } })).toMatchObject({ conversationId: id('old'), agentId: 'a1', at: START + 10 * 60_000 });
+  });
+
+  test('with widening and ageing, any permutation of equal-time inputs gives identical decisions, and the shortcuts stay exact', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 8 }), fc.constantFrom(1, 60_000), fc.integer(), (seed, conversations, agents, grainMs, shuffleSeed) => {
+        const rec0 = generateRecording({ seed, start: START, days: 1, conversations, agents });
+        const rec = { ...rec0, inputs: rec0.inputs.map((i) => ({ ...i, at: START + Math.floor((i.at - START) / grainMs) * grainMs })) };
+        const a = replay(rec, widened, new ScriptedBehaviour(seed));
+        const shuffled = [...rec.inputs];
+        let s = shuffleSeed >>> 0;
+        for (let i = shuffled.length - 1; i > 0; i--) {
+          s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+          const j = s % (i + 1);
+          [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+        }
+        expect(replay({ ...rec, inputs: shuffled }, widened, new ScriptedBehaviour(seed)).decisions).toEqual(a.decisions);
+        expect(replay(rec, widened, new ScriptedBehaviour(seed), { exhaustiveMatch: true }).decisions).toEqual(a.decisions);
+      }),
+      { numRuns: Number(process.env.REPLAY_RUNS ?? 25) },
+    );
+  });
+
+  test('the configuration file: priorityAgeing applies over the recorded ageing; absent, the recorded one is kept', () => {
+    const rec = { rules: DEFAULT_RULES, ruleVersion: 1, policy: DEFAULT_POLICY, ageing: { pointsPerMinute: 1, maxPriority: 90 } };
+    const kept = parseReplayConfig({ proposed: {} }, rec);
+    expect(kept.ok && [kept.baseline.ageing, kept.proposed.ageing]).toEqual([rec.ageing, rec.ageing]);
+    const off = parseReplayConfig({ proposed: { priorityAgeing: null } }, rec);
+    expect(off.ok && [off.baseline.ageing, off.proposed.ageing]).toEqual([rec.ageing, undefined]);
+    expect(parseReplayConfig({ proposed: { priorityAgeing: { pointsPerMinute: -1, maxPriority: 5 } } }, rec).ok).toBe(false);
   });
 });

@@ -3,6 +3,7 @@ import { Value } from '@sinclair/typebox/value';
 import { BusinessHours, calendarProblems } from '../domain/business-hours';
 import { DEFAULT_RULES } from '../domain/default-rules';
 import type { LifecyclePolicy } from '../domain/lifecycle';
+import { PriorityAgeing } from '../domain/preference';
 import { RuleList, ruleProblems, type Rule } from '../domain/rules';
 import type { ReplayConfig } from './types';
 
@@ -34,6 +35,8 @@ const OneConfig = Type.Object(
     slaMsByTier: Type.Optional(Type.Object({ 1: Type.Optional(Ms), 2: Type.Optional(Ms), 3: Type.Optional(Ms), 4: Type.Optional(Ms), 5: Type.Optional(Ms) }, { additionalProperties: false })),
     overflowMode: Type.Optional(Type.Union([Type.Literal('widen'), Type.Literal('escalate')])),
     maxConsecutiveOfferTimeouts: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    /** priority ageing for the whole window (null: off), as PRIORITY_AGEING_POINTS_PER_MINUTE / _MAX */
+    priorityAgeing: Type.Optional(Type.Union([PriorityAgeing, Type.Null()])),
     agents: Type.Optional(
       Type.Object(
         {
@@ -71,6 +74,7 @@ export interface LiveConfig {
   ruleTimeline?: ReplayConfig['ruleTimeline'];
   policy: LifecyclePolicy;
   policyTimeline?: ReplayConfig['policyTimeline'];
+  ageing?: ReplayConfig['ageing'];
   hours?: ReplayConfig['hours'];
   hoursTimeline?: ReplayConfig['hoursTimeline'];
 }
@@ -85,8 +89,14 @@ function resolve(c: Static<typeof OneConfig> | undefined, fallback: LiveConfig &
     maxConsecutiveOfferTimeouts: c?.maxConsecutiveOfferTimeouts ?? p.maxConsecutiveOfferTimeouts,
   });
   const policy = over(fallback.policy);
+  // ageing the file names (null: off) applies to the whole window; otherwise each recorded version's
+  const ageing = (a: PriorityAgeing | undefined) => (c?.priorityAgeing !== undefined ? (c.priorityAgeing ?? undefined) : a);
+  const start = ageing(fallback.ageing);
   return {
-    ...(fallback.policyTimeline?.length ? { policyTimeline: fallback.policyTimeline.map((t) => ({ from: t.from, policy: over(t.policy) })) } : {}),
+    ...(fallback.policyTimeline?.length
+      ? { policyTimeline: fallback.policyTimeline.map((t) => { const a = ageing(t.ageing); return { from: t.from, policy: over(t.policy), ...(a ? { ageing: a } : {}) }; }) }
+      : {}),
+    ...(start ? { ageing: start } : {}),
     ...(c?.hours ? { hours: c.hours } : fallback.hours !== undefined ? { hours: fallback.hours } : {}),
     ...(!c?.hours && fallback.hoursTimeline?.length ? { hoursTimeline: fallback.hoursTimeline } : {}),
     name: c?.name ?? fallback.name,

@@ -3,7 +3,8 @@ import { TierHours } from '../domain/business-hours';
 import { classifyArrival, compileRules } from '../domain/classify';
 import type { Conversation } from '../domain/conversation';
 import { agentPresence, agentTimedOut, arrivalKind, decide, openConversation, type AgentState, type Decision, type Input, type LifecyclePolicy, type Opening } from '../domain/lifecycle';
-import { compareWaiting, freeCapacity, isEligible, planOffers, waitingOf, type AgentSnapshot, type WaitingConversation } from '../domain/match';
+import { freeCapacity, isEligible, planOffers, waitingOf, type AgentSnapshot, type WaitingConversation } from '../domain/match';
+import { compareAged, stepAt, type PriorityAgeing, type WideningStep } from '../domain/preference';
 import type { AgentBehaviour } from './behaviour';
 import { Heap } from './heap';
 import type { AgentProfile, DecisionEvent, RecordedInput, Recording, ReplayConfig } from './types';
@@ -30,7 +31,9 @@ type Ev =
   | { at: number; phase: number; key: string; seq: number; type: 'input'; input: RecordedInput }
   /** the start state's reconstruction: an offer the live router made, to the agent it chose */
   | { at: number; phase: number; key: string; seq: number; type: 'recorded-offer'; conversationId: string; agentId: string; reason: string }
-  | { at: number; phase: number; key: string; seq: number; type: 'lifecycle'; conversationId: string; input: Input; source: 'agent' | 'timer' };
+  | { at: number; phase: number; key: string; seq: number; type: 'lifecycle'; conversationId: string; input: Input; source: 'agent' | 'timer' }
+  /** a queued conversation reaches a widening step: a match pass (live: the sweep's pass while anything is queued) */
+  | { at: number; phase: number; key: string; seq: number; type: 'step'; conversationId: string };
 
 function before(x: Ev, y: Ev): boolean {
   if (x.at !== y.at) return x.at < y.at;
@@ -148,7 +151,9 @@ class Simulation {
   private readonly heap = new Heap<Ev>(before);
   private seq = 0;
   private now: number;
-  private readonly rulesAt: { from: number; version: number; compiled: ReturnType<typeof compileRules> }[];
+  private readonly rulesAt: { from: number; version: number; compiled: ReturnType<typeof compileRules>; widening: Map<string, WideningStep[]> }[];
+  /** the widening steps a conversation took from the rule that classified it when first queued (live: router.queue_widening) */
+  private readonly widening = new Map<string, WideningStep[]>();
   private readonly convs = new Map<string, Conversation>();
   private readonly threads = new Map<string, string>();
   private readonly byCustomer = new Map<string, string[]>();
@@ -166,7 +171,7 @@ class Simulation {
   private events = 0;
   private readonly escalationWindowMs: number;
   /** lifecycle settings and business hours by time (a version takes effect at its `from`) */
-  private readonly policies: { from: number; policy: LifecyclePolicy }[];
+  private readonly policies: { from: number; policy: LifecyclePolicy; ageing?: PriorityAgeing | undefined }[];
   private readonly hoursAt: { from: number; hours: TierHours | null }[];
   /** while rebuilding the start state: the conversations the recording opened (a message of an older one is not replayed) */
   private readonly openedBeforeStart = new Set<string>();
@@ -185,12 +190,13 @@ class Simulation {
     private readonly recordedUntil = -Infinity,
   ) {
     this.now = rec.from;
+    const stepsOf = (rules: ReplayConfig['rules']) => new Map(rules.flatMap((r) => (r.id && r.then.widening?.length ? [[r.id, r.then.widening] as const] : [])));
     this.rulesAt = [
-      { from: -Infinity, version: cfg.ruleVersion, compiled: compileRules(cfg.rules) },
-      ...(cfg.ruleTimeline ?? []).map((t) => ({ from: t.from, version: t.version, compiled: compileRules(t.rules) })).sort((a, b) => a.from - b.from),
+      { from: -Infinity, version: cfg.ruleVersion, compiled: compileRules(cfg.rules), widening: stepsOf(cfg.rules) },
+      ...(cfg.ruleTimeline ?? []).map((t) => ({ from: t.from, version: t.version, compiled: compileRules(t.rules), widening: stepsOf(t.rules) })).sort((a, b) => a.from - b.from),
     ];
     this.escalationWindowMs = (cfg.recentEscalationDays ?? 30) * 86_400_000;
-    this.policies = [{ from: -Infinity, policy: cfg.policy }, ...(cfg.policyTimeline ?? []).slice().sort((a, b) => a.from - b.from)];
+    this.policies = [{ from: -Infinity, policy: cfg.policy, ageing: cfg.ageing }, ...(cfg.policyTimeline ?? []).slice().sort((a, b) => a.from - b.from)];
     const hours = (h: ReplayConfig['hours']) => (h && Object.keys(h.tiers).length ? new TierHours(h) : null);
     this.hoursAt = [{ from: -Infinity, hours: hours(cfg.hours) }, ...(cfg.hoursTimeline ?? []).map((t) => ({ from: t.from, hours: hours(t.hours) })).sort((a, b) => a.from - b.from)];
     for (const p of agentsFor(rec.agents, cfg)) {
@@ -255,7 +261,9 @@ class Simulation {
       if (++this.events % 20_000 === 0) this.onProgress?.({ at: this.now, events: this.events });
       if (e.type === 'input') this.onInput(e.input);
       else if (e.type === 'recorded-offer') this.onRecordedOffer(e);
-      else this.onLifecycle(e.conversationId, e.input, e.source);
+      else if (e.type === 'step') {
+        if (this.queued.has(e.conversationId)) this.matchWanted = true;
+      } else this.onLifecycle(e.conversationId, e.input, e.source);
     }
     this.advance(Math.max(until, this.now));
     for (const a of this.agents.values()) this.accrue(a);
@@ -276,6 +284,11 @@ class Simulation {
   /** the lifecycle settings in force now (the recorded version, or the proposal's) */
   private get policy(): LifecyclePolicy {
     return atNow(this.policies, this.now).policy;
+  }
+
+  /** priority ageing in force now (recorded with the lifecycle settings; undefined: off) */
+  private get ageing(): PriorityAgeing | undefined {
+    return atNow(this.policies, this.now).ageing;
   }
 
   /** moves the virtual clock (agents' occupancy accrues lazily, see accrue) */
@@ -379,6 +392,9 @@ class Simulation {
       const c = classifyArrival(rules.compiled, m, attributes, (i.customer?.recentEscalations ?? 0) + this.recentEscalations(customerKey));
       const conversation = openConversation(derivedId('conv', m.messageId), m, c, { attributes, displayName: i.customer?.displayName ?? null }, at);
       opening = { conversation, ruleVersion: rules.version, matchedRules: c.matched };
+      // live (routing/matching.ts recordWidening): the steps of the rule recorded as classifying it, the last matched one
+      const steps = c.matched.length ? rules.widening.get(c.matched.at(-1)!) : undefined;
+      if (steps) this.widening.set(conversation.id, steps);
       this.records.set(conversation.id, {
         id: conversation.id,
         threadKey: m.threadKey,
@@ -538,6 +554,12 @@ class Simulation {
     }
     if (c.status === 'assigned' && prev?.status !== 'assigned' && c.agentId) this.handle(c, c.agentId);
     const q = c.queue;
+    const steps = this.widening.get(c.id);
+    if (steps && c.status === 'queued' && q && q.waitingSince.getTime() !== prev?.queue?.waitingSince.getTime())
+      for (const s of steps) {
+        const t = q.waitingSince.getTime() + s.afterMs;
+        if (t > at) this.heap.push({ at: t, phase: PHASE.timer, key: `w\u0000${c.id}`, seq: this.seq++, type: 'step', conversationId: c.id });
+      }
     if (c.status === 'queued' && q?.slaDeadline && q.slaDeadline.getTime() !== prev?.queue?.slaDeadline?.getTime()) {
       const t = q.slaDeadline.getTime() + 1;
       this.schedule(t, PHASE.timer, c.id, { kind: 'sla-breached', at: new Date(t) }, 'timer');
@@ -600,8 +622,10 @@ class Simulation {
     const waiting: WaitingConversation[] = [];
     for (const id of this.queued) {
       const c = this.convs.get(id)!;
-      const w = waitingOf(c);
-      if (this.exhaustive) {
+      // at the widening step in force now (live: offerToAgents' stepAt/withStep)
+      const s = stepAt(this.widening.get(id), this.now - c.queue!.waitingSince.getTime());
+      const w = s.index < 0 ? waitingOf(c) : { ...waitingOf(c), step: s.step };
+      if (this.exhaustive || w.step) {
         waiting.push(w);
         continue;
       }
@@ -611,8 +635,9 @@ class Simulation {
       else this.unmatchable.set(id, { conv: c, epoch });
     }
     if (waiting.length === 0) return;
-    waiting.sort(compareWaiting);
     const at = new Date(this.now);
+    const ageing = this.ageing;
+    waiting.sort((x, y) => compareAged(x, y, at, ageing));
     for (const p of planOffers(waiting, free, false, at)) {
       const conv = this.convs.get(p.conversationId)!;
       const a = this.agents.get(p.agent.id)!;

@@ -1,6 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { LifecyclePolicy } from '../domain/lifecycle';
+import type { PriorityAgeing } from '../domain/preference';
 import { DEFAULT_BEHAVIOUR, RecordedBehaviour } from './behaviour';
 import { DEFAULT_POLICY, parseReplayConfig, type ConfigProblem } from './config';
 import { replay } from './engine';
@@ -27,6 +28,13 @@ export function policyFromEnv(env: NodeJS.ProcessEnv): LifecyclePolicy {
     overflowMode: mode,
     maxConsecutiveOfferTimeouts: n('MAX_CONSECUTIVE_OFFER_TIMEOUTS', DEFAULT_POLICY.maxConsecutiveOfferTimeouts),
   };
+}
+
+/** Priority ageing from the router's env (PRIORITY_AGEING_*; the same defaults as config.ts), where no settings were recorded. */
+function ageingFromEnv(env: NodeJS.ProcessEnv): { ageing?: PriorityAgeing } {
+  const points = Number(env.PRIORITY_AGEING_POINTS_PER_MINUTE || 0);
+  const max = Number(env.PRIORITY_AGEING_MAX || 100);
+  return Number.isFinite(points) && points > 0 && Number.isInteger(max) ? { ageing: { pointsPerMinute: points, maxPriority: max } } : {};
 }
 
 export interface ReplayProgress {
@@ -66,6 +74,7 @@ export async function runReplay(
     ruleTimeline: live.ruleTimeline,
     policy: live.policy ?? policyFromEnv(deps.env),
     policyTimeline: live.policyTimeline,
+    ...(live.policy ? (live.ageing ? { ageing: live.ageing } : {}) : ageingFromEnv(deps.env)),
     hours: live.hours,
     hoursTimeline: live.hoursTimeline,
   });

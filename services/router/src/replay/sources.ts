@@ -4,6 +4,7 @@ import type { Pool } from 'pg';
 import { check, ConversationEvent, derivedId, InboundMessage } from '@omni/contracts';
 import type { BusinessHours } from '../domain/business-hours';
 import type { LifecyclePolicy } from '../domain/lifecycle';
+import type { PriorityAgeing } from '../domain/preference';
 import type { Rule } from '../domain/rules';
 import { consoleSessions, profileVersions, settingsVersions, type LifecycleSettings } from '../store/replay-recordings';
 import type { AgentProfile, DecisionEvent, RecordedInput, Recording } from './types';
@@ -131,7 +132,9 @@ export interface LiveSettings {
   ruleVersionsSeen: number[];
   /** the recorded lifecycle settings in force at the start and the versions recorded inside the window (absent: none recorded, the env applies) */
   policy?: LifecyclePolicy;
-  policyTimeline: { from: number; policy: LifecyclePolicy }[];
+  policyTimeline: { from: number; policy: LifecyclePolicy; ageing?: PriorityAgeing }[];
+  /** priority ageing recorded with the settings in force at the start (absent: off, or no settings recorded) */
+  ageing?: PriorityAgeing;
   /** business hours in force at the start (null: always open) and activated inside the window */
   hours: BusinessHours | null;
   hoursTimeline: { from: number; hours: BusinessHours | null }[];
@@ -319,8 +322,8 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
         ruleVersion: active?.version ?? 0,
         ruleTimeline,
         ruleVersionsSeen,
-        ...(st.start ? { policy: policyOf(st.start.settings) } : {}),
-        policyTimeline: st.inWindow.map((v) => ({ from: v.at, policy: policyOf(v.settings) })),
+        ...(st.start ? { policy: policyOf(st.start.settings), ...(st.start.settings.priorityAgeing ? { ageing: st.start.settings.priorityAgeing } : {}) } : {}),
+        policyTimeline: st.inWindow.map((v) => ({ from: v.at, policy: policyOf(v.settings), ...(v.settings.priorityAgeing ? { ageing: v.settings.priorityAgeing } : {}) })),
         hours: hoursAtStart,
         hoursTimeline: hoursIn.map((h) => ({ from: h.at, hours: h.hours })),
       },

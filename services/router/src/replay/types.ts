@@ -1,6 +1,7 @@
 import type { InboundMessage } from '@omni/contracts';
 import type { BusinessHours } from '../domain/business-hours';
 import type { LifecyclePolicy } from '../domain/lifecycle';
+import type { PriorityAgeing } from '../domain/preference';
 import type { Rule } from '../domain/rules';
 
 /**
@@ -86,7 +87,9 @@ export interface ReplayConfig {
   ruleTimeline?: { from: number; version: number; rules: Rule[] }[];
   policy: LifecyclePolicy;
   /** lifecycle settings versions that took effect inside the window, in time order (before the first: `policy`) */
-  policyTimeline?: { from: number; policy: LifecyclePolicy }[];
+  policyTimeline?: { from: number; policy: LifecyclePolicy; ageing?: PriorityAgeing }[];
+  /** priority ageing in the match order before the first timeline entry (absent: off); recorded with the lifecycle settings */
+  ageing?: PriorityAgeing;
   /** business hours per tier (absent or null: always open), and versions activated inside the window */
   hours?: BusinessHours | null;
   hoursTimeline?: { from: number; hours: BusinessHours | null }[];

@@ -73,6 +73,8 @@ export interface LifecycleSettings {
   maxConsecutiveOfferTimeouts: number;
   wrapUpMs: number;
   disconnectGraceMs: number;
+  /** priority ageing in the match order (null: off); absent in versions recorded before it was: off */
+  priorityAgeing?: { pointsPerMinute: number; maxPriority: number } | null;
 }
 
 /**
