@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { DEFAULT_RULES } from '../src/domain/default-rules';
-import { RecordedBehaviour } from '../src/replay/behaviour';
+import { RecordedBehaviour, type AgentBehaviour } from '../src/replay/behaviour';
 import { DEFAULT_POLICY, parseReplayConfig } from '../src/replay/config';
 import { replay } from '../src/replay/engine';
 import { derivedId } from '@omni/contracts';
@@ -342,12 +342,13 @@ describe('queue intelligence in replay: widening over waiting time and priority 
     expect(first({ ...live, ageing: { pointsPerMinute: 5, maxPriority: 100 } })).toMatchObject({ conversationId: id('old'), agentId: 'a1', at: START + 10 * 60_000 });
   });
 
-  test('with widening and ageing, any permutation of equal-time inputs gives identical decisions, and the shortcuts stay exact', () => {
+  test('with widening, ageing and wrap-up, any permutation of equal-time inputs gives identical decisions, and the shortcuts stay exact', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 8 }), fc.constantFrom(1, 60_000), fc.integer(), (seed, conversations, agents, grainMs, shuffleSeed) => {
         const rec0 = generateRecording({ seed, start: START, days: 1, conversations, agents });
         const rec = { ...rec0, inputs: rec0.inputs.map((i) => ({ ...i, at: START + Math.floor((i.at - START) / grainMs) * grainMs })) };
-        const a = replay(rec, widened, new ScriptedBehaviour(seed));
+        const cfg: ReplayConfig = { ...widened, wrapUpMs: 120_000 };
+        const a = replay(rec, cfg, new ScriptedBehaviour(seed));
         const shuffled = [...rec.inputs];
         let s = shuffleSeed >>> 0;
         for (let i = shuffled.length - 1; i > 0; i--) {
@@ -355,8 +356,8 @@ describe('queue intelligence in replay: widening over waiting time and priority 
           const j = s % (i + 1);
           [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
         }
-        expect(replay({ ...rec, inputs: shuffled }, widened, new ScriptedBehaviour(seed)).decisions).toEqual(a.decisions);
-        expect(replay(rec, widened, new ScriptedBehaviour(seed), { exhaustiveMatch: true }).decisions).toEqual(a.decisions);
+        expect(replay({ ...rec, inputs: shuffled }, cfg, new ScriptedBehaviour(seed)).decisions).toEqual(a.decisions);
+        expect(replay(rec, cfg, new ScriptedBehaviour(seed), { exhaustiveMatch: true }).decisions).toEqual(a.decisions);
       }),
       { numRuns: Number(process.env.REPLAY_RUNS ?? 25) },
     );
@@ -369,5 +370,45 @@ describe('queue intelligence in replay: widening over waiting time and priority 
     const off = parseReplayConfig({ proposed: { priorityAgeing: null } }, rec);
     expect(off.ok && [off.baseline.ageing, off.proposed.ageing]).toEqual([rec.ageing, undefined]);
     expect(parseReplayConfig({ proposed: { priorityAgeing: { pointsPerMinute: -1, maxPriority: 5 } } }, rec).ok).toBe(false);
+  });
+});
+
+describe('wrap-up in replay', () => {
+  const agent = { id: 'a1', tiers: [1], skills: [] as string[], languages: ['en'], capacity: { email: 1 }, presence: 'online' as const, idleSince: START };
+  const msg = (id: string, at: number): RecordedInput => ({ kind: 'message', at, message: message(id, `email:${id}`, 'email', id, 'hello there', at, 'en'), customer: { attributes: {}, displayName: null } });
+  /** accepts after 1 s, resolves after 60 s */
+  const fixed: AgentBehaviour = { stats: { recorded: 0, modelled: 0 }, onOffer: () => ({ kind: 'accept', delayMs: 1000 }), onAssigned: () => ({ kind: 'resolve', durationMs: 60_000 }) };
+  const secondOffer = (r: ReturnType<typeof replay>) => r.decisions.find((d) => d.type === 'conversation.offered' && d.conversationId === derivedId('conv', 'm2'))?.at;
+  const rec: Recording = { from: START, to: START + 3_600_000, agents: [agent], inputs: [msg('m1', START), msg('m2', START + 10_000)], decisions: [] };
+
+  test('the resolving agent keeps the slot until wrap-up ends, or until it ends it early as recorded', () => {
+    // m1 offered at 0, accepted at 1 s, resolved at 61 s: the slot is free then, or after wrap-up
+    expect(secondOffer(replay(rec, live, fixed))).toBe(START + 61_000);
+    expect(secondOffer(replay(rec, { ...live, wrapUpMs: 300_000 }, fixed))).toBe(START + 361_000);
+    const early: Recording = { ...rec, inputs: [...rec.inputs, { kind: 'wrap-up-ended', at: START + 120_000, agentId: 'a1', conversationId: derivedId('conv', 'm1') }] };
+    expect(secondOffer(replay(early, { ...live, wrapUpMs: 300_000 }, fixed))).toBe(START + 120_000);
+    // an early end with nothing to end (no wrap-up configured) changes nothing
+    expect(secondOffer(replay(early, live, fixed))).toBe(START + 61_000);
+  });
+
+  test('a scripted day with wrap-up and early ends replays 100 % from its recorded answers, and wrap-up changed decisions', () => {
+    const cfg: ReplayConfig = { ...live, name: 'wrap-up', wrapUpMs: 180_000 };
+    const rec0 = generateRecording({ seed: 5, start: START, days: 1, conversations: 1200, agents: 30 });
+    // agents end about a third of their wrap-ups early, 40 s after the resolve
+    const first = replay(rec0, cfg, new ScriptedBehaviour(5));
+    const ends: RecordedInput[] = first.decisions
+      .filter((d) => d.type === 'conversation.resolved' && d.agentId && d.conversationId.charCodeAt(d.conversationId.length - 1) % 3 === 0)
+      .map((d) => ({ kind: 'wrap-up-ended', at: d.at + 40_000, agentId: d.agentId!, conversationId: d.conversationId }));
+    expect(ends.length).toBeGreaterThan(50);
+    const withEnds = { ...rec0, inputs: [...rec0.inputs, ...ends] };
+    const recorded = replay(withEnds, cfg, new ScriptedBehaviour(5));
+    const rec = { ...withEnds, decisions: recorded.decisions };
+    const again = replay(rec, cfg, new RecordedBehaviour(rec.decisions));
+    const f = faithfulness(rec.decisions, again.decisions);
+    expect(f.differences).toEqual([]);
+    expect(f.sharePct).toBe(100);
+    expect(again.behaviour.modelled).toBe(0);
+    expect(replay(withEnds, live, new ScriptedBehaviour(5)).decisions).not.toEqual(recorded.decisions);
+    expect(first.decisions).not.toEqual(recorded.decisions);
   });
 });

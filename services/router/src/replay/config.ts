@@ -37,6 +37,8 @@ const OneConfig = Type.Object(
     maxConsecutiveOfferTimeouts: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     /** priority ageing for the whole window (null: off), as PRIORITY_AGEING_POINTS_PER_MINUTE / _MAX */
     priorityAgeing: Type.Optional(Type.Union([PriorityAgeing, Type.Null()])),
+    /** after-contact work per resolve for the whole window (WRAP_UP_MS; 0: none) */
+    wrapUpMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })),
     agents: Type.Optional(
       Type.Object(
         {
@@ -75,6 +77,7 @@ export interface LiveConfig {
   policy: LifecyclePolicy;
   policyTimeline?: ReplayConfig['policyTimeline'];
   ageing?: ReplayConfig['ageing'];
+  wrapUpMs?: ReplayConfig['wrapUpMs'];
   hours?: ReplayConfig['hours'];
   hoursTimeline?: ReplayConfig['hoursTimeline'];
 }
@@ -92,11 +95,11 @@ function resolve(c: Static<typeof OneConfig> | undefined, fallback: LiveConfig &
   // ageing the file names (null: off) applies to the whole window; otherwise each recorded version's
   const ageing = (a: PriorityAgeing | undefined) => (c?.priorityAgeing !== undefined ? (c.priorityAgeing ?? undefined) : a);
   const start = ageing(fallback.ageing);
+  const wrapUp = (ms: number | undefined) => c?.wrapUpMs ?? ms;
+  const extras = (a: PriorityAgeing | undefined, ms: number | undefined) => ({ ...(a ? { ageing: a } : {}), ...(ms ? { wrapUpMs: ms } : {}) });
   return {
-    ...(fallback.policyTimeline?.length
-      ? { policyTimeline: fallback.policyTimeline.map((t) => { const a = ageing(t.ageing); return { from: t.from, policy: over(t.policy), ...(a ? { ageing: a } : {}) }; }) }
-      : {}),
-    ...(start ? { ageing: start } : {}),
+    ...(fallback.policyTimeline?.length ? { policyTimeline: fallback.policyTimeline.map((t) => ({ from: t.from, policy: over(t.policy), ...extras(ageing(t.ageing), wrapUp(t.wrapUpMs)) })) } : {}),
+    ...extras(start, wrapUp(fallback.wrapUpMs)),
     ...(c?.hours ? { hours: c.hours } : fallback.hours !== undefined ? { hours: fallback.hours } : {}),
     ...(!c?.hours && fallback.hoursTimeline?.length ? { hoursTimeline: fallback.hoursTimeline } : {}),
     name: c?.name ?? fallback.name,

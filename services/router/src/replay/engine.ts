@@ -5,6 +5,7 @@ import type { Conversation } from '../domain/conversation';
 import { agentPresence, agentTimedOut, arrivalKind, decide, openConversation, type AgentState, type Decision, type Input, type LifecyclePolicy, type Opening } from '../domain/lifecycle';
 import { freeCapacity, isEligible, planOffers, waitingOf, type AgentSnapshot, type WaitingConversation } from '../domain/match';
 import { compareAged, stepAt, type PriorityAgeing, type WideningStep } from '../domain/preference';
+import { endWrapUpEarly, expireWrapUp, startWrapUp, withWrapUp, type WrapUp } from '../domain/wrap-up';
 import type { AgentBehaviour } from './behaviour';
 import { Heap } from './heap';
 import type { AgentProfile, DecisionEvent, RecordedInput, Recording, ReplayConfig } from './types';
@@ -33,7 +34,9 @@ type Ev =
   | { at: number; phase: number; key: string; seq: number; type: 'recorded-offer'; conversationId: string; agentId: string; reason: string }
   | { at: number; phase: number; key: string; seq: number; type: 'lifecycle'; conversationId: string; input: Input; source: 'agent' | 'timer' }
   /** a queued conversation reaches a widening step: a match pass (live: the sweep's pass while anything is queued) */
-  | { at: number; phase: number; key: string; seq: number; type: 'step'; conversationId: string };
+  | { at: number; phase: number; key: string; seq: number; type: 'step'; conversationId: string }
+  /** an agent's wrap-up reaches its maximum: the slot is free (live: load counts wrap-ups until \`until\`) */
+  | { at: number; phase: number; key: string; seq: number; type: 'wrap-up-over'; agentId: string };
 
 function before(x: Ev, y: Ev): boolean {
   if (x.at !== y.at) return x.at < y.at;
@@ -54,6 +57,8 @@ function inputKey(i: RecordedInput): { phase: number; key: string } {
       return { phase: PHASE.staffing, key: `f\u0000${i.agentId}\u0000${JSON.stringify([i.tiers, i.skills, i.languages, Object.entries(i.capacity).sort()])}` };
     case 'console':
       return { phase: PHASE.staffing, key: `k\u0000${i.agentId}\u0000${i.attached ? 1 : 0}` };
+    case 'wrap-up-ended':
+      return { phase: PHASE.agent, key: `w\u0000${i.agentId}\u0000${i.conversationId ?? ''}` };
   }
 }
 
@@ -67,6 +72,8 @@ interface SimAgent {
   /** the match pass number from which this agent may take more than before (came online, freed capacity, more capacity) */
   freedEpoch: number;
   held: Set<string>;
+  /** after-contact work in progress (domain/wrap-up.ts): each keeps a slot of its channel until it ends */
+  wrapUps: WrapUp[];
   /** time with at least one conversation assigned, and slot-time, for occupancy */
   assignedMs: number;
   onlineMs: number;
@@ -171,7 +178,7 @@ class Simulation {
   private events = 0;
   private readonly escalationWindowMs: number;
   /** lifecycle settings and business hours by time (a version takes effect at its `from`) */
-  private readonly policies: { from: number; policy: LifecyclePolicy; ageing?: PriorityAgeing | undefined }[];
+  private readonly policies: { from: number; policy: LifecyclePolicy; ageing?: PriorityAgeing | undefined; wrapUpMs?: number | undefined }[];
   private readonly hoursAt: { from: number; hours: TierHours | null }[];
   /** while rebuilding the start state: the conversations the recording opened (a message of an older one is not replayed) */
   private readonly openedBeforeStart = new Set<string>();
@@ -196,7 +203,7 @@ class Simulation {
       ...(cfg.ruleTimeline ?? []).map((t) => ({ from: t.from, version: t.version, compiled: compileRules(t.rules), widening: stepsOf(t.rules) })).sort((a, b) => a.from - b.from),
     ];
     this.escalationWindowMs = (cfg.recentEscalationDays ?? 30) * 86_400_000;
-    this.policies = [{ from: -Infinity, policy: cfg.policy, ageing: cfg.ageing }, ...(cfg.policyTimeline ?? []).slice().sort((a, b) => a.from - b.from)];
+    this.policies = [{ from: -Infinity, policy: cfg.policy, ageing: cfg.ageing, wrapUpMs: cfg.wrapUpMs }, ...(cfg.policyTimeline ?? []).slice().sort((a, b) => a.from - b.from)];
     const hours = (h: ReplayConfig['hours']) => (h && Object.keys(h.tiers).length ? new TierHours(h) : null);
     this.hoursAt = [{ from: -Infinity, hours: hours(cfg.hours) }, ...(cfg.hoursTimeline ?? []).map((t) => ({ from: t.from, hours: hours(t.hours) })).sort((a, b) => a.from - b.from)];
     for (const p of agentsFor(rec.agents, cfg)) {
@@ -209,6 +216,7 @@ class Simulation {
         idleSince: p.idleSince ?? rec.from,
         freedEpoch: 0,
         held: new Set(),
+        wrapUps: [],
         assignedMs: 0,
         onlineMs: 0,
         onlineSince: online ? rec.from : null,
@@ -263,7 +271,8 @@ class Simulation {
       else if (e.type === 'recorded-offer') this.onRecordedOffer(e);
       else if (e.type === 'step') {
         if (this.queued.has(e.conversationId)) this.matchWanted = true;
-      } else this.onLifecycle(e.conversationId, e.input, e.source);
+      } else if (e.type === 'wrap-up-over') this.endWrapUps(e.agentId, (list) => expireWrapUp(list, new Date(this.now)).list);
+      else this.onLifecycle(e.conversationId, e.input, e.source);
     }
     this.advance(Math.max(until, this.now));
     for (const a of this.agents.values()) this.accrue(a);
@@ -284,6 +293,31 @@ class Simulation {
   /** the lifecycle settings in force now (the recorded version, or the proposal's) */
   private get policy(): LifecyclePolicy {
     return atNow(this.policies, this.now).policy;
+  }
+
+  /** an agent's load as the matcher and the lifecycle see it: conversations held plus wrap-ups running (live: store/agents.ts) */
+  private loadOf(a: SimAgent): Record<string, number> {
+    return a.wrapUps.length ? withWrapUp({ load: a.load }, a.wrapUps, new Date(this.now)).load : { ...a.load };
+  }
+
+  /** Replaces an agent's wrap-up list; slots it no longer holds are free for a match pass. */
+  private endWrapUps(agentId: string, next: (list: WrapUp[]) => WrapUp[]): void {
+    const a = this.agents.get(agentId);
+    if (!a) return;
+    const list = next(a.wrapUps);
+    if (list.length === a.wrapUps.length) return;
+    a.wrapUps = list;
+    a.freedEpoch = this.epoch + 1;
+    this.matchWanted = true;
+  }
+
+  /** live (routing/agent-commands.ts resolve): the resolving agent keeps the conversation's slot for WRAP_UP_MS */
+  private startWrapUp(agentId: string, c: Conversation): void {
+    const a = this.agents.get(agentId);
+    const ms = atNow(this.policies, this.now).wrapUpMs ?? 0;
+    if (!a || ms <= 0) return;
+    a.wrapUps = startWrapUp(a.wrapUps, c.id, c.channel, new Date(this.now), { maxMsByChannel: { [c.channel]: ms } });
+    this.heap.push({ at: this.now + ms, phase: PHASE.timer, key: `u\u0000${agentId}`, seq: this.seq++, type: 'wrap-up-over', agentId });
   }
 
   /** priority ageing in force now (recorded with the lifecycle settings; undefined: off) */
@@ -333,6 +367,12 @@ class Simulation {
         this.matchWanted = true;
         return;
       }
+      case 'wrap-up-ended':
+        // the agent ended after-contact work early (console end-wrap-up); nothing to end in this configuration: no effect
+        return this.endWrapUps(i.agentId, (list) => {
+          const out = endWrapUpEarly(list, new Date(this.now), i.conversationId);
+          return out.ok ? out.list : list;
+        });
       case 'console': {
         const a = this.agents.get(i.agentId);
         if (!a) return;
@@ -432,7 +472,7 @@ class Simulation {
     let i = input;
     if (i.kind === 'transfer' && i.toAgentId) {
       const t = this.agents.get(i.toAgentId);
-      i = { ...i, target: t && t.state.presence === 'online' && t.attached ? { id: t.profile.id, capacity: t.profile.capacity, load: { ...t.load } } : null };
+      i = { ...i, target: t && t.state.presence === 'online' && t.attached ? { id: t.profile.id, capacity: t.profile.capacity, load: this.loadOf(t) } : null };
     }
     const out = decide(conv, i, this.policy);
     if (!out.ok) {
@@ -442,18 +482,19 @@ class Simulation {
       // configuration) finishes the conversation instead of holding it forever
       if (source === 'agent' && (i.kind === 'escalate' || i.kind === 'transfer')) {
         const fallback = decide(conv, { kind: 'resolve', at: i.at, conversationId, agentId: i.agentId, reason: `${i.kind} refused in replay (${out.code}): resolved instead` }, this.policy);
-        if (fallback.ok) this.apply(conv, fallback);
+        if (fallback.ok) this.startWrapUp(i.agentId, this.apply(conv, fallback));
       }
       return;
     }
-    this.apply(conv, out);
+    const c = this.apply(conv, out);
+    if (source === 'agent' && i.kind === 'resolve') this.startWrapUp(i.agentId, c);
   }
 
   /** An offer the live router made before the window (start state): the same agent, through decide(). */
   private onRecordedOffer(e: Extract<Ev, { type: 'recorded-offer' }>): void {
     const conv = this.convs.get(e.conversationId) ?? null;
     const a = this.agents.get(e.agentId);
-    const out = a && conv ? decide(conv, { kind: 'offer', at: new Date(this.now), agent: { id: a.profile.id, capacity: a.profile.capacity, load: { ...a.load } }, reason: e.reason }, this.policy) : undefined;
+    const out = a && conv ? decide(conv, { kind: 'offer', at: new Date(this.now), agent: { id: a.profile.id, capacity: a.profile.capacity, load: this.loadOf(a) }, reason: e.reason }, this.policy) : undefined;
     if (out?.ok) this.apply(conv, out);
     else this.refused.push({ at: this.now, conversationId: e.conversationId, kind: 'offer', source: 'agent', code: out && !out.ok ? out.code : 'UNKNOWN', message: out && !out.ok ? out.message : 'recorded offer to an unknown conversation or agent (start state)' });
   }
@@ -611,9 +652,10 @@ class Simulation {
       const tiers = hours ? p.tiers.filter(isOpen) : p.tiers;
       if (tiers.length === 0) continue;
       let room = false;
-      for (const ch in p.capacity) if ((p.capacity[ch] ?? 0) - (a.load[ch] ?? 0) > 0) room = true;
+      const load = this.loadOf(a);
+      for (const ch in p.capacity) if ((p.capacity[ch] ?? 0) - (load[ch] ?? 0) > 0) room = true;
       if (!room) continue;
-      free.push({ id: p.id, tiers, skills: p.skills, languages: p.languages, capacity: p.capacity, load: a.load, idleSince: new Date(a.idleSince), freedEpoch: a.freedEpoch });
+      free.push({ id: p.id, tiers, skills: p.skills, languages: p.languages, capacity: p.capacity, load, idleSince: new Date(a.idleSince), freedEpoch: a.freedEpoch });
     }
     if (free.length === 0) return;
     // A conversation no free agent is eligible for now cannot get one during the pass either (loads only
@@ -641,7 +683,7 @@ class Simulation {
     for (const p of planOffers(waiting, free, false, at)) {
       const conv = this.convs.get(p.conversationId)!;
       const a = this.agents.get(p.agent.id)!;
-      const agent = { id: a.profile.id, capacity: a.profile.capacity, load: { ...a.load } };
+      const agent = { id: a.profile.id, capacity: a.profile.capacity, load: this.loadOf(a) };
       const out = decide(conv, { kind: 'offer', at, agent, reason: p.preferred ? 'previous agent of reopened conversation' : `tier ${conv.tier} queue match` }, this.policy);
       if (out.ok) this.apply(conv, out);
     }

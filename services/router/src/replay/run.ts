@@ -30,11 +30,15 @@ export function policyFromEnv(env: NodeJS.ProcessEnv): LifecyclePolicy {
   };
 }
 
-/** Priority ageing from the router's env (PRIORITY_AGEING_*; the same defaults as config.ts), where no settings were recorded. */
-function ageingFromEnv(env: NodeJS.ProcessEnv): { ageing?: PriorityAgeing } {
+/** Priority ageing and wrap-up from the router's env (PRIORITY_AGEING_*, WRAP_UP_MS; config.ts's defaults: off), where no settings were recorded. */
+function extrasFromEnv(env: NodeJS.ProcessEnv): { ageing?: PriorityAgeing; wrapUpMs?: number } {
   const points = Number(env.PRIORITY_AGEING_POINTS_PER_MINUTE || 0);
   const max = Number(env.PRIORITY_AGEING_MAX || 100);
-  return Number.isFinite(points) && points > 0 && Number.isInteger(max) ? { ageing: { pointsPerMinute: points, maxPriority: max } } : {};
+  const wrapUpMs = Number(env.WRAP_UP_MS || 0);
+  return {
+    ...(Number.isFinite(points) && points > 0 && Number.isInteger(max) ? { ageing: { pointsPerMinute: points, maxPriority: max } } : {}),
+    ...(Number.isInteger(wrapUpMs) && wrapUpMs > 0 ? { wrapUpMs } : {}),
+  };
 }
 
 export interface ReplayProgress {
@@ -55,7 +59,7 @@ export interface ReplayRun {
  * with the faithfulness of the baseline against the recorded decisions.
  */
 export async function runReplay(
-  deps: { kafka: Kafka; pool: Pool; topics: { inbound: string; conversations: string }; env: NodeJS.ProcessEnv },
+  deps: { kafka: Kafka; pool: Pool; topics: { inbound: string; conversations: string; agents?: string }; env: NodeJS.ProcessEnv },
   args: { from: number; to: number; config: unknown; toleranceMs?: number; warmupFrom?: number },
   onProgress: (p: ReplayProgress) => void = () => undefined,
 ): Promise<{ ok: true; run: ReplayRun } | { ok: false; problems: ConfigProblem[] }> {
@@ -74,7 +78,7 @@ export async function runReplay(
     ruleTimeline: live.ruleTimeline,
     policy: live.policy ?? policyFromEnv(deps.env),
     policyTimeline: live.policyTimeline,
-    ...(live.policy ? (live.ageing ? { ageing: live.ageing } : {}) : ageingFromEnv(deps.env)),
+    ...(live.policy ? { ...(live.ageing ? { ageing: live.ageing } : {}), ...(live.wrapUpMs ? { wrapUpMs: live.wrapUpMs } : {}) } : extrasFromEnv(deps.env)),
     hours: live.hours,
     hoursTimeline: live.hoursTimeline,
   });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
-import { check, ConversationEvent, derivedId, InboundMessage } from '@omni/contracts';
+import { AgentEvent, check, ConversationEvent, derivedId, InboundMessage } from '@omni/contracts';
 import type { BusinessHours } from '../domain/business-hours';
 import type { LifecyclePolicy } from '../domain/lifecycle';
 import type { PriorityAgeing } from '../domain/preference';
@@ -19,7 +19,8 @@ import type { AgentProfile, DecisionEvent, RecordedInput, Recording } from './ty
  *   starting presence); profiles: router.agent_profile_versions (the version in force at each
  *   instant; router.agents for an agent without versions); consoles: router.agent_console_sessions;
  * - the rule set and business hours that were live (audit_log activations, router.conversations'
- *   rule_version), the lifecycle settings (router.lifecycle_settings_versions, else the env);
+ *   rule_version), the lifecycle settings (router.lifecycle_settings_versions, else the env) with
+ *   priority ageing and WRAP_UP_MS; wrap-ups ended early: omni.agents.v1 agent.wrap-up-ended by the agent;
  * - customers' attributes as classification saw them (router.conversations.customer_attributes,
  *   written with the classification; router.customer_profiles — current — for a conversation the
  *   table no longer has) and escalations of the 30 days before.
@@ -132,9 +133,11 @@ export interface LiveSettings {
   ruleVersionsSeen: number[];
   /** the recorded lifecycle settings in force at the start and the versions recorded inside the window (absent: none recorded, the env applies) */
   policy?: LifecyclePolicy;
-  policyTimeline: { from: number; policy: LifecyclePolicy; ageing?: PriorityAgeing }[];
+  policyTimeline: { from: number; policy: LifecyclePolicy; ageing?: PriorityAgeing; wrapUpMs?: number }[];
   /** priority ageing recorded with the settings in force at the start (absent: off, or no settings recorded) */
   ageing?: PriorityAgeing;
+  /** WRAP_UP_MS recorded with the settings in force at the start (absent: none, or no settings recorded) */
+  wrapUpMs?: number;
   /** business hours in force at the start (null: always open) and activated inside the window */
   hours: BusinessHours | null;
   hoursTimeline: { from: number; hours: BusinessHours | null }[];
@@ -149,6 +152,11 @@ export function policyOf(s: LifecycleSettings): LifecyclePolicy {
     overflowMode: s.overflowMode,
     maxConsecutiveOfferTimeouts: s.maxConsecutiveOfferTimeouts,
   };
+}
+
+/** What the match pass and wrap-up take from a recorded settings version besides the lifecycle policy. */
+function settingsExtras(s: LifecycleSettings): { ageing?: PriorityAgeing; wrapUpMs?: number } {
+  return { ...(s.priorityAgeing ? { ageing: s.priorityAgeing } : {}), ...(s.wrapUpMs > 0 ? { wrapUpMs: s.wrapUpMs } : {}) };
 }
 
 /** Versions by time: the one in force at `from` (else the earliest: nothing older is known) and those taking effect in (from, to]. */
@@ -171,9 +179,21 @@ const padOffset = (o: string) => o.padStart(20, '0');
  * router decided on it (the occurredAt of the opened/message/reopened event naming it), else its
  * Kafka timestamp; messages sharing an instant keep their (partition, offset) order.
  */
-export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: string; conversations: string }, from: number, to: number): Promise<WindowSource> {
+export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: string; conversations: string; agents?: string }, from: number, to: number): Promise<WindowSource> {
   const skipped: WindowSource['skipped'] = [];
   const [inbound, events] = [await readTopicWindow(kafka, topics.inbound, from, to), await readTopicWindow(kafka, topics.conversations, from, to)];
+  // wrap-ups the agents ended early (omni.agents.v1 agent.wrap-up-ended by the agent; those at their maximum replay derives itself)
+  const wrapUpEnds: RecordedInput[] = [];
+  for (const r of topics.agents ? await readTopicWindow(kafka, topics.agents, from, to) : []) {
+    if (!check(AgentEvent, r.value)) {
+      skipped.push({ what: `${topics.agents}/${r.partition}@${r.offset}`, why: 'not a valid omni.agents.v1 event' });
+      continue;
+    }
+    const e = r.value;
+    const at = Date.parse(e.occurredAt);
+    if (e.type === 'agent.wrap-up-ended' && e.actor.type === 'agent' && at >= from && at <= to)
+      wrapUpEnds.push({ kind: 'wrap-up-ended', at, agentId: e.agentId, ...(e.conversationId ? { conversationId: e.conversationId } : {}) });
+  }
   const decisions: DecisionEvent[] = [];
   const decidedAt = new Map<string, number>();
   for (const r of events) {
@@ -316,14 +336,14 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
     // at the start: the last activation before it, else what the first one inside replaced (none: always open)
     const hoursAtStart = hoursStart ? hoursStart.hours : hoursIn[0]?.before ? (hoursOf.get(hoursIn[0].before) ?? null) : null;
     return {
-      recording: { from, to, inputs, agents: agentProfiles, decisions },
+      recording: { from, to, inputs: [...inputs, ...wrapUpEnds], agents: agentProfiles, decisions },
       live: {
         rules: active?.rules ?? [],
         ruleVersion: active?.version ?? 0,
         ruleTimeline,
         ruleVersionsSeen,
-        ...(st.start ? { policy: policyOf(st.start.settings), ...(st.start.settings.priorityAgeing ? { ageing: st.start.settings.priorityAgeing } : {}) } : {}),
-        policyTimeline: st.inWindow.map((v) => ({ from: v.at, policy: policyOf(v.settings), ...(v.settings.priorityAgeing ? { ageing: v.settings.priorityAgeing } : {}) })),
+        ...(st.start ? { policy: policyOf(st.start.settings), ...settingsExtras(st.start.settings) } : {}),
+        policyTimeline: st.inWindow.map((v) => ({ from: v.at, policy: policyOf(v.settings), ...settingsExtras(v.settings) })),
         hours: hoursAtStart,
         hoursTimeline: hoursIn.map((h) => ({ from: h.at, hours: h.hours })),
       },

@@ -40,7 +40,9 @@ export type RecordedInput =
   /** a new version of the agent's profile took effect (router.agent_profile_versions) */
   | { kind: 'profile'; at: number; agentId: string; tiers: number[]; skills: string[]; languages: string[]; capacity: Record<string, number> }
   /** the agent's console attached or left (router.agent_console_sessions) */
-  | { kind: 'console'; at: number; agentId: string; attached: boolean };
+  | { kind: 'console'; at: number; agentId: string; attached: boolean }
+  /** the agent ended after-contact work early (console end-wrap-up: agent.wrap-up-ended by the agent on omni.agents.v1) */
+  | { kind: 'wrap-up-ended'; at: number; agentId: string; conversationId?: string };
 
 /**
  * A routing decision as omni.conversations.v1 records it (the live router's event, or replay's).
@@ -87,7 +89,9 @@ export interface ReplayConfig {
   ruleTimeline?: { from: number; version: number; rules: Rule[] }[];
   policy: LifecyclePolicy;
   /** lifecycle settings versions that took effect inside the window, in time order (before the first: `policy`) */
-  policyTimeline?: { from: number; policy: LifecyclePolicy; ageing?: PriorityAgeing }[];
+  policyTimeline?: { from: number; policy: LifecyclePolicy; ageing?: PriorityAgeing; wrapUpMs?: number }[];
+  /** after-contact work per resolve (WRAP_UP_MS) before the first timeline entry (absent: none); recorded with the lifecycle settings */
+  wrapUpMs?: number;
   /** priority ageing in the match order before the first timeline entry (absent: off); recorded with the lifecycle settings */
   ageing?: PriorityAgeing;
   /** business hours per tier (absent or null: always open), and versions activated inside the window */
