@@ -4,6 +4,7 @@ import { BusinessHours, calendarProblems } from '../domain/business-hours';
 import { DEFAULT_RULES } from '../domain/default-rules';
 import type { LifecyclePolicy } from '../domain/lifecycle';
 import { PriorityAgeing } from '../domain/preference';
+import { SelfServiceSetting } from '../domain/self-service';
 import { RuleList, ruleProblems, type Rule } from '../domain/rules';
 import type { ReplayConfig } from './types';
 
@@ -39,6 +40,8 @@ const OneConfig = Type.Object(
     priorityAgeing: Type.Optional(Type.Union([PriorityAgeing, Type.Null()])),
     /** after-contact work per resolve for the whole window (WRAP_UP_MS; 0: none) */
     wrapUpMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })),
+    /** self-service (tier 0) for the whole window (null: off); only conversations knowledge answered live can be self-served */
+    selfService: Type.Optional(Type.Union([SelfServiceSetting, Type.Null()])),
     agents: Type.Optional(
       Type.Object(
         {
@@ -74,6 +77,7 @@ export interface LiveConfig {
   rules: Rule[];
   ruleVersion: number;
   ruleTimeline?: ReplayConfig['ruleTimeline'];
+  selfService?: ReplayConfig['selfService'];
   policy: LifecyclePolicy;
   policyTimeline?: ReplayConfig['policyTimeline'];
   ageing?: ReplayConfig['ageing'];
@@ -100,13 +104,16 @@ function resolve(c: Static<typeof OneConfig> | undefined, fallback: LiveConfig &
   return {
     ...(fallback.policyTimeline?.length ? { policyTimeline: fallback.policyTimeline.map((t) => ({ from: t.from, policy: over(t.policy), ...extras(ageing(t.ageing), wrapUp(t.wrapUpMs)) })) } : {}),
     ...extras(start, wrapUp(fallback.wrapUpMs)),
+    ...(c?.selfService !== undefined ? { selfService: c.selfService } : fallback.selfService !== undefined ? { selfService: fallback.selfService } : {}),
     ...(c?.hours ? { hours: c.hours } : fallback.hours !== undefined ? { hours: fallback.hours } : {}),
     ...(!c?.hours && fallback.hoursTimeline?.length ? { hoursTimeline: fallback.hoursTimeline } : {}),
     name: c?.name ?? fallback.name,
     rules: c?.rules ?? fallback.rules,
     ruleVersion: c?.ruleVersion ?? (c?.rules ? Math.max(fallback.ruleVersion, ...(fallback.ruleTimeline ?? []).map((t) => t.version)) + 1 : fallback.ruleVersion),
     // rules named by the file apply to the whole window; otherwise the live edits inside it are kept
-    ...(!c?.rules && fallback.ruleTimeline?.length ? { ruleTimeline: fallback.ruleTimeline } : {}),
+    ...(!c?.rules && fallback.ruleTimeline?.length
+      ? { ruleTimeline: c?.selfService !== undefined ? fallback.ruleTimeline.map((t) => ({ ...t, selfService: c.selfService })) : fallback.ruleTimeline }
+      : {}),
     policy,
     ...(c?.agents ? { agents: c.agents } : {}),
     ...(c?.behaviour ? { behaviour: c.behaviour } : {}),

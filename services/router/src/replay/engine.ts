@@ -6,6 +6,7 @@ import { agentPresence, agentTimedOut, arrivalKind, decide, openConversation, ty
 import { freeCapacity, isEligible, planOffers, waitingOf, type AgentSnapshot, type WaitingConversation } from '../domain/match';
 import { compareAged, stepAt, type PriorityAgeing, type WideningStep } from '../domain/preference';
 import { endWrapUpEarly, expireWrapUp, startWrapUp, withWrapUp, type WrapUp } from '../domain/wrap-up';
+import type { SelfServiceSetting } from '../domain/self-service';
 import type { AgentBehaviour } from './behaviour';
 import { Heap } from './heap';
 import type { AgentProfile, DecisionEvent, RecordedInput, Recording, ReplayConfig } from './types';
@@ -158,7 +159,7 @@ class Simulation {
   private readonly heap = new Heap<Ev>(before);
   private seq = 0;
   private now: number;
-  private readonly rulesAt: { from: number; version: number; compiled: ReturnType<typeof compileRules>; widening: Map<string, WideningStep[]> }[];
+  private readonly rulesAt: { from: number; version: number; compiled: ReturnType<typeof compileRules>; widening: Map<string, WideningStep[]>; selfService: SelfServiceSetting | null }[];
   /** the widening steps a conversation took from the rule that classified it when first queued (live: router.queue_widening) */
   private readonly widening = new Map<string, WideningStep[]>();
   private readonly convs = new Map<string, Conversation>();
@@ -199,8 +200,10 @@ class Simulation {
     this.now = rec.from;
     const stepsOf = (rules: ReplayConfig['rules']) => new Map(rules.flatMap((r) => (r.id && r.then.widening?.length ? [[r.id, r.then.widening] as const] : [])));
     this.rulesAt = [
-      { from: -Infinity, version: cfg.ruleVersion, compiled: compileRules(cfg.rules), widening: stepsOf(cfg.rules) },
-      ...(cfg.ruleTimeline ?? []).map((t) => ({ from: t.from, version: t.version, compiled: compileRules(t.rules), widening: stepsOf(t.rules) })).sort((a, b) => a.from - b.from),
+      { from: -Infinity, version: cfg.ruleVersion, compiled: compileRules(cfg.rules), widening: stepsOf(cfg.rules), selfService: cfg.selfService ?? null },
+      ...(cfg.ruleTimeline ?? [])
+        .map((t) => ({ from: t.from, version: t.version, compiled: compileRules(t.rules), widening: stepsOf(t.rules), selfService: t.selfService ?? null }))
+        .sort((a, b) => a.from - b.from),
     ];
     this.escalationWindowMs = (cfg.recentEscalationDays ?? 30) * 86_400_000;
     this.policies = [{ from: -Infinity, policy: cfg.policy, ageing: cfg.ageing, wrapUpMs: cfg.wrapUpMs }, ...(cfg.policyTimeline ?? []).slice().sort((a, b) => a.from - b.from)];
@@ -417,6 +420,7 @@ class Simulation {
       if (closed.ok) latest = this.apply(latest, closed);
     }
     let opening: Opening | undefined;
+    let widening: WideningStep[] | undefined;
     // rebuilding the start state: a message of a conversation opened before the point rebuilding starts
     // from would open one the recording does not have (it held no agent at the window start: left out)
     if (this.now < this.recordedUntil && (kind === 'open' || kind === 'close-then-open') && !this.openedBeforeStart.has(derivedId('conv', m.messageId))) {
@@ -431,10 +435,10 @@ class Simulation {
       for (const r of this.rulesAt) if (r.from <= this.now) rules = r;
       const c = classifyArrival(rules.compiled, m, attributes, (i.customer?.recentEscalations ?? 0) + this.recentEscalations(customerKey));
       const conversation = openConversation(derivedId('conv', m.messageId), m, c, { attributes, displayName: i.customer?.displayName ?? null }, at);
-      opening = { conversation, ruleVersion: rules.version, matchedRules: c.matched };
-      // live (routing/matching.ts recordWidening): the steps of the rule recorded as classifying it, the last matched one
-      const steps = c.matched.length ? rules.widening.get(c.matched.at(-1)!) : undefined;
-      if (steps) this.widening.set(conversation.id, steps);
+      // self-service: the setting of this rule version and the tier-0 answer knowledge gave live (recorded, never asked again)
+      const articles = (i.selfServiceArticles ?? []).map((id) => ({ id, title: id, link: '' }));
+      opening = { conversation, ruleVersion: rules.version, matchedRules: c.matched, selfService: { setting: rules.selfService, articles } };
+      widening = c.matched.length ? rules.widening.get(c.matched.at(-1)!) : undefined;
       this.records.set(conversation.id, {
         id: conversation.id,
         threadKey: m.threadKey,
@@ -454,6 +458,9 @@ class Simulation {
       this.refused.push({ at: this.now, conversationId: latest?.id ?? '', kind: 'message', source: 'message', code: out.code, message: out.message });
       return;
     }
+    // live (routing/matching.ts recordWidening): the steps of the rule recorded as classifying it (the last matched
+    // one), copied when the opening queues it; one routed later from self-service has none
+    if (widening && out.conversation.status === 'queued') this.widening.set(out.conversation.id, widening);
     this.apply(opening ? null : latest, out);
   }
 
@@ -605,6 +612,9 @@ class Simulation {
       const t = q.slaDeadline.getTime() + 1;
       this.schedule(t, PHASE.timer, c.id, { kind: 'sla-breached', at: new Date(t) }, 'timer');
     }
+    // the self-service answer's deadline (live: the sweep's self-service-expired once it passed)
+    const ss = c.selfService;
+    if (c.status === 'self-service' && ss?.state === 'offered' && prev?.status !== 'self-service') this.schedule(ss.deadline.getTime(), PHASE.timer, c.id, { kind: 'self-service-expired', at: ss.deadline }, 'timer');
     if (c.status === 'resolved' && c.resolvedAt && prev?.status !== 'resolved') {
       const t = c.resolvedAt.getTime() + this.policy.reopenWindowMs + 1;
       this.schedule(t, PHASE.timer, c.id, { kind: 'reopen-window-over', at: new Date(t) }, 'timer');

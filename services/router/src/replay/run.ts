@@ -76,6 +76,7 @@ export async function runReplay(
     rules: live.rules,
     ruleVersion: live.ruleVersion,
     ruleTimeline: live.ruleTimeline,
+    selfService: live.selfService,
     policy: live.policy ?? policyFromEnv(deps.env),
     policyTimeline: live.policyTimeline,
     ...(live.policy ? { ...(live.ageing ? { ageing: live.ageing } : {}), ...(live.wrapUpMs ? { wrapUpMs: live.wrapUpMs } : {}) } : extrasFromEnv(deps.env)),

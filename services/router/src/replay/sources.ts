@@ -6,7 +6,8 @@ import type { BusinessHours } from '../domain/business-hours';
 import type { LifecyclePolicy } from '../domain/lifecycle';
 import type { PriorityAgeing } from '../domain/preference';
 import type { Rule } from '../domain/rules';
-import { consoleSessions, profileVersions, settingsVersions, type LifecycleSettings } from '../store/replay-recordings';
+import type { SelfServiceSetting } from '../domain/self-service';
+import { consoleSessions, profileVersions, selfServiceAnswers, settingsVersions, type LifecycleSettings } from '../store/replay-recordings';
 import type { AgentProfile, DecisionEvent, RecordedInput, Recording } from './types';
 
 /**
@@ -128,7 +129,9 @@ export interface LiveSettings {
   rules: Rule[];
   ruleVersion: number;
   /** rule versions activated inside the window (audit_log rules.replace / rules.activate), in order */
-  ruleTimeline: { from: number; version: number; rules: Rule[] }[];
+  ruleTimeline: { from: number; version: number; rules: Rule[]; selfService: SelfServiceSetting | null }[];
+  /** the self-service setting versioned with the rules at the start (rule_sets.self_service) */
+  selfService: SelfServiceSetting | null;
   /** rule versions the window's conversations were classified with (more than one: the rules changed inside the window) */
   ruleVersionsSeen: number[];
   /** the recorded lifecycle settings in force at the start and the versions recorded inside the window (absent: none recorded, the env applies) */
@@ -171,6 +174,8 @@ export interface WindowSource {
   /** inputs dropped, with why (invalid envelopes, presence frames replay derives itself, …) */
   skipped: { what: string; why: string }[];
 }
+
+type RuleSetRow = { version: number; rules: Rule[]; self_service: SelfServiceSetting | null };
 
 const padOffset = (o: string) => o.padStart(20, '0');
 
@@ -243,19 +248,19 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
     const inWindow = activations.rows.filter((a) => a.at.getTime() >= from);
     // at the start: the last activation before it, else what the first one inside replaced, else what the window's conversations say
     const startVersion = atStart ?? inWindow[0]?.before_version ?? (inWindow.length ? undefined : (conv.rows[0]?.rule_version ?? undefined));
-    const ruleRow = await client.query<{ version: number; rules: Rule[] }>(
+    const ruleRow = await client.query<RuleSetRow>(
       startVersion !== undefined && startVersion !== null
-        ? 'SELECT version, rules FROM router.rule_sets WHERE version = $1'
-        : 'SELECT version, rules FROM router.rule_sets WHERE created_at <= $1 ORDER BY version DESC LIMIT 1',
+        ? 'SELECT version, rules, self_service FROM router.rule_sets WHERE version = $1'
+        : 'SELECT version, rules, self_service FROM router.rule_sets WHERE created_at <= $1 ORDER BY version DESC LIMIT 1',
       [startVersion ?? new Date(from)],
     );
-    const active = ruleRow.rows[0] ?? (await client.query<{ version: number; rules: Rule[] }>('SELECT version, rules FROM router.rule_sets WHERE active')).rows[0];
+    const active = ruleRow.rows[0] ?? (await client.query<RuleSetRow>('SELECT version, rules, self_service FROM router.rule_sets WHERE active')).rows[0];
     const timelineRules = inWindow.length
-      ? await client.query<{ version: number; rules: Rule[] }>('SELECT version, rules FROM router.rule_sets WHERE version = ANY($1::int[])', [inWindow.map((a) => a.version)])
+      ? await client.query<RuleSetRow>('SELECT version, rules, self_service FROM router.rule_sets WHERE version = ANY($1::int[])', [inWindow.map((a) => a.version)])
       : { rows: [] };
     const ruleTimeline = inWindow.flatMap((a) => {
       const r = timelineRules.rows.find((x) => x.version === a.version);
-      return r ? [{ from: a.at.getTime(), version: r.version, rules: r.rules }] : [];
+      return r ? [{ from: a.at.getTime(), version: r.version, rules: r.rules, selfService: r.self_service }] : [];
     });
     const keys = [...new Set(messages.map((x) => `${x.m.from.channel}:${x.m.from.address}`))];
     const profiles = await client.query<{ identity: string; display_name: string | null; attributes: Record<string, unknown> }>(
@@ -273,6 +278,7 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
     );
     const versions = await profileVersions(client, new Date(to));
     const sessions = await consoleSessions(client, new Date(to));
+    const tier0 = await selfServiceAnswers(client, new Date(from), new Date(to));
     const settings = await settingsVersions(client, new Date(to));
     const hoursActivations = await client.query<{ at: Date; version: number; before_version: number | null }>(
       `SELECT at, (after->>'version')::int AS version, (before->>'version')::int AS before_version FROM router.audit_log
@@ -290,7 +296,8 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
       const p = profileOf.get(key);
       // what classification saw when this message opened a conversation; the current profile otherwise
       const attributes = classifiedWith.get(derivedId('conv', m.messageId)) ?? p?.attributes ?? {};
-      return { kind: 'message', at, order, message: m, customer: { attributes, displayName: p?.display_name ?? null, recentEscalations: escalationsBefore.get(key) ?? 0 } };
+      const articles = tier0.get(derivedId('conv', m.messageId));
+      return { kind: 'message', at, order, message: m, customer: { attributes, displayName: p?.display_name ?? null, recentEscalations: escalationsBefore.get(key) ?? 0 }, ...(articles ? { selfServiceArticles: articles } : {}) };
     });
     const start = new Map<string, AgentProfile['presence']>();
     for (const f of frames.rows) {
@@ -341,6 +348,7 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
         rules: active?.rules ?? [],
         ruleVersion: active?.version ?? 0,
         ruleTimeline,
+        selfService: active?.self_service ?? null,
         ruleVersionsSeen,
         ...(st.start ? { policy: policyOf(st.start.settings), ...settingsExtras(st.start.settings) } : {}),
         policyTimeline: st.inWindow.map((v) => ({ from: v.at, policy: policyOf(v.settings), ...settingsExtras(v.settings) })),

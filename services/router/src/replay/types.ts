@@ -3,6 +3,7 @@ import type { BusinessHours } from '../domain/business-hours';
 import type { LifecyclePolicy } from '../domain/lifecycle';
 import type { PriorityAgeing } from '../domain/preference';
 import type { Rule } from '../domain/rules';
+import type { SelfServiceSetting } from '../domain/self-service';
 
 /**
  * What replay reads (a window of recorded traffic) and what it is run with (a configuration).
@@ -34,6 +35,8 @@ export type RecordedInput =
       order?: string;
       /** the customer's profile and recent escalations as the router read them when classifying (absent: none) */
       customer?: { attributes: Record<string, unknown>; displayName: string | null; recentEscalations?: number };
+      /** the tier-0 article ids knowledge answered when this message opened a self-service conversation (router.conversation_knowledge); replay never asks knowledge */
+      selfServiceArticles?: string[];
     }
   | { kind: 'presence'; at: number; agentId: string; presence: 'online' | 'away' | 'offline' }
   | { kind: 'capacity'; at: number; agentId: string; capacity: Record<string, number> }
@@ -86,7 +89,9 @@ export interface ReplayConfig {
    * Rule versions activated inside the window (live edits), in time order: a conversation opened at
    * or after `from` is classified with that version. Before the first, `rules`/`ruleVersion` apply.
    */
-  ruleTimeline?: { from: number; version: number; rules: Rule[] }[];
+  ruleTimeline?: { from: number; version: number; rules: Rule[]; selfService?: SelfServiceSetting | null }[];
+  /** the self-service setting versioned with `rules` (rule_sets.self_service; absent or null: off) */
+  selfService?: SelfServiceSetting | null;
   policy: LifecyclePolicy;
   /** lifecycle settings versions that took effect inside the window, in time order (before the first: `policy`) */
   policyTimeline?: { from: number; policy: LifecyclePolicy; ageing?: PriorityAgeing; wrapUpMs?: number }[];

@@ -106,6 +106,16 @@ export async function profileVersions(client: Querier, to: Date) {
   return rows;
 }
 
+/** The tier-0 answer knowledge gave each conversation opened in [from, to] that got a self-service attempt (router.conversation_knowledge). */
+export async function selfServiceAnswers(client: Querier, from: Date, to: Date): Promise<Map<string, string[]>> {
+  const { rows } = await client.query<{ id: string; articles: string[] }>(
+    `SELECT k.conversation_id AS id, k.self_service_articles AS articles FROM router.conversation_knowledge k JOIN router.conversations c ON c.id = k.conversation_id
+      WHERE c.opened_at BETWEEN $1::timestamptz AND $2::timestamptz AND k.self_service_state IS NOT NULL`,
+    [from, to],
+  );
+  return new Map(rows.map((r) => [r.id, r.articles]));
+}
+
 export async function consoleSessions(client: Querier, to: Date) {
   const { rows } = await client.query<{ agent_id: string; session_id: string; attached_at: Date; detached_at: Date | null }>(
     'SELECT agent_id, session_id, attached_at, detached_at FROM router.agent_console_sessions WHERE attached_at <= $1::timestamptz ORDER BY agent_id, attached_at, session_id',
