@@ -196,13 +196,7 @@ describe('determinism', () => {
         const a = replay(rec, live, new ScriptedBehaviour(p.seed));
         const b = replay(rec, live, new ScriptedBehaviour(p.seed));
         expect(b.decisions).toEqual(a.decisions);
-        const shuffled = [...rec.inputs];
-        let s = shuffleSeed >>> 0;
-        for (let i = shuffled.length - 1; i > 0; i--) {
-          s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-          const j = s % (i + 1);
-          [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
-        }
+        const shuffled = shuffle(rec.inputs, shuffleSeed);
         const c = replay({ ...rec, inputs: shuffled }, live, new ScriptedBehaviour(p.seed));
         expect(c.decisions).toEqual(a.decisions);
       }),
@@ -300,12 +294,7 @@ describe('queue intelligence in replay: widening over waiting time and priority 
   test('a scripted day with widening and ageing configured replays 100 % from its recorded answers, and they changed decisions', () => {
     const rec0 = generateRecording({ seed: 11, start: START, days: 1, conversations: 1200, agents: 30 });
     const recorded = replay(rec0, widened, new ScriptedBehaviour(11));
-    const rec = { ...rec0, decisions: recorded.decisions };
-    const again = replay(rec, widened, new RecordedBehaviour(rec.decisions));
-    const f = faithfulness(rec.decisions, again.decisions);
-    expect(f.differences).toEqual([]);
-    expect(f.sharePct).toBe(100);
-    expect(again.behaviour.modelled).toBe(0);
+    expectReproduced({ ...rec0, decisions: recorded.decisions }, widened);
     // the features did something: the same day without them is decided differently
     const plain = replay(rec0, live, new ScriptedBehaviour(11));
     expect(plain.decisions).not.toEqual(recorded.decisions);
@@ -343,24 +332,7 @@ describe('queue intelligence in replay: widening over waiting time and priority 
   });
 
   test('with widening, ageing and wrap-up, any permutation of equal-time inputs gives identical decisions, and the shortcuts stay exact', () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 8 }), fc.constantFrom(1, 60_000), fc.integer(), (seed, conversations, agents, grainMs, shuffleSeed) => {
-        const rec0 = generateRecording({ seed, start: START, days: 1, conversations, agents });
-        const rec = { ...rec0, inputs: rec0.inputs.map((i) => ({ ...i, at: START + Math.floor((i.at - START) / grainMs) * grainMs })) };
-        const cfg: ReplayConfig = { ...widened, wrapUpMs: 120_000 };
-        const a = replay(rec, cfg, new ScriptedBehaviour(seed));
-        const shuffled = [...rec.inputs];
-        let s = shuffleSeed >>> 0;
-        for (let i = shuffled.length - 1; i > 0; i--) {
-          s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-          const j = s % (i + 1);
-          [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
-        }
-        expect(replay({ ...rec, inputs: shuffled }, cfg, new ScriptedBehaviour(seed)).decisions).toEqual(a.decisions);
-        expect(replay(rec, cfg, new ScriptedBehaviour(seed), { exhaustiveMatch: true }).decisions).toEqual(a.decisions);
-      }),
-      { numRuns: Number(process.env.REPLAY_RUNS ?? 25) },
-    );
+    permutationProperty({ ...widened, wrapUpMs: 120_000 }, (rec) => rec);
   });
 
   test('the configuration file: priorityAgeing applies over the recorded ageing; absent, the recorded one is kept', () => {
@@ -402,12 +374,7 @@ describe('wrap-up in replay', () => {
     expect(ends.length).toBeGreaterThan(50);
     const withEnds = { ...rec0, inputs: [...rec0.inputs, ...ends] };
     const recorded = replay(withEnds, cfg, new ScriptedBehaviour(5));
-    const rec = { ...withEnds, decisions: recorded.decisions };
-    const again = replay(rec, cfg, new RecordedBehaviour(rec.decisions));
-    const f = faithfulness(rec.decisions, again.decisions);
-    expect(f.differences).toEqual([]);
-    expect(f.sharePct).toBe(100);
-    expect(again.behaviour.modelled).toBe(0);
+    expectReproduced({ ...withEnds, decisions: recorded.decisions }, cfg);
     expect(replay(withEnds, live, new ScriptedBehaviour(5)).decisions).not.toEqual(recorded.decisions);
     expect(first.decisions).not.toEqual(recorded.decisions);
   });
@@ -483,31 +450,49 @@ describe('self-service (tier 0) in replay', () => {
     const recorded = replay(rec0, dayCfg, new ScriptedBehaviour(9));
     const types = recorded.decisions.filter((d) => d.type === 'conversation.self-service-offered' || d.reason === 'self-served');
     expect(types.filter((d) => d.reason === 'self-served').length).toBeGreaterThan(50);
-    const rec = { ...rec0, decisions: recorded.decisions };
-    const again = replay(rec, dayCfg, new RecordedBehaviour(rec.decisions));
-    const f = faithfulness(rec.decisions, again.decisions);
-    expect(f.differences).toEqual([]);
-    expect(f.sharePct).toBe(100);
-    expect(again.behaviour.modelled).toBe(0);
+    expectReproduced({ ...rec0, decisions: recorded.decisions }, dayCfg);
   });
 
-  test('with self-service, any permutation of equal-time inputs gives identical decisions', () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 8 }), fc.constantFrom(1, 60_000), fc.integer(), (seed, conversations, agents, grainMs, shuffleSeed) => {
-        const rec0 = withTier0(generateRecording({ seed, start: START, days: 1, conversations, agents }));
-        const rec = { ...rec0, inputs: rec0.inputs.map((i) => ({ ...i, at: START + Math.floor((i.at - START) / grainMs) * grainMs })) };
-        const a = replay(rec, dayCfg, new ScriptedBehaviour(seed));
-        const shuffled = [...rec.inputs];
-        let s = shuffleSeed >>> 0;
-        for (let i = shuffled.length - 1; i > 0; i--) {
-          s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-          const j = s % (i + 1);
-          [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
-        }
-        expect(replay({ ...rec, inputs: shuffled }, dayCfg, new ScriptedBehaviour(seed)).decisions).toEqual(a.decisions);
-        expect(replay(rec, dayCfg, new ScriptedBehaviour(seed), { exhaustiveMatch: true }).decisions).toEqual(a.decisions);
-      }),
-      { numRuns: Number(process.env.REPLAY_RUNS ?? 25) },
-    );
+  test('with self-service, any permutation of equal-time inputs gives identical decisions, and the shortcuts stay exact', () => {
+    permutationProperty(dayCfg, withTier0);
   });
 });
+
+/**
+ * Generated days (coarse times: many inputs share an instant) replayed with `cfg`: any permutation of
+ * the inputs gives the same decisions, and so does planning over every queued conversation.
+ */
+function permutationProperty(cfg: ReplayConfig, prepare: (rec: Recording) => Recording): void {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 8 }), fc.constantFrom(1, 60_000), fc.integer(), (seed, conversations, agents, grainMs, shuffleSeed) => {
+      const rec0 = prepare(generateRecording({ seed, start: START, days: 1, conversations, agents }));
+      const rec = { ...rec0, inputs: rec0.inputs.map((i) => ({ ...i, at: START + Math.floor((i.at - START) / grainMs) * grainMs })) };
+      const a = replay(rec, cfg, new ScriptedBehaviour(seed));
+      const shuffled = shuffle(rec.inputs, shuffleSeed);
+      expect(replay({ ...rec, inputs: shuffled }, cfg, new ScriptedBehaviour(seed)).decisions).toEqual(a.decisions);
+      expect(replay(rec, cfg, new ScriptedBehaviour(seed), { exhaustiveMatch: true }).decisions).toEqual(a.decisions);
+    }),
+    { numRuns: Number(process.env.REPLAY_RUNS ?? 25) },
+  );
+}
+
+/** A permutation of the inputs from a seed (Fisher–Yates over an LCG). */
+function shuffle<T>(xs: readonly T[], seed: number): T[] {
+  const out = [...xs];
+  let s = seed >>> 0;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** Replayed with `cfg` and the recording's own answers, every recorded decision is reproduced, none modelled. */
+function expectReproduced(rec: Recording, cfg: ReplayConfig): void {
+  const again = replay(rec, cfg, new RecordedBehaviour(rec.decisions));
+  const f = faithfulness(rec.decisions, again.decisions);
+  expect(f.differences).toEqual([]);
+  expect(f.sharePct).toBe(100);
+  expect(again.behaviour.modelled).toBe(0);
+}
