@@ -298,9 +298,9 @@ class Simulation {
     return atNow(this.policies, this.now).policy;
   }
 
-  /** an agent's load as the matcher and the lifecycle see it: conversations held plus wrap-ups running (live: store/agents.ts) */
+  /** an agent's load as the matcher and the lifecycle see it: conversations held plus wrap-ups running (live: store/agents.ts); not a copy when none run */
   private loadOf(a: SimAgent): Record<string, number> {
-    return a.wrapUps.length ? withWrapUp({ load: a.load }, a.wrapUps, new Date(this.now)).load : { ...a.load };
+    return a.wrapUps.length ? withWrapUp({ load: a.load }, a.wrapUps, new Date(this.now)).load : a.load;
   }
 
   /** Replaces an agent's wrap-up list; slots it no longer holds are free for a match pass. */
@@ -479,7 +479,7 @@ class Simulation {
     let i = input;
     if (i.kind === 'transfer' && i.toAgentId) {
       const t = this.agents.get(i.toAgentId);
-      i = { ...i, target: t && t.state.presence === 'online' && t.attached ? { id: t.profile.id, capacity: t.profile.capacity, load: this.loadOf(t) } : null };
+      i = { ...i, target: t && t.state.presence === 'online' && t.attached ? { id: t.profile.id, capacity: t.profile.capacity, load: { ...this.loadOf(t) } } : null };
     }
     const out = decide(conv, i, this.policy);
     if (!out.ok) {
@@ -501,7 +501,7 @@ class Simulation {
   private onRecordedOffer(e: Extract<Ev, { type: 'recorded-offer' }>): void {
     const conv = this.convs.get(e.conversationId) ?? null;
     const a = this.agents.get(e.agentId);
-    const out = a && conv ? decide(conv, { kind: 'offer', at: new Date(this.now), agent: { id: a.profile.id, capacity: a.profile.capacity, load: this.loadOf(a) }, reason: e.reason }, this.policy) : undefined;
+    const out = a && conv ? decide(conv, { kind: 'offer', at: new Date(this.now), agent: { id: a.profile.id, capacity: a.profile.capacity, load: { ...this.loadOf(a) } }, reason: e.reason }, this.policy) : undefined;
     if (out?.ok) this.apply(conv, out);
     else this.refused.push({ at: this.now, conversationId: e.conversationId, kind: 'offer', source: 'agent', code: out && !out.ok ? out.code : 'UNKNOWN', message: out && !out.ok ? out.message : 'recorded offer to an unknown conversation or agent (start state)' });
   }
@@ -693,7 +693,7 @@ class Simulation {
     for (const p of planOffers(waiting, free, false, at)) {
       const conv = this.convs.get(p.conversationId)!;
       const a = this.agents.get(p.agent.id)!;
-      const agent = { id: a.profile.id, capacity: a.profile.capacity, load: this.loadOf(a) };
+      const agent = { id: a.profile.id, capacity: a.profile.capacity, load: { ...this.loadOf(a) } };
       const out = decide(conv, { kind: 'offer', at, agent, reason: p.preferred ? 'previous agent of reopened conversation' : `tier ${conv.tier} queue match` }, this.policy);
       if (out.ok) this.apply(conv, out);
     }
