@@ -315,6 +315,16 @@ describe('queue intelligence in replay: widening over waiting time and priority 
     expect(offers(withoutSteps)).toEqual([]);
   });
 
+  test("widening's minimum level uses the agents' recorded proficiency (the base step wants 4, the next after 60 s accepts 2)", () => {
+    const levelled: ReplayConfig['rules'] = [{ ...rules[0]!, then: { ...rules[0]!.then, widening: [{ afterMs: 0, minLevel: 4 }, { afterMs: 60_000, minLevel: 2 }] } }];
+    const at = (level: number | undefined) => {
+      const a1 = { ...agent('a1'), skills: ['billing'], ...(level ? { proficiency: { skills: { billing: level } } } : {}) };
+      const rec: Recording = { from: START, to: START + 3_600_000, agents: [a1], inputs: [msg('m1', START, 'where is my invoice')], decisions: [] };
+      return offers(replay(rec, { ...live, rules: levelled, ruleVersion: 2 }, new RecordedBehaviour([]))).map((d) => d.at - START);
+    };
+    expect([at(5), at(2), at(undefined), at(1)]).toEqual([[0], [60_000], [60_000], []]);
+  });
+
   test('ageing: an older low-priority conversation overtakes a newer higher-priority one once aged past it', () => {
     const vip = (id: string, at: number): RecordedInput => ({ ...(msg(id, at, 'hello there') as Extract<RecordedInput, { kind: 'message' }>), customer: { attributes: { vip: true }, displayName: null } });
     const rec: Recording = {

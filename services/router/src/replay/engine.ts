@@ -55,7 +55,7 @@ function inputKey(i: RecordedInput): { phase: number; key: string } {
     case 'capacity':
       return { phase: PHASE.staffing, key: `c\u0000${i.agentId}\u0000${JSON.stringify(Object.entries(i.capacity).sort())}` };
     case 'profile':
-      return { phase: PHASE.staffing, key: `f\u0000${i.agentId}\u0000${JSON.stringify([i.tiers, i.skills, i.languages, Object.entries(i.capacity).sort()])}` };
+      return { phase: PHASE.staffing, key: `f\u0000${i.agentId}\u0000${JSON.stringify([i.tiers, i.skills, i.languages, Object.entries(i.capacity).sort(), i.proficiency ?? null])}` };
     case 'console':
       return { phase: PHASE.staffing, key: `k\u0000${i.agentId}\u0000${i.attached ? 1 : 0}` };
     case 'wrap-up-ended':
@@ -365,7 +365,7 @@ class Simulation {
         // fields the proposal names for this agent override the recorded versions
         const o = this.cfg.agents?.override?.[i.agentId] ?? {};
         this.accrue(a);
-        a.profile = { ...a.profile, tiers: o.tiers ?? i.tiers, skills: o.skills ?? i.skills, languages: o.languages ?? i.languages, capacity: { ...(o.capacity ?? i.capacity) } };
+        a.profile = { ...a.profile, tiers: o.tiers ?? i.tiers, skills: o.skills ?? i.skills, languages: o.languages ?? i.languages, capacity: { ...(o.capacity ?? i.capacity) }, proficiency: o.proficiency ?? i.proficiency };
         a.freedEpoch = this.epoch + 1;
         this.matchWanted = true;
         return;
@@ -665,7 +665,7 @@ class Simulation {
       const load = this.loadOf(a);
       for (const ch in p.capacity) if ((p.capacity[ch] ?? 0) - (load[ch] ?? 0) > 0) room = true;
       if (!room) continue;
-      free.push({ id: p.id, tiers, skills: p.skills, languages: p.languages, capacity: p.capacity, load, idleSince: new Date(a.idleSince), freedEpoch: a.freedEpoch });
+      free.push({ id: p.id, tiers, skills: p.skills, languages: p.languages, capacity: p.capacity, load, ...(p.proficiency ? { proficiency: p.proficiency } : {}), idleSince: new Date(a.idleSince), freedEpoch: a.freedEpoch });
     }
     if (free.length === 0) return;
     // A conversation no free agent is eligible for now cannot get one during the pass either (loads only

@@ -4,7 +4,7 @@ import type { Pool } from 'pg';
 import { AgentEvent, check, ConversationEvent, derivedId, InboundMessage } from '@omni/contracts';
 import type { BusinessHours } from '../domain/business-hours';
 import type { LifecyclePolicy } from '../domain/lifecycle';
-import type { PriorityAgeing } from '../domain/preference';
+import type { PriorityAgeing, Proficiency } from '../domain/preference';
 import type { Rule } from '../domain/rules';
 import type { SelfServiceSetting } from '../domain/self-service';
 import { consoleSessions, profileVersions, selfServiceAnswers, settingsVersions, type LifecycleSettings } from '../store/replay-recordings';
@@ -157,6 +157,9 @@ export function policyOf(s: LifecycleSettings): LifecyclePolicy {
   };
 }
 
+/** Proficiency levels as the matcher takes them (live: store/agents.ts, an empty object is none). */
+const levels = (p: Proficiency | null | undefined): { proficiency?: Proficiency } => (p && Object.keys(p).length ? { proficiency: p } : {});
+
 /** What the match pass and wrap-up take from a recorded settings version besides the lifecycle policy. */
 function settingsExtras(s: LifecycleSettings): { ageing?: PriorityAgeing; wrapUpMs?: number } {
   return { ...(s.priorityAgeing ? { ageing: s.priorityAgeing } : {}), ...(s.wrapUpMs > 0 ? { wrapUpMs: s.wrapUpMs } : {}) };
@@ -226,8 +229,8 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
   const client = await pool.connect();
   try {
     await client.query('BEGIN READ ONLY');
-    const agents = await client.query<{ id: string; tiers: number[]; skills: string[]; languages: string[]; capacity: Record<string, number> }>(
-      'SELECT id, tiers, skills, languages, capacity FROM router.agents ORDER BY id',
+    const agents = await client.query<{ id: string; tiers: number[]; skills: string[]; languages: string[]; capacity: Record<string, number>; proficiency: Proficiency }>(
+      'SELECT id, tiers, skills, languages, capacity, proficiency FROM router.agents ORDER BY id',
     );
     const frames = await client.query<{ agent_id: string; seq: string; presence: string; reason: string | null; at: string }>(
       `SELECT agent_id, seq, frame->>'presence' AS presence, frame->>'reason' AS reason, COALESCE(frame->>'at', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) AS at
@@ -321,7 +324,7 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
     for (const x of sessions) sessionsOf.set(x.agent_id, [...(sessionsOf.get(x.agent_id) ?? []), x]);
     const agentProfiles: AgentProfile[] = agents.rows.map((a) => {
       const vs = inForce((byAgent.get(a.id) ?? []).map((v) => ({ ...v, at: v.valid_from.getTime() })), from, to);
-      for (const v of vs.inWindow) inputs.push({ kind: 'profile', at: v.at, agentId: a.id, tiers: v.tiers, skills: v.skills, languages: v.languages, capacity: v.capacity });
+      for (const v of vs.inWindow) inputs.push({ kind: 'profile', at: v.at, agentId: a.id, tiers: v.tiers, skills: v.skills, languages: v.languages, capacity: v.capacity, ...levels(v.proficiency) });
       const p = vs.start ?? a;
       // consoles: attached at the start if a session spans it; each attach and detach inside the window an input
       const ss = sessionsOf.get(a.id);
@@ -333,7 +336,7 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
           if (x.detached_at && x.detached_at.getTime() > from && x.detached_at.getTime() <= to) inputs.push({ kind: 'console', at: x.detached_at.getTime(), agentId: a.id, attached: false });
         }
       }
-      return { id: a.id, tiers: p.tiers, skills: p.skills, languages: p.languages, capacity: p.capacity, presence: start.get(a.id) ?? 'offline', idleSince: from, ...(attached !== undefined ? { attached } : {}) };
+      return { id: a.id, tiers: p.tiers, skills: p.skills, languages: p.languages, capacity: p.capacity, ...levels(p.proficiency), presence: start.get(a.id) ?? 'offline', idleSince: from, ...(attached !== undefined ? { attached } : {}) };
     });
     const st = inForce(settings.map((v) => ({ ...v, at: v.valid_from.getTime() })), from, to);
     const hoursOf = new Map(hoursRows.rows.map((r) => [r.version, r.hours]));

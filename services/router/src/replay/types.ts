@@ -1,7 +1,7 @@
 import type { InboundMessage } from '@omni/contracts';
 import type { BusinessHours } from '../domain/business-hours';
 import type { LifecyclePolicy } from '../domain/lifecycle';
-import type { PriorityAgeing } from '../domain/preference';
+import type { PriorityAgeing, Proficiency } from '../domain/preference';
 import type { Rule } from '../domain/rules';
 import type { SelfServiceSetting } from '../domain/self-service';
 
@@ -21,6 +21,8 @@ export interface AgentProfile {
   presence: 'online' | 'away' | 'offline';
   /** when the agent last got work (the matcher's tie-break); the window start when unknown */
   idleSince?: number;
+  /** levels 1–5 per skill and language (domain/preference.ts; absent: listed skills 3, languages 5): ranking and widening's minLevel */
+  proficiency?: Proficiency;
   /** a console attached (live availability is online and attached); absent: not recorded, taken as attached */
   attached?: boolean;
 }
@@ -41,7 +43,7 @@ export type RecordedInput =
   | { kind: 'presence'; at: number; agentId: string; presence: 'online' | 'away' | 'offline' }
   | { kind: 'capacity'; at: number; agentId: string; capacity: Record<string, number> }
   /** a new version of the agent's profile took effect (router.agent_profile_versions) */
-  | { kind: 'profile'; at: number; agentId: string; tiers: number[]; skills: string[]; languages: string[]; capacity: Record<string, number> }
+  | { kind: 'profile'; at: number; agentId: string; tiers: number[]; skills: string[]; languages: string[]; capacity: Record<string, number>; proficiency?: Proficiency }
   /** the agent's console attached or left (router.agent_console_sessions) */
   | { kind: 'console'; at: number; agentId: string; attached: boolean }
   /** the agent ended after-contact work early (console end-wrap-up: agent.wrap-up-ended by the agent on omni.agents.v1) */

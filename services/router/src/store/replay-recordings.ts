@@ -1,3 +1,4 @@
+import type { Proficiency } from '../domain/preference';
 import type { PoolClient } from 'pg';
 import { derivedId, type AgentEvent, type TopicNames } from '@omni/contracts';
 import { enqueueOutbox } from '@omni/kafka';
@@ -99,8 +100,8 @@ export async function recordLifecycleSettings(client: PoolClient, s: LifecycleSe
 
 /** Reads for replay (one READ ONLY transaction of sources.ts). */
 export async function profileVersions(client: Querier, to: Date) {
-  const { rows } = await client.query<{ agent_id: string; version: number; valid_from: Date; tiers: number[]; skills: string[]; languages: string[]; capacity: Record<string, number> }>(
-    'SELECT agent_id, version, valid_from, tiers, skills, languages, capacity FROM router.agent_profile_versions WHERE valid_from <= $1::timestamptz ORDER BY agent_id, version',
+  const { rows } = await client.query<{ agent_id: string; version: number; valid_from: Date; tiers: number[]; skills: string[]; languages: string[]; capacity: Record<string, number>; proficiency: Proficiency }>(
+    'SELECT agent_id, version, valid_from, tiers, skills, languages, capacity, proficiency FROM router.agent_profile_versions WHERE valid_from <= $1::timestamptz ORDER BY agent_id, version',
     [to],
   );
   return rows;
