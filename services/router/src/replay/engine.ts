@@ -3,7 +3,7 @@ import { TierHours } from '../domain/business-hours';
 import { classifyArrival, compileRules } from '../domain/classify';
 import type { Conversation } from '../domain/conversation';
 import { agentPresence, agentTimedOut, arrivalKind, decide, openConversation, type AgentState, type Decision, type Input, type LifecyclePolicy, type Opening } from '../domain/lifecycle';
-import { freeCapacity, isEligible, planOffers, waitingOf, type AgentSnapshot, type WaitingConversation } from '../domain/match';
+import { compareWaiting, freeCapacity, isEligible, planOffers, waitingOf, type AgentSnapshot, type WaitingConversation } from '../domain/match';
 import { compareAged, stepAt, type PriorityAgeing, type WideningStep } from '../domain/preference';
 import { endWrapUpEarly, expireWrapUp, startWrapUp, withWrapUp, type WrapUp } from '../domain/wrap-up';
 import type { SelfServiceSetting } from '../domain/self-service';
@@ -675,8 +675,9 @@ class Simulation {
     for (const id of this.queued) {
       const c = this.convs.get(id)!;
       // at the widening step in force now (live: offerToAgents' stepAt/withStep)
-      const s = stepAt(this.widening.get(id), this.now - c.queue!.waitingSince.getTime());
-      const w = s.index < 0 ? waitingOf(c) : { ...waitingOf(c), step: s.step };
+      const steps = this.widening.get(id);
+      const s = steps ? stepAt(steps, this.now - c.queue!.waitingSince.getTime()) : undefined;
+      const w = s && s.index >= 0 ? { ...waitingOf(c), step: s.step } : waitingOf(c);
       if (this.exhaustive || w.step) {
         waiting.push(w);
         continue;
@@ -689,7 +690,8 @@ class Simulation {
     if (waiting.length === 0) return;
     const at = new Date(this.now);
     const ageing = this.ageing;
-    waiting.sort((x, y) => compareAged(x, y, at, ageing));
+    // without ageing the aged order is compareWaiting's (the same keys), which the hot path keeps cheap
+    waiting.sort(ageing ? (x, y) => compareAged(x, y, at, ageing) : compareWaiting);
     for (const p of planOffers(waiting, free, false, at)) {
       const conv = this.convs.get(p.conversationId)!;
       const a = this.agents.get(p.agent.id)!;
