@@ -19,7 +19,7 @@ import { RouterHarness } from './support/router-harness';
  * hostile bodies on the new and changed admin routes never get a 5xx and a refused one changes no row.
  */
 const h = new RouterHarness();
-const ENV = { OFFER_TIMEOUT_MS: '5000', QUEUE_SLA_MS_TIER_1: '600000', DISCONNECT_GRACE_MS: '600000', MAX_CONSECUTIVE_OFFER_TIMEOUTS: '3' };
+const ENV = { OFFER_TIMEOUT_MS: '5000', QUEUE_SLA_MS_TIER_1: '600000', DISCONNECT_GRACE_MS: '600000', MAX_CONSECUTIVE_OFFER_TIMEOUTS: '3', PRIORITY_AGEING_POINTS_PER_MINUTE: '3', WRAP_UP_MS: '30000' };
 let from = 0;
 let to = 0;
 
@@ -67,7 +67,8 @@ test('a capacity change mid-day (1 → 2) is recorded with its time and an agent
 
     // the console session and the settings in force are recorded
     expect((await h.world.pool.query("SELECT 1 FROM router.agent_console_sessions WHERE agent_id = 'solo' AND detached_at IS NULL")).rowCount).toBe(1);
-    expect((await h.world.pool.query<{ settings: { offerTimeoutMs: number } }>('SELECT settings FROM router.lifecycle_settings_versions ORDER BY version DESC LIMIT 1')).rows[0]!.settings.offerTimeoutMs).toBe(5000);
+    const recorded = (await h.world.pool.query<{ settings: Record<string, unknown> }>('SELECT settings FROM router.lifecycle_settings_versions ORDER BY version DESC LIMIT 1')).rows[0]!.settings;
+    expect(recorded).toMatchObject({ offerTimeoutMs: 5000, wrapUpMs: 30_000, priorityAgeing: { pointsPerMinute: 3, maxPriority: 100 } });
 
     to = Date.now() + 300;
     await new Promise((r) => setTimeout(r, 400)); // the window's end is a time, not an event
@@ -77,6 +78,8 @@ test('a capacity change mid-day (1 → 2) is recorded with its time and an agent
     const { report, source } = res.run;
     expect(source.recording.inputs.filter((i) => i.kind === 'profile' && i.agentId === 'solo').map((i) => (i as { capacity: unknown }).capacity)).toEqual([{ chat: 1 }, { chat: 2 }]);
     expect(source.live.policy?.offerTimeoutMs).toBe(5000);
+    // ageing and wrap-up come from the recorded version too (this env has neither)
+    expect([source.live.ageing, source.live.wrapUpMs]).toEqual([{ pointsPerMinute: 3, maxPriority: 100 }, 30_000]);
     expect(report.faithfulness).toMatchObject({ conversations: 2, reproduced: 2, sharePct: 100, differences: [] });
 
     // without the profile history (capacity as the agent has it now, from the start) the day is not reproduced

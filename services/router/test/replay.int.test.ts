@@ -258,3 +258,34 @@ test('the admin API runs a replay in the background (a child process) with progr
     await app.close();
   }
 });
+
+test('widening configured live is reproduced: the offer to an agent without the skill comes after the step in replay as it did live', async () => {
+  const start = Date.now() - 200;
+  // tier 4 (no other agent serves it): invoices need a billing skill nobody has, dropped after 2 s of waiting
+  const widening = [{ afterMs: 0 }, { afterMs: 2000, dropSkills: true }];
+  const invoices = { id: 'invoices', when: { keywords: { en: ['invoice'] } }, then: { tier: 4, category: 'invoices', skills: ['billing'] } };
+  const rules = [{ ...invoices, then: { ...invoices.then, widening } }, ...v2];
+  expect((await h.admin('PUT', '/v1/admin/rules', { rules, note: 'invoices widen after 2 s' })).status).toBe(201);
+  await h.createAgent('w4', { tiers: [4], languages: ['en', 'es'], capacity: { chat: 1 } });
+  const w4 = await h.connect('w4');
+  const m = await h.send('Where is my invoice for March?', { channel: 'chat', thread: 'invoice' });
+  const c = await h.openedBy(m.messageId);
+  const [offer] = await h.event(c, 'offered');
+  expect(offer!.agentId).toBe('w4');
+  const opened = Date.parse(String((await h.event(c, 'opened'))[0]!.occurredAt));
+  expect(Date.parse(String(offer!.occurredAt)) - opened).toBeGreaterThanOrEqual(2000);
+  await ok(w4, { type: 'accept', conversationId: c });
+  await ok(w4, { type: 'resolve', conversationId: c });
+  await h.event(c, 'resolved');
+  const end = Date.now() + 500;
+  await new Promise((r) => setTimeout(r, 600));
+
+  const res = await runReplay({ kafka: h.world.kafka, pool: h.world.pool, topics: h.world.topics, env: h.routerEnv(ENV) }, { from: start, to: end, config: { proposed: { name: 'no widening', rules: [invoices, ...v2] } } });
+  if (!res.ok) throw new Error(JSON.stringify(res.problems));
+  const { report } = res.run;
+  expect({ differences: report.faithfulness!.differences }).toEqual({ differences: [] });
+  expect(report.faithfulness).toMatchObject({ conversations: 1, reproduced: 1, sharePct: 100 });
+  // without the steps the conversation would have waited: the proposal lists it, with no offer
+  const changed = report.changed.find((x) => x.conversationId === c);
+  expect(changed?.proposed.decisions.some((d) => d.type === 'conversation.offered')).toBe(false);
+});

@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import { DEFAULT_RULES } from '../src/domain/default-rules';
-import { RecordedBehaviour } from '../src/replay/behaviour';
+import { RecordedBehaviour, type AgentBehaviour } from '../src/replay/behaviour';
 import { DEFAULT_POLICY, parseReplayConfig } from '../src/replay/config';
 import { replay } from '../src/replay/engine';
-import { generateRecording, ScriptedBehaviour } from '../src/replay/generate';
+import { derivedId } from '@omni/contracts';
+import { generateRecording, message, ScriptedBehaviour, unit } from '../src/replay/generate';
 import { compare, faithfulness } from '../src/replay/report';
-import type { Recording, ReplayConfig } from '../src/replay/types';
+import type { Recording, RecordedInput, ReplayConfig } from '../src/replay/types';
 
 const START = Date.UTC(2026, 10, 2);
 const live: ReplayConfig = { name: 'live', rules: DEFAULT_RULES, ruleVersion: 1, policy: DEFAULT_POLICY };
@@ -195,13 +196,7 @@ describe('determinism', () => {
         const a = replay(rec, live, new ScriptedBehaviour(p.seed));
         const b = replay(rec, live, new ScriptedBehaviour(p.seed));
         expect(b.decisions).toEqual(a.decisions);
-        const shuffled = [...rec.inputs];
-        let s = shuffleSeed >>> 0;
-        for (let i = shuffled.length - 1; i > 0; i--) {
-          s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-          const j = s % (i + 1);
-          [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
-        }
+        const shuffled = shuffle(rec.inputs, shuffleSeed);
         const c = replay({ ...rec, inputs: shuffled }, live, new ScriptedBehaviour(p.seed));
         expect(c.decisions).toEqual(a.decisions);
       }),
@@ -288,3 +283,226 @@ describe('configuration file', () => {
     expect(r.ok).toBe(false);
   });
 });
+
+describe('queue intelligence in replay: widening over waiting time and priority ageing', () => {
+  // every rule that needs skills relaxes them as the wait grows (domain/preference.ts steps), and priority ages
+  const widenedRules = DEFAULT_RULES.map((r) =>
+    r.then.skills?.length ? { ...r, then: { ...r.then, widening: [{ afterMs: 0 }, { afterMs: 120_000, dropSkills: true }, { afterMs: 600_000, dropSkills: true, extraTiers: 1 }] } } : r,
+  );
+  const widened: ReplayConfig = { ...live, name: 'widened', rules: widenedRules, ageing: { pointsPerMinute: 2, maxPriority: 100 } };
+
+  test('a scripted day with widening and ageing configured replays 100 % from its recorded answers, and they changed decisions', () => {
+    const rec0 = generateRecording({ seed: 11, start: START, days: 1, conversations: 1200, agents: 30 });
+    const recorded = replay(rec0, widened, new ScriptedBehaviour(11));
+    expectReproduced({ ...rec0, decisions: recorded.decisions }, widened);
+    // the features did something: the same day without them is decided differently
+    const plain = replay(rec0, live, new ScriptedBehaviour(11));
+    expect(plain.decisions).not.toEqual(recorded.decisions);
+  });
+
+  const rules: ReplayConfig['rules'] = [
+    { id: 'billing', when: { keywords: { en: ['invoice'] } }, then: { tier: 1, category: 'billing', skills: ['billing'], widening: [{ afterMs: 0 }, { afterMs: 60_000, dropSkills: true }] } },
+  ];
+  const agent = (id: string, presence: 'online' | 'offline' = 'online') => ({ id, tiers: [1], skills: [] as string[], languages: ['en'], capacity: { email: 1 }, presence, idleSince: START });
+  const msg = (id: string, at: number, text: string, address = id): RecordedInput => ({ kind: 'message', at, message: message(id, `email:${id}`, 'email', address, text, at, 'en'), customer: { attributes: {}, displayName: null } });
+  const offers = (r: ReturnType<typeof replay>) => r.decisions.filter((d) => d.type === 'conversation.offered');
+
+  test('widening: a conversation needing a skill nobody has is offered exactly when the step dropping skills is reached', () => {
+    const rec: Recording = { from: START, to: START + 3_600_000, agents: [agent('a1')], inputs: [msg('m1', START + 1000, 'where is my invoice')], decisions: [] };
+    const withSteps = replay(rec, { ...live, rules, ruleVersion: 2 }, new RecordedBehaviour([]));
+    expect(offers(withSteps).map((d) => [d.agentId, d.at])).toEqual([['a1', START + 1000 + 60_000]]);
+    const withoutSteps = replay(rec, { ...live, rules: [{ ...rules[0]!, then: { ...rules[0]!.then, widening: undefined } }], ruleVersion: 2 }, new RecordedBehaviour([]));
+    expect(offers(withoutSteps)).toEqual([]);
+  });
+
+  test("widening's minimum level uses the agents' recorded proficiency (the base step wants 4, the next after 60 s accepts 2)", () => {
+    const levelled: ReplayConfig['rules'] = [{ ...rules[0]!, then: { ...rules[0]!.then, widening: [{ afterMs: 0, minLevel: 4 }, { afterMs: 60_000, minLevel: 2 }] } }];
+    const at = (level: number | undefined) => {
+      const a1 = { ...agent('a1'), skills: ['billing'], ...(level ? { proficiency: { skills: { billing: level } } } : {}) };
+      const rec: Recording = { from: START, to: START + 3_600_000, agents: [a1], inputs: [msg('m1', START, 'where is my invoice')], decisions: [] };
+      return offers(replay(rec, { ...live, rules: levelled, ruleVersion: 2 }, new RecordedBehaviour([]))).map((d) => d.at - START);
+    };
+    expect([at(5), at(2), at(undefined), at(1)]).toEqual([[0], [60_000], [60_000], []]);
+  });
+
+  test('ageing: an older low-priority conversation overtakes a newer higher-priority one once aged past it', () => {
+    const vip = (id: string, at: number): RecordedInput => ({ ...(msg(id, at, 'hello there') as Extract<RecordedInput, { kind: 'message' }>), customer: { attributes: { vip: true }, displayName: null } });
+    const rec: Recording = {
+      from: START,
+      to: START + 3_600_000,
+      agents: [agent('a1', 'offline')],
+      inputs: [msg('old', START, 'hello there'), vip('new', START + 9 * 60_000), { kind: 'presence', at: START + 10 * 60_000, agentId: 'a1', presence: 'online' }],
+      decisions: [],
+    };
+    const first = (cfg: ReplayConfig) => offers(replay(rec, cfg, new RecordedBehaviour([])))[0];
+    const id = (m: string) => derivedId('conv', m);
+    expect(first(live)).toMatchObject({ conversationId: id('new'), agentId: 'a1', at: START + 10 * 60_000 });
+    // 10 minutes at 5 points a minute: 50 + 50 = 100 against 80 + 5
+    expect(first({ ...live, ageing: { pointsPerMinute: 5, maxPriority: 100 } })).toMatchObject({ conversationId: id('old'), agentId: 'a1', at: START + 10 * 60_000 });
+  });
+
+  test('with widening, ageing and wrap-up, any permutation of equal-time inputs gives identical decisions, and the shortcuts stay exact', () => {
+    permutationProperty({ ...widened, wrapUpMs: 120_000 }, (rec) => rec);
+  });
+
+  test('the configuration file: priorityAgeing applies over the recorded ageing; absent, the recorded one is kept', () => {
+    const rec = { rules: DEFAULT_RULES, ruleVersion: 1, policy: DEFAULT_POLICY, ageing: { pointsPerMinute: 1, maxPriority: 90 } };
+    const kept = parseReplayConfig({ proposed: {} }, rec);
+    expect(kept.ok && [kept.baseline.ageing, kept.proposed.ageing]).toEqual([rec.ageing, rec.ageing]);
+    const off = parseReplayConfig({ proposed: { priorityAgeing: null } }, rec);
+    expect(off.ok && [off.baseline.ageing, off.proposed.ageing]).toEqual([rec.ageing, undefined]);
+    expect(parseReplayConfig({ proposed: { priorityAgeing: { pointsPerMinute: -1, maxPriority: 5 } } }, rec).ok).toBe(false);
+  });
+});
+
+describe('wrap-up in replay', () => {
+  const agent = { id: 'a1', tiers: [1], skills: [] as string[], languages: ['en'], capacity: { email: 1 }, presence: 'online' as const, idleSince: START };
+  const msg = (id: string, at: number): RecordedInput => ({ kind: 'message', at, message: message(id, `email:${id}`, 'email', id, 'hello there', at, 'en'), customer: { attributes: {}, displayName: null } });
+  /** accepts after 1 s, resolves after 60 s */
+  const fixed: AgentBehaviour = { stats: { recorded: 0, modelled: 0 }, onOffer: () => ({ kind: 'accept', delayMs: 1000 }), onAssigned: () => ({ kind: 'resolve', durationMs: 60_000 }) };
+  const secondOffer = (r: ReturnType<typeof replay>) => r.decisions.find((d) => d.type === 'conversation.offered' && d.conversationId === derivedId('conv', 'm2'))?.at;
+  const rec: Recording = { from: START, to: START + 3_600_000, agents: [agent], inputs: [msg('m1', START), msg('m2', START + 10_000)], decisions: [] };
+
+  test('the resolving agent keeps the slot until wrap-up ends, or until it ends it early as recorded', () => {
+    // m1 offered at 0, accepted at 1 s, resolved at 61 s: the slot is free then, or after wrap-up
+    expect(secondOffer(replay(rec, live, fixed))).toBe(START + 61_000);
+    expect(secondOffer(replay(rec, { ...live, wrapUpMs: 300_000 }, fixed))).toBe(START + 361_000);
+    const early: Recording = { ...rec, inputs: [...rec.inputs, { kind: 'wrap-up-ended', at: START + 120_000, agentId: 'a1', conversationId: derivedId('conv', 'm1') }] };
+    expect(secondOffer(replay(early, { ...live, wrapUpMs: 300_000 }, fixed))).toBe(START + 120_000);
+    // an early end with nothing to end (no wrap-up configured) changes nothing
+    expect(secondOffer(replay(early, live, fixed))).toBe(START + 61_000);
+  });
+
+  test('a scripted day with wrap-up and early ends replays 100 % from its recorded answers, and wrap-up changed decisions', () => {
+    const cfg: ReplayConfig = { ...live, name: 'wrap-up', wrapUpMs: 180_000 };
+    const rec0 = generateRecording({ seed: 5, start: START, days: 1, conversations: 1200, agents: 30 });
+    // agents end about a third of their wrap-ups early, 40 s after the resolve
+    const first = replay(rec0, cfg, new ScriptedBehaviour(5));
+    const ends: RecordedInput[] = first.decisions
+      .filter((d) => d.type === 'conversation.resolved' && d.agentId && d.conversationId.charCodeAt(d.conversationId.length - 1) % 3 === 0)
+      .map((d) => ({ kind: 'wrap-up-ended', at: d.at + 40_000, agentId: d.agentId!, conversationId: d.conversationId }));
+    expect(ends.length).toBeGreaterThan(50);
+    const withEnds = { ...rec0, inputs: [...rec0.inputs, ...ends] };
+    const recorded = replay(withEnds, cfg, new ScriptedBehaviour(5));
+    expectReproduced({ ...withEnds, decisions: recorded.decisions }, cfg);
+    expect(replay(withEnds, live, new ScriptedBehaviour(5)).decisions).not.toEqual(recorded.decisions);
+    expect(first.decisions).not.toEqual(recorded.decisions);
+  });
+});
+
+describe('self-service (tier 0) in replay', () => {
+  const setting = { categories: ['general'], waitMs: 120_000 };
+  const cfg: ReplayConfig = { ...live, name: 'self-service', rules: [], selfService: setting };
+  const agent = (presence: 'online' | 'offline') => ({ id: 'a1', tiers: [1], skills: [] as string[], languages: ['en'], capacity: { email: 1 }, presence, idleSince: START });
+  const msg = (id: string, thread: string, at: number, text: string, articles?: string[]): RecordedInput => ({
+    kind: 'message',
+    at,
+    message: message(id, `email:${thread}`, 'email', thread, text, at, 'en'),
+    customer: { attributes: {}, displayName: null },
+    ...(articles ? { selfServiceArticles: articles } : {}),
+  });
+  const conv = derivedId('conv', 'm1');
+  const of = (r: ReturnType<typeof replay>, id = conv) => r.decisions.filter((d) => d.conversationId === id).map((d) => [d.type, d.at - START, d.agentId ?? null]);
+  const day = (inputs: RecordedInput[], presence: 'online' | 'offline' = 'online'): Recording => ({ from: START, to: START + 3_600_000, agents: [agent(presence)], inputs, decisions: [] });
+  const accepting: AgentBehaviour = { stats: { recorded: 0, modelled: 0 }, onOffer: () => ({ kind: 'none' }), onAssigned: () => ({ kind: 'none' }) };
+
+  test('YES with the recorded answer: self-served, no agent; the same day without self-service goes to the agent at once', () => {
+    const rec = day([msg('m1', 't1', START, 'hello there', ['kb-1']), msg('m1y', 't1', START + 30_000, 'Yes')]);
+    expect(of(replay(rec, cfg, accepting))).toEqual([
+      ['conversation.opened', 0, null],
+      ['conversation.classified', 0, null],
+      ['conversation.self-service-offered', 0, null],
+      ['conversation.message', 30_000, null],
+      ['conversation.resolved', 30_000, null],
+    ]);
+    expect(of(replay(rec, { ...cfg, selfService: null }, accepting)).filter((d) => d[0] === 'conversation.offered')).toEqual([['conversation.offered', 0, 'a1']]);
+  });
+
+  test("NO: queued at the reply, with the first message's waiting time (ahead of a conversation opened after it)", () => {
+    const rec = day([msg('m1', 't1', START, 'hello there', ['kb-1']), msg('m2', 't2', START + 10_000, 'hello there'), msg('m1n', 't1', START + 30_000, 'no'), { kind: 'presence', at: START + 60_000, agentId: 'a1', presence: 'online' }], 'offline');
+    const r = replay(rec, cfg, accepting);
+    expect(of(r).filter((d) => d[0] === 'conversation.queued' || d[0] === 'conversation.offered')).toEqual([
+      ['conversation.queued', 30_000, null],
+      ['conversation.offered', 60_000, 'a1'],
+    ]);
+    // the later conversation is not offered first (its offer comes only once m1's lapses, unanswered here)
+    expect(of(r, derivedId('conv', 'm2'))).not.toContainEqual(['conversation.offered', 60_000, 'a1']);
+  });
+
+  test('no answer: routed at the deadline; nothing recorded from knowledge: routed at once', () => {
+    const silent = replay(day([msg('m1', 't1', START, 'hello there', ['kb-1'])]), cfg, accepting);
+    expect(of(silent).filter((d) => d[0] === 'conversation.queued' || d[0] === 'conversation.offered')).toEqual([
+      ['conversation.queued', 120_000, null],
+      ['conversation.offered', 120_000, 'a1'],
+    ]);
+    const unanswered = replay(day([msg('m1', 't1', START, 'hello there', [])]), cfg, accepting);
+    expect(of(unanswered).map((d) => d[0])).not.toContain('conversation.self-service-offered');
+  });
+
+  /** a generated day where knowledge answered half the new conversations; their customers say YES, NO or nothing */
+  const withTier0 = (rec: Recording): Recording => {
+    const extra: RecordedInput[] = [];
+    const inputs = rec.inputs.map((i) => {
+      if (i.kind !== 'message' || !i.message.messageId.endsWith('-0')) return i;
+      const h = unit(3, 'tier0', i.message.messageId);
+      if (h >= 0.5) return i;
+      const m = i.message;
+      if (h < 0.2) extra.push({ kind: 'message', at: i.at + 30_000, message: message(`${m.messageId}-yes`, m.threadKey, m.channel, m.from.address, 'Sí', i.at + 30_000) });
+      else if (h < 0.35) extra.push({ kind: 'message', at: i.at + 45_000, message: message(`${m.messageId}-no`, m.threadKey, m.channel, m.from.address, 'No, still broken', i.at + 45_000) });
+      return { ...i, selfServiceArticles: ['kb-1', 'kb-2'] };
+    });
+    return { ...rec, inputs: [...inputs, ...extra] };
+  };
+  const dayCfg: ReplayConfig = { ...live, name: 'self-service', selfService: { categories: ['general', 'access-passwords', 'orders-shipping', 'returns-refunds'], waitMs: 300_000 } };
+
+  test('a scripted day with self-service replays 100 % from its recorded answers', () => {
+    const rec0 = withTier0(generateRecording({ seed: 9, start: START, days: 1, conversations: 1200, agents: 30 }));
+    const recorded = replay(rec0, dayCfg, new ScriptedBehaviour(9));
+    const types = recorded.decisions.filter((d) => d.type === 'conversation.self-service-offered' || d.reason === 'self-served');
+    expect(types.filter((d) => d.reason === 'self-served').length).toBeGreaterThan(50);
+    expectReproduced({ ...rec0, decisions: recorded.decisions }, dayCfg);
+  });
+
+  test('with self-service, any permutation of equal-time inputs gives identical decisions, and the shortcuts stay exact', () => {
+    permutationProperty(dayCfg, withTier0);
+  });
+});
+
+/**
+ * Generated days (coarse times: many inputs share an instant) replayed with `cfg`: any permutation of
+ * the inputs gives the same decisions, and so does planning over every queued conversation.
+ */
+function permutationProperty(cfg: ReplayConfig, prepare: (rec: Recording) => Recording): void {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 8 }), fc.constantFrom(1, 60_000), fc.integer(), (seed, conversations, agents, grainMs, shuffleSeed) => {
+      const rec0 = prepare(generateRecording({ seed, start: START, days: 1, conversations, agents }));
+      const rec = { ...rec0, inputs: rec0.inputs.map((i) => ({ ...i, at: START + Math.floor((i.at - START) / grainMs) * grainMs })) };
+      const a = replay(rec, cfg, new ScriptedBehaviour(seed));
+      const shuffled = shuffle(rec.inputs, shuffleSeed);
+      expect(replay({ ...rec, inputs: shuffled }, cfg, new ScriptedBehaviour(seed)).decisions).toEqual(a.decisions);
+      expect(replay(rec, cfg, new ScriptedBehaviour(seed), { exhaustiveMatch: true }).decisions).toEqual(a.decisions);
+    }),
+    { numRuns: Number(process.env.REPLAY_RUNS ?? 25) },
+  );
+}
+
+/** A permutation of the inputs from a seed (Fisher–Yates over an LCG). */
+function shuffle<T>(xs: readonly T[], seed: number): T[] {
+  const out = [...xs];
+  let s = seed >>> 0;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** Replayed with `cfg` and the recording's own answers, every recorded decision is reproduced, none modelled. */
+function expectReproduced(rec: Recording, cfg: ReplayConfig): void {
+  const again = replay(rec, cfg, new RecordedBehaviour(rec.decisions));
+  const f = faithfulness(rec.decisions, again.decisions);
+  expect(f.differences).toEqual([]);
+  expect(f.sharePct).toBe(100);
+  expect(again.behaviour.modelled).toBe(0);
+}

@@ -3,6 +3,8 @@ import { Value } from '@sinclair/typebox/value';
 import { BusinessHours, calendarProblems } from '../domain/business-hours';
 import { DEFAULT_RULES } from '../domain/default-rules';
 import type { LifecyclePolicy } from '../domain/lifecycle';
+import { PriorityAgeing } from '../domain/preference';
+import { SelfServiceSetting } from '../domain/self-service';
 import { RuleList, ruleProblems, type Rule } from '../domain/rules';
 import type { ReplayConfig } from './types';
 
@@ -34,6 +36,12 @@ const OneConfig = Type.Object(
     slaMsByTier: Type.Optional(Type.Object({ 1: Type.Optional(Ms), 2: Type.Optional(Ms), 3: Type.Optional(Ms), 4: Type.Optional(Ms), 5: Type.Optional(Ms) }, { additionalProperties: false })),
     overflowMode: Type.Optional(Type.Union([Type.Literal('widen'), Type.Literal('escalate')])),
     maxConsecutiveOfferTimeouts: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    /** priority ageing for the whole window (null: off), as PRIORITY_AGEING_POINTS_PER_MINUTE / _MAX */
+    priorityAgeing: Type.Optional(Type.Union([PriorityAgeing, Type.Null()])),
+    /** after-contact work per resolve for the whole window (WRAP_UP_MS; 0: none) */
+    wrapUpMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })),
+    /** self-service (tier 0) for the whole window (null: off); only conversations knowledge answered live can be self-served */
+    selfService: Type.Optional(Type.Union([SelfServiceSetting, Type.Null()])),
     agents: Type.Optional(
       Type.Object(
         {
@@ -69,8 +77,11 @@ export interface LiveConfig {
   rules: Rule[];
   ruleVersion: number;
   ruleTimeline?: ReplayConfig['ruleTimeline'];
+  selfService?: ReplayConfig['selfService'];
   policy: LifecyclePolicy;
   policyTimeline?: ReplayConfig['policyTimeline'];
+  ageing?: ReplayConfig['ageing'];
+  wrapUpMs?: ReplayConfig['wrapUpMs'];
   hours?: ReplayConfig['hours'];
   hoursTimeline?: ReplayConfig['hoursTimeline'];
 }
@@ -85,15 +96,24 @@ function resolve(c: Static<typeof OneConfig> | undefined, fallback: LiveConfig &
     maxConsecutiveOfferTimeouts: c?.maxConsecutiveOfferTimeouts ?? p.maxConsecutiveOfferTimeouts,
   });
   const policy = over(fallback.policy);
+  // ageing the file names (null: off) applies to the whole window; otherwise each recorded version's
+  const ageing = (a: PriorityAgeing | undefined) => (c?.priorityAgeing !== undefined ? (c.priorityAgeing ?? undefined) : a);
+  const start = ageing(fallback.ageing);
+  const wrapUp = (ms: number | undefined) => c?.wrapUpMs ?? ms;
+  const extras = (a: PriorityAgeing | undefined, ms: number | undefined) => ({ ...(a ? { ageing: a } : {}), ...(ms ? { wrapUpMs: ms } : {}) });
   return {
-    ...(fallback.policyTimeline?.length ? { policyTimeline: fallback.policyTimeline.map((t) => ({ from: t.from, policy: over(t.policy) })) } : {}),
+    ...(fallback.policyTimeline?.length ? { policyTimeline: fallback.policyTimeline.map((t) => ({ from: t.from, policy: over(t.policy), ...extras(ageing(t.ageing), wrapUp(t.wrapUpMs)) })) } : {}),
+    ...extras(start, wrapUp(fallback.wrapUpMs)),
+    ...(c?.selfService !== undefined ? { selfService: c.selfService } : fallback.selfService !== undefined ? { selfService: fallback.selfService } : {}),
     ...(c?.hours ? { hours: c.hours } : fallback.hours !== undefined ? { hours: fallback.hours } : {}),
     ...(!c?.hours && fallback.hoursTimeline?.length ? { hoursTimeline: fallback.hoursTimeline } : {}),
     name: c?.name ?? fallback.name,
     rules: c?.rules ?? fallback.rules,
     ruleVersion: c?.ruleVersion ?? (c?.rules ? Math.max(fallback.ruleVersion, ...(fallback.ruleTimeline ?? []).map((t) => t.version)) + 1 : fallback.ruleVersion),
     // rules named by the file apply to the whole window; otherwise the live edits inside it are kept
-    ...(!c?.rules && fallback.ruleTimeline?.length ? { ruleTimeline: fallback.ruleTimeline } : {}),
+    ...(!c?.rules && fallback.ruleTimeline?.length
+      ? { ruleTimeline: c?.selfService !== undefined ? fallback.ruleTimeline.map((t) => ({ ...t, selfService: c.selfService })) : fallback.ruleTimeline }
+      : {}),
     policy,
     ...(c?.agents ? { agents: c.agents } : {}),
     ...(c?.behaviour ? { behaviour: c.behaviour } : {}),

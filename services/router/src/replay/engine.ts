@@ -4,6 +4,9 @@ import { classifyArrival, compileRules } from '../domain/classify';
 import type { Conversation } from '../domain/conversation';
 import { agentPresence, agentTimedOut, arrivalKind, decide, openConversation, type AgentState, type Decision, type Input, type LifecyclePolicy, type Opening } from '../domain/lifecycle';
 import { compareWaiting, freeCapacity, isEligible, planOffers, waitingOf, type AgentSnapshot, type WaitingConversation } from '../domain/match';
+import { compareAged, stepAt, type PriorityAgeing, type WideningStep } from '../domain/preference';
+import { endWrapUpEarly, expireWrapUp, startWrapUp, withWrapUp, type WrapUp } from '../domain/wrap-up';
+import type { SelfServiceSetting } from '../domain/self-service';
 import type { AgentBehaviour } from './behaviour';
 import { Heap } from './heap';
 import type { AgentProfile, DecisionEvent, RecordedInput, Recording, ReplayConfig } from './types';
@@ -30,7 +33,11 @@ type Ev =
   | { at: number; phase: number; key: string; seq: number; type: 'input'; input: RecordedInput }
   /** the start state's reconstruction: an offer the live router made, to the agent it chose */
   | { at: number; phase: number; key: string; seq: number; type: 'recorded-offer'; conversationId: string; agentId: string; reason: string }
-  | { at: number; phase: number; key: string; seq: number; type: 'lifecycle'; conversationId: string; input: Input; source: 'agent' | 'timer' };
+  | { at: number; phase: number; key: string; seq: number; type: 'lifecycle'; conversationId: string; input: Input; source: 'agent' | 'timer' }
+  /** a queued conversation reaches a widening step: a match pass (live: the sweep's pass while anything is queued) */
+  | { at: number; phase: number; key: string; seq: number; type: 'step'; conversationId: string }
+  /** an agent's wrap-up reaches its maximum: the slot is free (live: load counts wrap-ups until \`until\`) */
+  | { at: number; phase: number; key: string; seq: number; type: 'wrap-up-over'; agentId: string };
 
 function before(x: Ev, y: Ev): boolean {
   if (x.at !== y.at) return x.at < y.at;
@@ -48,9 +55,11 @@ function inputKey(i: RecordedInput): { phase: number; key: string } {
     case 'capacity':
       return { phase: PHASE.staffing, key: `c\u0000${i.agentId}\u0000${JSON.stringify(Object.entries(i.capacity).sort())}` };
     case 'profile':
-      return { phase: PHASE.staffing, key: `f\u0000${i.agentId}\u0000${JSON.stringify([i.tiers, i.skills, i.languages, Object.entries(i.capacity).sort()])}` };
+      return { phase: PHASE.staffing, key: `f\u0000${i.agentId}\u0000${JSON.stringify([i.tiers, i.skills, i.languages, Object.entries(i.capacity).sort(), i.proficiency ?? null])}` };
     case 'console':
       return { phase: PHASE.staffing, key: `k\u0000${i.agentId}\u0000${i.attached ? 1 : 0}` };
+    case 'wrap-up-ended':
+      return { phase: PHASE.agent, key: `w\u0000${i.agentId}\u0000${i.conversationId ?? ''}` };
   }
 }
 
@@ -64,6 +73,8 @@ interface SimAgent {
   /** the match pass number from which this agent may take more than before (came online, freed capacity, more capacity) */
   freedEpoch: number;
   held: Set<string>;
+  /** after-contact work in progress (domain/wrap-up.ts): each keeps a slot of its channel until it ends */
+  wrapUps: WrapUp[];
   /** time with at least one conversation assigned, and slot-time, for occupancy */
   assignedMs: number;
   onlineMs: number;
@@ -148,7 +159,9 @@ class Simulation {
   private readonly heap = new Heap<Ev>(before);
   private seq = 0;
   private now: number;
-  private readonly rulesAt: { from: number; version: number; compiled: ReturnType<typeof compileRules> }[];
+  private readonly rulesAt: { from: number; version: number; compiled: ReturnType<typeof compileRules>; widening: Map<string, WideningStep[]>; selfService: SelfServiceSetting | null }[];
+  /** the widening steps a conversation took from the rule that classified it when first queued (live: router.queue_widening) */
+  private readonly widening = new Map<string, WideningStep[]>();
   private readonly convs = new Map<string, Conversation>();
   private readonly threads = new Map<string, string>();
   private readonly byCustomer = new Map<string, string[]>();
@@ -166,7 +179,7 @@ class Simulation {
   private events = 0;
   private readonly escalationWindowMs: number;
   /** lifecycle settings and business hours by time (a version takes effect at its `from`) */
-  private readonly policies: { from: number; policy: LifecyclePolicy }[];
+  private readonly policies: { from: number; policy: LifecyclePolicy; ageing?: PriorityAgeing | undefined; wrapUpMs?: number | undefined }[];
   private readonly hoursAt: { from: number; hours: TierHours | null }[];
   /** while rebuilding the start state: the conversations the recording opened (a message of an older one is not replayed) */
   private readonly openedBeforeStart = new Set<string>();
@@ -185,12 +198,15 @@ class Simulation {
     private readonly recordedUntil = -Infinity,
   ) {
     this.now = rec.from;
+    const stepsOf = (rules: ReplayConfig['rules']) => new Map(rules.flatMap((r) => (r.id && r.then.widening?.length ? [[r.id, r.then.widening] as const] : [])));
     this.rulesAt = [
-      { from: -Infinity, version: cfg.ruleVersion, compiled: compileRules(cfg.rules) },
-      ...(cfg.ruleTimeline ?? []).map((t) => ({ from: t.from, version: t.version, compiled: compileRules(t.rules) })).sort((a, b) => a.from - b.from),
+      { from: -Infinity, version: cfg.ruleVersion, compiled: compileRules(cfg.rules), widening: stepsOf(cfg.rules), selfService: cfg.selfService ?? null },
+      ...(cfg.ruleTimeline ?? [])
+        .map((t) => ({ from: t.from, version: t.version, compiled: compileRules(t.rules), widening: stepsOf(t.rules), selfService: t.selfService ?? null }))
+        .sort((a, b) => a.from - b.from),
     ];
     this.escalationWindowMs = (cfg.recentEscalationDays ?? 30) * 86_400_000;
-    this.policies = [{ from: -Infinity, policy: cfg.policy }, ...(cfg.policyTimeline ?? []).slice().sort((a, b) => a.from - b.from)];
+    this.policies = [{ from: -Infinity, policy: cfg.policy, ageing: cfg.ageing, wrapUpMs: cfg.wrapUpMs }, ...(cfg.policyTimeline ?? []).slice().sort((a, b) => a.from - b.from)];
     const hours = (h: ReplayConfig['hours']) => (h && Object.keys(h.tiers).length ? new TierHours(h) : null);
     this.hoursAt = [{ from: -Infinity, hours: hours(cfg.hours) }, ...(cfg.hoursTimeline ?? []).map((t) => ({ from: t.from, hours: hours(t.hours) })).sort((a, b) => a.from - b.from)];
     for (const p of agentsFor(rec.agents, cfg)) {
@@ -203,6 +219,7 @@ class Simulation {
         idleSince: p.idleSince ?? rec.from,
         freedEpoch: 0,
         held: new Set(),
+        wrapUps: [],
         assignedMs: 0,
         onlineMs: 0,
         onlineSince: online ? rec.from : null,
@@ -255,6 +272,9 @@ class Simulation {
       if (++this.events % 20_000 === 0) this.onProgress?.({ at: this.now, events: this.events });
       if (e.type === 'input') this.onInput(e.input);
       else if (e.type === 'recorded-offer') this.onRecordedOffer(e);
+      else if (e.type === 'step') {
+        if (this.queued.has(e.conversationId)) this.matchWanted = true;
+      } else if (e.type === 'wrap-up-over') this.endWrapUps(e.agentId, (list) => expireWrapUp(list, new Date(this.now)).list);
       else this.onLifecycle(e.conversationId, e.input, e.source);
     }
     this.advance(Math.max(until, this.now));
@@ -276,6 +296,36 @@ class Simulation {
   /** the lifecycle settings in force now (the recorded version, or the proposal's) */
   private get policy(): LifecyclePolicy {
     return atNow(this.policies, this.now).policy;
+  }
+
+  /** an agent's load as the matcher and the lifecycle see it: conversations held plus wrap-ups running (live: store/agents.ts); not a copy when none run */
+  private loadOf(a: SimAgent): Record<string, number> {
+    return a.wrapUps.length ? withWrapUp({ load: a.load }, a.wrapUps, new Date(this.now)).load : a.load;
+  }
+
+  /** Replaces an agent's wrap-up list; slots it no longer holds are free for a match pass. */
+  private endWrapUps(agentId: string, next: (list: WrapUp[]) => WrapUp[]): void {
+    const a = this.agents.get(agentId);
+    if (!a) return;
+    const list = next(a.wrapUps);
+    if (list.length === a.wrapUps.length) return;
+    a.wrapUps = list;
+    a.freedEpoch = this.epoch + 1;
+    this.matchWanted = true;
+  }
+
+  /** live (routing/agent-commands.ts resolve): the resolving agent keeps the conversation's slot for WRAP_UP_MS */
+  private startWrapUp(agentId: string, c: Conversation): void {
+    const a = this.agents.get(agentId);
+    const ms = atNow(this.policies, this.now).wrapUpMs ?? 0;
+    if (!a || ms <= 0) return;
+    a.wrapUps = startWrapUp(a.wrapUps, c.id, c.channel, new Date(this.now), { maxMsByChannel: { [c.channel]: ms } });
+    this.heap.push({ at: this.now + ms, phase: PHASE.timer, key: `u\u0000${agentId}`, seq: this.seq++, type: 'wrap-up-over', agentId });
+  }
+
+  /** priority ageing in force now (recorded with the lifecycle settings; undefined: off) */
+  private get ageing(): PriorityAgeing | undefined {
+    return atNow(this.policies, this.now).ageing;
   }
 
   /** moves the virtual clock (agents' occupancy accrues lazily, see accrue) */
@@ -315,11 +365,17 @@ class Simulation {
         // fields the proposal names for this agent override the recorded versions
         const o = this.cfg.agents?.override?.[i.agentId] ?? {};
         this.accrue(a);
-        a.profile = { ...a.profile, tiers: o.tiers ?? i.tiers, skills: o.skills ?? i.skills, languages: o.languages ?? i.languages, capacity: { ...(o.capacity ?? i.capacity) } };
+        a.profile = { ...a.profile, tiers: o.tiers ?? i.tiers, skills: o.skills ?? i.skills, languages: o.languages ?? i.languages, capacity: { ...(o.capacity ?? i.capacity) }, proficiency: o.proficiency ?? i.proficiency };
         a.freedEpoch = this.epoch + 1;
         this.matchWanted = true;
         return;
       }
+      case 'wrap-up-ended':
+        // the agent ended after-contact work early (console end-wrap-up); nothing to end in this configuration: no effect
+        return this.endWrapUps(i.agentId, (list) => {
+          const out = endWrapUpEarly(list, new Date(this.now), i.conversationId);
+          return out.ok ? out.list : list;
+        });
       case 'console': {
         const a = this.agents.get(i.agentId);
         if (!a) return;
@@ -364,6 +420,7 @@ class Simulation {
       if (closed.ok) latest = this.apply(latest, closed);
     }
     let opening: Opening | undefined;
+    let widening: WideningStep[] | undefined;
     // rebuilding the start state: a message of a conversation opened before the point rebuilding starts
     // from would open one the recording does not have (it held no agent at the window start: left out)
     if (this.now < this.recordedUntil && (kind === 'open' || kind === 'close-then-open') && !this.openedBeforeStart.has(derivedId('conv', m.messageId))) {
@@ -378,7 +435,10 @@ class Simulation {
       for (const r of this.rulesAt) if (r.from <= this.now) rules = r;
       const c = classifyArrival(rules.compiled, m, attributes, (i.customer?.recentEscalations ?? 0) + this.recentEscalations(customerKey));
       const conversation = openConversation(derivedId('conv', m.messageId), m, c, { attributes, displayName: i.customer?.displayName ?? null }, at);
-      opening = { conversation, ruleVersion: rules.version, matchedRules: c.matched };
+      // self-service: the setting of this rule version and the tier-0 answer knowledge gave live (recorded, never asked again)
+      const articles = (i.selfServiceArticles ?? []).map((id) => ({ id, title: id, link: '' }));
+      opening = { conversation, ruleVersion: rules.version, matchedRules: c.matched, selfService: { setting: rules.selfService, articles } };
+      widening = c.matched.length ? rules.widening.get(c.matched.at(-1)!) : undefined;
       this.records.set(conversation.id, {
         id: conversation.id,
         threadKey: m.threadKey,
@@ -398,6 +458,9 @@ class Simulation {
       this.refused.push({ at: this.now, conversationId: latest?.id ?? '', kind: 'message', source: 'message', code: out.code, message: out.message });
       return;
     }
+    // live (routing/matching.ts recordWidening): the steps of the rule recorded as classifying it (the last matched
+    // one), copied when the opening queues it; one routed later from self-service has none
+    if (widening && out.conversation.status === 'queued') this.widening.set(out.conversation.id, widening);
     this.apply(opening ? null : latest, out);
   }
 
@@ -416,7 +479,7 @@ class Simulation {
     let i = input;
     if (i.kind === 'transfer' && i.toAgentId) {
       const t = this.agents.get(i.toAgentId);
-      i = { ...i, target: t && t.state.presence === 'online' && t.attached ? { id: t.profile.id, capacity: t.profile.capacity, load: { ...t.load } } : null };
+      i = { ...i, target: t && t.state.presence === 'online' && t.attached ? { id: t.profile.id, capacity: t.profile.capacity, load: { ...this.loadOf(t) } } : null };
     }
     const out = decide(conv, i, this.policy);
     if (!out.ok) {
@@ -426,18 +489,19 @@ class Simulation {
       // configuration) finishes the conversation instead of holding it forever
       if (source === 'agent' && (i.kind === 'escalate' || i.kind === 'transfer')) {
         const fallback = decide(conv, { kind: 'resolve', at: i.at, conversationId, agentId: i.agentId, reason: `${i.kind} refused in replay (${out.code}): resolved instead` }, this.policy);
-        if (fallback.ok) this.apply(conv, fallback);
+        if (fallback.ok) this.startWrapUp(i.agentId, this.apply(conv, fallback));
       }
       return;
     }
-    this.apply(conv, out);
+    const c = this.apply(conv, out);
+    if (source === 'agent' && i.kind === 'resolve') this.startWrapUp(i.agentId, c);
   }
 
   /** An offer the live router made before the window (start state): the same agent, through decide(). */
   private onRecordedOffer(e: Extract<Ev, { type: 'recorded-offer' }>): void {
     const conv = this.convs.get(e.conversationId) ?? null;
     const a = this.agents.get(e.agentId);
-    const out = a && conv ? decide(conv, { kind: 'offer', at: new Date(this.now), agent: { id: a.profile.id, capacity: a.profile.capacity, load: { ...a.load } }, reason: e.reason }, this.policy) : undefined;
+    const out = a && conv ? decide(conv, { kind: 'offer', at: new Date(this.now), agent: { id: a.profile.id, capacity: a.profile.capacity, load: { ...this.loadOf(a) } }, reason: e.reason }, this.policy) : undefined;
     if (out?.ok) this.apply(conv, out);
     else this.refused.push({ at: this.now, conversationId: e.conversationId, kind: 'offer', source: 'agent', code: out && !out.ok ? out.code : 'UNKNOWN', message: out && !out.ok ? out.message : 'recorded offer to an unknown conversation or agent (start state)' });
   }
@@ -538,10 +602,19 @@ class Simulation {
     }
     if (c.status === 'assigned' && prev?.status !== 'assigned' && c.agentId) this.handle(c, c.agentId);
     const q = c.queue;
+    const steps = this.widening.get(c.id);
+    if (steps && c.status === 'queued' && q && q.waitingSince.getTime() !== prev?.queue?.waitingSince.getTime())
+      for (const s of steps) {
+        const t = q.waitingSince.getTime() + s.afterMs;
+        if (t > at) this.heap.push({ at: t, phase: PHASE.timer, key: `w\u0000${c.id}`, seq: this.seq++, type: 'step', conversationId: c.id });
+      }
     if (c.status === 'queued' && q?.slaDeadline && q.slaDeadline.getTime() !== prev?.queue?.slaDeadline?.getTime()) {
       const t = q.slaDeadline.getTime() + 1;
       this.schedule(t, PHASE.timer, c.id, { kind: 'sla-breached', at: new Date(t) }, 'timer');
     }
+    // the self-service answer's deadline (live: the sweep's self-service-expired once it passed)
+    const ss = c.selfService;
+    if (c.status === 'self-service' && ss?.state === 'offered' && prev?.status !== 'self-service') this.schedule(ss.deadline.getTime(), PHASE.timer, c.id, { kind: 'self-service-expired', at: ss.deadline }, 'timer');
     if (c.status === 'resolved' && c.resolvedAt && prev?.status !== 'resolved') {
       const t = c.resolvedAt.getTime() + this.policy.reopenWindowMs + 1;
       this.schedule(t, PHASE.timer, c.id, { kind: 'reopen-window-over', at: new Date(t) }, 'timer');
@@ -589,9 +662,10 @@ class Simulation {
       const tiers = hours ? p.tiers.filter(isOpen) : p.tiers;
       if (tiers.length === 0) continue;
       let room = false;
-      for (const ch in p.capacity) if ((p.capacity[ch] ?? 0) - (a.load[ch] ?? 0) > 0) room = true;
+      const load = this.loadOf(a);
+      for (const ch in p.capacity) if ((p.capacity[ch] ?? 0) - (load[ch] ?? 0) > 0) room = true;
       if (!room) continue;
-      free.push({ id: p.id, tiers, skills: p.skills, languages: p.languages, capacity: p.capacity, load: a.load, idleSince: new Date(a.idleSince), freedEpoch: a.freedEpoch });
+      free.push({ id: p.id, tiers, skills: p.skills, languages: p.languages, capacity: p.capacity, load, ...(p.proficiency ? { proficiency: p.proficiency } : {}), idleSince: new Date(a.idleSince), freedEpoch: a.freedEpoch });
     }
     if (free.length === 0) return;
     // A conversation no free agent is eligible for now cannot get one during the pass either (loads only
@@ -600,8 +674,11 @@ class Simulation {
     const waiting: WaitingConversation[] = [];
     for (const id of this.queued) {
       const c = this.convs.get(id)!;
-      const w = waitingOf(c);
-      if (this.exhaustive) {
+      // at the widening step in force now (live: offerToAgents' stepAt/withStep)
+      const steps = this.widening.get(id);
+      const s = steps ? stepAt(steps, this.now - c.queue!.waitingSince.getTime()) : undefined;
+      const w = s && s.index >= 0 ? { ...waitingOf(c), step: s.step } : waitingOf(c);
+      if (this.exhaustive || w.step) {
         waiting.push(w);
         continue;
       }
@@ -611,12 +688,14 @@ class Simulation {
       else this.unmatchable.set(id, { conv: c, epoch });
     }
     if (waiting.length === 0) return;
-    waiting.sort(compareWaiting);
     const at = new Date(this.now);
+    const ageing = this.ageing;
+    // without ageing the aged order is compareWaiting's (the same keys), which the hot path keeps cheap
+    waiting.sort(ageing ? (x, y) => compareAged(x, y, at, ageing) : compareWaiting);
     for (const p of planOffers(waiting, free, false, at)) {
       const conv = this.convs.get(p.conversationId)!;
       const a = this.agents.get(p.agent.id)!;
-      const agent = { id: a.profile.id, capacity: a.profile.capacity, load: { ...a.load } };
+      const agent = { id: a.profile.id, capacity: a.profile.capacity, load: { ...this.loadOf(a) } };
       const out = decide(conv, { kind: 'offer', at, agent, reason: p.preferred ? 'previous agent of reopened conversation' : `tier ${conv.tier} queue match` }, this.policy);
       if (out.ok) this.apply(conv, out);
     }

@@ -67,7 +67,7 @@ export interface GenerateOptions {
 
 const pad = (n: number, w = 6) => String(n).padStart(w, '0');
 
-function message(id: string, threadKey: string, channel: Channel, address: string, text: string, at: number, language?: string): InboundMessage {
+export function message(id: string, threadKey: string, channel: Channel, address: string, text: string, at: number, language?: string): InboundMessage {
   const iso = new Date(at).toISOString();
   return {
     schema: 'omni.inbound.v1',

@@ -4,6 +4,7 @@ import type { TopicNames } from '@omni/contracts';
 import { withTransaction } from '@omni/db';
 import type { Logger } from '@omni/logging';
 import { slaByTier, type RouterConfig } from '../config';
+import { ageingOf } from '../routing/matching';
 import { recordLifecycleSettings, type LifecycleSettings } from '../store/replay-recordings';
 
 /**
@@ -23,6 +24,7 @@ export function lifecycleSettingsOf(c: RouterConfig): LifecycleSettings {
     maxConsecutiveOfferTimeouts: c.MAX_CONSECUTIVE_OFFER_TIMEOUTS,
     wrapUpMs: c.WRAP_UP_MS,
     disconnectGraceMs: c.DISCONNECT_GRACE_MS,
+    priorityAgeing: ageingOf(c) ?? null,
   };
 }
 

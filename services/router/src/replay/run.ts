@@ -1,6 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { LifecyclePolicy } from '../domain/lifecycle';
+import type { PriorityAgeing } from '../domain/preference';
 import { DEFAULT_BEHAVIOUR, RecordedBehaviour } from './behaviour';
 import { DEFAULT_POLICY, parseReplayConfig, type ConfigProblem } from './config';
 import { replay } from './engine';
@@ -29,6 +30,17 @@ export function policyFromEnv(env: NodeJS.ProcessEnv): LifecyclePolicy {
   };
 }
 
+/** Priority ageing and wrap-up from the router's env (PRIORITY_AGEING_*, WRAP_UP_MS; config.ts's defaults: off), where no settings were recorded. */
+function extrasFromEnv(env: NodeJS.ProcessEnv): { ageing?: PriorityAgeing; wrapUpMs?: number } {
+  const points = Number(env.PRIORITY_AGEING_POINTS_PER_MINUTE || 0);
+  const max = Number(env.PRIORITY_AGEING_MAX || 100);
+  const wrapUpMs = Number(env.WRAP_UP_MS || 0);
+  return {
+    ...(Number.isFinite(points) && points > 0 && Number.isInteger(max) ? { ageing: { pointsPerMinute: points, maxPriority: max } } : {}),
+    ...(Number.isInteger(wrapUpMs) && wrapUpMs > 0 ? { wrapUpMs } : {}),
+  };
+}
+
 export interface ReplayProgress {
   phase: 'reading' | 'baseline' | 'proposed' | 'report';
   /** how far the phase's simulation is through the window (0..1) */
@@ -47,7 +59,7 @@ export interface ReplayRun {
  * with the faithfulness of the baseline against the recorded decisions.
  */
 export async function runReplay(
-  deps: { kafka: Kafka; pool: Pool; topics: { inbound: string; conversations: string }; env: NodeJS.ProcessEnv },
+  deps: { kafka: Kafka; pool: Pool; topics: { inbound: string; conversations: string; agents?: string }; env: NodeJS.ProcessEnv },
   args: { from: number; to: number; config: unknown; toleranceMs?: number; warmupFrom?: number },
   onProgress: (p: ReplayProgress) => void = () => undefined,
 ): Promise<{ ok: true; run: ReplayRun } | { ok: false; problems: ConfigProblem[] }> {
@@ -64,8 +76,10 @@ export async function runReplay(
     rules: live.rules,
     ruleVersion: live.ruleVersion,
     ruleTimeline: live.ruleTimeline,
+    selfService: live.selfService,
     policy: live.policy ?? policyFromEnv(deps.env),
     policyTimeline: live.policyTimeline,
+    ...(live.policy ? { ...(live.ageing ? { ageing: live.ageing } : {}), ...(live.wrapUpMs ? { wrapUpMs: live.wrapUpMs } : {}) } : extrasFromEnv(deps.env)),
     hours: live.hours,
     hoursTimeline: live.hoursTimeline,
   });

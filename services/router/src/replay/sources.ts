@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
-import { check, ConversationEvent, derivedId, InboundMessage } from '@omni/contracts';
+import { AgentEvent, check, ConversationEvent, derivedId, InboundMessage } from '@omni/contracts';
 import type { BusinessHours } from '../domain/business-hours';
 import type { LifecyclePolicy } from '../domain/lifecycle';
+import type { PriorityAgeing, Proficiency } from '../domain/preference';
 import type { Rule } from '../domain/rules';
-import { consoleSessions, profileVersions, settingsVersions, type LifecycleSettings } from '../store/replay-recordings';
+import type { SelfServiceSetting } from '../domain/self-service';
+import { consoleSessions, profileVersions, selfServiceAnswers, settingsVersions, type LifecycleSettings } from '../store/replay-recordings';
 import type { AgentProfile, DecisionEvent, RecordedInput, Recording } from './types';
 
 /**
@@ -18,7 +20,8 @@ import type { AgentProfile, DecisionEvent, RecordedInput, Recording } from './ty
  *   starting presence); profiles: router.agent_profile_versions (the version in force at each
  *   instant; router.agents for an agent without versions); consoles: router.agent_console_sessions;
  * - the rule set and business hours that were live (audit_log activations, router.conversations'
- *   rule_version), the lifecycle settings (router.lifecycle_settings_versions, else the env);
+ *   rule_version), the lifecycle settings (router.lifecycle_settings_versions, else the env) with
+ *   priority ageing and WRAP_UP_MS; wrap-ups ended early: omni.agents.v1 agent.wrap-up-ended by the agent;
  * - customers' attributes as classification saw them (router.conversations.customer_attributes,
  *   written with the classification; router.customer_profiles — current — for a conversation the
  *   table no longer has) and escalations of the 30 days before.
@@ -126,12 +129,18 @@ export interface LiveSettings {
   rules: Rule[];
   ruleVersion: number;
   /** rule versions activated inside the window (audit_log rules.replace / rules.activate), in order */
-  ruleTimeline: { from: number; version: number; rules: Rule[] }[];
+  ruleTimeline: { from: number; version: number; rules: Rule[]; selfService: SelfServiceSetting | null }[];
+  /** the self-service setting versioned with the rules at the start (rule_sets.self_service) */
+  selfService: SelfServiceSetting | null;
   /** rule versions the window's conversations were classified with (more than one: the rules changed inside the window) */
   ruleVersionsSeen: number[];
   /** the recorded lifecycle settings in force at the start and the versions recorded inside the window (absent: none recorded, the env applies) */
   policy?: LifecyclePolicy;
-  policyTimeline: { from: number; policy: LifecyclePolicy }[];
+  policyTimeline: { from: number; policy: LifecyclePolicy; ageing?: PriorityAgeing; wrapUpMs?: number }[];
+  /** priority ageing recorded with the settings in force at the start (absent: off, or no settings recorded) */
+  ageing?: PriorityAgeing;
+  /** WRAP_UP_MS recorded with the settings in force at the start (absent: none, or no settings recorded) */
+  wrapUpMs?: number;
   /** business hours in force at the start (null: always open) and activated inside the window */
   hours: BusinessHours | null;
   hoursTimeline: { from: number; hours: BusinessHours | null }[];
@@ -148,6 +157,14 @@ export function policyOf(s: LifecycleSettings): LifecyclePolicy {
   };
 }
 
+/** Proficiency levels as the matcher takes them (live: store/agents.ts, an empty object is none). */
+const levels = (p: Proficiency | null | undefined): { proficiency?: Proficiency } => (p && Object.keys(p).length ? { proficiency: p } : {});
+
+/** What the match pass and wrap-up take from a recorded settings version besides the lifecycle policy. */
+function settingsExtras(s: LifecycleSettings): { ageing?: PriorityAgeing; wrapUpMs?: number } {
+  return { ...(s.priorityAgeing ? { ageing: s.priorityAgeing } : {}), ...(s.wrapUpMs > 0 ? { wrapUpMs: s.wrapUpMs } : {}) };
+}
+
 /** Versions by time: the one in force at `from` (else the earliest: nothing older is known) and those taking effect in (from, to]. */
 export function inForce<T extends { at: number }>(versions: T[], from: number, to: number): { start: T | undefined; inWindow: T[] } {
   const before = versions.filter((v) => v.at <= from);
@@ -161,6 +178,8 @@ export interface WindowSource {
   skipped: { what: string; why: string }[];
 }
 
+type RuleSetRow = { version: number; rules: Rule[]; self_service: SelfServiceSetting | null };
+
 const padOffset = (o: string) => o.padStart(20, '0');
 
 /**
@@ -168,9 +187,21 @@ const padOffset = (o: string) => o.padStart(20, '0');
  * router decided on it (the occurredAt of the opened/message/reopened event naming it), else its
  * Kafka timestamp; messages sharing an instant keep their (partition, offset) order.
  */
-export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: string; conversations: string }, from: number, to: number): Promise<WindowSource> {
+export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: string; conversations: string; agents?: string }, from: number, to: number): Promise<WindowSource> {
   const skipped: WindowSource['skipped'] = [];
   const [inbound, events] = [await readTopicWindow(kafka, topics.inbound, from, to), await readTopicWindow(kafka, topics.conversations, from, to)];
+  // wrap-ups the agents ended early (omni.agents.v1 agent.wrap-up-ended by the agent; those at their maximum replay derives itself)
+  const wrapUpEnds: RecordedInput[] = [];
+  for (const r of topics.agents ? await readTopicWindow(kafka, topics.agents, from, to) : []) {
+    if (!check(AgentEvent, r.value)) {
+      skipped.push({ what: `${topics.agents}/${r.partition}@${r.offset}`, why: 'not a valid omni.agents.v1 event' });
+      continue;
+    }
+    const e = r.value;
+    const at = Date.parse(e.occurredAt);
+    if (e.type === 'agent.wrap-up-ended' && e.actor.type === 'agent' && at >= from && at <= to)
+      wrapUpEnds.push({ kind: 'wrap-up-ended', at, agentId: e.agentId, ...(e.conversationId ? { conversationId: e.conversationId } : {}) });
+  }
   const decisions: DecisionEvent[] = [];
   const decidedAt = new Map<string, number>();
   for (const r of events) {
@@ -198,8 +229,8 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
   const client = await pool.connect();
   try {
     await client.query('BEGIN READ ONLY');
-    const agents = await client.query<{ id: string; tiers: number[]; skills: string[]; languages: string[]; capacity: Record<string, number> }>(
-      'SELECT id, tiers, skills, languages, capacity FROM router.agents ORDER BY id',
+    const agents = await client.query<{ id: string; tiers: number[]; skills: string[]; languages: string[]; capacity: Record<string, number>; proficiency: Proficiency }>(
+      'SELECT id, tiers, skills, languages, capacity, proficiency FROM router.agents ORDER BY id',
     );
     const frames = await client.query<{ agent_id: string; seq: string; presence: string; reason: string | null; at: string }>(
       `SELECT agent_id, seq, frame->>'presence' AS presence, frame->>'reason' AS reason, COALESCE(frame->>'at', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) AS at
@@ -220,19 +251,19 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
     const inWindow = activations.rows.filter((a) => a.at.getTime() >= from);
     // at the start: the last activation before it, else what the first one inside replaced, else what the window's conversations say
     const startVersion = atStart ?? inWindow[0]?.before_version ?? (inWindow.length ? undefined : (conv.rows[0]?.rule_version ?? undefined));
-    const ruleRow = await client.query<{ version: number; rules: Rule[] }>(
+    const ruleRow = await client.query<RuleSetRow>(
       startVersion !== undefined && startVersion !== null
-        ? 'SELECT version, rules FROM router.rule_sets WHERE version = $1'
-        : 'SELECT version, rules FROM router.rule_sets WHERE created_at <= $1 ORDER BY version DESC LIMIT 1',
+        ? 'SELECT version, rules, self_service FROM router.rule_sets WHERE version = $1'
+        : 'SELECT version, rules, self_service FROM router.rule_sets WHERE created_at <= $1 ORDER BY version DESC LIMIT 1',
       [startVersion ?? new Date(from)],
     );
-    const active = ruleRow.rows[0] ?? (await client.query<{ version: number; rules: Rule[] }>('SELECT version, rules FROM router.rule_sets WHERE active')).rows[0];
+    const active = ruleRow.rows[0] ?? (await client.query<RuleSetRow>('SELECT version, rules, self_service FROM router.rule_sets WHERE active')).rows[0];
     const timelineRules = inWindow.length
-      ? await client.query<{ version: number; rules: Rule[] }>('SELECT version, rules FROM router.rule_sets WHERE version = ANY($1::int[])', [inWindow.map((a) => a.version)])
+      ? await client.query<RuleSetRow>('SELECT version, rules, self_service FROM router.rule_sets WHERE version = ANY($1::int[])', [inWindow.map((a) => a.version)])
       : { rows: [] };
     const ruleTimeline = inWindow.flatMap((a) => {
       const r = timelineRules.rows.find((x) => x.version === a.version);
-      return r ? [{ from: a.at.getTime(), version: r.version, rules: r.rules }] : [];
+      return r ? [{ from: a.at.getTime(), version: r.version, rules: r.rules, selfService: r.self_service }] : [];
     });
     const keys = [...new Set(messages.map((x) => `${x.m.from.channel}:${x.m.from.address}`))];
     const profiles = await client.query<{ identity: string; display_name: string | null; attributes: Record<string, unknown> }>(
@@ -250,6 +281,7 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
     );
     const versions = await profileVersions(client, new Date(to));
     const sessions = await consoleSessions(client, new Date(to));
+    const tier0 = await selfServiceAnswers(client, new Date(from), new Date(to));
     const settings = await settingsVersions(client, new Date(to));
     const hoursActivations = await client.query<{ at: Date; version: number; before_version: number | null }>(
       `SELECT at, (after->>'version')::int AS version, (before->>'version')::int AS before_version FROM router.audit_log
@@ -267,7 +299,8 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
       const p = profileOf.get(key);
       // what classification saw when this message opened a conversation; the current profile otherwise
       const attributes = classifiedWith.get(derivedId('conv', m.messageId)) ?? p?.attributes ?? {};
-      return { kind: 'message', at, order, message: m, customer: { attributes, displayName: p?.display_name ?? null, recentEscalations: escalationsBefore.get(key) ?? 0 } };
+      const articles = tier0.get(derivedId('conv', m.messageId));
+      return { kind: 'message', at, order, message: m, customer: { attributes, displayName: p?.display_name ?? null, recentEscalations: escalationsBefore.get(key) ?? 0 }, ...(articles ? { selfServiceArticles: articles } : {}) };
     });
     const start = new Map<string, AgentProfile['presence']>();
     for (const f of frames.rows) {
@@ -291,7 +324,7 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
     for (const x of sessions) sessionsOf.set(x.agent_id, [...(sessionsOf.get(x.agent_id) ?? []), x]);
     const agentProfiles: AgentProfile[] = agents.rows.map((a) => {
       const vs = inForce((byAgent.get(a.id) ?? []).map((v) => ({ ...v, at: v.valid_from.getTime() })), from, to);
-      for (const v of vs.inWindow) inputs.push({ kind: 'profile', at: v.at, agentId: a.id, tiers: v.tiers, skills: v.skills, languages: v.languages, capacity: v.capacity });
+      for (const v of vs.inWindow) inputs.push({ kind: 'profile', at: v.at, agentId: a.id, tiers: v.tiers, skills: v.skills, languages: v.languages, capacity: v.capacity, ...levels(v.proficiency) });
       const p = vs.start ?? a;
       // consoles: attached at the start if a session spans it; each attach and detach inside the window an input
       const ss = sessionsOf.get(a.id);
@@ -303,7 +336,7 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
           if (x.detached_at && x.detached_at.getTime() > from && x.detached_at.getTime() <= to) inputs.push({ kind: 'console', at: x.detached_at.getTime(), agentId: a.id, attached: false });
         }
       }
-      return { id: a.id, tiers: p.tiers, skills: p.skills, languages: p.languages, capacity: p.capacity, presence: start.get(a.id) ?? 'offline', idleSince: from, ...(attached !== undefined ? { attached } : {}) };
+      return { id: a.id, tiers: p.tiers, skills: p.skills, languages: p.languages, capacity: p.capacity, ...levels(p.proficiency), presence: start.get(a.id) ?? 'offline', idleSince: from, ...(attached !== undefined ? { attached } : {}) };
     });
     const st = inForce(settings.map((v) => ({ ...v, at: v.valid_from.getTime() })), from, to);
     const hoursOf = new Map(hoursRows.rows.map((r) => [r.version, r.hours]));
@@ -313,14 +346,15 @@ export async function loadWindow(kafka: Kafka, pool: Pool, topics: { inbound: st
     // at the start: the last activation before it, else what the first one inside replaced (none: always open)
     const hoursAtStart = hoursStart ? hoursStart.hours : hoursIn[0]?.before ? (hoursOf.get(hoursIn[0].before) ?? null) : null;
     return {
-      recording: { from, to, inputs, agents: agentProfiles, decisions },
+      recording: { from, to, inputs: [...inputs, ...wrapUpEnds], agents: agentProfiles, decisions },
       live: {
         rules: active?.rules ?? [],
         ruleVersion: active?.version ?? 0,
         ruleTimeline,
+        selfService: active?.self_service ?? null,
         ruleVersionsSeen,
-        ...(st.start ? { policy: policyOf(st.start.settings) } : {}),
-        policyTimeline: st.inWindow.map((v) => ({ from: v.at, policy: policyOf(v.settings) })),
+        ...(st.start ? { policy: policyOf(st.start.settings), ...settingsExtras(st.start.settings) } : {}),
+        policyTimeline: st.inWindow.map((v) => ({ from: v.at, policy: policyOf(v.settings), ...settingsExtras(v.settings) })),
         hours: hoursAtStart,
         hoursTimeline: hoursIn.map((h) => ({ from: h.at, hours: h.hours })),
       },

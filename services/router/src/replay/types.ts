@@ -1,7 +1,9 @@
 import type { InboundMessage } from '@omni/contracts';
 import type { BusinessHours } from '../domain/business-hours';
 import type { LifecyclePolicy } from '../domain/lifecycle';
+import type { PriorityAgeing, Proficiency } from '../domain/preference';
 import type { Rule } from '../domain/rules';
+import type { SelfServiceSetting } from '../domain/self-service';
 
 /**
  * What replay reads (a window of recorded traffic) and what it is run with (a configuration).
@@ -19,6 +21,8 @@ export interface AgentProfile {
   presence: 'online' | 'away' | 'offline';
   /** when the agent last got work (the matcher's tie-break); the window start when unknown */
   idleSince?: number;
+  /** levels 1–5 per skill and language (domain/preference.ts; absent: listed skills 3, languages 5): ranking and widening's minLevel */
+  proficiency?: Proficiency;
   /** a console attached (live availability is online and attached); absent: not recorded, taken as attached */
   attached?: boolean;
 }
@@ -33,13 +37,17 @@ export type RecordedInput =
       order?: string;
       /** the customer's profile and recent escalations as the router read them when classifying (absent: none) */
       customer?: { attributes: Record<string, unknown>; displayName: string | null; recentEscalations?: number };
+      /** the tier-0 article ids knowledge answered when this message opened a self-service conversation (router.conversation_knowledge); replay never asks knowledge */
+      selfServiceArticles?: string[];
     }
   | { kind: 'presence'; at: number; agentId: string; presence: 'online' | 'away' | 'offline' }
   | { kind: 'capacity'; at: number; agentId: string; capacity: Record<string, number> }
   /** a new version of the agent's profile took effect (router.agent_profile_versions) */
-  | { kind: 'profile'; at: number; agentId: string; tiers: number[]; skills: string[]; languages: string[]; capacity: Record<string, number> }
+  | { kind: 'profile'; at: number; agentId: string; tiers: number[]; skills: string[]; languages: string[]; capacity: Record<string, number>; proficiency?: Proficiency }
   /** the agent's console attached or left (router.agent_console_sessions) */
-  | { kind: 'console'; at: number; agentId: string; attached: boolean };
+  | { kind: 'console'; at: number; agentId: string; attached: boolean }
+  /** the agent ended after-contact work early (console end-wrap-up: agent.wrap-up-ended by the agent on omni.agents.v1) */
+  | { kind: 'wrap-up-ended'; at: number; agentId: string; conversationId?: string };
 
 /**
  * A routing decision as omni.conversations.v1 records it (the live router's event, or replay's).
@@ -83,10 +91,16 @@ export interface ReplayConfig {
    * Rule versions activated inside the window (live edits), in time order: a conversation opened at
    * or after `from` is classified with that version. Before the first, `rules`/`ruleVersion` apply.
    */
-  ruleTimeline?: { from: number; version: number; rules: Rule[] }[];
+  ruleTimeline?: { from: number; version: number; rules: Rule[]; selfService?: SelfServiceSetting | null }[];
+  /** the self-service setting versioned with `rules` (rule_sets.self_service; absent or null: off) */
+  selfService?: SelfServiceSetting | null;
   policy: LifecyclePolicy;
   /** lifecycle settings versions that took effect inside the window, in time order (before the first: `policy`) */
-  policyTimeline?: { from: number; policy: LifecyclePolicy }[];
+  policyTimeline?: { from: number; policy: LifecyclePolicy; ageing?: PriorityAgeing; wrapUpMs?: number }[];
+  /** after-contact work per resolve (WRAP_UP_MS) before the first timeline entry (absent: none); recorded with the lifecycle settings */
+  wrapUpMs?: number;
+  /** priority ageing in the match order before the first timeline entry (absent: off); recorded with the lifecycle settings */
+  ageing?: PriorityAgeing;
   /** business hours per tier (absent or null: always open), and versions activated inside the window */
   hours?: BusinessHours | null;
   hoursTimeline?: { from: number; hours: BusinessHours | null }[];

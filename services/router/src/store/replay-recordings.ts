@@ -1,3 +1,4 @@
+import type { Proficiency } from '../domain/preference';
 import type { PoolClient } from 'pg';
 import { derivedId, type AgentEvent, type TopicNames } from '@omni/contracts';
 import { enqueueOutbox } from '@omni/kafka';
@@ -73,6 +74,8 @@ export interface LifecycleSettings {
   maxConsecutiveOfferTimeouts: number;
   wrapUpMs: number;
   disconnectGraceMs: number;
+  /** priority ageing in the match order (null: off); absent in versions recorded before it was: off */
+  priorityAgeing?: { pointsPerMinute: number; maxPriority: number } | null;
 }
 
 /**
@@ -97,11 +100,21 @@ export async function recordLifecycleSettings(client: PoolClient, s: LifecycleSe
 
 /** Reads for replay (one READ ONLY transaction of sources.ts). */
 export async function profileVersions(client: Querier, to: Date) {
-  const { rows } = await client.query<{ agent_id: string; version: number; valid_from: Date; tiers: number[]; skills: string[]; languages: string[]; capacity: Record<string, number> }>(
-    'SELECT agent_id, version, valid_from, tiers, skills, languages, capacity FROM router.agent_profile_versions WHERE valid_from <= $1::timestamptz ORDER BY agent_id, version',
+  const { rows } = await client.query<{ agent_id: string; version: number; valid_from: Date; tiers: number[]; skills: string[]; languages: string[]; capacity: Record<string, number>; proficiency: Proficiency }>(
+    'SELECT agent_id, version, valid_from, tiers, skills, languages, capacity, proficiency FROM router.agent_profile_versions WHERE valid_from <= $1::timestamptz ORDER BY agent_id, version',
     [to],
   );
   return rows;
+}
+
+/** The tier-0 answer knowledge gave each conversation opened in [from, to] that got a self-service attempt (router.conversation_knowledge). */
+export async function selfServiceAnswers(client: Querier, from: Date, to: Date): Promise<Map<string, string[]>> {
+  const { rows } = await client.query<{ id: string; articles: string[] }>(
+    `SELECT k.conversation_id AS id, k.self_service_articles AS articles FROM router.conversation_knowledge k JOIN router.conversations c ON c.id = k.conversation_id
+      WHERE c.opened_at BETWEEN $1::timestamptz AND $2::timestamptz AND k.self_service_state IS NOT NULL`,
+    [from, to],
+  );
+  return new Map(rows.map((r) => [r.id, r.articles]));
 }
 
 export async function consoleSessions(client: Querier, to: Date) {
