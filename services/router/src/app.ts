@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
+import { cleanFreeform } from '@omni/contracts';
 import { registerAuditRoute, type ServiceAuth } from '@omni/auth';
 import type { Logger } from '@omni/logging';
 import { createHttpApp, type Infra } from '@omni/service';
@@ -45,6 +46,13 @@ export async function buildApp(deps: RouterAppDeps): Promise<FastifyInstance> {
   // each of which JSON may escape to 12 bytes (a surrogate pair as two \uXXXX escapes), plus its
   // subject and ids. At 256 KiB a valid 100k-character reply closed the console with 1009.
   await app.register(websocket, { options: { maxPayload: AGENT_WS_MAX_FRAME_BYTES } });
+  // Admin bodies (names, notes, skills, proficiency keys, replay configurations) are stored in text
+  // and jsonb columns, which cannot hold NUL or an unpaired surrogate: cleaned to U+FFFD before
+  // validation, as the contract's clean step does for every envelope (docs/input-rules.md). Ids in
+  // paths keep their refusing patterns.
+  app.addHook('preValidation', async (req) => {
+    if (req.url.startsWith('/v1/admin/') && req.body !== null && typeof req.body === 'object') req.body = cleanFreeform(req.body).value;
+  });
   await app.register(authRoutes, { pool: deps.infra.pool, session: deps.session, signInPerMinute: deps.signInPerMinute });
   await app.register(accountRoutes, { pool: deps.infra.pool });
   await app.register(conversationRoutes, { pool: deps.infra.pool });

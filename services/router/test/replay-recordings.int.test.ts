@@ -166,6 +166,13 @@ test('a replay job outlives its router: a router shut down mid-job leaves it fai
 });
 
 describe('hostile bodies on the new and changed admin routes', () => {
+  it('NUL and unpaired surrogates in an admin body are stored as U+FFFD, never a 500 (a name of "\\u0000" answered 500 once)', async () => {
+    const put = await h.admin('PUT', '/v1/admin/agents/hostile-nul', { name: '\u0000', tiers: [1], capacity: { chat: 1 }, skills: ['bill\ud800'], proficiency: { skills: { 'bill\ud800': 4 } } });
+    expect(put.status).toBe(201);
+    const got = await h.admin('GET', '/v1/admin/agents/hostile-nul');
+    expect(got.body).toMatchObject({ name: '\ufffd', skills: ['bill\ufffd'], proficiency: { skills: { 'bill\ufffd': 4 } } });
+  });
+
   const hostileString = fc.oneof(fc.string(), fc.constantFrom('\u0000', '\ud800', 'مرحبا\u202e', '2026-11-28T10:00:00Z\u0000', ''), fc.string({ unit: 'grapheme' }));
   const hostile = fc.oneof(
     hostileString,
