@@ -294,8 +294,11 @@ class Simulation {
   }
 
   /** the lifecycle settings in force now (the recorded version, or the proposal's) */
+  /** The lifecycle settings in force, with the business hours in force (queue SLAs in business time, as live: routing/policy.ts). */
   private get policy(): LifecyclePolicy {
-    return atNow(this.policies, this.now).policy;
+    const p = atNow(this.policies, this.now).policy;
+    const hours = atNow(this.hoursAt, this.now).hours;
+    return hours ? { ...p, hours } : p;
   }
 
   /** an agent's load as the matcher and the lifecycle see it: conversations held plus wrap-ups running (live: store/agents.ts); not a copy when none run */
