@@ -7,6 +7,7 @@
  * the step too). Priority ageing puts old low-priority work before fresh high-priority work.
  */
 import { RouterHarness } from './support/router-harness';
+import { eventually } from '../../../test/support/infra';
 
 const h = new RouterHarness();
 const STEP_MS = 3000;
@@ -102,7 +103,11 @@ it('priority ageing: a low-priority conversation that has waited is offered befo
   const high = await h.openedBy((await h.send('there is an outage', { thread: 'ag-2', language: 'en' })).messageId);
   const [qHigh] = await h.event(high, 'queued');
   expect([qLow!.priority, qHigh!.priority]).toEqual([10, 90]);
-  // without ageing the priority-90 conversation would go first; aged, both reach 100 and the older leads
+  // without ageing the priority-90 conversation would go first; aged, both reach 100 and the older leads.
+  // The scenario needs the low one to have waited 90 ms (10 + 1 point/ms) and the high one 10 ms by the
+  // router's clock (waiting since = the queued event's time); a warm run gets here sooner than that.
+  const waited = (q: Record<string, unknown>, ms: number) => Date.now() >= new Date(q.occurredAt as string).getTime() + ms;
+  await eventually(async () => (waited(qLow!, 150) && waited(qHigh!, 50) ? true : undefined), 'both conversations aged to the cap');
   expect(await one.command({ type: 'resolve', conversationId: c0 })).toMatchObject({ type: 'ack' });
   const offers = await one.waitFor((f) => f.type === 'offer', 2);
   expect(offers.map((f) => f.conversationId)).toEqual([c0, low]);
