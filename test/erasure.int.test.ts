@@ -448,7 +448,7 @@ describe('erasure of a person across history, router and ingest', () => {
     await admin.disconnect();
     const want = new Map(ends.map((e) => [e.partition, Number(e.offset)]));
     const out: string[] = [];
-    const consumer = world.kafka.consumer({ groupId: world.groupId('read') });
+    const consumer = world.kafka.consumer({ groupId: world.groupId('read'), maxWaitTimeInMs: 250 });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     const reached = new Map<number, number>();

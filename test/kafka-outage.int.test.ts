@@ -95,7 +95,7 @@ describe('ingest while Kafka is down', () => {
     const ends = await admin.fetchTopicOffsets(topic);
     await admin.disconnect();
     const total = ends.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
-    const consumer = kafka.consumer({ groupId: world.groupId('outage-read') });
+    const consumer = kafka.consumer({ groupId: world.groupId('outage-read'), maxWaitTimeInMs: 250 });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     const ids: string[] = [];

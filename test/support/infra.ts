@@ -82,6 +82,8 @@ export async function createWorld(name: string, opts: WorldOptions = {}): Promis
       HOST: '127.0.0.1',
       PORT: '0',
       LOG_LEVEL: 'silent',
+      // services stop within a quarter second instead of waiting out an idle 5 s fetch (README: KAFKA_FETCH_MAX_WAIT_MS)
+      KAFKA_FETCH_MAX_WAIT_MS: '250',
       // the key router and history verify staff tokens with (test/support/tokens.ts mints them)
       JWT_SECRET: TEST_JWT_SECRET,
       ...extra,
@@ -121,7 +123,8 @@ export class TopicWatcher<T = Record<string, unknown>> {
 
   static async start<T = Record<string, unknown>>(world: TestWorld, topic: string): Promise<TopicWatcher<T>> {
     const w = new TopicWatcher<T>(world, topic);
-    const consumer = world.kafka.consumer({ groupId: world.groupId('watch'), sessionTimeout: 30000 });
+    // a short broker wait: stop() waits for the fetch in flight, and an idle one lasts maxWaitTimeInMs (kafkajs: 5 s)
+    const consumer = world.kafka.consumer({ groupId: world.groupId('watch'), sessionTimeout: 30000, maxWaitTimeInMs: 250 });
     w.consumer = consumer;
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });

@@ -14,6 +14,11 @@ export const CommonEnv = {
   KAFKA_REPLICATION_FACTOR: Type.Integer({ default: 1, minimum: 1 }),
   KAFKA_MIN_INSYNC_REPLICAS: Type.Integer({ default: 1, minimum: 1 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ default: 10000, minimum: 100 }),
+  // How long the broker holds an idle fetch open (kafkajs maxWaitTimeInMs; its default, 5 s). A
+  // consumer's shutdown waits for the fetch in flight, so this bounds how long an idle service takes
+  // to leave its group; lower means faster stops and more idle fetches. A consumer with its own
+  // fetch batching (history's HISTORY_FETCH_MAX_WAIT_MS) keeps that.
+  KAFKA_FETCH_MAX_WAIT_MS: Type.Integer({ default: 5000, minimum: 10, maximum: 30000 }),
 };
 
 export class ConfigError extends Error {}

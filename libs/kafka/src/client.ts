@@ -9,10 +9,17 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
-/** A kafkajs client whose logs go through our pino logger (kafkajs info chatter demoted to debug). */
-export function createKafka(opts: { brokers: string; clientId: string; logger: Logger }): Kafka {
+/** The idle fetch wait (KAFKA_FETCH_MAX_WAIT_MS) a client was created with: startConsumer's default. */
+const fetchWaits = new WeakMap<Kafka, number>();
+export const fetchMaxWaitOf = (kafka: Kafka): number | undefined => fetchWaits.get(kafka);
+
+/**
+ * A kafkajs client whose logs go through our pino logger (kafkajs info chatter demoted to debug).
+ * `fetchMaxWaitMs`: how long its consumers' idle fetches wait at the broker (kafkajs default otherwise).
+ */
+export function createKafka(opts: { brokers: string; clientId: string; logger: Logger; fetchMaxWaitMs?: number }): Kafka {
   const log = opts.logger.child({ component: 'kafkajs' });
-  return new Kafka({
+  const kafka = new Kafka({
     clientId: opts.clientId,
     brokers: splitList(opts.brokers),
     connectionTimeout: 3000,
@@ -27,4 +34,6 @@ export function createKafka(opts: { brokers: string; clientId: string; logger: L
         log[lvl === 'info' ? 'debug' : lvl](rest, message);
       },
   });
+  if (opts.fetchMaxWaitMs !== undefined) fetchWaits.set(kafka, opts.fetchMaxWaitMs);
+  return kafka;
 }

@@ -7,6 +7,7 @@ import { cleanBySchema, problemsOf, DeadLetter, truncateCodePoints } from '@omni
 import type { Logger } from '@omni/logging';
 import type { Publisher } from './publisher';
 import { KAFKA_MAX_MESSAGE_BYTES } from './message-size';
+import { fetchMaxWaitOf } from './client';
 
 // what of a dead-lettered message's value goes into its DLQ record (escaped JSON can grow 6×)
 const DLQ_VALUE_CHARS = 128 * 1024;
@@ -75,6 +76,8 @@ export async function startConsumer<T>(spec: ConsumerSpec<T>): Promise<Consumer>
   // disconnect(): kafkajs cannot cancel a retrier in progress, so a consumer closed during a broker
   // outage kept the process alive, retrying (found by the Kafka outage test).
   let closing = false;
+  // the consumer's own batching wait, else the client's KAFKA_FETCH_MAX_WAIT_MS (else kafkajs's 5 s)
+  const maxWait = spec.fetch?.maxWaitTimeInMs ?? fetchMaxWaitOf(spec.kafka);
   const consumer = spec.kafka.consumer({
     groupId: spec.groupId,
     sessionTimeout: 30000,
@@ -86,7 +89,7 @@ export async function startConsumer<T>(spec: ConsumerSpec<T>): Promise<Consumer>
     maxBytesPerPartition: KAFKA_MAX_MESSAGE_BYTES,
     maxBytes: 2 * KAFKA_MAX_MESSAGE_BYTES,
     ...(spec.fetch?.minBytes !== undefined ? { minBytes: spec.fetch.minBytes } : {}),
-    ...(spec.fetch?.maxWaitTimeInMs !== undefined ? { maxWaitTimeInMs: spec.fetch.maxWaitTimeInMs } : {}),
+    ...(maxWait !== undefined ? { maxWaitTimeInMs: maxWait } : {}),
   });
   const disconnect = consumer.disconnect.bind(consumer);
   consumer.disconnect = async () => {

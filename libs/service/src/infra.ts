@@ -13,6 +13,8 @@ export interface InfraConfig {
   KAFKA_TOPIC_PARTITIONS: number;
   KAFKA_REPLICATION_FACTOR?: number;
   KAFKA_MIN_INSYNC_REPLICAS?: number;
+  /** idle fetch wait of this service's consumers (CommonEnv; kafkajs's 5 s when absent) */
+  KAFKA_FETCH_MAX_WAIT_MS?: number;
 }
 
 /** Connections every service holds: its pool (own schema migrated), the Kafka client and publisher. */
@@ -45,7 +47,7 @@ export async function connectInfra(opts: { service: string; schema: string; migr
     await pool.end();
     throw new Error(`database migration failed: ${(err as Error).message}`);
   }
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: opts.service, logger });
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: opts.service, logger, fetchMaxWaitMs: config.KAFKA_FETCH_MAX_WAIT_MS });
   const topics = topicNames(config.KAFKA_TOPIC_SUFFIX);
   const publisher = new Publisher(kafka);
   try {

@@ -27,7 +27,7 @@ export async function start(config: ChatConfig, deps: IngestAppDeps) {
     kickRelay: deps.kickRelay,
   });
   // A client of its own: the shared infra exposes only the publisher to ingest apps.
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'ingest-chat-ws', logger });
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'ingest-chat-ws', logger, fetchMaxWaitMs: config.KAFKA_FETCH_MAX_WAIT_MS });
   const consumer = await startConsumer<OutboundMessage>({
     kafka,
     groupId: config.CHAT_WS_GROUP_ID,

@@ -57,7 +57,9 @@ export async function readTopicWindow(kafka: Kafka, topic: string, from: number,
   const todo = ranges.filter((r) => r.end > r.start);
   if (todo.length === 0) return [];
   const groupId = `replay-${randomBytes(6).toString('hex')}`;
-  const consumer = kafka.consumer({ groupId, sessionTimeout: 30_000, retry: { retries: 5 } });
+  // a bounded read that ends in a disconnect, which waits for the fetch in flight: a short broker wait
+  // (a fetch with data returns at once; only the last, idle one waits) instead of kafkajs's 5 s
+  const consumer = kafka.consumer({ groupId, sessionTimeout: 30_000, retry: { retries: 5 }, maxWaitTimeInMs: 250 });
   const out: KafkaRecord[] = [];
   const remaining = new Map(todo.map((r) => [r.partition, r]));
   await consumer.connect();
