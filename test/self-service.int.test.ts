@@ -263,6 +263,30 @@ it('no answer within waitMs: the sweep routes it, waiting since its first messag
   expect(ss.rows).toEqual([{ self_service_state: 'expired' }]);
 });
 
+it('outside business hours, the sweep that routes an unanswered one tells the customer when the team is back', async () => {
+  const admin = { authorization: `Bearer ${testToken('admin', 'root')}`, 'content-type': 'application/json' };
+  const putHours = (hours: unknown) => fetch(`${stack.router.url}/v1/admin/business-hours`, { method: 'PUT', headers: admin, body: JSON.stringify({ hours }) });
+  // every tier closed until a special opening on Monday 7 June 2027, 09:00–17:00 in Madrid (waitMs is still the 1 s set above)
+  const closed = { timeZone: 'Europe/Madrid', weekly: {}, exceptions: [{ date: '2027-06-07', hours: [{ start: '09:00', end: '17:00' }] }] };
+  expect((await putHours({ tiers: Object.fromEntries([1, 2, 3, 4, 5].map((t) => [String(t), closed])) })).status).toBe(201);
+  try {
+    const from = '+34600999777';
+    await sms(from, 'SMa0000000000000000000000000000010', 'Hola, olvidé mi contraseña otra vez');
+    const [opened] = await conversations.waitFor((e) => e.threadKey === `sms:${from}` && e.type === 'conversation.opened');
+    const conv = opened!.value.conversationId;
+    await conversations.waitFor((e) => e.conversationId === conv && e.type === 'conversation.self-service-offered');
+    const [queued] = await conversations.waitFor((e) => e.conversationId === conv && e.type === 'conversation.queued');
+    expect(queued!.value.data).toMatchObject({ selfService: 'expired' });
+    // the self-service answer first, then the out-of-hours notice in Spanish with the opening
+    const [, notice] = await outbound.waitFor((o) => o.conversationId === conv, 2);
+    expect(notice!.value).toMatchObject({ agentId: 'system:business-hours', channel: 'sms' });
+    expect(notice!.value.text).toMatch(/^Hemos recibido tu mensaje\. .*lunes.*7 de junio.*09:00 \(Europe\/Madrid\)/);
+    expect(outbound.seen.filter((o) => o.value.conversationId === conv && o.value.agentId === 'system:business-hours')).toHaveLength(1);
+  } finally {
+    expect((await putHours({ tiers: {} })).status).toBe(201);
+  }
+});
+
 it("history's KPIs count it: deflection per category and channel, and knowledge's helped rate for the password article", async () => {
   type Group = { offered: number; selfServed: number; rateOfOffered: number | null };
   type Kpis = {

@@ -109,9 +109,10 @@ async function openTiers(client: RoutingTx['client'] | RouterCtx['pool'], at: Da
 /**
  * Outside business hours the customer is told, once per conversation queued (opened or reopened)
  * while its tier is closed, when the team is back — in their language (es/en), through the normal
- * outbound path like an agent reply (the sender is `system:business-hours`).
+ * outbound path like an agent reply (the sender is `system:business-hours`). Also called by the
+ * sweep for self-service conversations it routes (routing/timers.ts expireSelfService).
  */
-async function answerOutsideHours(tx: RoutingTx, queued: Conversation[], at: Date): Promise<void> {
+export async function answerOutsideHours(tx: RoutingTx, queued: Conversation[], at: Date): Promise<void> {
   const hours = await activeHours(tx.client, tx.ctx.config.BUSINESS_HOURS_CACHE_MS);
   for (const c of queued) {
     const cal = hours.calendar(c.tier);

@@ -11,16 +11,22 @@ import type { Conversation } from '../domain/conversation';
 import { clockOf, runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 import { releaseAgentWork } from './agent-commands';
 import { routingPolicy } from './policy';
+import { answerOutsideHours } from './matching';
 
 /** Applies a timer input to each loaded conversation (one whose timer another replica handled first is left alone). */
-async function fire(tx: RoutingTx, convs: Conversation[], input: Input, onDecided?: (conv: Conversation, agents: { agentId: string; offerLapsed?: true }[]) => void): Promise<number> {
+async function fire(
+  tx: RoutingTx,
+  convs: Conversation[],
+  input: Input,
+  onDecided?: (conv: Conversation, agents: { agentId: string; offerLapsed?: true }[], next: Conversation) => void,
+): Promise<number> {
   const policy = await routingPolicy(tx);
   let n = 0;
   for (const conv of convs) {
     const out = decide(conv, input, policy);
     if (!out.ok) continue;
-    tx.apply(conv, out, input.at);
-    onDecided?.(conv, out.agents);
+    const next = tx.apply(conv, out, input.at);
+    onDecided?.(conv, out.agents, next);
     n++;
   }
   return n;
@@ -88,11 +94,20 @@ export async function closeResolved(ctx: RouterCtx): Promise<number> {
   });
 }
 
-/** Self-service answers nobody answered in time: routed as usual, waiting since the first message (docs/knowledge.md). */
+/**
+ * Self-service answers nobody answered in time: routed as usual, waiting since the first message
+ * (docs/knowledge.md). Queued while the tier is closed, the customer is told when the team is back,
+ * as on arrival (self-service kept it from the queue then, so this is the first and only notice).
+ */
 export async function expireSelfService(ctx: RouterCtx): Promise<number> {
   return runRouting(ctx, async (tx) => {
     const at = clockOf(ctx);
-    return await fire(tx, await loadExpiredSelfService(tx.client, at), { kind: 'self-service-expired', at });
+    const queued: Conversation[] = [];
+    const n = await fire(tx, await loadExpiredSelfService(tx.client, at), { kind: 'self-service-expired', at }, (_c, _a, next) => {
+      if (next.status === 'queued') queued.push(next);
+    });
+    await answerOutsideHours(tx, queued, at);
+    return n;
   });
 }
 
