@@ -12,6 +12,7 @@ import { adminRuleRoutes } from './routes/admin-rules';
 import { agentSocketRoutes } from './routes/agent-ws';
 import { authRoutes } from './routes/auth';
 import { conversationRoutes } from './routes/conversations';
+import { ageingOf } from './routing/matching';
 import { adminBusinessHoursRoutes } from './routes/admin-business-hours';
 import { whyWaitingRoutes } from './routes/why-waiting';
 import { deadLetterRoutes } from './routes/dead-letters';
@@ -55,7 +56,7 @@ export async function buildApp(deps: RouterAppDeps): Promise<FastifyInstance> {
   });
   await app.register(authRoutes, { pool: deps.infra.pool, session: deps.session, signInPerMinute: deps.signInPerMinute });
   await app.register(accountRoutes, { pool: deps.infra.pool });
-  await app.register(conversationRoutes, { pool: deps.infra.pool });
+  await app.register(conversationRoutes, { pool: deps.infra.pool, ageing: ageingOf(deps.ctx.config) });
   await app.register(adminAgentRoutes, { pool: deps.infra.pool, onChange: deps.ctx.kickMatcher, topics: deps.ctx.topics, onEvent: deps.ctx.kickRelay });
   // replay jobs and their reports are rows (router.replay_jobs); the rules and hours drafts wait for them
   // (the child replay reads the same database, topics and settings as this router: its config as env)

@@ -108,6 +108,9 @@ it('priority ageing: a low-priority conversation that has waited is offered befo
   // router's clock (waiting since = the queued event's time); a warm run gets here sooner than that.
   const waited = (q: Record<string, unknown>, ms: number) => Date.now() >= new Date(q.occurredAt as string).getTime() + ms;
   await eventually(async () => (waited(qLow!, 150) && waited(qHigh!, 50) ? true : undefined), 'both conversations aged to the cap');
+  // the positions customers and supervisors are told follow the same aged order (not the base priorities)
+  const position = async (id: string) => (await h.admin('GET', `/v1/conversations/${id}`)).body.wait?.position;
+  expect([await position(low), await position(high)]).toEqual([1, 2]);
   expect(await one.command({ type: 'resolve', conversationId: c0 })).toMatchObject({ type: 'ack' });
   const offers = await one.waitFor((f) => f.type === 'offer', 2);
   expect(offers.map((f) => f.conversationId)).toEqual([c0, low]);

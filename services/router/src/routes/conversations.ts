@@ -5,7 +5,7 @@ import { AppError } from '@omni/service';
 import { NO_NUL } from './auth';
 import { getConversationView, queueDepths } from '../store/agent-profiles';
 import { listDecisions, readQueueEntry } from '../store/offer-decisions';
-import { loadConversation } from '../store/conversations';
+import { loadConversation, type QueueAgeing } from '../store/conversations';
 import { liveEstimate } from '../store/wait-estimates';
 import { waitingOf } from '../domain/match';
 
@@ -43,15 +43,15 @@ const QueueDepth = Type.Object({
   ),
 });
 
-async function waitOf(pool: Pool, id: string) {
+async function waitOf(pool: Pool, id: string, ageing: QueueAgeing | undefined) {
   const conv = await loadConversation(pool, id, { lock: false });
   if (!conv) return null;
   conv.queue = await readQueueEntry(pool, id);
-  return conv.queue ? liveEstimate(pool, { ...waitingOf(conv), tier: conv.tier }) : null;
+  return conv.queue ? liveEstimate(pool, { ...waitingOf(conv), tier: conv.tier }, { at: new Date(), ageing }) : null;
 }
 
 /** Read-only views of routing state for supervisors, admins and dashboards (service scope queues:read). */
-export const conversationRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app, { pool }) => {
+export const conversationRoutes: FastifyPluginAsync<{ pool: Pool; ageing?: QueueAgeing | undefined }> = async (app, { pool, ageing }) => {
   app.get<{ Params: { id: string } }>(
     '/v1/conversations/:id',
     {
@@ -71,7 +71,7 @@ export const conversationRoutes: FastifyPluginAsync<{ pool: Pool }> = async (app
         priority: r.priority,
         agentId: r.agent_id,
         openedAt: r.opened_at.toISOString(),
-        wait: await waitOf(pool, r.id),
+        wait: await waitOf(pool, r.id, ageing),
         decisions: await listDecisions(pool, r.id),
       } satisfies Static<typeof Conversation>;
     },

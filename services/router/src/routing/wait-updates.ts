@@ -1,9 +1,10 @@
 import { systemNotice } from './system-notice';
 import type { RouterConfig } from '../config';
 import type { Conversation } from '../domain/conversation';
-import { compareWaiting, waitingOf, type WaitingConversation } from '../domain/match';
+import { waitingOf } from '../domain/match';
 import { noticeLanguage, waitNoticeText } from '../domain/out-of-hours';
-import { stepAt, type WideningStep } from '../domain/preference';
+import { compareAged, stepAt, type WideningStep } from '../domain/preference';
+import { ageingOf } from './matching';
 import { asyncNotice, DEFAULT_UPDATE_POLICY, isMaterial, type Announced, type AsyncNoticePolicy, type AsyncNoticeState, type UpdatePolicy, type WaitEstimate } from '../domain/wait-estimate';
 import { estimateWaits, ESTIMATOR, type EstimateTarget } from '../store/wait-estimates';
 import { lockWaiting, recordFirstEstimates, saveNotices } from '../store/wait-notices';
@@ -43,9 +44,10 @@ export async function estimateArrivals(tx: RoutingTx, queued: Conversation[], wi
   const fresh = tx.ctx.config.WAIT_UPDATE_INTERVAL_MS > 0 ? queued.filter((c) => tx.ruleOf(c.id)) : [];
   if (!fresh.length) return;
   const targets = fresh.map((c) => target(c, widening.get(c.id), at));
+  const ageing = ageingOf(tx.ctx.config);
   const ahead = new Map<string, number>();
-  for (const t of targets) ahead.set(t.conversationId, targets.filter((o) => o !== t && o.tiers.some((x) => t.tiers.includes(x)) && compareWaiting(o, t as WaitingConversation) < 0).length);
-  const estimates = await estimateWaits(tx.client, targets, ahead);
+  for (const t of targets) ahead.set(t.conversationId, targets.filter((o) => o !== t && o.tiers.some((x) => t.tiers.includes(x)) && compareAged(o, t, at, ageing) < 0).length);
+  const estimates = await estimateWaits(tx.client, targets, { at, ageing }, ahead);
   const rows: { conversationId: string; position: number; estimateMs: number | null; at: Date }[] = [];
   for (const [id, e] of estimates) {
     tx.annotateEvent(id, 'conversation.queued', { estimate: wireWait(e) });
@@ -65,7 +67,7 @@ export async function announceWaits(ctx: RouterCtx, limit = 500): Promise<number
     const waiting = await lockWaiting(tx.client, limit);
     if (!waiting.length) return 0;
     const widening = await wideningOf(tx.client, waiting.map((w) => w.conversation.id));
-    const estimates = await estimateWaits(tx.client, waiting.map((w) => target(w.conversation, widening.get(w.conversation.id), at)));
+    const estimates = await estimateWaits(tx.client, waiting.map((w) => target(w.conversation, widening.get(w.conversation.id), at)), { at, ageing: ageingOf(ctx.config) });
     const policy = updatePolicy(ctx.config);
     const saved: { conversationId: string; announced: Announced; async: AsyncNoticeState }[] = [];
     let n = 0;

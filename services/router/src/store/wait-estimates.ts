@@ -5,6 +5,7 @@ import { BASE_STEP } from '../domain/preference';
 import { estimateWait, observeHandle, priorRate, type ServiceRate, type WaitEstimate } from '../domain/wait-estimate';
 import { loadAgentViews } from './offer-decisions';
 import { preparedQuery } from './prepared';
+import type { QueueAgeing } from './conversations';
 
 type Querier = Pick<PoolClient, 'query'>;
 
@@ -16,6 +17,11 @@ export const ESTIMATOR = 'queue-length-median';
 
 export type LiveEstimate = WaitEstimate & { slots: number; busy: number; meanHandleMs: number };
 export type EstimateTarget = WaitingConversation & { tier: number };
+/** The queue order positions are counted in: the time priorities are aged to, and the ageing (absent: off). */
+export interface QueueOrder {
+  at: Date;
+  ageing?: QueueAgeing | undefined;
+}
 
 /**
  * The live position and estimated wait of queued conversations (domain/wait-estimate.ts), in two
@@ -24,16 +30,28 @@ export type EstimateTarget = WaitingConversation & { tier: number };
  * of the agents online who could take it at its widening step (tier, skills, language; capacity
  * on its channel) and how many of them are taken; the tier's time-decayed mean handle time over its
  * last 50 resolved conversations, handle time being last offer → resolve (the offer decisions' time).
+ * Queue order is the match pass's (store/conversations.ts loadMatchable): with priority ageing, the
+ * priorities aged at `order.at`, then who has waited longest, then id.
  */
-export async function estimateWaits(client: Querier, targets: EstimateTarget[], ahead: Map<string, number> = new Map()): Promise<Map<string, LiveEstimate>> {
+export async function estimateWaits(
+  client: Querier,
+  targets: EstimateTarget[],
+  order: QueueOrder,
+  ahead: Map<string, number> = new Map(),
+): Promise<Map<string, LiveEstimate>> {
   const out = new Map<string, LiveEstimate>();
   if (!targets.length) return out;
   const tiers = [...new Set(targets.map((t) => t.tier))];
+  const aged = order.ageing && order.ageing.pointsPerMinute > 0;
+  // a priority as the queue ranks it: aged to $3 (at most $4, $5 points a minute) when ageing is on
+  const rank = (p: string, since: string) =>
+    aged ? `GREATEST(${p}, LEAST($4::int, ${p} + floor(extract(epoch FROM $3::timestamptz - ${since}) / 60 * $5::double precision)::int))` : p;
+  const [q2, x] = [rank('q2.priority', 'q2.waiting_since'), rank('x.priority', 'x.since')];
   const { rows } = await client.query<{ positions: Record<string, number> | null; handles: Record<string, { ms: number; at: string }[] | null> | null }>(
     preparedQuery(
       `SELECT (SELECT jsonb_object_agg(x.id, (SELECT count(*)::int + 1 FROM router.queue_entries q2
                  WHERE q2.tiers && x.tiers AND q2.conversation_id <> x.id
-                   AND (q2.priority > x.priority OR (q2.priority = x.priority AND (q2.waiting_since, q2.conversation_id) < (x.since, x.id)))))
+                   AND (${q2} > ${x} OR (${q2} = ${x} AND (q2.waiting_since, q2.conversation_id) < (x.since, x.id)))))
                  FROM jsonb_to_recordset($1::jsonb) AS x(id text, tiers int[], priority int, since timestamptz)) AS positions,
               (SELECT jsonb_object_agg(t.tier, (SELECT jsonb_agg(jsonb_build_object('ms', h.ms, 'at', h.resolved_at) ORDER BY h.resolved_at) FROM (
                  SELECT extract(epoch FROM c.resolved_at - d.decided_at) * 1000 AS ms, c.resolved_at
@@ -41,7 +59,11 @@ export async function estimateWaits(client: Querier, targets: EstimateTarget[], 
                    JOIN LATERAL (SELECT max(decided_at) AS decided_at FROM router.offer_decisions od WHERE od.conversation_id = c.id) d ON d.decided_at IS NOT NULL
                   WHERE c.tier = t.tier AND c.resolved_at IS NOT NULL ORDER BY c.resolved_at DESC LIMIT ${RECENT}) h))
                  FROM unnest($2::int[]) AS t(tier)) AS handles`,
-      [JSON.stringify(targets.map((t) => ({ id: t.conversationId, tiers: t.tiers, priority: t.priority, since: t.waitingSince.toISOString() }))), tiers],
+      [
+        JSON.stringify(targets.map((t) => ({ id: t.conversationId, tiers: t.tiers, priority: t.priority, since: t.waitingSince.toISOString() }))),
+        tiers,
+        ...(aged ? [order.at, order.ageing!.maxPriority, order.ageing!.pointsPerMinute] : []),
+      ],
     ),
   );
   const rates = new Map<number, ServiceRate>();
@@ -75,6 +97,6 @@ function slotsFor(agents: AgentView[], w: WaitingConversation): { slots: number;
 }
 
 /** The live position and estimate of one queued conversation (GET /v1/conversations/:id). */
-export async function liveEstimate(client: Querier, w: EstimateTarget): Promise<LiveEstimate | null> {
-  return (await estimateWaits(client, [w])).get(w.conversationId) ?? null;
+export async function liveEstimate(client: Querier, w: EstimateTarget, order: QueueOrder): Promise<LiveEstimate | null> {
+  return (await estimateWaits(client, [w], order)).get(w.conversationId) ?? null;
 }
