@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { migrate } from '@omni/db';
 import { freeCapacity, isEligible, waitingOf, type AgentSnapshot } from '../src/domain/match';
 import { loadMatchable } from '../src/store/conversations';
+import { lockStillQueued } from '../src/store/wait-notices';
 import { createWorld, type TestWorld } from '../../../test/support/infra';
 
 let world: TestWorld;
@@ -87,5 +88,49 @@ describe('match eligibility: SQL prefilter = domain rule', () => {
       }),
       { numRuns: Number(process.env.ELIGIBILITY_RUNS ?? 150) },
     );
+  });
+});
+
+describe('wait announcements and offers never cross (routing/wait-updates.ts announceWaits)', () => {
+  it("a queue entry a match pass holds is left out of the announcement's lock, and one the announcement holds is skipped by the match pass", async () => {
+    const setup = await world.pool.connect();
+    const id = 'lock-contract-1';
+    try {
+      await setup.query(
+        `INSERT INTO router.conversations (id, thread_key, channel, customer, status, tier, category, priority, language, opened_at, required_skills, declined_agents, waiting_since)
+         VALUES ($1, $1, 'chat', '{}', 'queued', 1, 'x', 50, 'en', now(), '{}', '{}', now())`,
+        [id],
+      );
+      await setup.query(`INSERT INTO router.queue_entries (conversation_id, tier, priority, waiting_since, tiers) VALUES ($1, 1, 50, now(), '{1}')`, [id]);
+    } finally {
+      setup.release();
+    }
+    const agent = { id: 'lock-agent', tiers: [1], skills: [], languages: ['en'], channels: ['chat'] };
+    const [matcher, announcer] = [await world.pool.connect(), await world.pool.connect()];
+    try {
+      // a match pass has it (loadMatchable locks the entries it returns): the announcement neither waits nor says anything of it
+      await matcher.query('BEGIN');
+      expect((await loadMatchable(matcher, [agent], 10, true)).map((c) => c.id)).toEqual([id]);
+      await announcer.query('BEGIN');
+      expect([...(await lockStillQueued(announcer, [id]))]).toEqual([]);
+      await announcer.query('ROLLBACK');
+      await matcher.query('ROLLBACK');
+      // the announcement has it: a match pass skips it (and is kicked again after the announcement commits)
+      await announcer.query('BEGIN');
+      expect([...(await lockStillQueued(announcer, [id]))]).toEqual([id]);
+      await matcher.query('BEGIN');
+      expect(await loadMatchable(matcher, [agent], 10, true)).toEqual([]);
+      await matcher.query('ROLLBACK');
+      await announcer.query('ROLLBACK');
+      // offered and gone from the queue: nothing to announce
+      await world.pool.query('DELETE FROM router.queue_entries WHERE conversation_id = $1', [id]);
+      expect([...(await lockStillQueued(world.pool, [id]))]).toEqual([]);
+    } finally {
+      matcher.release();
+      announcer.release();
+      // the property above reads every conversation row: leave none behind
+      await world.pool.query('DELETE FROM router.queue_entries WHERE conversation_id = $1', [id]);
+      await world.pool.query('DELETE FROM router.conversations WHERE id = $1', [id]);
+    }
   });
 });

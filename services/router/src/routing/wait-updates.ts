@@ -7,7 +7,7 @@ import { compareAged, stepAt, type WideningStep } from '../domain/preference';
 import { ageingOf } from './matching';
 import { asyncNotice, DEFAULT_UPDATE_POLICY, isMaterial, type Announced, type AsyncNoticePolicy, type AsyncNoticeState, type UpdatePolicy, type WaitEstimate } from '../domain/wait-estimate';
 import { estimateWaits, ESTIMATOR, type EstimateTarget } from '../store/wait-estimates';
-import { lockWaiting, recordFirstEstimates, saveNotices } from '../store/wait-notices';
+import { lockStillQueued, lockWaiting, recordFirstEstimates, saveNotices } from '../store/wait-notices';
 import { wideningOf } from '../store/widening';
 import { clockOf, runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 
@@ -69,27 +69,32 @@ export async function announceWaits(ctx: RouterCtx, limit = 500): Promise<number
     const widening = await wideningOf(tx.client, waiting.map((w) => w.conversation.id));
     const estimates = await estimateWaits(tx.client, waiting.map((w) => target(w.conversation, widening.get(w.conversation.id), at)), { at, ageing: ageingOf(ctx.config) });
     const policy = updatePolicy(ctx.config);
+    // what is due, decided on the unlocked read…
+    const due = waiting.flatMap((w) => {
+      const e = estimates.get(w.conversation.id);
+      if (!e) return [];
+      const material = isMaterial(w.announced, e, at.getTime(), policy);
+      const r = ASYNC_CHANNELS.has(w.conversation.channel) && e.estimateMs !== null ? asyncNotice(w.async, e.estimateMs, asyncPolicy(ctx.config)) : undefined;
+      return material || r?.send ? [{ w, e, material, notice: r?.send ? r : undefined }] : [];
+    });
+    // …then said only of conversations still queued, their queue entries locked to commit: a match
+    // pass holding one is offering it (skipped here, its entry then gone), and one that comes after
+    // skips it (kicked again after this commit), so an announcement never follows the offer on the topic
+    const still = due.length ? await lockStillQueued(tx.client, due.map((d) => d.w.conversation.id)) : new Set<string>();
+    if (still.size) tx.needsMatch = true;
     const saved: { conversationId: string; announced: Announced; async: AsyncNoticeState }[] = [];
     let n = 0;
-    for (const w of waiting) {
+    for (const { w, e, material, notice } of due) {
       const c = w.conversation;
-      const e = estimates.get(c.id);
-      if (!e) continue;
+      if (!still.has(c.id)) continue;
       let announced = w.announced;
-      let notice = w.async;
-      if (isMaterial(w.announced, e, at.getTime(), policy)) {
+      if (material) {
         tx.conversationEvent(c, 'conversation.wait-updated', { type: 'system' }, `position ${e.position}`, { data: { wait: wireWait(e) } });
         announced = { position: e.position, estimateMs: e.estimateMs, at: at.getTime() };
         n++;
       }
-      if (ASYNC_CHANNELS.has(c.channel)) {
-        const r = asyncNotice(w.async, e.estimateMs, asyncPolicy(ctx.config));
-        if (r.send && e.estimateMs !== null) {
-          systemNotice(tx, c, WAIT_NOTICE_SENDER, waitNoticeText(r.send, e.estimateMs, noticeLanguage(c.language)), at);
-          notice = r.state;
-        }
-      }
-      if (announced !== w.announced || notice !== w.async) saved.push({ conversationId: c.id, announced, async: notice });
+      if (notice?.send && e.estimateMs !== null) systemNotice(tx, c, WAIT_NOTICE_SENDER, waitNoticeText(notice.send, e.estimateMs, noticeLanguage(c.language)), at);
+      saved.push({ conversationId: c.id, announced, async: notice ? notice.state : w.async });
     }
     await saveNotices(tx.client, saved);
     return n;

@@ -32,8 +32,9 @@ export interface Waiting {
 
 /**
  * Queued conversations with an estimate told, in queue order, their notice rows locked (SKIP
- * LOCKED: replicas share the work). The conversations themselves are not locked: an announcement
- * never changes them, and the matcher must not wait for it.
+ * LOCKED: replicas share the work). The conversations are not locked here: the estimates are read
+ * without holding up the matcher, and only the entries with something to announce are locked after
+ * (lockStillQueued).
  */
 export async function lockWaiting(client: Querier, limit: number): Promise<Waiting[]> {
   const { rows } = await client.query(
@@ -50,6 +51,17 @@ export async function lockWaiting(client: Querier, limit: number): Promise<Waiti
     announced: { position: r.n_position as number, estimateMs: r.n_estimate_ms === null ? null : Number(r.n_estimate_ms), at: (r.n_at as Date).getTime() },
     async: { sent: r.n_sent as number, lastMs: r.n_last === null ? null : Number(r.n_last) },
   }));
+}
+
+/**
+ * Of these conversations, those still in the queue, their entries locked for this transaction
+ * (SKIP LOCKED: an entry a match pass holds is being offered and is left out, never waited for).
+ */
+export async function lockStillQueued(client: Querier, ids: string[]): Promise<Set<string>> {
+  const { rows } = await client.query<{ id: string }>(
+    preparedQuery('SELECT conversation_id AS id FROM router.queue_entries WHERE conversation_id = ANY($1::text[]) ORDER BY conversation_id FOR UPDATE SKIP LOCKED', [ids]),
+  );
+  return new Set(rows.map((r) => r.id));
 }
 
 /** Saves what was announced and sent (one statement). */
