@@ -177,6 +177,15 @@ export interface QueueAgeing {
 }
 
 /**
+ * A queued priority as the queue ranks it with ageing on, in SQL: `priority` plus `perMinute` points
+ * a minute waited since `since` up to `at`, capped at `max`, never lowered (domain/preference.ts
+ * agedPriority). The arguments name columns and the statement's parameters ('$4').
+ */
+export function agedPrioritySql(priority: string, since: string, p: { at: string; perMinute: string; max: string }): string {
+  return `GREATEST(${priority}, LEAST(${p.max}::int, ${priority} + floor(extract(epoch FROM ${p.at}::timestamptz - ${since}) / 60 * ${p.perMinute}::double precision)::int))`;
+}
+
+/**
  * The match pass's read: in queue order, the first `limit` queued conversations that one of these
  * agents could take — the SQL prefilter of domain/match.ts isEligible (tier, skills, language, room
  * on the channel, not declined), checked against it by test/eligibility-sql.int.test.ts — locked with
@@ -193,9 +202,7 @@ export async function loadMatchable(
   opts: { at?: Date; ageing?: QueueAgeing } = {},
 ): Promise<Conversation[]> {
   const aged = opts.ageing && opts.ageing.pointsPerMinute > 0;
-  const order = aged
-    ? `GREATEST(q0.priority, LEAST($6::int, q0.priority + floor(extract(epoch FROM $4::timestamptz - q0.waiting_since) / 60 * $5::double precision)::int)) DESC,`
-    : 'q0.priority DESC,';
+  const order = aged ? `${agedPrioritySql('q0.priority', 'q0.waiting_since', { at: '$4', perMinute: '$5', max: '$6' })} DESC,` : 'q0.priority DESC,';
   const { rows } = await client.query(
     preparedQuery(
       `SELECT ${C_COLUMNS}, ${QUEUE_COLUMNS}

@@ -5,7 +5,7 @@ import { BASE_STEP } from '../domain/preference';
 import { estimateWait, observeHandle, priorRate, type ServiceRate, type WaitEstimate } from '../domain/wait-estimate';
 import { loadAgentViews } from './offer-decisions';
 import { preparedQuery } from './prepared';
-import type { QueueAgeing } from './conversations';
+import { agedPrioritySql, type QueueAgeing } from './conversations';
 
 type Querier = Pick<PoolClient, 'query'>;
 
@@ -44,8 +44,7 @@ export async function estimateWaits(
   const tiers = [...new Set(targets.map((t) => t.tier))];
   const aged = order.ageing && order.ageing.pointsPerMinute > 0;
   // a priority as the queue ranks it: aged to $3 (at most $4, $5 points a minute) when ageing is on
-  const rank = (p: string, since: string) =>
-    aged ? `GREATEST(${p}, LEAST($4::int, ${p} + floor(extract(epoch FROM $3::timestamptz - ${since}) / 60 * $5::double precision)::int))` : p;
+  const rank = (p: string, since: string) => (aged ? agedPrioritySql(p, since, { at: '$3', max: '$4', perMinute: '$5' }) : p);
   const [q2, x] = [rank('q2.priority', 'q2.waiting_since'), rank('x.priority', 'x.since')];
   const { rows } = await client.query<{ positions: Record<string, number> | null; handles: Record<string, { ms: number; at: string }[] | null> | null }>(
     preparedQuery(
