@@ -1,5 +1,6 @@
 import { ConversationEvent, OutboundMessage } from '@omni/contracts';
-import { createKafka, startConsumer } from '@omni/kafka';
+import { createKafka, startConsumer, type Received } from '@omni/kafka';
+import type { TSchema } from '@sinclair/typebox';
 import type { IngestAppDeps } from '@omni/ingest';
 import type { ChatConfig } from './config';
 import { DEV_CHAT_SESSION_SECRET } from './config';
@@ -28,26 +29,13 @@ export async function start(config: ChatConfig, deps: IngestAppDeps) {
   });
   // A client of its own: the shared infra exposes only the publisher to ingest apps.
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'ingest-chat-ws', logger, fetchMaxWaitMs: config.KAFKA_FETCH_MAX_WAIT_MS });
-  const consumer = await startConsumer<OutboundMessage>({
-    kafka,
-    groupId: config.CHAT_WS_GROUP_ID,
-    topics: { [deps.infra.topics.outbound]: OutboundMessage },
-    logger,
-    publisher: deps.infra.publisher,
-    dlqTopic: deps.infra.topics.dlq,
-    handle: async (msg) => void (await handleOutboundReply({ pool: deps.infra.pool }, msg)),
-  });
+  // the settings both of its consumers share: this client, the service's publisher and dead-letter topic
+  const consume = <T>(groupId: string, topic: string, schema: TSchema, handle: (msg: Received<T>) => Promise<void>) =>
+    startConsumer<T>({ kafka, groupId, topics: { [topic]: schema }, logger, publisher: deps.infra.publisher, dlqTopic: deps.infra.topics.dlq, handle });
+  const consumer = await consume<OutboundMessage>(config.CHAT_WS_GROUP_ID, deps.infra.topics.outbound, OutboundMessage, async (msg) => void (await handleOutboundReply({ pool: deps.infra.pool }, msg)));
   // wait estimates for the visitors' sockets (docs/queue-intelligence.md): its own group, so the
   // replies' consumer is never held back by the busier routing topic
-  const waits = await startConsumer<ConversationEvent>({
-    kafka,
-    groupId: config.CHAT_WAIT_GROUP_ID,
-    topics: { [deps.infra.topics.conversations]: ConversationEvent },
-    logger,
-    publisher: deps.infra.publisher,
-    dlqTopic: deps.infra.topics.dlq,
-    handle: async (msg) => void (await handleConversationWait({ pool: deps.infra.pool }, msg)),
-  });
+  const waits = await consume<ConversationEvent>(config.CHAT_WAIT_GROUP_ID, deps.infra.topics.conversations, ConversationEvent, async (msg) => void (await handleConversationWait({ pool: deps.infra.pool }, msg)));
   return {
     app: built.app,
     consumerGroups: [config.CHAT_WS_GROUP_ID, config.CHAT_WAIT_GROUP_ID],
