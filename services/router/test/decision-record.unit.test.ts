@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { isEligible, type WaitingConversation } from '../src/domain/match';
-import { decisionRecord, describeBlock, firstBlock, whyWaiting, type AgentView } from '../src/domain/decision-record';
+import { freeCapacity, isEligible, type WaitingConversation } from '../src/domain/match';
+import { availableOf, decisionRecord, describeBlock, firstBlock, whyWaiting, type AgentView } from '../src/domain/decision-record';
 import { BASE_STEP, stepAt, type WideningStep } from '../src/domain/preference';
 
 /** PROPERTY_RUNS_FACTOR=20 for a one-off stress run */
@@ -160,6 +160,26 @@ describe('decision record: properties', () => {
         expect(JSON.parse(JSON.stringify(r))).toEqual(r);
       }),
       { numRuns: runs(400) },
+    );
+  });
+
+  it('the matcher pool (availableOf) is exactly the agents some conversation on some channel could be offered to, as the records judge them', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(agentArb, { selector: (a) => a.id, maxLength: 12 }), (agents) => {
+        const pool = availableOf(agents);
+        // no agent the decision record would block for presence or console is in the pool, and every pool agent has room somewhere
+        const blockedUp = new Set(agents.filter((a) => ['offline', 'away', 'no-console'].includes(firstBlock(a, { conversationId: 'c', priority: 0, waitingSince: t0, tiers: a.tiers, channel: 'chat', language: null, requiredSkills: [], declined: [] }, BASE_STEP)?.code ?? '')).map((a) => a.id));
+        expect(pool.filter((a) => blockedUp.has(a.id))).toEqual([]);
+        for (const a of pool) expect(Object.keys(a.capacity).some((ch) => freeCapacity(a, ch) > 0)).toBe(true);
+        const expected = agents.filter((a) => !blockedUp.has(a.id) && Object.keys(a.capacity).some((ch) => freeCapacity(a, ch) > 0)).map((a) => a.id);
+        expect(pool.map((a) => a.id)).toEqual(expected);
+        // the pool carries the matcher's fields unchanged
+        for (const a of pool) {
+          const v = agents.find((x) => x.id === a.id)!;
+          expect(a).toEqual({ id: v.id, tiers: v.tiers, skills: v.skills, languages: v.languages, capacity: v.capacity, load: v.load, idleSince: v.idleSince });
+        }
+      }),
+      { numRuns: runs(300) },
     );
   });
 });

@@ -1,4 +1,4 @@
-import { freeCapacity, type WaitingConversation } from './match';
+import { freeCapacity, type AgentSnapshot, type WaitingConversation } from './match';
 import { compareCandidates, languageLevel, rankAt, skillLevel, skillsAt, tiersAt, type Candidate, type ProficientAgent, type WideningStep } from './preference';
 
 /**
@@ -18,6 +18,19 @@ export type AgentView = ProficientAgent & {
   /** end of after-contact work holding a slot on the conversation's channel with no slot left (null: none) */
   wrapUpUntil?: Date | null;
 };
+
+/** Online with a console attached: the agents the matcher may plan with (firstBlock's first three reasons, the same rule). */
+export const isAvailable = (a: AgentView): boolean => a.presence === 'online' && a.consoleAttached;
+
+/** The matcher's pool from every agent's view: available and with room on some channel. */
+export function availableOf(agents: AgentView[]): AgentSnapshot[] {
+  const out: AgentSnapshot[] = [];
+  for (const a of agents) {
+    if (!isAvailable(a) || !Object.keys(a.capacity).some((ch) => freeCapacity(a, ch) > 0)) continue;
+    out.push({ id: a.id, tiers: a.tiers, skills: a.skills, languages: a.languages, capacity: a.capacity, load: a.load, idleSince: a.idleSince, ...(a.proficiency ? { proficiency: a.proficiency } : {}) });
+  }
+  return out;
+}
 
 export type BlockReason =
   | { code: 'offline' }

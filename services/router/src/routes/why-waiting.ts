@@ -7,7 +7,8 @@ import { stepAt } from '../domain/preference';
 import { wideningOf } from '../store/widening';
 import { waitingOf } from '../domain/match';
 import { loadConversation } from '../store/conversations';
-import { loadAgentViews, readQueueEntry } from '../store/offer-decisions';
+import { loadAgentViews } from '../store/agents';
+import { readQueueEntry } from '../store/offer-decisions';
 import { NO_NUL } from './auth';
 
 const WhyWaiting = Type.Object(

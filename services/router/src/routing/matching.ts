@@ -1,16 +1,15 @@
 import type { Conversation } from '../domain/conversation';
 import { decide } from '../domain/lifecycle';
 import { freeCapacity, planOffers, waitingOf, type AgentSnapshot, type PlannedOffer, type WaitingConversation } from '../domain/match';
-import { decisionRecord, type DecisionRecord } from '../domain/decision-record';
+import { availableOf, decisionRecord, type AgentView, type DecisionRecord } from '../domain/decision-record';
 import { compareAged, stepAt, type PriorityAgeing, type WideningStep } from '../domain/preference';
 import { saveWidening, wideningOf, wideningOfVersion } from '../store/widening';
 import { estimateArrivals } from './wait-updates';
 import type { RouterConfig } from '../config';
-import { arrivalSnapshot, availableAgents, lockAgents } from '../store/agents';
-import { loadDecisionInputs } from '../store/offer-decisions';
+import { arrivalSnapshot, loadAgentViews, lockAgents, type StoredRules } from '../store/agents';
 import { noticeLanguage, outOfHoursText } from '../domain/out-of-hours';
 import { systemNotice } from './system-notice';
-import { loadMatchable, type EligibilityFilter } from '../store/conversations';
+import { loadMatchableWithRules, type EligibilityFilter } from '../store/conversations';
 import { clockOf, runRouting, type RouterCtx, type RoutingTx } from '../store/routing-tx';
 import { activeHours, routingPolicy } from './policy';
 
@@ -22,11 +21,15 @@ import { activeHours, routingPolicy } from './policy';
  * locked, for up to three rounds; the offers follow the last plan over locked agents only, each one
  * a lifecycle decision (which refuses a decliner or a full agent), so no agent can ever be filled
  * past capacity. With `keepTierOrder` a conversation left without an agent holds back the later ones of its tier.
+ * `views` is every agent as read before planning: the matcher's pool is the available ones, and the
+ * offers' decision records are made from all of them (no read of their own); `rules` are the stored
+ * rules of the conversations not opened in this transaction.
  */
 async function offerToAgents(
   tx: RoutingTx,
   waiting: Conversation[],
-  all: AgentSnapshot[],
+  views: AgentView[],
+  rules: StoredRules,
   keepTierOrder: boolean,
   reasonOf: (c: Conversation) => string,
   at: Date,
@@ -36,7 +39,7 @@ async function offerToAgents(
   // business hours: agents serve only the tiers open now, so a closed tier's queue waits (oldest
   // first at opening: the match pass after it opens takes the queue in order)
   const open = await openTiers(tx.client, at, tx.ctx.config.BUSINESS_HOURS_CACHE_MS);
-  const snapshot = servingOpen(all, open);
+  const snapshot = servingOpen(availableOf(views), open);
   // each conversation at the widening step in force now (docs/queue-intelligence.md)
   const steps = new Map(waiting.map((c) => [c.id, stepAt(widening.get(c.id), at.getTime() - c.queue!.waitingSince.getTime())]));
   const list = waiting.map((c) => withStep(waitingOf(c), steps.get(c.id)!));
@@ -53,7 +56,7 @@ async function offerToAgents(
   // planned over locked agents only, with their load read under the lock: each pick is eligible as made
   const byId = new Map(waiting.map((c) => [c.id, c]));
   const plan = planOffers(list, [...locked.values()], keepTierOrder, at);
-  const records = plan.length ? await decisionRecords(tx, plan, byId, steps, at) : new Map<string, DecisionRecord>();
+  const records = plan.length ? decisionRecords(tx, views, rules, plan, byId, steps, at) : new Map<string, DecisionRecord>();
   let made = 0;
   for (const p of plan) {
     const conv = byId.get(p.conversationId)!;
@@ -126,16 +129,17 @@ const servingOpen = (agents: AgentSnapshot[], open: (tier: number) => boolean): 
 /**
  * The decision record of each planned offer, over every agent (offline and away ones included, so
  * each loser has its reason) as the plan saw them: the load of an agent picked earlier in the same
- * plan counts that pick. One statement for the agents and the conversations' rules.
+ * plan counts that pick, and each winner is recorded with its load read under its lock.
  */
-async function decisionRecords(
+function decisionRecords(
   tx: RoutingTx,
+  agents: AgentView[],
+  rules: StoredRules,
   plan: PlannedOffer[],
   byId: Map<string, Conversation>,
   steps: Map<string, ReturnType<typeof stepAt>>,
   at: Date,
-): Promise<Map<string, DecisionRecord>> {
-  const { agents, rules } = await loadDecisionInputs(tx.client, plan.map((p) => p.conversationId));
+): Map<string, DecisionRecord> {
   const pool = new Map(agents.map((a) => [a.id, { ...a, load: { ...a.load } }]));
   const out = new Map<string, DecisionRecord>();
   for (const p of plan) {
@@ -172,10 +176,10 @@ export async function offerOnArrival(tx: RoutingTx, queued: Conversation[], at: 
   const widening = await recordWidening(tx, queued);
   // the estimate given when first queued: on conversation.queued, kept for the estimate-error KPI
   await estimateArrivals(tx, queued, widening, at);
-  const { backlog, agents } = await arrivalSnapshot(tx.client, [...new Set(queued.map((c) => c.tier))], queued.map((c) => c.id));
+  const { backlog, agents, rules } = await arrivalSnapshot(tx.client, [...new Set(queued.map((c) => c.tier))], queued.map((c) => c.id));
   const ageing = ageingOf(tx.ctx.config);
   const waiting = queued.filter((c) => !backlog.has(c.tier)).sort((a, b) => compareAged(waitingOf(a), waitingOf(b), at, ageing));
-  const offered = waiting.length ? await offerToAgents(tx, waiting, agents, true, (c) => `tier ${c.tier} immediate match`, at, widening) : 0;
+  const offered = waiting.length ? await offerToAgents(tx, waiting, agents, rules, true, (c) => `tier ${c.tier} immediate match`, at, widening) : 0;
   tx.needsMatch = offered < queued.length;
 }
 
@@ -187,7 +191,8 @@ export async function offerOnArrival(tx: RoutingTx, queued: Conversation[], at: 
  */
 export async function matchOnce(ctx: RouterCtx): Promise<number> {
   // closed tiers' entries must not fill the pass's window (they would starve the open ones behind them)
-  const agents = servingOpen(await availableAgents(ctx.pool), await openTiers(ctx.pool, clockOf(ctx), ctx.config.BUSINESS_HOURS_CACHE_MS));
+  const views = await loadAgentViews(ctx.pool);
+  const agents = servingOpen(availableOf(views), await openTiers(ctx.pool, clockOf(ctx), ctx.config.BUSINESS_HOURS_CACHE_MS));
   if (agents.length === 0) return 0;
   const filters: EligibilityFilter[] = agents.map((a) => ({
     id: a.id,
@@ -198,10 +203,10 @@ export async function matchOnce(ctx: RouterCtx): Promise<number> {
   }));
   return runRouting(ctx, async (tx) => {
     const at = clockOf(ctx);
-    const waiting = await loadMatchable(tx.client, filters, ctx.config.MATCH_BATCH_SIZE, true, { at, ageing: ageingOf(ctx.config) });
+    const { conversations: waiting, rules } = await loadMatchableWithRules(tx.client, filters, ctx.config.MATCH_BATCH_SIZE, true, { at, ageing: ageingOf(ctx.config) });
     if (waiting.length === 0) return 0;
     // the locked rows come in queue order; the matcher skips entries nobody free can take
-    return offerToAgents(tx, waiting, agents, false, (c) => `tier ${c.tier} queue match`, at, await wideningOf(tx.client, waiting.map((c) => c.id)));
+    return offerToAgents(tx, waiting, views, rules, false, (c) => `tier ${c.tier} queue match`, at, await wideningOf(tx.client, waiting.map((c) => c.id)));
   });
 }
 

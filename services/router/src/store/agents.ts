@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { AgentState } from '../domain/lifecycle';
-import { freeCapacity, type AgentSnapshot } from '../domain/match';
+import type { AgentView } from '../domain/decision-record';
+import type { AgentSnapshot } from '../domain/match';
 import { lockAgentSeq, SESSIONS_CHANNEL } from './agent-events';
 import { preparedQuery } from './prepared';
 
@@ -37,32 +38,52 @@ const toSnapshot = (r: AgentRow): AgentSnapshot => ({
   ...(r.proficiency && Object.keys(r.proficiency).length ? { proficiency: r.proficiency } : {}),
 });
 
-const AVAILABLE_SQL = `SELECT a.id, a.tiers, a.skills, a.languages, a.capacity, a.idle_since, a.proficiency, ${LOAD_SQL} AS load
-       FROM router.agents a WHERE a.presence = 'online' AND a.session_id IS NOT NULL`;
+/** An agent as the decision sees it (domain/decision-record.ts AgentView), as JSON: every agent, not only the available ones. */
+const AGENT_VIEW_JSON = `jsonb_build_object('id', a.id, 'tiers', a.tiers, 'skills', a.skills, 'languages', a.languages, 'capacity', a.capacity, 'proficiency', a.proficiency,
+    'idleSince', a.idle_since, 'presence', a.presence, 'awayReason', a.away_reason, 'consoleAttached', a.session_id IS NOT NULL,
+    'wrapUpUntil', (SELECT max(w.until) FROM router.agent_wrap_ups w WHERE w.agent_id = a.id AND w.until > now()),
+    'load', ${LOAD_SQL})`;
+const AGENT_VIEWS_SQL = `SELECT jsonb_agg(${AGENT_VIEW_JSON} ORDER BY a.id) FROM router.agents a`;
 
-const withRoom = (rows: AgentRow[]) => rows.map(toSnapshot).filter((a) => Object.keys(a.capacity).some((ch) => freeCapacity(a, ch) > 0));
-
-/** Agents that could take work now: online, with a console attached, and room on some channel. */
-export async function availableAgents(client: Querier): Promise<AgentSnapshot[]> {
-  const { rows } = await client.query<AgentRow>(preparedQuery(AVAILABLE_SQL));
-  return withRoom(rows);
-}
+type AgentJson = Omit<AgentView, 'idleSince' | 'wrapUpUntil'> & { idleSince: string; wrapUpUntil: string | null };
+const toView = (a: AgentJson): AgentView => ({
+  ...a,
+  idleSince: new Date(a.idleSince),
+  wrapUpUntil: a.wrapUpUntil ? new Date(a.wrapUpUntil) : null,
+  // no levels set: the defaults (domain/preference.ts), the same as an absent map
+  proficiency: a.proficiency && Object.keys(a.proficiency).length ? a.proficiency : undefined,
+});
 
 /**
- * The arrival path's two reads in one round trip: of these tiers, those with an entry waiting other
- * than the arrivals themselves (arrivals must not jump a queue), and the agents available now.
+ * Every agent as the decision record and "why waiting" see them (presence, console attached, load
+ * per channel with wrap-up, idle time); the matcher takes the available ones of the same read
+ * (domain/decision-record.ts availableOf). One statement.
  */
-export async function arrivalSnapshot(client: Querier, tiers: number[], except: string[]): Promise<{ backlog: Set<number>; agents: AgentSnapshot[] }> {
-  const { rows } = await client.query<{ backlog: number[] | null; agents: (Omit<AgentRow, 'idle_since'> & { idle_since: string })[] | null }>(
+export async function loadAgentViews(client: Querier): Promise<AgentView[]> {
+  const { rows } = await client.query<{ agents: AgentJson[] | null }>(preparedQuery(`SELECT (${AGENT_VIEWS_SQL}) AS agents`));
+  return (rows[0]?.agents ?? []).map(toView);
+}
+
+/** The rule (id, version) that classified each of these conversations, as stored when it was opened. */
+export type StoredRules = Map<string, { ruleId: string | null; ruleVersion: number | null }>;
+
+/**
+ * The arrival path's reads in one round trip: of these tiers, those with an entry waiting other
+ * than the arrivals themselves (arrivals must not jump a queue); every agent's view (the matcher's
+ * pool and the offers' decision records); the stored rule of the arrivals already in the table
+ * (reopened ones; those opened now are not written yet).
+ */
+export async function arrivalSnapshot(client: Querier, tiers: number[], arrivals: string[]): Promise<{ backlog: Set<number>; agents: AgentView[]; rules: StoredRules }> {
+  const { rows } = await client.query<{ backlog: number[] | null; agents: AgentJson[] | null; rules: Record<string, { ruleId: string | null; ruleVersion: number | null }> | null }>(
     preparedQuery(
       `SELECT (SELECT array_agg(t) FROM unnest($1::int[]) AS t
                 WHERE EXISTS (SELECT 1 FROM router.queue_entries q WHERE q.tiers && ARRAY[t] AND q.conversation_id <> ALL($2::text[]))) AS backlog,
-              (SELECT jsonb_agg(to_jsonb(x)) FROM (${AVAILABLE_SQL}) x) AS agents`,
-      [tiers, except],
+              (${AGENT_VIEWS_SQL}) AS agents,
+              (SELECT jsonb_object_agg(c.id, jsonb_build_object('ruleId', c.rule_id, 'ruleVersion', c.rule_version)) FROM router.conversations c WHERE c.id = ANY($2::text[])) AS rules`,
+      [tiers, arrivals],
     ),
   );
-  const agents = (rows[0]?.agents ?? []).map((a) => ({ ...a, idle_since: new Date(a.idle_since) }));
-  return { backlog: new Set(rows[0]?.backlog ?? []), agents: withRoom(agents) };
+  return { backlog: new Set(rows[0]?.backlog ?? []), agents: (rows[0]?.agents ?? []).map(toView), rules: new Map(Object.entries(rows[0]?.rules ?? {})) };
 }
 
 /**

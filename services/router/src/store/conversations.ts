@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import type { Conversation, Participant, QueueEntry } from '../domain/conversation';
 import type { RecentConversation } from '../domain/offer-context';
 import { preparedQuery } from './prepared';
+import type { StoredRules } from './agents';
 
 /**
  * Reads of router.conversations for the lifecycle: each returns conversations with their queue
@@ -201,11 +202,22 @@ export async function loadMatchable(
   lock = true,
   opts: { at?: Date; ageing?: QueueAgeing } = {},
 ): Promise<Conversation[]> {
+  return (await loadMatchableWithRules(client, agents, limit, lock, opts)).conversations;
+}
+
+/** loadMatchable, with the stored rule of each conversation (its offers' decision records name it). */
+export async function loadMatchableWithRules(
+  client: Querier,
+  agents: EligibilityFilter[],
+  limit: number,
+  lock = true,
+  opts: { at?: Date; ageing?: QueueAgeing } = {},
+): Promise<{ conversations: Conversation[]; rules: StoredRules }> {
   const aged = opts.ageing && opts.ageing.pointsPerMinute > 0;
   const order = aged ? `${agedPrioritySql('q0.priority', 'q0.waiting_since', { at: '$4', perMinute: '$5', max: '$6' })} DESC,` : 'q0.priority DESC,';
   const { rows } = await client.query(
     preparedQuery(
-      `SELECT ${C_COLUMNS}, ${QUEUE_COLUMNS}
+      `SELECT ${C_COLUMNS}, ${QUEUE_COLUMNS}, c.rule_id, c.rule_version
          FROM router.queue_entries q0 JOIN router.conversations c ON c.id = q0.conversation_id
          LEFT JOIN LATERAL (
            SELECT COALESCE((s.e->>'dropSkills')::boolean, false) AS drop_skills,
@@ -232,7 +244,7 @@ export async function loadMatchable(
       ],
     ),
   );
-  return rows.map(toConversation);
+  return { conversations: rows.map(toConversation), rules: new Map(rows.map((r) => [r.id as string, { ruleId: r.rule_id as string | null, ruleVersion: r.rule_version as number | null }])) };
 }
 
 /** The customers' latest conversations (up to `limit` + 1 each, newest first), in one read. */

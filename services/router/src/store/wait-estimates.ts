@@ -3,7 +3,7 @@ import { firstBlock, type AgentView } from '../domain/decision-record';
 import type { WaitingConversation } from '../domain/match';
 import { BASE_STEP } from '../domain/preference';
 import { estimateWait, observeHandle, priorRate, type ServiceRate, type WaitEstimate } from '../domain/wait-estimate';
-import { loadAgentViews } from './offer-decisions';
+import { loadAgentViews } from './agents';
 import { preparedQuery } from './prepared';
 import { agedPrioritySql, type QueueAgeing } from './conversations';
 
