@@ -85,7 +85,8 @@ export async function createWorld(name: string, opts: WorldOptions = {}): Promis
       // under jest, services stop within a quarter second instead of waiting out an idle 5 s fetch
       // (README: KAFKA_FETCH_MAX_WAIT_MS); the benchmarks, which build their worlds here too, keep
       // the product default, since it sets how often an idle consumer fetches
-      ...(process.env.JEST_WORKER_ID ? { KAFKA_FETCH_MAX_WAIT_MS: '250' } : {}),
+      // (history's timeline consumer likewise at its former 100 ms instead of the product's 500)
+      ...(process.env.JEST_WORKER_ID ? { KAFKA_FETCH_MAX_WAIT_MS: '250', HISTORY_FETCH_MAX_WAIT_MS: '100' } : {}),
       // the key router and history verify staff tokens with (test/support/tokens.ts mints them)
       JWT_SECRET: TEST_JWT_SECRET,
       ...extra,

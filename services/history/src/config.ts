@@ -12,8 +12,12 @@ export const HistoryEnv = {
   FCR_RECONTACT_DAYS: Type.Integer({ default: 7, minimum: 0, maximum: 365 }),
   /** partitions the timeline consumer works on at once (each a batch transaction) */
   HISTORY_PARTITIONS_CONCURRENTLY: Type.Integer({ default: 3, minimum: 1, maximum: 64 }),
-  /** the broker waits up to this long to fill HISTORY_FETCH_MIN_BYTES: fewer, larger batch transactions under steady load */
-  HISTORY_FETCH_MAX_WAIT_MS: Type.Integer({ default: 100, minimum: 0, maximum: 5000 }),
+  /**
+   * the broker waits up to this long to fill HISTORY_FETCH_MIN_BYTES: fewer, larger batch transactions
+   * under steady load; with less traffic than that, it is how often the consumer fetches (500: an idle
+   * history fetches twice a second, not ten times — ~1.5 % of a core less, docs/architecture-router.md)
+   */
+  HISTORY_FETCH_MAX_WAIT_MS: Type.Integer({ default: 500, minimum: 0, maximum: 5000 }),
   HISTORY_FETCH_MIN_BYTES: Type.Integer({ default: 65536, minimum: 1 }),
   /** ISO 3166-1 alpha-2 region for phone numbers written without a country code ("ES"); empty: such numbers are never guessed */
   HISTORY_DEFAULT_PHONE_REGION: Type.String({ default: '', pattern: '^([A-Z]{2})?$' }),
