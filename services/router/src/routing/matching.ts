@@ -174,9 +174,9 @@ export async function offerOnArrival(tx: RoutingTx, queued: Conversation[], at: 
   if (queued.length === 0) return;
   await answerOutsideHours(tx, queued, at);
   const widening = await recordWidening(tx, queued);
-  // the estimate given when first queued: on conversation.queued, kept for the estimate-error KPI
-  await estimateArrivals(tx, queued, widening, at);
   const { backlog, agents, rules } = await arrivalSnapshot(tx.client, [...new Set(queued.map((c) => c.tier))], queued.map((c) => c.id));
+  // the estimate given when first queued: on conversation.queued, kept for the estimate-error KPI
+  await estimateArrivals(tx, queued, widening, at, agents);
   const ageing = ageingOf(tx.ctx.config);
   const waiting = queued.filter((c) => !backlog.has(c.tier)).sort((a, b) => compareAged(waitingOf(a), waitingOf(b), at, ageing));
   const offered = waiting.length ? await offerToAgents(tx, waiting, agents, rules, true, (c) => `tier ${c.tier} immediate match`, at, widening) : 0;

@@ -1,6 +1,7 @@
 import { systemNotice } from './system-notice';
 import type { RouterConfig } from '../config';
 import type { Conversation } from '../domain/conversation';
+import type { AgentView } from '../domain/decision-record';
 import { waitingOf } from '../domain/match';
 import { noticeLanguage, waitNoticeText } from '../domain/out-of-hours';
 import { compareAged, stepAt, type WideningStep } from '../domain/preference';
@@ -39,7 +40,7 @@ function target(c: Conversation, steps: WideningStep[] | undefined, at: Date): E
  * their conversation.queued event as data.estimate and stored as the first one announced. Arrivals
  * of the same transaction count for each other's position.
  */
-export async function estimateArrivals(tx: RoutingTx, queued: Conversation[], widening: Map<string, WideningStep[]>, at: Date): Promise<void> {
+export async function estimateArrivals(tx: RoutingTx, queued: Conversation[], widening: Map<string, WideningStep[]>, at: Date, views: AgentView[]): Promise<void> {
   // WAIT_UPDATE_INTERVAL_MS=0 turns wait estimates off altogether (two statements per arrival transaction saved)
   const fresh = tx.ctx.config.WAIT_UPDATE_INTERVAL_MS > 0 ? queued.filter((c) => tx.ruleOf(c.id)) : [];
   if (!fresh.length) return;
@@ -47,7 +48,7 @@ export async function estimateArrivals(tx: RoutingTx, queued: Conversation[], wi
   const ageing = ageingOf(tx.ctx.config);
   const ahead = new Map<string, number>();
   for (const t of targets) ahead.set(t.conversationId, targets.filter((o) => o !== t && o.tiers.some((x) => t.tiers.includes(x)) && compareAged(o, t, at, ageing) < 0).length);
-  const estimates = await estimateWaits(tx.client, targets, { at, ageing }, ahead);
+  const estimates = await estimateWaits(tx.client, targets, { at, ageing }, ahead, views);
   const rows: { conversationId: string; position: number; estimateMs: number | null; at: Date }[] = [];
   for (const [id, e] of estimates) {
     tx.annotateEvent(id, 'conversation.queued', { estimate: wireWait(e) });

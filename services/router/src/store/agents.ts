@@ -43,10 +43,11 @@ const AGENT_VIEW_JSON = `jsonb_build_object('id', a.id, 'tiers', a.tiers, 'skill
     'idleSince', a.idle_since, 'presence', a.presence, 'awayReason', a.away_reason, 'consoleAttached', a.session_id IS NOT NULL,
     'wrapUpUntil', (SELECT max(w.until) FROM router.agent_wrap_ups w WHERE w.agent_id = a.id AND w.until > now()),
     'load', ${LOAD_SQL})`;
-const AGENT_VIEWS_SQL = `SELECT jsonb_agg(${AGENT_VIEW_JSON} ORDER BY a.id) FROM router.agents a`;
+/** Every agent's view as one jsonb array (a scalar subquery: other reads take it as a column). */
+export const AGENT_VIEWS_SQL = `SELECT jsonb_agg(${AGENT_VIEW_JSON} ORDER BY a.id) FROM router.agents a`;
 
-type AgentJson = Omit<AgentView, 'idleSince' | 'wrapUpUntil'> & { idleSince: string; wrapUpUntil: string | null };
-const toView = (a: AgentJson): AgentView => ({
+export type AgentJson = Omit<AgentView, 'idleSince' | 'wrapUpUntil'> & { idleSince: string; wrapUpUntil: string | null };
+export const toView = (a: AgentJson): AgentView => ({
   ...a,
   idleSince: new Date(a.idleSince),
   wrapUpUntil: a.wrapUpUntil ? new Date(a.wrapUpUntil) : null,

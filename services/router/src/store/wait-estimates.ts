@@ -3,7 +3,7 @@ import { firstBlock, type AgentView } from '../domain/decision-record';
 import type { WaitingConversation } from '../domain/match';
 import { BASE_STEP } from '../domain/preference';
 import { estimateWait, observeHandle, priorRate, type ServiceRate, type WaitEstimate } from '../domain/wait-estimate';
-import { loadAgentViews } from './agents';
+import { AGENT_VIEWS_SQL, toView, type AgentJson } from './agents';
 import { preparedQuery } from './prepared';
 import { agedPrioritySql, type QueueAgeing } from './conversations';
 
@@ -31,13 +31,15 @@ export interface QueueOrder {
  * on its channel) and how many of them are taken; the tier's time-decayed mean handle time over its
  * last 50 resolved conversations, handle time being last offer → resolve (the offer decisions' time).
  * Queue order is the match pass's (store/conversations.ts loadMatchable): with priority ageing, the
- * priorities aged at `order.at`, then who has waited longest, then id.
+ * priorities aged at `order.at`, then who has waited longest, then id. One statement; `views`, the
+ * agents already read by this transaction (the arrival snapshot), spares it the agents.
  */
 export async function estimateWaits(
   client: Querier,
   targets: EstimateTarget[],
   order: QueueOrder,
   ahead: Map<string, number> = new Map(),
+  views?: AgentView[],
 ): Promise<Map<string, LiveEstimate>> {
   const out = new Map<string, LiveEstimate>();
   if (!targets.length) return out;
@@ -46,7 +48,7 @@ export async function estimateWaits(
   // a priority as the queue ranks it: aged to $3 (at most $4, $5 points a minute) when ageing is on
   const rank = (p: string, since: string) => (aged ? agedPrioritySql(p, since, { at: '$3', max: '$4', perMinute: '$5' }) : p);
   const [q2, x] = [rank('q2.priority', 'q2.waiting_since'), rank('x.priority', 'x.since')];
-  const { rows } = await client.query<{ positions: Record<string, number> | null; handles: Record<string, { ms: number; at: string }[] | null> | null }>(
+  const { rows } = await client.query<{ positions: Record<string, number> | null; handles: Record<string, { ms: number; at: string }[] | null> | null; agents?: AgentJson[] | null }>(
     preparedQuery(
       `SELECT (SELECT jsonb_object_agg(x.id, (SELECT count(*)::int + 1 FROM router.queue_entries q2
                  WHERE q2.tiers && x.tiers AND q2.conversation_id <> x.id
@@ -57,7 +59,8 @@ export async function estimateWaits(
                    FROM router.conversations c
                    JOIN LATERAL (SELECT max(decided_at) AS decided_at FROM router.offer_decisions od WHERE od.conversation_id = c.id) d ON d.decided_at IS NOT NULL
                   WHERE c.tier = t.tier AND c.resolved_at IS NOT NULL ORDER BY c.resolved_at DESC LIMIT ${RECENT}) h))
-                 FROM unnest($2::int[]) AS t(tier)) AS handles`,
+                 FROM unnest($2::int[]) AS t(tier)) AS handles${views ? '' : `,
+              (${AGENT_VIEWS_SQL}) AS agents`}`,
       [
         JSON.stringify(targets.map((t) => ({ id: t.conversationId, tiers: t.tiers, priority: t.priority, since: t.waitingSince.toISOString() }))),
         tiers,
@@ -71,7 +74,7 @@ export async function estimateWaits(
     for (const h of rows[0]?.handles?.[tier] ?? []) rate = observeHandle(rate, h.ms, new Date(h.at).getTime(), HANDLE_HALF_LIFE_MS);
     rates.set(tier, rate);
   }
-  const agents = await loadAgentViews(client);
+  const agents = views ?? (rows[0]?.agents ?? []).map(toView);
   for (const t of targets) {
     const position = (rows[0]?.positions?.[t.conversationId] ?? 1) + (ahead.get(t.conversationId) ?? 0);
     const { slots, busy } = slotsFor(agents, t);
