@@ -4,6 +4,7 @@ import { DeadLetter, prepareForContract, SCHEMAS_BY_ID, truncateCodePoints, type
 import type { Logger } from '@omni/logging';
 import { activeTraceHeaders, contextFrom, endWith, startInternalSpan, withSpan } from '@omni/tracing';
 import { PublishRejectedError, type Publisher } from './publisher';
+import { begin, isPipelined } from '@omni/db';
 
 export interface RelayOptions {
   /** where rows that can never be published go (omni.dlq.v1 with the service's topic suffix) */
@@ -211,22 +212,32 @@ export class OutboxRelay {
     }
   }
 
+  private async readBatch(client: PoolClient, limit: number) {
+    const { rows } = await client.query<{ id: string; topic: string; key: string; schema_id: SchemaId; value: unknown; created_at: Date }>(
+      `SELECT id, topic, key, schema_id, value, created_at FROM ${this.schema}.outbox ORDER BY id LIMIT $1::int`,
+      [limit],
+    );
+    return rows.map((r) => ({ ...r, ...splitOutboxTrace(r.value) }));
+  }
+
   /** Relays up to one batch; returns how many rows were sent (-1: another relay holds the lock). */
   async relayOnce(limit = this.batchSize): Promise<number> {
     const client = await this.pool.connect();
     try {
-      await client.query('BEGIN');
-      const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1::text)) AS ok', [`outbox:${this.schema}`]);
+      const begun = await begin(client);
+      // on a pipelined client BEGIN, the lock and the read go out together (one round trip); the
+      // read's rows are used only if the lock was granted
+      const locking = client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1::text)) AS ok', [`outbox:${this.schema}`]);
+      const reading = isPipelined(client) ? this.readBatch(client, limit) : undefined;
+      reading?.catch(() => undefined);
+      const lock = await locking;
+      await begun();
       if (!lock.rows[0]?.ok) {
+        await reading;
         await client.query('COMMIT');
         return LOCK_BUSY;
       }
-      const rows = (
-        await client.query<{ id: string; topic: string; key: string; schema_id: SchemaId; value: unknown; created_at: Date }>(
-          `SELECT id, topic, key, schema_id, value, created_at FROM ${this.schema}.outbox ORDER BY id LIMIT $1::int`,
-          [limit],
-        )
-      ).rows.map((r) => ({ ...r, ...splitOutboxTrace(r.value) }));
+      const rows = await (reading ?? this.readBatch(client, limit));
       if (rows.length > 0) {
         await this.publishRows(rows);
         await client.query(`DELETE FROM ${this.schema}.outbox WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);
