@@ -36,9 +36,20 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) =>
       const begun = await begin(client);
       const result = await fn(client);
       await begun();
-      await client.query('COMMIT');
+      // statements fn sent without awaiting (deferToCommit) and COMMIT in one round trip; if one of
+      // them failed the transaction was aborted (the server answers that COMMIT with a rollback)
+      const pending = deferred.get(client) ?? [];
+      deferred.delete(client);
+      const outcomes = await Promise.allSettled([...pending, client.query('COMMIT')]);
+      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      if (failed) throw failed.reason;
       return result;
-    } catch (err) {
+    } catch (thrown) {
+      // a deferred write that failed comes first: what fn saw after it was only "transaction aborted" (25P02)
+      const pending = deferred.get(client) ?? [];
+      deferred.delete(client);
+      const earlier = (await Promise.allSettled(pending)).find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      const err: unknown = earlier ? earlier.reason : thrown;
       await client.query('ROLLBACK').catch(() => {
         broken = true;
       });
@@ -109,4 +120,21 @@ export async function begin(client: PoolClient, sql = 'BEGIN'): Promise<() => Pr
     const err = await outcome;
     if (err !== undefined) throw err;
   };
+}
+
+const deferred = new WeakMap<PoolClient, Promise<unknown>[]>();
+
+/**
+ * A write of a withTransaction whose answer fn does not need: on a pipelined client it is left in
+ * flight and withTransaction sends COMMIT right behind it (the transaction fails if the write
+ * failed); otherwise it is awaited here. Either way the server runs statements in the order they
+ * were sent, so later statements still see it. Returns once fn may go on.
+ */
+export function deferToCommit(client: PoolClient, write: Promise<unknown>): Promise<void> {
+  if (!isPipelined(client)) return write.then(() => undefined);
+  write.catch(() => undefined); // reported by withTransaction
+  const list = deferred.get(client);
+  if (list) list.push(write);
+  else deferred.set(client, [write]);
+  return Promise.resolve();
 }
