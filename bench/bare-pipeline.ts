@@ -11,6 +11,8 @@ import Fastify from 'fastify';
 import { Kafka, logLevel } from 'kafkajs';
 import { Pool } from 'pg';
 import { WebSocketServer, type WebSocket } from 'ws';
+// the same kafkajs fix the services run with (libs/kafka/src/kafkajs-idle-fix.ts), so the two compare like for like
+import '../libs/kafka/src/kafkajs-idle-fix';
 
 const role = process.argv[2];
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');

@@ -1,6 +1,7 @@
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from '@omni/logging';
 import { splitList } from '@omni/config';
+import { kafkajsIdleFix } from './kafkajs-idle-fix';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -19,6 +20,7 @@ export const fetchMaxWaitOf = (kafka: Kafka): number | undefined => fetchWaits.g
  */
 export function createKafka(opts: { brokers: string; clientId: string; logger: Logger; fetchMaxWaitMs?: number }): Kafka {
   const log = opts.logger.child({ component: 'kafkajs' });
+  if (kafkajsIdleFix !== 'applied') log.warn({ kafkajsIdleFix }, 'kafkajs request-queue idle fix not applied: check whether this kafkajs still polls every millisecond when idle');
   const kafka = new Kafka({
     clientId: opts.clientId,
     brokers: splitList(opts.brokers),
