@@ -112,6 +112,7 @@ export async function begin(client: PoolClient, sql = 'BEGIN'): Promise<() => Pr
     await client.query(sql);
     return async () => undefined;
   }
+  batchWrites(client);
   const outcome = client.query(sql).then(
     () => undefined,
     (err: unknown) => err,
@@ -125,16 +126,37 @@ export async function begin(client: PoolClient, sql = 'BEGIN'): Promise<() => Pr
 const deferred = new WeakMap<PoolClient, Promise<unknown>[]>();
 
 /**
- * A write of a withTransaction whose answer fn does not need: on a pipelined client it is left in
- * flight and withTransaction sends COMMIT right behind it (the transaction fails if the write
- * failed); otherwise it is awaited here. Either way the server runs statements in the order they
+ * A write of a withTransaction whose answer fn does not need (`send` issues it): on a pipelined
+ * client it is left in flight and withTransaction sends COMMIT right behind it (the transaction
+ * fails if the write failed), all in one socket write (batchWrites); otherwise it is awaited here. Either way the server runs statements in the order they
  * were sent, so later statements still see it. Returns once fn may go on.
  */
-export function deferToCommit(client: PoolClient, write: Promise<unknown>): Promise<void> {
-  if (!isPipelined(client)) return write.then(() => undefined);
+export function deferToCommit(client: PoolClient, send: () => Promise<unknown>): Promise<void> {
+  if (!isPipelined(client)) return send().then(() => undefined);
+  batchWrites(client);
+  const write = send();
   write.catch(() => undefined); // reported by withTransaction
   const list = deferred.get(client);
   if (list) list.push(write);
   else deferred.set(client, [write]);
   return Promise.resolve();
+}
+
+const batching = new WeakSet<PoolClient>();
+
+/**
+ * Holds a pipelined client's socket writes until the end of this turn of the event loop, so the
+ * statements sent back to back in it (BEGIN and the first statement; the deferred writes and
+ * COMMIT) leave in one write. Each write to the server is a syscall that, on a local socket, also
+ * runs the server's receive path: it was ~30 % of the router's busy time at 100 msg/s.
+ */
+function batchWrites(client: PoolClient): void {
+  const stream = (client as PoolClient & { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
+  if (!stream?.cork || !stream.uncork || batching.has(client)) return;
+  batching.add(client);
+  stream.cork();
+  setImmediate(() => {
+    batching.delete(client);
+    stream.uncork!();
+  });
 }

@@ -33,6 +33,41 @@ describe('withTransaction, pipelined', () => {
     }
   });
 
+  it('BEGIN leaves with the first statement, and the deferred writes with COMMIT: two socket writes for five statements', async () => {
+    let writes = 0;
+    const seen = await withTransaction(pool, async (client) => {
+      // count what reaches the socket from here on (net.Socket flushes a corked batch with one _writev)
+      const stream = (client as unknown as { connection: { stream: { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void } } }).connection.stream;
+      const [w, wv] = [stream._write, stream._writev];
+      stream._write = function (...a: unknown[]) {
+        writes++;
+        return w.apply(this, a);
+      };
+      stream._writev = function (...a: unknown[]) {
+        writes++;
+        return wv.apply(this, a);
+      };
+      try {
+        // BEGIN was queued (corked) before fn ran: it leaves with this statement
+        const r = await client.query('SELECT 1 AS one');
+        await deferToCommit(client, () => client.query('INSERT INTO steps (tx, n) VALUES (-1, 1)'));
+        await deferToCommit(client, () => client.query('INSERT INTO steps (tx, n) VALUES (-1, 2)'));
+        return r.rows[0].one as number;
+      } finally {
+        // restored once COMMIT has left (after this turn of the event loop)
+        setImmediate(() => {
+          stream._write = w;
+          stream._writev = wv;
+        });
+      }
+    });
+    expect(seen).toBe(1);
+    expect((await pool.query('SELECT n FROM steps WHERE tx = -1 ORDER BY n')).rows.map((r) => r.n)).toEqual([1, 2]);
+    // the counting began after BEGIN was queued: the first write carries BEGIN + SELECT, the second
+    // the two inserts + COMMIT (without batching: one write per statement counted here, 4)
+    expect(writes).toBe(2);
+  });
+
   it('random mixes of awaited and deferred writes: all rows in order, or none and the failing statement’s error', async () => {
     // a step: an insert, awaited or deferred, that fails (a duplicate key) when `fail`
     const step = fc.record({ deferred: fc.boolean(), fail: fc.boolean() });
@@ -45,9 +80,9 @@ describe('withTransaction, pipelined', () => {
           for (const [i, s] of steps.entries()) {
             // n = i, or a repeat of 0 (after step 0 was written: a unique violation) for a failing one
             const n = s.fail ? (i === 0 ? -1 : 0) : i;
-            const write = client.query('INSERT INTO steps (tx, n) VALUES ($1, CASE WHEN $2::int < 0 THEN 1 / 0 ELSE $2::int END)', [id, n]);
+            const write = () => client.query('INSERT INTO steps (tx, n) VALUES ($1, CASE WHEN $2::int < 0 THEN 1 / 0 ELSE $2::int END)', [id, n]);
             if (s.deferred) await deferToCommit(client, write);
-            else await write;
+            else await write();
           }
           // a read after deferred writes sees them (the server runs statements in the order sent)
           if (readBack) return Number((await client.query('SELECT count(*)::int AS n FROM steps WHERE tx = $1', [id])).rows[0].n);
@@ -93,7 +128,7 @@ describe('withTransaction, pipelined', () => {
             if (++holding === 2) release();
             await bothHold;
           }
-          await deferToCommit(client, client.query('UPDATE pair SET v = v + 1 WHERE id = $1', [b]));
+          await deferToCommit(client, () => client.query('UPDATE pair SET v = v + 1 WHERE id = $1', [b]));
           return a;
         }),
       ),

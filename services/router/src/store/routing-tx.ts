@@ -235,21 +235,18 @@ export class RoutingTx {
     // waits for an agent's row while holding its numbering lock would deadlock with an offer holding that row.
     // the writes go out back to back with COMMIT behind them (libs/db deferToCommit: one round trip
     // on a pipelined client); the server runs them in this order
-    await deferToCommit(this.client, saveDecided(this.client, { conversations: [...this.changes.values()], agents: this.agents, messages: this.messages, outbox: this.outbox, decisions: this.decisions }));
-    await deferToCommit(this.client, insertWrapUps(this.client, this.wrapUps));
+    await deferToCommit(this.client, () => saveDecided(this.client, { conversations: [...this.changes.values()], agents: this.agents, messages: this.messages, outbox: this.outbox, decisions: this.decisions }));
+    await deferToCommit(this.client, () => insertWrapUps(this.client, this.wrapUps));
     // suggestions and self-service attempts (docs/knowledge.md): after the conversations they belong to
-    await deferToCommit(this.client, saveConversationKnowledge(this.client, [...this.changes.values()], this.suggestions));
+    await deferToCommit(this.client, () => saveConversationKnowledge(this.client, [...this.changes.values()], this.suggestions));
     if (this.ctx.config.KNOWLEDGE_URL) await attachSuggestions(this.client, this.frames.map((f) => f.frame), this.suggestions);
     if (this.frames.length === 0) return;
     const byAgent = new Map<string, Record<string, unknown>[]>();
     for (const f of this.frames) byAgent.set(f.agentId, [...(byAgent.get(f.agentId) ?? []), f.frame]);
     // numbered under the agents' counter rows, held to commit: COMMIT right behind shortens that hold
-    const numbering = insertAgentEvents(this.client, byAgent);
-    numbering.then(
-      (n) => (this.numbered = n),
-      () => undefined,
-    );
-    await deferToCommit(this.client, numbering);
+    await deferToCommit(this.client, async () => {
+      this.numbered = await insertAgentEvents(this.client, byAgent);
+    });
   }
 
   get wroteOutbox(): boolean {
