@@ -1,4 +1,5 @@
 import { derivedId, type InboundMessage } from '@omni/contracts';
+import { batchWrites } from '@omni/db';
 import type { Received } from '@omni/kafka';
 import { classifyArrival } from '../domain/classify';
 import { isLive, type Conversation } from '../domain/conversation';
@@ -47,12 +48,20 @@ type ClassificationInput = Pick<CustomerInputs, 'attributes' | 'display_name' | 
 async function routeMessages(tx: RoutingTx, deps: InboundDeps, batch: InboundMessage[], known?: Map<string, Prefetched>): Promise<void> {
   const policy = await routingPolicy(tx);
   const at = clockOf(deps.ctx);
-  const pending = await claimEventIds(tx.client, batch.map((m) => m.messageId));
+  // the idempotency claim and the threads' conversations (locked) in one round trip: the threads of
+  // the whole batch are read behind the claim (same order, same locks as one after the other); a
+  // redelivered message's thread is then only locked to no purpose until this transaction ends
+  batchWrites(tx.client);
+  const claiming = claimEventIds(tx.client, batch.map((m) => m.messageId));
+  const loading = loadThreads(tx.client, [...new Set(batch.map((m) => m.threadKey))]);
+  loading.catch(() => undefined); // if the claim failed, so did this: the claim's error is thrown
+  const pending = await claiming;
   // first occurrence of each id not seen before (a redelivery or a repeat in the batch is a no-op)
   const todo = batch.filter((m) => pending.delete(m.messageId));
+  const threads = new Set(todo.map((m) => m.threadKey));
+  const current = new Map([...(await loading)].filter(([k]) => threads.has(k)));
   if (todo.length === 0) return;
 
-  const current = await loadThreads(tx.client, [...new Set(todo.map((m) => m.threadKey))]);
   await withParticipants(tx.client, [...current.values()].filter(isLive));
   await withSelfService(tx.client, [...current.values()]);
   // Classification inputs for every customer that may open a conversation here, in one read.

@@ -1,3 +1,4 @@
+import { deferToCommit } from '@omni/db';
 import type { Conversation } from '../domain/conversation';
 import { decide } from '../domain/lifecycle';
 import { freeCapacity, planOffers, waitingOf, type AgentSnapshot, type PlannedOffer, type WaitingConversation } from '../domain/match';
@@ -98,7 +99,8 @@ async function recordWidening(tx: RoutingTx, queued: Conversation[]): Promise<Ma
     const steps = (await wideningOfVersion(tx.client, rule.version)).get(rule.id);
     if (steps?.length) fresh.push({ conversationId: c.id, steps });
   }
-  await saveWidening(tx.client, fresh);
+  // read back only by later transactions: it leaves with the next statement or the COMMIT
+  await deferToCommit(tx.client, () => saveWidening(tx.client, fresh));
   for (const f of fresh) out.set(f.conversationId, f.steps);
   return out;
 }

@@ -2,6 +2,7 @@ import { systemNotice } from './system-notice';
 import type { RouterConfig } from '../config';
 import type { Conversation } from '../domain/conversation';
 import type { AgentView } from '../domain/decision-record';
+import { deferToCommit } from '@omni/db';
 import { waitingOf } from '../domain/match';
 import { noticeLanguage, waitNoticeText } from '../domain/out-of-hours';
 import { compareAged, stepAt, type WideningStep } from '../domain/preference';
@@ -54,7 +55,8 @@ export async function estimateArrivals(tx: RoutingTx, queued: Conversation[], wi
     tx.annotateEvent(id, 'conversation.queued', { estimate: wireWait(e) });
     rows.push({ conversationId: id, position: e.position, estimateMs: e.estimateMs, at });
   }
-  await recordFirstEstimates(tx.client, rows);
+  // a write nothing here reads back: it leaves with the transaction's next statement or its COMMIT
+  await deferToCommit(tx.client, () => recordFirstEstimates(tx.client, rows));
 }
 
 /**
