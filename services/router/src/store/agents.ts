@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { batchWrites } from '@omni/db';
 import type { AgentState } from '../domain/lifecycle';
 import type { AgentView } from '../domain/decision-record';
 import type { AgentSnapshot } from '../domain/match';
@@ -94,16 +95,23 @@ export async function arrivalSnapshot(client: Querier, tiers: number[], arrivals
  * adds load to an agent holds this same row lock. `FOR NO KEY UPDATE`: it does not conflict with
  * the key-share lock the agent_events foreign key takes.
  */
-export async function lockAgents(client: Querier, ids: string[]): Promise<AgentSnapshot[]> {
-  const { rows } = await client.query<AgentRow>(
+export async function lockAgents(client: PoolClient, ids: string[]): Promise<AgentSnapshot[]> {
+  // both statements in one round trip (libs/db batchWrites, pipelined client): the server runs the
+  // re-read after the lock statement has finished, so its snapshot still follows the lock; it reads
+  // every asked agent and only the locked ones' loads are kept
+  batchWrites(client);
+  const locking = client.query<AgentRow>(
     preparedQuery(
       `SELECT a.id, a.tiers, a.skills, a.languages, a.capacity, a.idle_since, a.proficiency FROM router.agents a
         WHERE a.id = ANY($1::text[]) AND a.presence = 'online' AND a.session_id IS NOT NULL ORDER BY a.id FOR NO KEY UPDATE SKIP LOCKED`,
       [ids],
     ),
   );
+  const loading = client.query<{ id: string; load: Record<string, number> }>(preparedQuery(`SELECT a.id, ${LOAD_SQL} AS load FROM router.agents a WHERE a.id = ANY($1::text[])`, [ids]));
+  loading.catch(() => undefined); // if the lock statement failed, so did this: its error is thrown
+  const { rows } = await locking;
+  const loads = await loading;
   if (rows.length === 0) return [];
-  const loads = await client.query<{ id: string; load: Record<string, number> }>(preparedQuery(`SELECT a.id, ${LOAD_SQL} AS load FROM router.agents a WHERE a.id = ANY($1::text[])`, [rows.map((r) => r.id)]));
   const byId = new Map(loads.rows.map((r) => [r.id, r.load]));
   return rows.map((r) => toSnapshot({ ...r, load: byId.get(r.id) ?? {} }));
 }
