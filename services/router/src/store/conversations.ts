@@ -195,14 +195,8 @@ export function agedPrioritySql(priority: string, since: string, p: { at: string
  * or add the next tiers; its minimum level is left to the matcher (a superset here). With ageing,
  * queue order is by aged priority at `at`.
  */
-export async function loadMatchable(
-  client: Querier,
-  agents: EligibilityFilter[],
-  limit: number,
-  lock = true,
-  opts: { at?: Date; ageing?: QueueAgeing } = {},
-): Promise<Conversation[]> {
-  return (await loadMatchableWithRules(client, agents, limit, lock, opts)).conversations;
+export async function loadMatchable(...args: Parameters<typeof loadMatchableWithRules>): Promise<Conversation[]> {
+  return (await loadMatchableWithRules(...args)).conversations;
 }
 
 /** loadMatchable, with the stored rule of each conversation (its offers' decision records name it). */
