@@ -9,6 +9,9 @@ import { EMPTY_TWIML, voicemailTwiml } from '../domain/twiml';
 import { toE164 } from '../domain/e164';
 import { findCall, findVoicemail, markVoicemailPublished, recordCall, recordVoicemail } from '../voicemails';
 
+/** ingest.phone_voicemails.duration_s is a PostgreSQL integer */
+const MAX_DURATION_S = 2_147_483_647;
+
 export interface TwilioSettings {
   authToken: string;
   /** public base URL Twilio calls, without trailing slash */
@@ -133,7 +136,8 @@ export async function registerTwilioRoutes(app: FastifyInstance, deps: IngestDep
           recordingSid: param(b, 'RecordingSid')!,
           callSid: param(b, 'CallSid')!,
           ...(param(b, 'RecordingUrl') ? { recordingUrl: param(b, 'RecordingUrl') } : {}),
-          ...(Number.isInteger(duration) && duration >= 0 ? { durationS: duration } : {}),
+          // a duration the column cannot hold (a PostgreSQL integer) is dropped like a malformed one
+          ...(Number.isInteger(duration) && duration >= 0 && duration <= MAX_DURATION_S ? { durationS: duration } : {}),
         });
         return reply.send({ status: 'stored', recordingSid: param(b, 'RecordingSid') });
       },
