@@ -38,17 +38,12 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) =>
       await begun();
       // statements fn sent without awaiting (deferToCommit) and COMMIT in one round trip; if one of
       // them failed the transaction was aborted (the server answers that COMMIT with a rollback)
-      const pending = deferred.get(client) ?? [];
-      deferred.delete(client);
-      const outcomes = await Promise.allSettled([...pending, client.query('COMMIT')]);
-      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      const failed = await firstFailure([...takeDeferred(client), client.query('COMMIT')]);
       if (failed) throw failed.reason;
       return result;
     } catch (thrown) {
       // a deferred write that failed comes first: what fn saw after it was only "transaction aborted" (25P02)
-      const pending = deferred.get(client) ?? [];
-      deferred.delete(client);
-      const earlier = (await Promise.allSettled(pending)).find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      const earlier = await firstFailure(takeDeferred(client));
       const err: unknown = earlier ? earlier.reason : thrown;
       await client.query('ROLLBACK').catch(() => {
         broken = true;
@@ -82,6 +77,9 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
     await pool.end();
   }
 }
+
+/** The largest value of a PostgreSQL `integer` column: a number past it must be refused or dropped before it gets there. */
+export const PG_INTEGER_MAX = 2_147_483_647;
 
 /**
  * Runs a batched DELETE until a batch comes back short, and returns how many rows went. The
@@ -124,6 +122,18 @@ export async function begin(client: PoolClient, sql = 'BEGIN'): Promise<() => Pr
 }
 
 const deferred = new WeakMap<PoolClient, Promise<unknown>[]>();
+
+/** This client's deferred writes, handed over once (withTransaction settles them). */
+function takeDeferred(client: PoolClient): Promise<unknown>[] {
+  const list = deferred.get(client) ?? [];
+  deferred.delete(client);
+  return list;
+}
+
+/** Waits for all of them; the first that failed, in the order given (the order the server ran them). */
+async function firstFailure(statements: Promise<unknown>[]): Promise<PromiseRejectedResult | undefined> {
+  return (await Promise.allSettled(statements)).find((o): o is PromiseRejectedResult => o.status === 'rejected');
+}
 
 /**
  * A write of a withTransaction whose answer fn does not need (`send` issues it): on a pipelined

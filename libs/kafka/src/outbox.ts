@@ -4,7 +4,7 @@ import { DeadLetter, prepareForContract, SCHEMAS_BY_ID, truncateCodePoints, type
 import type { Logger } from '@omni/logging';
 import { activeTraceHeaders, contextFrom, endWith, startInternalSpan, withSpan } from '@omni/tracing';
 import { PublishRejectedError, type Publisher } from './publisher';
-import { begin, isPipelined } from '@omni/db';
+import { begin } from '@omni/db';
 
 export interface RelayOptions {
   /** where rows that can never be published go (omni.dlq.v1 with the service's topic suffix) */
@@ -225,19 +225,18 @@ export class OutboxRelay {
     const client = await this.pool.connect();
     try {
       const begun = await begin(client);
-      // on a pipelined client BEGIN, the lock and the read go out together (one round trip); the
-      // read's rows are used only if the lock was granted
-      const locking = client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1::text)) AS ok', [`outbox:${this.schema}`]);
-      const reading = isPipelined(client) ? this.readBatch(client, limit) : undefined;
-      reading?.catch(() => undefined);
-      const lock = await locking;
+      // BEGIN, the lock and the read go out together (one round trip on a pipelined client); the
+      // read's rows are used only if the lock was granted. Answers come in order: a failed lock's
+      // error is the one Promise.all rejects with.
+      const [lock, rows] = await Promise.all([
+        client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1::text)) AS ok', [`outbox:${this.schema}`]),
+        this.readBatch(client, limit),
+      ]);
       await begun();
       if (!lock.rows[0]?.ok) {
-        await reading;
         await client.query('COMMIT');
         return LOCK_BUSY;
       }
-      const rows = await (reading ?? this.readBatch(client, limit));
       if (rows.length > 0) {
         await this.publishRows(rows);
         await client.query(`DELETE FROM ${this.schema}.outbox WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);

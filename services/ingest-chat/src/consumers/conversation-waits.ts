@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { PG_INTEGER_MAX } from '@omni/db';
 import type { ConversationEvent } from '@omni/contracts';
 import type { Received } from '@omni/kafka';
 import { sessionIdOfThread } from '../domain/chat-session';
@@ -25,7 +26,7 @@ export async function handleConversationWait(deps: { pool: Pool }, msg: Received
 function waitOf(v: unknown): { position: number; estimateMs: number | null; estimator: string } | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const { position, estimateMs, estimator } = v as Record<string, unknown>;
-  if (!Number.isInteger(position) || (position as number) < 1 || (position as number) > 2_147_483_647) return undefined;
+  if (!Number.isInteger(position) || (position as number) < 1 || (position as number) > PG_INTEGER_MAX) return undefined;
   if (estimateMs !== null && !(Number.isInteger(estimateMs) && (estimateMs as number) >= 0 && (estimateMs as number) < 2 ** 53)) return undefined;
   if (typeof estimator !== 'string' || estimator.length === 0 || estimator.length > 64 || estimator.includes('\u0000')) return undefined;
   return { position: position as number, estimateMs: estimateMs as number | null, estimator };

@@ -7,10 +7,8 @@ import { validTwilioSignature, type TwilioParams } from '../domain/twilio-signat
 import { missedCallEnvelope, param, smsEnvelope, voicemailEnvelope } from '../domain/twilio-envelopes';
 import { EMPTY_TWIML, voicemailTwiml } from '../domain/twiml';
 import { toE164 } from '../domain/e164';
+import { PG_INTEGER_MAX } from '@omni/db';
 import { findCall, findVoicemail, markVoicemailPublished, recordCall, recordVoicemail } from '../voicemails';
-
-/** ingest.phone_voicemails.duration_s is a PostgreSQL integer */
-const MAX_DURATION_S = 2_147_483_647;
 
 export interface TwilioSettings {
   authToken: string;
@@ -136,8 +134,8 @@ export async function registerTwilioRoutes(app: FastifyInstance, deps: IngestDep
           recordingSid: param(b, 'RecordingSid')!,
           callSid: param(b, 'CallSid')!,
           ...(param(b, 'RecordingUrl') ? { recordingUrl: param(b, 'RecordingUrl') } : {}),
-          // a duration the column cannot hold (a PostgreSQL integer) is dropped like a malformed one
-          ...(Number.isInteger(duration) && duration >= 0 && duration <= MAX_DURATION_S ? { durationS: duration } : {}),
+          // a duration the column (ingest.phone_voicemails.duration_s, an integer) cannot hold is dropped like a malformed one
+          ...(Number.isInteger(duration) && duration >= 0 && duration <= PG_INTEGER_MAX ? { durationS: duration } : {}),
         });
         return reply.send({ status: 'stored', recordingSid: param(b, 'RecordingSid') });
       },

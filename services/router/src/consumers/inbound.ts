@@ -51,15 +51,13 @@ async function routeMessages(tx: RoutingTx, deps: InboundDeps, batch: InboundMes
   // the idempotency claim and the threads' conversations (locked) in one round trip: the threads of
   // the whole batch are read behind the claim (same order, same locks as one after the other); a
   // redelivered message's thread is then only locked to no purpose until this transaction ends
+  // (answers come in order: if the claim failed, its error is the one Promise.all rejects with)
   batchWrites(tx.client);
-  const claiming = claimEventIds(tx.client, batch.map((m) => m.messageId));
-  const loading = loadThreads(tx.client, [...new Set(batch.map((m) => m.threadKey))]);
-  loading.catch(() => undefined); // if the claim failed, so did this: the claim's error is thrown
-  const pending = await claiming;
+  const [pending, loaded] = await Promise.all([claimEventIds(tx.client, batch.map((m) => m.messageId)), loadThreads(tx.client, [...new Set(batch.map((m) => m.threadKey))])]);
   // first occurrence of each id not seen before (a redelivery or a repeat in the batch is a no-op)
   const todo = batch.filter((m) => pending.delete(m.messageId));
   const threads = new Set(todo.map((m) => m.threadKey));
-  const current = new Map([...(await loading)].filter(([k]) => threads.has(k)));
+  const current = new Map([...loaded].filter(([k]) => threads.has(k)));
   if (todo.length === 0) return;
 
   await withParticipants(tx.client, [...current.values()].filter(isLive));

@@ -20,7 +20,7 @@ export type AgentView = ProficientAgent & {
 };
 
 /** Online with a console attached: the agents the matcher may plan with (firstBlock's first three reasons, the same rule). */
-export const isAvailable = (a: AgentView): boolean => a.presence === 'online' && a.consoleAttached;
+const isAvailable = (a: AgentView): boolean => a.presence === 'online' && a.consoleAttached;
 
 /** The matcher's pool from every agent's view: available and with room on some channel. */
 export function availableOf(agents: AgentView[]): AgentSnapshot[] {

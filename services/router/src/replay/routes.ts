@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { principalOf } from '@omni/auth';
+import { PG_INTEGER_MAX } from '@omni/db';
 import { AppError } from '@omni/service';
 import { parseReplayConfig } from './config';
 import type { ReplayJob, ReplayJobs } from './jobs';
@@ -64,7 +65,7 @@ export async function startDraftReplay(
   return job;
 }
 
-export const VersionParams = Type.Object({ version: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
+export const VersionParams = Type.Object({ version: Type.Integer({ minimum: 1, maximum: PG_INTEGER_MAX }) });
 
 /**
  * The two routes of a versioned setting's drafts (rules, business hours): admins replay a window with a

@@ -100,17 +100,17 @@ export async function lockAgents(client: PoolClient, ids: string[]): Promise<Age
   // re-read after the lock statement has finished, so its snapshot still follows the lock; it reads
   // every asked agent and only the locked ones' loads are kept
   batchWrites(client);
-  const locking = client.query<AgentRow>(
-    preparedQuery(
-      `SELECT a.id, a.tiers, a.skills, a.languages, a.capacity, a.idle_since, a.proficiency FROM router.agents a
-        WHERE a.id = ANY($1::text[]) AND a.presence = 'online' AND a.session_id IS NOT NULL ORDER BY a.id FOR NO KEY UPDATE SKIP LOCKED`,
-      [ids],
+  const [{ rows }, loads] = await Promise.all([
+    client.query<AgentRow>(
+      preparedQuery(
+        `SELECT a.id, a.tiers, a.skills, a.languages, a.capacity, a.idle_since, a.proficiency FROM router.agents a
+          WHERE a.id = ANY($1::text[]) AND a.presence = 'online' AND a.session_id IS NOT NULL ORDER BY a.id FOR NO KEY UPDATE SKIP LOCKED`,
+        [ids],
+      ),
     ),
-  );
-  const loading = client.query<{ id: string; load: Record<string, number> }>(preparedQuery(`SELECT a.id, ${LOAD_SQL} AS load FROM router.agents a WHERE a.id = ANY($1::text[])`, [ids]));
-  loading.catch(() => undefined); // if the lock statement failed, so did this: its error is thrown
-  const { rows } = await locking;
-  const loads = await loading;
+    // answers come in order: if the lock statement failed, its error is the one Promise.all rejects with
+    client.query<{ id: string; load: Record<string, number> }>(preparedQuery(`SELECT a.id, ${LOAD_SQL} AS load FROM router.agents a WHERE a.id = ANY($1::text[])`, [ids])),
+  ]);
   if (rows.length === 0) return [];
   const byId = new Map(loads.rows.map((r) => [r.id, r.load]));
   return rows.map((r) => toSnapshot({ ...r, load: byId.get(r.id) ?? {} }));
